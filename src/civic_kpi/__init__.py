@@ -1,0 +1,67 @@
+"""civic-kpi: compute and judge city-government KPIs from a YAML catalog.
+
+The library API mirrors the CLI:
+
+    import civic_kpi
+    catalog = civic_kpi.load_catalog("kpi_definitions.yaml")
+    run = civic_kpi.compute(catalog, period="2026-10", by=["priority"])
+    for result in run.results:
+        print(result.kpi_id, result.group, result.value, result.status)
+
+Names are imported lazily so that `civic-kpi --help` does not pay for importing Polars.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
+    from civic_kpi.engine import compute
+    from civic_kpi.errors import CatalogError, CivicKpiError, DataError, ExitCode, UsageError
+    from civic_kpi.periods import Period, parse_period
+    from civic_kpi.results import ComputeRun, KpiResult, Status
+
+_EXPORTS = {
+    "load_catalog": "civic_kpi.catalog.loader",
+    "LoadedCatalog": "civic_kpi.catalog.loader",
+    "compute": "civic_kpi.engine",
+    "CivicKpiError": "civic_kpi.errors",
+    "CatalogError": "civic_kpi.errors",
+    "DataError": "civic_kpi.errors",
+    "UsageError": "civic_kpi.errors",
+    "ExitCode": "civic_kpi.errors",
+    "Period": "civic_kpi.periods",
+    "parse_period": "civic_kpi.periods",
+    "ComputeRun": "civic_kpi.results",
+    "KpiResult": "civic_kpi.results",
+    "Status": "civic_kpi.results",
+}
+
+__all__ = [
+    "CatalogError",
+    "CivicKpiError",
+    "ComputeRun",
+    "DataError",
+    "ExitCode",
+    "KpiResult",
+    "LoadedCatalog",
+    "Period",
+    "Status",
+    "UsageError",
+    "__version__",
+    "compute",
+    "load_catalog",
+    "parse_period",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'civic_kpi' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,146 @@
+"""Whole-catalog checks: every name a KPI uses exists, and every formula type-checks. All problems at once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from civic_kpi.errors import Problem, did_you_mean
+from civic_kpi.expressions import SPECIAL_NAMES, Context, FormulaError, compile_formula, parse_formula
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from civic_kpi.catalog.loader import LoadedCatalog
+    from civic_kpi.catalog.model import KPI, Catalog, Dataset
+
+
+def polars_schema(dataset: Dataset) -> dict[str, pl.DataType]:
+    import polars as pl
+
+    types = {
+        "string": pl.String(),
+        "integer": pl.Int64(),
+        "float": pl.Float64(),
+        "boolean": pl.Boolean(),
+        "date": pl.Date(),
+        "datetime": pl.Datetime("us"),
+    }
+    return {name: types[spec.type] for name, spec in dataset.columns.items()}
+
+
+def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
+    catalog: Catalog = loaded.catalog
+    file = str(loaded.path)
+    problems: list[Problem] = []
+
+    def problem(message: str, field: str, hint: str | None = None, loc_tail: tuple = ()) -> None:
+        line = loaded.line_of(("kpis", index, field.split(".")[0], *loc_tail))
+        problems.append(Problem(message, file=file, line=line, kpi=kpi.id, field=field, hint=hint))
+
+    dataset = catalog.datasets.get(kpi.dataset)
+    if dataset is None:
+        problem(
+            f"dataset '{kpi.dataset}' is not defined",
+            "dataset",
+            did_you_mean(kpi.dataset, list(catalog.datasets)) or f"defined: {', '.join(catalog.datasets)}",
+        )
+        return problems
+    columns = list(dataset.columns)
+    parsed = {}
+    for field, text in kpi.formulas.items():
+        try:
+            formula = parse_formula(text)
+        except FormulaError as exc:
+            at = f" (at character {exc.offset + 1})" if exc.offset is not None else ""
+            problem(f"{exc.message}{at} in formula: {text.strip()}", field, exc.hint)
+            continue
+        for column in sorted(formula.columns - set(columns)):
+            hint = did_you_mean(column, columns + list(SPECIAL_NAMES))
+            problem(
+                f"unknown column '{column}' in formula (dataset '{kpi.dataset}')",
+                field,
+                hint or f"columns of '{kpi.dataset}': {', '.join(columns)}",
+            )
+        for param in sorted(formula.params - set(catalog.parameters)):
+            problem(
+                f"unknown parameter 'params.{param}'",
+                field,
+                did_you_mean(param, list(catalog.parameters)) or "declare it under 'parameters:'",
+            )
+        for ref in sorted(formula.refs - set(catalog.reference_tables)):
+            problem(
+                f"unknown reference table 'ref.{ref}'",
+                field,
+                did_you_mean(ref, list(catalog.reference_tables)) or "declare it under 'reference_tables:'",
+            )
+        parsed[field] = formula
+    window_column = kpi.window.date or dataset.date_column
+    if window_column not in dataset.columns:
+        problem(
+            f"window column '{window_column}' is not a column of '{kpi.dataset}'",
+            "window.date",
+            did_you_mean(window_column, columns),
+            loc_tail=("date",),
+        )
+    elif dataset.columns[window_column].type not in ("date", "datetime"):
+        problem(
+            f"window column '{window_column}' has type '{dataset.columns[window_column].type}'",
+            "window.date",
+            "declare it with type: date or type: datetime (and its format)",
+            loc_tail=("date",),
+        )
+    for position, dimension in enumerate(kpi.group_by):
+        if dimension not in dataset.columns:
+            problem(
+                f"group_by column '{dimension}' is not a column of '{kpi.dataset}'",
+                "group_by",
+                did_you_mean(dimension, columns),
+                loc_tail=(position,),
+            )
+    if problems or len(parsed) != len(kpi.formulas):
+        return problems
+    problems.extend(_type_problems(loaded, index, kpi, dataset, parsed))
+    return problems
+
+
+def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset, parsed: dict) -> list[Problem]:
+    """Compile each formula and run it on an empty frame with the declared types: catches 'text > number'."""
+    import polars as pl
+
+    empty = pl.DataFrame(schema=polars_schema(dataset)).lazy()
+    moment = datetime(2000, 1, 1)
+    ctx = Context(
+        mask=pl.lit(True),
+        period_start=moment,
+        period_end=moment,
+        as_of=moment,
+        params=dict(loaded.catalog.parameters),
+        refs={name: [] for name in loaded.catalog.reference_tables},
+    )
+    problems = []
+    for field, formula in parsed.items():
+        try:
+            empty.select(compile_formula(formula, ctx).expr.alias("x")).collect()
+        except (pl.exceptions.PolarsError, FormulaError, TypeError, ValueError) as exc:
+            message = str(exc).strip().splitlines()[0]
+            problems.append(
+                Problem(
+                    f"formula does not fit the column types: {message}",
+                    file=str(loaded.path),
+                    line=loaded.line_of(("kpis", index, field)),
+                    kpi=kpi.id,
+                    field=field,
+                    hint="check the types declared under the dataset's columns (date columns need type: date "
+                    "or datetime; numbers need integer or float)",
+                )
+            )
+    return problems
+
+
+def check_catalog(loaded: LoadedCatalog) -> list[Problem]:
+    """Every cross-reference problem of the catalog, in file order."""
+    problems: list[Problem] = []
+    for index, kpi in enumerate(loaded.catalog.kpis):
+        problems.extend(_kpi_problems(loaded, index, kpi))
+    return problems

@@ -1,0 +1,208 @@
+"""Load kpi_definitions.yaml safely, keeping the line of every key so that errors can point at it."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from civic_kpi.catalog.model import Catalog
+from civic_kpi.errors import CatalogError, Problem, did_you_mean
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class LoadedCatalog:
+    """A validated catalog with where it came from: the path, its hash (for provenance) and its YAML lines."""
+
+    catalog: Catalog
+    path: Path
+    sha256: str
+    lines: dict[Loc, int] = field(default_factory=dict, repr=False)
+
+    def line_of(self, loc: Loc) -> int | None:
+        """The YAML line of `loc`, or of its closest ancestor that has one."""
+        for end in range(len(loc), -1, -1):
+            line = self.lines.get(tuple(loc[:end]))
+            if line is not None:
+                return line
+        return None
+
+    def kpi_loc(self, kpi_id: str) -> Loc:
+        for index, kpi in enumerate(self.catalog.kpis):
+            if kpi.id == kpi_id:
+                return ("kpis", index)
+        return ("kpis",)
+
+    def data_dir(self, override: str | Path | None = None) -> Path:
+        if override is not None:
+            return Path(override)
+        return (self.path.parent / self.catalog.data_dir).resolve()
+
+
+def _line_map(node: yaml.Node | None, loc: Loc, lines: dict[Loc, int], problems: list[Problem], file: str) -> None:
+    if node is None:
+        return
+    lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+            if key in seen:
+                # PyYAML keeps the last of duplicate keys silently; a catalog that says two things is an error.
+                problems.append(
+                    Problem(
+                        f"key '{key}' appears twice in the same mapping",
+                        file=file,
+                        line=key_node.start_mark.line + 1,
+                        hint="remove one of them; YAML would silently keep only the last",
+                    )
+                )
+            seen.add(key)
+            lines[(*loc, key)] = key_node.start_mark.line + 1
+            _line_map(value_node, (*loc, key), lines, problems, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines[(*loc, index)] = item.start_mark.line + 1
+            _line_map(item, (*loc, index), lines, problems, file)
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
+    """Parse YAML with the safe loader (no tags that build Python objects) and map each key to its line."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        hint = "check indentation and quoting around this line"
+        if "constructor" in message and "tag" in message:
+            hint = "catalogs are plain data; tags such as !!python/object are not allowed"
+        raise CatalogError(
+            Problem(
+                f"invalid YAML: {message}",
+                file=file,
+                line=mark.line + 1 if mark else None,
+                hint=hint,
+            )
+        ) from None
+    except yaml.YAMLError as exc:
+        raise CatalogError(Problem(f"invalid YAML: {exc}", file=file)) from None
+    finally:
+        loader.dispose()
+    lines: dict[Loc, int] = {}
+    problems: list[Problem] = []
+    _line_map(node, (), lines, problems, file)
+    if problems:
+        raise CatalogError(problems)
+    return data, lines
+
+
+_FIELD_HINTS: dict[str, list[str]] = {}
+
+
+def _allowed_fields(loc: Loc) -> list[str]:
+    """The field names allowed at `loc`'s parent, for 'did you mean' hints on unknown keys."""
+    from civic_kpi.catalog import model
+
+    parent_models: dict[str, type] = {
+        "kpis": model.KPI,
+        "datasets": model.Dataset,
+        "reference_tables": model.ReferenceTable,
+    }
+    names = [str(part) for part in loc if isinstance(part, str)]
+    cls: type = model.Catalog
+    if "target" in names:
+        cls = model.Target
+    elif "window" in names:
+        cls = model.Window
+    elif "columns" in names:
+        cls = model.ColumnSpec
+    elif names and names[0] in parent_models:
+        cls = parent_models[names[0]]
+    return list(cls.model_fields)  # type: ignore[attr-defined]
+
+
+def _problems_from_validation(exc: ValidationError, data: Any, lines: dict[Loc, int], file: str) -> list[Problem]:
+    problems: list[Problem] = []
+    for error in exc.errors(include_url=False):
+        loc: Loc = tuple(error["loc"])
+        line = None
+        for end in range(len(loc), -1, -1):
+            if tuple(loc[:end]) in lines:
+                line = lines[tuple(loc[:end])]
+                break
+        kpi = None
+        if len(loc) >= 2 and loc[0] == "kpis" and isinstance(loc[1], int):
+            try:
+                kpi = data["kpis"][loc[1]].get("id")
+            except (KeyError, IndexError, TypeError, AttributeError):
+                kpi = None
+        field_path = ".".join(str(p) for p in loc[2 if kpi else 0 :]) or None
+        message = error["msg"]
+        hint = None
+        if error["type"] == "extra_forbidden":
+            unknown = str(loc[-1])
+            message = f"unknown field '{unknown}'"
+            hint = did_you_mean(unknown, _allowed_fields(loc[:-1]))
+            if hint is None:
+                hint = "allowed here: " + ", ".join(_allowed_fields(loc[:-1]))
+        elif error["type"] == "missing":
+            message = f"required field '{loc[-1]}' is missing"
+        elif message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        problems.append(Problem(message, file=file, line=line, kpi=kpi, field=field_path, hint=hint))
+    return problems
+
+
+def load_catalog(path: str | Path, check_formulas: bool = True) -> LoadedCatalog:
+    """Read, parse and validate a catalog. Raises CatalogError listing every problem found."""
+    path = Path(path)
+    display = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise CatalogError(
+            Problem(
+                "catalog file not found",
+                file=display,
+                hint="pass the catalog path (civic-kpi compute --catalog PATH) or run from the folder holding "
+                "kpi_definitions.yaml",
+            )
+        ) from None
+    except IsADirectoryError:
+        raise CatalogError(Problem("is a directory, not a catalog file", file=display)) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CatalogError(
+            Problem(f"not UTF-8 text (byte {exc.start})", file=display, hint="save the catalog as UTF-8")
+        ) from None
+    data, lines = parse_yaml(text, display)
+    if not isinstance(data, dict):
+        raise CatalogError(
+            Problem(
+                "the catalog must be a YAML mapping with 'datasets' and 'kpis'",
+                file=display,
+                line=1,
+                hint="see kpi_definitions.yaml in the civic-kpi repository for a complete example",
+            )
+        )
+    try:
+        catalog = Catalog.model_validate(data)
+    except ValidationError as exc:
+        raise CatalogError(_problems_from_validation(exc, data, lines, display)) from None
+    loaded = LoadedCatalog(catalog=catalog, path=path, sha256=hashlib.sha256(raw).hexdigest(), lines=lines)
+    if check_formulas:
+        from civic_kpi.catalog.checks import check_catalog
+
+        problems = check_catalog(loaded)
+        if problems:
+            raise CatalogError(problems)
+    return loaded

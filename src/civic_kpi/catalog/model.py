@@ -1,0 +1,303 @@
+"""Pydantic models of `kpi_definitions.yaml`: the one source of truth for the catalog's shape and JSON Schema.
+
+Only shape and local consistency live here. Checks that need the whole catalog (a KPI naming a dataset, a
+formula naming a column) live in `catalog.checks`, so that every problem can be reported at once.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePath
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ColumnType = Literal["string", "integer", "float", "boolean", "date", "datetime"]
+FileFormat = Literal["csv", "parquet", "json"]
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
+
+
+class StrictModel(BaseModel):
+    # Unknown keys are almost always typos ("taget:"); reject them instead of silently ignoring them.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnSpec(StrictModel):
+    """How one column of an export maps onto the name the KPIs use, and how its text is parsed."""
+
+    source: str | None = Field(
+        None, description="Column name in the file as exported (default: the same as the KPI-side name)."
+    )
+    type: ColumnType = Field("string", description="Type to parse the column as.")
+    format: str | None = Field(
+        None,
+        description="strftime-style format for date/datetime columns, e.g. '%m/%d/%Y %I:%M:%S %p'. "
+        "Giving it is both stricter and faster than letting the reader guess.",
+    )
+    true_values: list[str] = Field(
+        default_factory=lambda: ["Y", "Yes", "YES", "y", "yes", "true", "True", "TRUE", "1"],
+        description="For boolean columns: the texts that mean true. Anything else non-empty is false.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_plain_name(cls, data: object) -> object:
+        # `closed_at: "Closed Date"` is shorthand for `closed_at: {source: "Closed Date"}`.
+        return {"source": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _format_only_for_dates(self) -> ColumnSpec:
+        if self.format is not None and self.type not in ("date", "datetime"):
+            raise ValueError(f"'format' applies to date and datetime columns, not to type '{self.type}'")
+        return self
+
+
+class Dataset(StrictModel):
+    """A table of records: one export file, or a glob of monthly files with the same layout."""
+
+    description: str | None = None
+    path: str = Field(description="File or glob (e.g. '311/requests_*.csv'), relative to the data directory.")
+    format: FileFormat | None = Field(None, description="csv, parquet or json; default: from the file extension.")
+    delimiter: str = Field(",", min_length=1, max_length=1, description="CSV field separator.")
+    date_column: Identifier = Field(
+        description="The column that places a record in a period, unless a KPI's window says otherwise."
+    )
+    as_of_column: Identifier | None = Field(
+        None,
+        description="The column whose newest value tells how fresh the export is (default: date_column). "
+        "Use it where date_column holds future dates, such as scheduled meetings.",
+    )
+    columns: dict[Identifier, ColumnSpec] = Field(
+        description="KPI-side name -> export column. A plain string is the export column's name, read as text."
+    )
+
+    def source_name(self, name: str) -> str:
+        return self.columns[name].source or name
+
+    @property
+    def file_format(self) -> FileFormat:
+        if self.format:
+            return self.format
+        suffixes = PurePath(self.path).suffixes
+        for suffix in reversed(suffixes):
+            if suffix.lower() in (".csv", ".tsv", ".txt"):
+                return "csv"
+            if suffix.lower() in (".parquet", ".pq"):
+                return "parquet"
+            if suffix.lower() in (".json", ".ndjson", ".jsonl"):
+                return "json"
+        return "csv"
+
+    @model_validator(mode="after")
+    def _date_column_is_declared(self) -> Dataset:
+        for role in ("date_column", "as_of_column"):
+            name = getattr(self, role)
+            if name is not None and name not in self.columns:
+                raise ValueError(f"{role} '{name}' is not one of this dataset's columns")
+        return self
+
+    @property
+    def freshness_column(self) -> str:
+        return self.as_of_column or self.date_column
+
+
+class ReferenceTable(StrictModel):
+    """A small lookup table; in formulas `ref.NAME` is the list of values in its `key` column."""
+
+    path: str = Field(description="CSV or Parquet file, relative to the data directory.")
+    key: str = Field(description="The column whose values `ref.NAME` stands for.")
+    description: str | None = None
+
+
+Number = float | int
+
+
+class Target(StrictModel):
+    """When a value passes, warns or fails.
+
+    Exactly one rule: at_least / above (higher is better), at_most / below (lower is better), between, or
+    trend_to_zero. `warn` draws the warning line on the losing side of the goal: with `at_least: 80, warn: 70`,
+    80 and up pass, 70 up to 80 warn, under 70 fail. With `compare_to: prior` or `year_ago` the rule is applied to
+    the percent change against that period instead of to the value itself.
+    """
+
+    at_least: Number | None = None
+    above: Number | None = None
+    at_most: Number | None = None
+    below: Number | None = None
+    between: tuple[Number, Number] | None = None
+    trend_to_zero: bool = Field(
+        False, description="Pass at zero or when lower than the prior period; warn when unchanged; else fail."
+    )
+    warn: Number | None = Field(None, description="The warning line; between it and the goal is a warning.")
+    compare_to: Literal["value", "prior", "year_ago"] = Field(
+        "value",
+        description="'value' judges the value itself; 'prior' / 'year_ago' judge its percent change against the "
+        "prior period or the same period a year earlier.",
+    )
+    text: str | None = Field(None, description="The target as the source document words it, for display.")
+    by_group: dict[Identifier, dict[str, Target]] = Field(
+        default_factory=dict,
+        description="Targets that differ per group, e.g. {priority: {Critical: {at_least: 95}}}.",
+    )
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Target:
+        rules = [
+            name for name in ("at_least", "above", "at_most", "below", "between") if getattr(self, name) is not None
+        ] + (["trend_to_zero"] if self.trend_to_zero else [])
+        if len(rules) != 1:
+            raise ValueError(
+                "a target needs exactly one of at_least, above, at_most, below, between, trend_to_zero "
+                f"(got {', '.join(rules) or 'none'})"
+            )
+        if self.warn is not None:
+            goal = self.goal
+            if self.higher_is_better and goal is not None and self.warn >= goal:
+                raise ValueError(f"warn ({self.warn}) must be below the goal ({goal}) when higher is better")
+            if self.lower_is_better and goal is not None and self.warn <= goal:
+                raise ValueError(f"warn ({self.warn}) must be above the goal ({goal}) when lower is better")
+            if self.between is not None or self.trend_to_zero:
+                raise ValueError("warn applies to at_least, above, at_most and below targets")
+        if self.between is not None and self.between[0] > self.between[1]:
+            raise ValueError("between needs [low, high] with low <= high")
+        if self.trend_to_zero and self.compare_to != "value":
+            raise ValueError("trend_to_zero already compares with the prior period; drop compare_to")
+        return self
+
+    @property
+    def goal(self) -> float | None:
+        for name in ("at_least", "above", "at_most", "below"):
+            value = getattr(self, name)
+            if value is not None:
+                return float(value)
+        return None
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.at_least is not None or self.above is not None
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.at_most is not None or self.below is not None or self.trend_to_zero
+
+
+class Window(StrictModel):
+    """Which records a period holds."""
+
+    date: Identifier | None = Field(
+        None, description="Records whose value in this column falls in the period (default: the dataset's)."
+    )
+    snapshot: bool = Field(
+        False,
+        description="Count the records as they stood at the end of the period (`as_of` in formulas), "
+        "instead of those dated within it: backlogs, open items.",
+    )
+
+    @model_validator(mode="after")
+    def _not_both(self) -> Window:
+        if self.snapshot and self.date:
+            raise ValueError("a snapshot window is not filtered by a date column; give either snapshot or date")
+        return self
+
+
+class KPI(StrictModel):
+    """One indicator: a formula over one dataset, the window that feeds it, its grouping and target."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Stable identifier (lowercase, digits, _).")
+    name: str
+    domain: str = Field(description="The section it belongs to, e.g. '311 Customer Service'.")
+    description: str | None = None
+    reference: str | None = Field(None, description="The source document's formula, as written there.")
+    unit: str = Field(
+        description="'percent', 'hours', 'days', 'count', or free text shown after the value (e.g. 'per 1k residents')."
+    )
+    dataset: Identifier
+    value: str | None = Field(None, description="Formula for a single aggregate: percentile(...), count(...).")
+    numerator: str | None = Field(None, description="Formula of the ratio's numerator (an aggregate).")
+    denominator: str | None = Field(None, description="Formula of the ratio's denominator (an aggregate).")
+    scale: float | None = Field(None, description="Multiplier of numerator/denominator; default 100 for percent.")
+    window: Window = Field(default_factory=Window)
+    group_by: list[Identifier] = Field(default_factory=list, description="Default dimensions to break it down by.")
+    target: Target | None = None
+    decimals: int = Field(1, ge=0, le=6, description="Decimals shown in tables (JSON keeps full precision).")
+
+    @model_validator(mode="after")
+    def _value_or_ratio(self) -> KPI:
+        ratio = self.numerator is not None or self.denominator is not None
+        if ratio and self.value is not None:
+            raise ValueError("give either 'value', or 'numerator' and 'denominator', not both")
+        if ratio and (self.numerator is None or self.denominator is None):
+            raise ValueError("a ratio needs both 'numerator' and 'denominator'")
+        if not ratio and self.value is None:
+            raise ValueError("a KPI needs a formula: 'value', or 'numerator' and 'denominator'")
+        if self.scale is not None and not ratio:
+            raise ValueError("'scale' applies to numerator/denominator KPIs")
+        return self
+
+    @property
+    def is_ratio(self) -> bool:
+        return self.numerator is not None
+
+    @property
+    def effective_scale(self) -> float:
+        if self.scale is not None:
+            return self.scale
+        return 100.0 if self.unit == "percent" else 1.0
+
+    @property
+    def formulas(self) -> dict[str, str]:
+        fields = {"value": self.value, "numerator": self.numerator, "denominator": self.denominator}
+        return {name: text for name, text in fields.items() if text is not None}
+
+
+class Catalog(StrictModel):
+    """The whole of kpi_definitions.yaml."""
+
+    version: Literal[1] = Field(1, description="Version of the catalog format.")
+    title: str = "KPI catalog"
+    data_dir: str = Field(".", description="Where dataset paths start, relative to this file; --data-dir overrides.")
+    parameters: dict[Identifier, Number | str] = Field(
+        default_factory=dict, description="Named constants for formulas, e.g. population; `params.NAME`."
+    )
+    reference_tables: dict[Identifier, ReferenceTable] = Field(default_factory=dict)
+    datasets: dict[Identifier, Dataset]
+    kpis: list[KPI] = Field(min_length=1)
+
+    @field_validator("kpis")
+    @classmethod
+    def _unique_ids(cls, kpis: list[KPI]) -> list[KPI]:
+        seen: set[str] = set()
+        for kpi in kpis:
+            if kpi.id in seen:
+                raise ValueError(f"KPI id '{kpi.id}' is used twice")
+            seen.add(kpi.id)
+        return kpis
+
+    def kpi(self, kpi_id: str) -> KPI:
+        for kpi in self.kpis:
+            if kpi.id == kpi_id:
+                return kpi
+        raise KeyError(kpi_id)
+
+    @property
+    def domains(self) -> list[str]:
+        return list(dict.fromkeys(k.domain for k in self.kpis))
+
+
+def is_identifier(name: str) -> bool:
+    return re.match(IDENTIFIER, name) is not None
+
+
+def json_schema() -> dict:
+    """The catalog's JSON Schema, for editors (yaml-language-server) and `civic-kpi schema`."""
+    schema = Catalog.model_json_schema()
+    # The model accepts a bare column name as shorthand for {source: NAME}; tell editors so.
+    patterns = schema["$defs"]["Dataset"]["properties"]["columns"]["patternProperties"]
+    for pattern, spec in patterns.items():
+        patterns[pattern] = {"anyOf": [{"type": "string"}, spec]}
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "civic-kpi catalog (kpi_definitions.yaml)"
+    return schema

@@ -1,0 +1,93 @@
+"""User-facing errors and the process exit codes.
+
+Every mistake a user can make (a bad catalog, a missing file, an unparseable date, a wrong option) is raised as a
+`CivicKpiError`. The CLI turns it into a short message and exit code 2; anything else that escapes is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The documented exit codes of every `civic-kpi` command (README: "Exit codes")."""
+
+    OK = 0
+    THRESHOLD = 1  # a KPI (or check) reached the --fail-on level
+    USER_ERROR = 2  # catalog, arguments or data are wrong; the message says where
+    INTERNAL_ERROR = 3  # a bug in civic-kpi; please report it
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the user's input, with enough context to find and fix it."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+    kpi: str | None = None
+    field: str | None = None
+    hint: str | None = None
+
+    def location(self) -> str:
+        parts: list[str] = []
+        if self.file:
+            parts.append(f"{self.file}:{self.line}" if self.line else self.file)
+        if self.kpi:
+            parts.append(f"KPI '{self.kpi}'")
+        if self.field:
+            parts.append(f"field '{self.field}'")
+        return ", ".join(parts)
+
+    def render(self) -> str:
+        where = self.location()
+        text = f"{where}: {self.message}" if where else self.message
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class CivicKpiError(Exception):
+    """A user error: the message is meant to be read by the person who made it."""
+
+    exit_code = ExitCode.USER_ERROR
+
+    def __init__(self, problems: Problem | list[Problem] | str) -> None:
+        if isinstance(problems, str):
+            problems = Problem(problems)
+        self.problems: list[Problem] = problems if isinstance(problems, list) else [problems]
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(p.render() for p in self.problems)
+
+
+class CatalogError(CivicKpiError):
+    """The catalog (kpi_definitions.yaml) cannot be used as written."""
+
+
+class DataError(CivicKpiError):
+    """A data file is missing, unreadable, or does not match what the catalog says about it."""
+
+
+class UsageError(CivicKpiError):
+    """An option or argument given on the command line (or to the library API) is wrong."""
+
+
+def did_you_mean(name: str, candidates: list[str] | set[str]) -> str | None:
+    """A hint naming the closest candidate(s), the way a good CLI corrects a typo."""
+    import difflib
+
+    pool = list(candidates)
+    lowered = {c.lower(): c for c in pool}
+    if name.lower() in lowered:
+        return f"did you mean '{lowered[name.lower()]}'? (names are case-sensitive)"
+    close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    if not close:
+        # Loose match ignoring case, spaces and underscores: 'closed_date' vs 'Closed Date'.
+        squash = {c.lower().replace(" ", "").replace("_", ""): c for c in pool}
+        key = name.lower().replace(" ", "").replace("_", "")
+        if key in squash:
+            close = [squash[key]]
+    return f"did you mean '{close[0]}'?" if close else None
