@@ -1,0 +1,379 @@
+"""The engine: one lazy Polars plan per dataset, every KPI of it computed in a single pass over the data.
+
+For each dataset the engine builds one aggregation whose expressions cover every selected KPI for the reported
+period, the prior period and the same period a year earlier; each aggregate only looks at the records of its own
+period (a filter inside the aggregate, not a separate scan). Group breakdowns are further aggregations of the same
+frame, and all queries of all datasets are collected together, so Polars reads each file once and runs the
+datasets in parallel. The engine never prints; it returns typed results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from civic_kpi import __version__
+from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
+from civic_kpi.catalog.model import KPI, Catalog
+from civic_kpi.errors import DataError, Problem, UsageError, did_you_mean
+from civic_kpi.expressions import (
+    PERCENTILE_METHOD_TEXT,
+    Context,
+    Formula,
+    all_rows,
+    compile_formula,
+    parse_formula,
+)
+from civic_kpi.periods import Period, latest_complete_month, parse_period
+from civic_kpi.results import (
+    CatalogInfo,
+    Comparison,
+    ComputeRun,
+    DataFileInfo,
+    KpiResult,
+    PeriodInfo,
+)
+from civic_kpi.sources import DatasetScan, diagnose, load_reference, row_count_queries, scan_dataset
+from civic_kpi.targets import describe, judge, percent_change, target_for_group
+
+if TYPE_CHECKING:
+    import polars as pl
+
+PERIOD_KEYS = ("current", "prior", "year_ago")
+PARTS = ("value", "numerator", "denominator", "sample", "rows")
+
+
+@dataclass(frozen=True)
+class Periods:
+    current: Period
+    prior: Period
+    year_ago: Period
+
+    def items(self) -> list[tuple[str, Period]]:
+        return [("current", self.current), ("prior", self.prior), ("year_ago", self.year_ago)]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One aggregation query: a dataset, the dimensions it groups by, and the KPIs it answers."""
+
+    dataset: str
+    dims: tuple[str, ...]
+    kpis: tuple[KPI, ...]
+    query: pl.LazyFrame
+
+
+def _period_info(period: Period) -> PeriodInfo:
+    return PeriodInfo(label=period.label, start=period.start, end=period.last_day)
+
+
+def select_kpis(catalog: Catalog, kpi_ids: list[str] | None = None, domains: list[str] | None = None) -> list[KPI]:
+    """The KPIs asked for, in catalog order; unknown ids or domains are a UsageError with a hint."""
+    known = [k.id for k in catalog.kpis]
+    for kpi_id in kpi_ids or []:
+        if kpi_id not in known:
+            raise UsageError(
+                Problem(f"unknown KPI '{kpi_id}'", hint=did_you_mean(kpi_id, known) or "see `civic-kpi list`")
+            )
+    wanted_domains = {d.lower() for d in domains or []}
+    for domain in domains or []:
+        if domain.lower() not in {d.lower() for d in catalog.domains}:
+            raise UsageError(
+                Problem(
+                    f"unknown domain '{domain}'",
+                    hint=did_you_mean(domain, catalog.domains) or f"domains: {', '.join(catalog.domains)}",
+                )
+            )
+    chosen = [
+        kpi
+        for kpi in catalog.kpis
+        if (not kpi_ids or kpi.id in kpi_ids) and (not wanted_domains or kpi.domain.lower() in wanted_domains)
+    ]
+    if not chosen:
+        raise UsageError("no KPI matches both --kpi and --domain")
+    return chosen
+
+
+def _dims_for(kpi: KPI, catalog: Catalog, by: list[str] | None, notes: list[str]) -> tuple[str, ...]:
+    if by is None:
+        return tuple(kpi.group_by)
+    columns = catalog.datasets[kpi.dataset].columns
+    missing = [d for d in by if d not in columns]
+    if missing:
+        notes.append(f"{kpi.id}: not broken down by {', '.join(missing)} (dataset '{kpi.dataset}' has no such column)")
+        return ()
+    return tuple(by)
+
+
+def _newest_query(scans: dict[str, DatasetScan]) -> pl.LazyFrame:
+    """The newest timestamp in the datasets' date columns: the data's 'as of'."""
+    import polars as pl
+
+    return pl.concat(
+        [
+            scan.frame.select(pl.col(scan.dataset.freshness_column).cast(pl.Datetime("us")).max().alias("newest"))
+            for scan in scans.values()
+        ]
+    ).select(pl.col("newest").max())
+
+
+def _collect(queries: list[pl.LazyFrame], scans: list[DatasetScan]) -> list[pl.DataFrame]:
+    """Collect all queries in one go; a parse failure becomes a DataError that names file, row and column."""
+    import polars as pl
+
+    try:
+        return pl.collect_all(queries)
+    except pl.exceptions.PolarsError as exc:
+        for scan in scans:
+            problem = diagnose(scan)
+            if problem is not None:
+                raise DataError(problem) from None
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        files = sorted({str(f) for scan in scans for f in scan.files})
+        raise DataError(
+            Problem(
+                f"could not read the data: {message}",
+                file=files[0] if len(files) == 1 else None,
+                hint="check the datasets' formats, delimiters and column types in the catalog "
+                "(`civic-kpi validate` checks the columns)",
+            )
+        ) from None
+
+
+def _mask(scan: DatasetScan, kpi: KPI, period: Period) -> pl.Expr:
+    import polars as pl
+
+    if kpi.window.snapshot:
+        return all_rows()
+    column = kpi.window.date or scan.dataset.date_column
+    is_date = scan.dataset.columns[column].type == "date"
+    start: date | datetime = period.start if is_date else period.start_dt
+    end: date | datetime = period.end if is_date else period.end_dt
+    return (pl.col(column) >= pl.lit(start)) & (pl.col(column) < pl.lit(end))
+
+
+def _aggregations(
+    scan: DatasetScan,
+    kpi: KPI,
+    index: int,
+    periods: Periods,
+    params: dict[str, Any],
+    refs: dict[str, list[Any]],
+    as_of_cap: datetime | None,
+    formulas: dict[str, Formula],
+) -> list[pl.Expr]:
+    import polars as pl
+
+    exprs: list[pl.Expr] = []
+    for key, period in periods.items():
+        snapshot_at = period.end_dt
+        if as_of_cap is not None and kpi.window.snapshot:
+            snapshot_at = min(snapshot_at, as_of_cap)
+        mask = _mask(scan, kpi, period)
+        ctx = Context(mask, period.start_dt, period.end_dt, snapshot_at, params, refs)
+        prefix = f"{index}|{key}|"
+        compiled = {field: compile_formula(formula, ctx) for field, formula in formulas.items()}
+        if kpi.is_ratio:
+            exprs.append(compiled["numerator"].expr.cast(pl.Float64).alias(prefix + "numerator"))
+            exprs.append(compiled["denominator"].expr.cast(pl.Float64).alias(prefix + "denominator"))
+            samples = compiled["denominator"].samples or compiled["numerator"].samples
+        else:
+            exprs.append(compiled["value"].expr.cast(pl.Float64).alias(prefix + "value"))
+            samples = compiled["value"].samples
+        sample = samples[0] if samples else mask.sum()
+        exprs.append(sample.cast(pl.Int64).alias(prefix + "sample"))
+        exprs.append(mask.sum().cast(pl.Int64).alias(prefix + "rows"))
+    return exprs
+
+
+def _value(kpi: KPI, row: dict[str, Any], index: int, key: str) -> tuple[float | None, ...]:
+    prefix = f"{index}|{key}|"
+    rows = row.get(prefix + "rows") or 0
+    sample = row.get(prefix + "sample")
+    if kpi.is_ratio:
+        numerator, denominator = row.get(prefix + "numerator"), row.get(prefix + "denominator")
+        value = None
+        if numerator is not None and denominator not in (None, 0) and rows > 0:
+            value = numerator / denominator * kpi.effective_scale
+        return value, numerator, denominator, sample
+    value = row.get(prefix + "value") if rows > 0 else None
+    return value, None, None, sample
+
+
+def _comparison(period: Period, value: float | None, base: float | None) -> Comparison:
+    change = value - base if value is not None and base is not None else None
+    return Comparison(period=_period_info(period), value=base, change=change, change_pct=percent_change(value, base))
+
+
+def _result_rows(
+    plan: _Plan,
+    frame: pl.DataFrame,
+    periods: Periods,
+    index_of: dict[str, int],
+    methods: dict[str, str | None],
+) -> list[KpiResult]:
+    results: list[KpiResult] = []
+    rows = frame.sort(list(plan.dims), nulls_last=True).to_dicts() if plan.dims else frame.to_dicts()
+    for kpi in plan.kpis:
+        index = index_of[kpi.id]
+        for row in rows:
+            group = {dim: (None if row[dim] is None else str(row[dim])) for dim in plan.dims}
+            value, numerator, denominator, sample = _value(kpi, row, index, "current")
+            prior_value = _value(kpi, row, index, "prior")[0]
+            year_value = _value(kpi, row, index, "year_ago")[0]
+            if group and value is None and prior_value is None and year_value is None:
+                continue  # a group with no records in any compared period is noise
+            target = target_for_group(kpi.target, group) if kpi.target else None
+            verdict = judge(target, value, prior_value, year_value)
+            results.append(
+                KpiResult(
+                    kpi_id=kpi.id,
+                    name=kpi.name,
+                    domain=kpi.domain,
+                    unit=kpi.unit,
+                    period=_period_info(periods.current),
+                    group=group,
+                    value=value,
+                    numerator=numerator,
+                    denominator=denominator,
+                    sample_size=None if sample is None else int(sample),
+                    target=describe(target, kpi.unit) if target else None,
+                    status=verdict.status,
+                    status_reason=verdict.reason,
+                    better=None if target is None else "higher" if target.higher_is_better else "lower",
+                    prior=_comparison(periods.prior, value, prior_value),
+                    year_ago=_comparison(periods.year_ago, value, year_value),
+                    percentile_method=methods[kpi.id],
+                    decimals=kpi.decimals,
+                )
+            )
+    return results
+
+
+def compute(
+    catalog: LoadedCatalog | str | Path,
+    *,
+    period: Period | str | None = None,
+    by: list[str] | None = None,
+    kpis: list[str] | None = None,
+    domains: list[str] | None = None,
+    data_dir: str | Path | None = None,
+) -> ComputeRun:
+    """Compute the catalog's KPIs for one period (default: the latest complete month in the data).
+
+    Each result carries its value, numerator/denominator or sample size, target and status, and the prior period's
+    and the year-earlier period's values. Raises a CivicKpiError subclass for any user mistake.
+    """
+    loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
+    cat = loaded.catalog
+    chosen = select_kpis(cat, kpis, domains)
+    root = loaded.data_dir(data_dir)
+    if not root.is_dir():
+        raise DataError(
+            Problem(
+                "data directory not found",
+                file=str(root),
+                hint="pass --data-dir, or set data_dir: in the catalog",
+            )
+        )
+    if by:
+        all_columns = {c for k in chosen for c in cat.datasets[k.dataset].columns}
+        for dimension in by:
+            if dimension not in all_columns:
+                raise UsageError(
+                    Problem(
+                        f"no selected KPI's dataset has a column '{dimension}' to group by",
+                        hint=did_you_mean(dimension, sorted(all_columns))
+                        or "group by a column declared under a dataset's columns",
+                    )
+                )
+    notes: list[str] = []
+    formulas = {kpi.id: {f: parse_formula(t) for f, t in kpi.formulas.items()} for kpi in chosen}
+    dims_of = {kpi.id: _dims_for(kpi, cat, by, notes) for kpi in chosen}
+    needed: dict[str, set[str]] = {}
+    for kpi in chosen:
+        dataset = cat.datasets[kpi.dataset]
+        columns = needed.setdefault(kpi.dataset, {dataset.date_column, dataset.freshness_column})
+        for formula in formulas[kpi.id].values():
+            columns |= formula.columns
+        columns.add(kpi.window.date or dataset.date_column)
+        columns |= set(dims_of[kpi.id])
+    scans = {name: scan_dataset(name, cat.datasets[name], root, columns) for name, columns in needed.items()}
+    used_refs = {r for f in formulas.values() for formula in f.values() for r in formula.refs}
+    refs = {name: load_reference(name, cat.reference_tables[name], root) for name in sorted(used_refs)}
+
+    as_of: datetime | None = None
+    if period is None:
+        # The default period depends on the data, so this one query must run before the main plan.
+        as_of = _collect([_newest_query(scans)], list(scans.values()))[0]["newest"][0]
+        if as_of is None:
+            raise DataError("the datasets hold no dated records, so there is no latest month; pass --period")
+        current = latest_complete_month(as_of)
+    elif isinstance(period, str):
+        current = parse_period(period)
+    else:
+        current = period
+    periods = Periods(current, current.prior(), current.year_ago())
+
+    index_of = {kpi.id: i for i, kpi in enumerate(chosen)}
+    plans: list[_Plan] = []
+    for name, scan in scans.items():
+        dataset_kpis = [k for k in chosen if k.dataset == name]
+        groupings = sorted({dims_of[k.id] for k in dataset_kpis} | {()}, key=len)
+        for dims in groupings:
+            members = tuple(k for k in dataset_kpis if dims == () or dims_of[k.id] == dims)
+            exprs = [
+                e
+                for k in members
+                for e in _aggregations(scan, k, index_of[k.id], periods, cat.parameters, refs, as_of, formulas[k.id])
+            ]
+            query = scan.frame.group_by(list(dims)).agg(exprs) if dims else scan.frame.select(exprs)
+            plans.append(_Plan(name, dims, members, query))
+    count_queries = [
+        (scan, path, query)
+        for scan in scans.values()
+        for path, query in zip(scan.files, row_count_queries(scan), strict=True)
+    ]
+    newest_query = [] if as_of is not None else [_newest_query(scans)]
+    queries = [p.query for p in plans] + [q for _, _, q in count_queries] + newest_query
+    frames = _collect(queries, list(scans.values()))
+    if newest_query:
+        as_of = frames[-1]["newest"][0]
+    if as_of is not None and as_of < current.end_dt:
+        notes.append(
+            f"the period {current.label} runs past the newest record ({as_of:%Y-%m-%d %H:%M}); it is not complete"
+        )
+
+    methods = {
+        kpi.id: (PERCENTILE_METHOD_TEXT if "inclusive" in ms or "linear" in ms else ", ".join(sorted(ms)) or None)
+        for kpi in chosen
+        for ms in [set().union(*(f.percentile_methods for f in formulas[kpi.id].values()))]
+    }
+    results: list[KpiResult] = []
+    for plan, frame in zip(plans, frames, strict=False):
+        results.extend(_result_rows(plan, frame, periods, index_of, methods))
+    order = {kpi.id: i for i, kpi in enumerate(chosen)}
+    results.sort(key=lambda r: (order[r.kpi_id], bool(r.group)))  # stable: groups keep their sorted order
+
+    counts = frames[len(plans) : len(plans) + len(count_queries)]
+    data_files = [
+        DataFileInfo(dataset=scan.name, path=str(path), rows=int(frame["rows"][0]))
+        for (scan, path, _), frame in zip(count_queries, counts, strict=True)
+    ]
+    return ComputeRun(
+        tool_version=__version__,
+        generated_at=datetime.now().astimezone(),
+        catalog=CatalogInfo(path=str(loaded.path), sha256=loaded.sha256, title=cat.title),
+        data_dir=str(root),
+        data_files=data_files,
+        as_of=as_of,
+        period=_period_info(periods.current),
+        prior_period=_period_info(periods.prior),
+        year_ago_period=_period_info(periods.year_ago),
+        group_by=list(by or []),
+        percentile_definition=PERCENTILE_METHOD_TEXT,
+        results=results,
+        notes=notes,
+    )

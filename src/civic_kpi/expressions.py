@@ -1,0 +1,458 @@
+"""The restricted formula language of the catalog, compiled to Polars expressions.
+
+Formulas look like Python expressions but are never run as Python: they are parsed with `ast` and every node is
+checked against a short whitelist (literals, column names, `params.X`, `ref.X`, arithmetic, comparisons, `and`
+/ `or` / `not`, `in`, and the functions in FUNCTIONS). Anything else, an attribute of anything but params/ref,
+a subscript, a lambda, a call of an unknown name, is rejected before any data is read.
+
+A KPI formula is an aggregate formula: every column reference sits inside one aggregate call, for example
+`count(status in ['Resolved', 'Cancelled'] and closed_at <= due_at)` or
+`percentile(hours_between(created_at, closed_at), 90, where=closed_at is not None)`.
+Aggregates only see the records of the period being computed (the engine passes that mask in).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import polars as pl
+
+# name -> (min args, max args, allowed keywords, description)
+AGGREGATES: dict[str, tuple[int, int, frozenset[str], str]] = {
+    "count": (0, 1, frozenset({"where"}), "count(condition) counts the records where it holds; count() all"),
+    "sum": (1, 1, frozenset({"where"}), "sum(x) adds x over the records"),
+    "mean": (1, 1, frozenset({"where"}), "mean(x), nulls ignored"),
+    "median": (1, 1, frozenset({"where"}), "median(x) = percentile(x, 50)"),
+    "percentile": (2, 2, frozenset({"where", "method"}), "percentile(x, p): PERCENTILE.INC by default"),
+    "n_unique": (1, 1, frozenset({"where"}), "n_unique(x): number of distinct non-null values"),
+    "min": (1, 1, frozenset({"where"}), "min(x)"),
+    "max": (1, 1, frozenset({"where"}), "max(x)"),
+}
+ROW_FUNCTIONS: dict[str, tuple[int, int, str]] = {
+    "hours_between": (2, 2, "hours_between(start, end): fractional hours from start to end"),
+    "days_between": (2, 2, "days_between(start, end): fractional days from start to end"),
+    "minutes_between": (2, 2, "minutes_between(start, end)"),
+    "days": (1, 1, "days(n): a duration of n days, e.g. closed_at + days(30)"),
+    "hours": (1, 1, "hours(n): a duration of n hours"),
+    "is_null": (1, 1, "is_null(x): x is missing"),
+    "not_null": (1, 1, "not_null(x): x is present"),
+    "coalesce": (2, 8, "coalesce(a, b, ...): the first present value"),
+    "if_else": (3, 3, "if_else(condition, a, b)"),
+    "lower": (1, 1, "lower(text)"),
+    "upper": (1, 1, "upper(text)"),
+    "abs": (1, 1, "abs(x)"),
+    "len": (1, 1, "len(ref.NAME): number of values in a reference table"),
+}
+FUNCTIONS = {**{k: v[3] for k, v in AGGREGATES.items()}, **{k: v[2] for k, v in ROW_FUNCTIONS.items()}}
+SPECIAL_NAMES = {
+    "as_of": "the end of the period (snapshot KPIs count records as they stood then)",
+    "period_start": "the first instant of the period",
+    "period_end": "the first instant after the period",
+}
+PERCENTILE_METHODS = {
+    "inclusive": "linear",  # PERCENTILE.INC: linear interpolation between order statistics
+    "linear": "linear",
+    "lower": "lower",
+    "higher": "higher",
+    "nearest": "nearest",
+    "midpoint": "midpoint",
+}
+DEFAULT_PERCENTILE_METHOD = "inclusive"
+PERCENTILE_METHOD_TEXT = "PERCENTILE.INC (linear interpolation between order statistics)"
+
+
+class FormulaError(ValueError):
+    """A formula that is not part of the language; `offset` is the 0-based character it starts at."""
+
+    def __init__(self, message: str, offset: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.offset = offset
+        self.hint = hint
+
+
+@dataclass
+class Formula:
+    """A parsed, whitelisted formula and the names it uses."""
+
+    text: str
+    tree: ast.expr
+    columns: set[str] = field(default_factory=set)
+    params: set[str] = field(default_factory=set)
+    refs: set[str] = field(default_factory=set)
+    aggregate_count: int = 0
+    percentile_methods: set[str] = field(default_factory=set)
+
+
+_COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot)
+_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
+
+
+def parse_formula(text: str) -> Formula:
+    """Parse and whitelist a formula; raises FormulaError naming the first construct that is not allowed."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise FormulaError(
+            f"syntax error: {exc.msg}",
+            offset=(exc.offset - 1) if exc.offset else None,
+            hint="formulas are expressions such as count(status == 'Open') / count()",
+        ) from None
+    formula = Formula(text=text, tree=tree)
+    _check(tree, formula, in_aggregate=False)
+    if formula.aggregate_count == 0 and formula.columns:
+        raise FormulaError("a KPI formula must aggregate its records", hint="wrap columns in count(), sum(), ...")
+    return formula
+
+
+def _describe(node: ast.AST) -> str:
+    return {
+        ast.Attribute: "attribute access",
+        ast.Subscript: "subscripts ([...])",
+        ast.Lambda: "lambda",
+        ast.ListComp: "comprehensions",
+        ast.GeneratorExp: "generators",
+        ast.DictComp: "comprehensions",
+        ast.SetComp: "comprehensions",
+        ast.Dict: "dict literals",
+        ast.Set: "set literals",
+        ast.JoinedStr: "f-strings",
+        ast.NamedExpr: "assignment (:=)",
+        ast.IfExp: "inline if (use if_else(condition, a, b))",
+        ast.Starred: "star arguments",
+        ast.Await: "await",
+    }.get(type(node), type(node).__name__)
+
+
+def _check(node: ast.AST, formula: Formula, in_aggregate: bool) -> None:
+    offset = getattr(node, "col_offset", None)
+    if isinstance(node, ast.Constant):
+        if not isinstance(node.value, (int, float, str, bool, type(None))):
+            raise FormulaError(f"literal {node.value!r} is not allowed", offset)
+        return
+    if isinstance(node, ast.Name):
+        if node.id in SPECIAL_NAMES:
+            return
+        # A bare name is a column even where a function has the same name: exports have columns called 'days'.
+        if node.id in ("params", "ref"):
+            raise FormulaError(f"'{node.id}' needs a name: {node.id}.NAME", offset)
+        if not in_aggregate:
+            raise FormulaError(
+                f"column '{node.id}' is used outside an aggregate",
+                offset,
+                hint=f"aggregate it, e.g. sum({node.id}) or count({node.id} is not None)",
+            )
+        formula.columns.add(node.id)
+        return
+    if isinstance(node, ast.Attribute):
+        if isinstance(node.value, ast.Name) and node.value.id in ("params", "ref"):
+            (formula.params if node.value.id == "params" else formula.refs).add(node.attr)
+            return
+        raise FormulaError(
+            "attribute access is not allowed",
+            offset,
+            hint="only params.NAME (a catalog parameter) and ref.NAME (a reference table) use a dot",
+        )
+    if isinstance(node, (ast.List, ast.Tuple)):
+        for element in node.elts:
+            if not isinstance(element, ast.Constant) or isinstance(element.value, (bytes, complex)):
+                raise FormulaError("lists may only hold literal values, e.g. ['Web', 'App']", offset)
+        return
+    if isinstance(node, ast.BinOp):
+        if not isinstance(node.op, _BINOPS):
+            raise FormulaError(f"operator {type(node.op).__name__} is not allowed; use + - * /", offset)
+        _check(node.left, formula, in_aggregate)
+        _check(node.right, formula, in_aggregate)
+        return
+    if isinstance(node, ast.UnaryOp):
+        if not isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
+            raise FormulaError(f"operator {type(node.op).__name__} is not allowed", offset)
+        _check(node.operand, formula, in_aggregate)
+        return
+    if isinstance(node, ast.BoolOp):
+        for value in node.values:
+            _check(value, formula, in_aggregate)
+        return
+    if isinstance(node, ast.Compare):
+        _check(node.left, formula, in_aggregate)
+        for op, right in zip(node.ops, node.comparators, strict=True):
+            if not isinstance(op, _COMPARE):
+                raise FormulaError(f"comparison {type(op).__name__} is not allowed", offset)
+            if isinstance(op, (ast.Is, ast.IsNot)) and not (isinstance(right, ast.Constant) and right.value is None):
+                raise FormulaError("'is' only compares with None: x is None, x is not None", offset)
+            if isinstance(op, (ast.In, ast.NotIn)):
+                is_ref = (
+                    isinstance(right, ast.Attribute) and isinstance(right.value, ast.Name) and right.value.id == "ref"
+                )
+                if not (isinstance(right, (ast.List, ast.Tuple)) or is_ref):
+                    raise FormulaError("'in' needs a list of values or ref.NAME on its right", offset)
+            if not (isinstance(right, ast.Constant) and right.value is None):
+                _check(right, formula, in_aggregate)
+        return
+    if isinstance(node, ast.Call):
+        _check_call(node, formula, in_aggregate)
+        return
+    raise FormulaError(
+        f"{_describe(node)} is not allowed in formulas",
+        offset,
+        hint="formulas may use columns, literals, params.NAME, ref.NAME, + - * /, comparisons, "
+        "and/or/not, in, and the functions " + ", ".join(sorted(FUNCTIONS)),
+    )
+
+
+def _check_call(node: ast.Call, formula: Formula, in_aggregate: bool) -> None:
+    offset = node.col_offset
+    if not isinstance(node.func, ast.Name):
+        raise FormulaError(
+            "only the built-in functions can be called",
+            offset,
+            hint="available: " + ", ".join(sorted(FUNCTIONS)),
+        )
+    name = node.func.id
+    if name not in FUNCTIONS:
+        from civic_kpi.errors import did_you_mean
+
+        raise FormulaError(
+            f"function '{name}' is not allowed",
+            offset,
+            hint=did_you_mean(name, list(FUNCTIONS)) or "available: " + ", ".join(sorted(FUNCTIONS)),
+        )
+    if name in AGGREGATES:
+        low, high, keywords, usage = AGGREGATES[name]
+    else:
+        low, high, usage = ROW_FUNCTIONS[name]
+        keywords = frozenset()
+    if any(isinstance(arg, ast.Starred) for arg in node.args) or any(kw.arg is None for kw in node.keywords):
+        raise FormulaError("star arguments are not allowed", offset)
+    if not low <= len(node.args) <= high:
+        raise FormulaError(f"{name}() takes {low if low == high else f'{low} to {high}'} arguments", offset, usage)
+    for keyword in node.keywords:
+        if keyword.arg not in keywords:
+            raise FormulaError(
+                f"{name}() has no keyword '{keyword.arg}'",
+                offset,
+                hint=f"allowed: {', '.join(sorted(keywords))}" if keywords else usage,
+            )
+    if name in AGGREGATES:
+        if in_aggregate:
+            raise FormulaError(f"aggregate {name}() inside another aggregate", offset)
+        formula.aggregate_count += 1
+        if name == "percentile":
+            p = node.args[1]
+            if not (isinstance(p, ast.Constant) and isinstance(p.value, (int, float)) and 0 <= p.value <= 100):
+                raise FormulaError("percentile(x, p) needs a number p from 0 to 100", offset)
+        method = DEFAULT_PERCENTILE_METHOD if name in ("percentile", "median") else None
+        for keyword in node.keywords:
+            if keyword.arg == "method":
+                if not (isinstance(keyword.value, ast.Constant) and keyword.value.value in PERCENTILE_METHODS):
+                    raise FormulaError(
+                        "method must be one of " + ", ".join(repr(m) for m in PERCENTILE_METHODS), offset
+                    )
+                method = keyword.value.value
+            else:
+                _check(keyword.value, formula, in_aggregate=True)
+        if method:
+            formula.percentile_methods.add(method)
+        for arg in node.args:
+            _check(arg, formula, in_aggregate=True)
+        return
+    if name == "len":
+        arg = node.args[0]
+        if not (isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name) and arg.value.id == "ref"):
+            raise FormulaError("len() takes a reference table: len(ref.NAME)", offset)
+    for arg in node.args:
+        _check(arg, formula, in_aggregate)
+
+
+def all_rows() -> pl.Expr:
+    """A mask selecting every record. Not pl.lit(True): a literal is one value, so its sum() would be 1."""
+    import polars as pl
+
+    return pl.repeat(True, pl.len())
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a formula's free names mean while one period is computed."""
+
+    mask: pl.Expr  # the records in the period
+    period_start: datetime
+    period_end: datetime
+    as_of: datetime
+    params: dict[str, Any]
+    refs: dict[str, list[Any]]
+
+
+@dataclass
+class Compiled:
+    expr: pl.Expr
+    samples: list[pl.Expr]  # for each aggregate, how many records fed it
+
+
+def compile_formula(formula: Formula, ctx: Context) -> Compiled:
+    """Turn a parsed formula into one Polars aggregate expression for the period in `ctx`."""
+    samples: list[pl.Expr] = []
+    expr = _Compiler(ctx, samples).visit(formula.tree)
+    return Compiled(expr=expr, samples=samples)
+
+
+def _to_lit(value: Any) -> pl.Expr:
+    import polars as pl
+
+    if isinstance(value, datetime):
+        return pl.lit(value, dtype=pl.Datetime("us"))
+    if isinstance(value, date):
+        return pl.lit(value, dtype=pl.Date)
+    return pl.lit(value)
+
+
+class _Compiler:
+    def __init__(self, ctx: Context, samples: list[pl.Expr]) -> None:
+        self.ctx = ctx
+        self.samples = samples
+
+    def visit(self, node: ast.AST) -> pl.Expr:
+        import polars as pl
+
+        if isinstance(node, ast.Constant):
+            return pl.lit(node.value)
+        if isinstance(node, ast.Name):
+            if node.id == "as_of":
+                return _to_lit(self.ctx.as_of)
+            if node.id == "period_start":
+                return _to_lit(self.ctx.period_start)
+            if node.id == "period_end":
+                return _to_lit(self.ctx.period_end)
+            return pl.col(node.id)
+        if isinstance(node, ast.Attribute):
+            assert isinstance(node.value, ast.Name)
+            if node.value.id == "params":
+                return pl.lit(self.ctx.params[node.attr])
+            raise FormulaError("ref.NAME can only be used after 'in' or in len()", node.col_offset)
+        if isinstance(node, ast.BinOp):
+            left, right = self.visit(node.left), self.visit(node.right)
+            if isinstance(node.op, ast.Add):
+                return left + right
+            if isinstance(node.op, ast.Sub):
+                return left - right
+            if isinstance(node.op, ast.Mult):
+                return left * right
+            return left.cast(pl.Float64) / right
+        if isinstance(node, ast.UnaryOp):
+            operand = self.visit(node.operand)
+            if isinstance(node.op, ast.Not):
+                return ~operand
+            return -operand if isinstance(node.op, ast.USub) else operand
+        if isinstance(node, ast.BoolOp):
+            values = [self.visit(v) for v in node.values]
+            result = values[0]
+            for value in values[1:]:
+                result = (result & value) if isinstance(node.op, ast.And) else (result | value)
+            return result
+        if isinstance(node, ast.Compare):
+            return self._compare(node)
+        if isinstance(node, ast.Call):
+            return self._call(node)
+        raise FormulaError(f"{_describe(node)} is not allowed in formulas", getattr(node, "col_offset", None))
+
+    def _values(self, node: ast.AST) -> list[Any]:
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return [element.value for element in node.elts]  # type: ignore[attr-defined]
+        assert isinstance(node, ast.Attribute)
+        return self.ctx.refs[node.attr]
+
+    def _compare(self, node: ast.Compare) -> pl.Expr:
+        result: pl.Expr | None = None
+        left_node = node.left
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
+            left = self.visit(left_node)
+            if isinstance(op, (ast.Is, ast.IsNot)):
+                part = left.is_null() if isinstance(op, ast.Is) else left.is_not_null()
+            elif isinstance(op, (ast.In, ast.NotIn)):
+                part = left.is_in(self._values(right_node))
+                part = ~part if isinstance(op, ast.NotIn) else part
+            else:
+                right = self.visit(right_node)
+                part = {
+                    ast.Eq: lambda a, b: a == b,
+                    ast.NotEq: lambda a, b: a != b,
+                    ast.Lt: lambda a, b: a < b,
+                    ast.LtE: lambda a, b: a <= b,
+                    ast.Gt: lambda a, b: a > b,
+                    ast.GtE: lambda a, b: a >= b,
+                }[type(op)](left, right)
+            result = part if result is None else (result & part)
+            left_node = right_node
+        assert result is not None
+        return result
+
+    def _call(self, node: ast.Call) -> pl.Expr:
+        import polars as pl
+
+        assert isinstance(node.func, ast.Name)
+        name = node.func.id
+        if name in AGGREGATES:
+            return self._aggregate(node, name)
+        if name == "len":
+            return pl.lit(len(self._values(node.args[0])))
+        args = [self.visit(arg) for arg in node.args]
+        if name in ("hours_between", "days_between", "minutes_between"):
+            per_unit = {"hours_between": 3_600e6, "days_between": 86_400e6, "minutes_between": 60e6}[name]
+            start, end = (a.cast(pl.Datetime("us")) for a in args)
+            return (end - start).dt.total_microseconds() / per_unit
+        if name == "days":
+            return pl.duration(days=args[0])
+        if name == "hours":
+            return pl.duration(hours=args[0])
+        if name == "is_null":
+            return args[0].is_null()
+        if name == "not_null":
+            return args[0].is_not_null()
+        if name == "coalesce":
+            return pl.coalesce(args)
+        if name == "if_else":
+            return pl.when(args[0]).then(args[1]).otherwise(args[2])
+        if name == "lower":
+            return args[0].str.to_lowercase()
+        if name == "upper":
+            return args[0].str.to_uppercase()
+        if name == "abs":
+            return args[0].abs()
+        raise FormulaError(f"function '{name}' is not allowed", node.col_offset)  # unreachable after parse
+
+    def _aggregate(self, node: ast.Call, name: str) -> pl.Expr:
+        keywords = {kw.arg: kw.value for kw in node.keywords}
+        rows = self.ctx.mask
+        if "where" in keywords:
+            rows = rows & self.visit(keywords["where"]).fill_null(False)
+        if name == "count":
+            if node.args:
+                rows = rows & self.visit(node.args[0]).fill_null(False)
+            self.samples.append(rows.sum())
+            return rows.sum()
+        value = self.visit(node.args[0])
+        self.samples.append((rows & value.is_not_null()).sum())
+        picked = value.filter(rows)
+        if name == "sum":
+            return picked.sum()
+        if name == "mean":
+            return picked.mean()
+        if name == "min":
+            return picked.min()
+        if name == "max":
+            return picked.max()
+        if name == "n_unique":
+            return picked.drop_nulls().n_unique()
+        method = DEFAULT_PERCENTILE_METHOD
+        if "method" in keywords:
+            method = keywords["method"].value  # type: ignore[attr-defined]
+        quantile = 0.5 if name == "median" else float(node.args[1].value) / 100.0  # type: ignore[attr-defined]
+        return picked.quantile(quantile, interpolation=PERCENTILE_METHODS[method])  # type: ignore[arg-type]
+
+
+def period_length_days(start: datetime, end: datetime) -> float:
+    return (end - start) / timedelta(days=1)

@@ -1,0 +1,149 @@
+"""Reporting periods: months, quarters, calendar and fiscal years, date ranges; their prior and year-ago twins."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from civic_kpi.errors import UsageError
+
+PeriodKind = Literal["month", "quarter", "year", "fiscal_year", "range"]
+
+PERIOD_FORMATS = "2026-10 (month), 2026-Q3 (quarter), 2026 (year), FY2026 (fiscal year), 2026-01-01..2026-03-31"
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = _month_end(year, month).day
+    return date(year, month, min(day.day, last))
+
+
+def _month_end(year: int, month: int) -> date:
+    first_next = date(year + (month == 12), month % 12 + 1, 1)
+    return first_next - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open span of days [start, end) with the label an analyst would write."""
+
+    kind: PeriodKind
+    start: date
+    end: date  # exclusive
+    label: str
+    fiscal_year_start_month: int = 1
+
+    @property
+    def start_dt(self) -> datetime:
+        return datetime(self.start.year, self.start.month, self.start.day)
+
+    @property
+    def end_dt(self) -> datetime:
+        return datetime(self.end.year, self.end.month, self.end.day)
+
+    @property
+    def last_day(self) -> date:
+        return self.end - timedelta(days=1)
+
+    def _months(self) -> int | None:
+        return {"month": 1, "quarter": 3, "year": 12, "fiscal_year": 12}.get(self.kind)
+
+    def shifted(self, months: int) -> Period:
+        """The same kind of period `months` months away (negative: earlier)."""
+        if self.kind == "range":
+            start, end = _add_months(self.start, months), _add_months(self.end, months)
+            return Period("range", start, end, _range_label(start, end))
+        start = _add_months(self.start, months)
+        end = _add_months(self.end, months)
+        return Period(
+            self.kind,
+            start,
+            end,
+            _label(self.kind, start, self.fiscal_year_start_month),
+            self.fiscal_year_start_month,
+        )
+
+    def prior(self) -> Period:
+        """The period just before: last month, last quarter, last year; a range of the same length before."""
+        months = self._months()
+        if months is not None:
+            return self.shifted(-months)
+        length = self.end - self.start
+        start = self.start - length
+        return Period("range", start, self.start, _range_label(start, self.start))
+
+    def year_ago(self) -> Period:
+        return self.shifted(-12)
+
+    def contains(self, moment: datetime) -> bool:
+        return self.start_dt <= moment < self.end_dt
+
+
+def _range_label(start: date, end: date) -> str:
+    return f"{start.isoformat()}..{(end - timedelta(days=1)).isoformat()}"
+
+
+def _label(kind: PeriodKind, start: date, fiscal_year_start_month: int) -> str:
+    if kind == "month":
+        return f"{start.year:04d}-{start.month:02d}"
+    if kind == "quarter":
+        return f"{start.year:04d}-Q{(start.month - 1) // 3 + 1}"
+    if kind == "year":
+        return f"{start.year:04d}"
+    # Fiscal years are named for the calendar year they end in (FY2016 = May 2015 - April 2016 in Kansas City).
+    end_year = start.year + (1 if fiscal_year_start_month != 1 else 0)
+    return f"FY{end_year:04d}"
+
+
+def month(year: int, month_number: int) -> Period:
+    start = date(year, month_number, 1)
+    return Period("month", start, _add_months(start, 1), _label("month", start, 1))
+
+
+def parse_period(text: str, fiscal_year_start_month: int = 1) -> Period:
+    """Parse a period as an analyst writes it; raises UsageError with the accepted forms."""
+    value = text.strip()
+    try:
+        if m := re.fullmatch(r"(\d{4})-(\d{1,2})", value):
+            return month(int(m[1]), int(m[2]))
+        if m := re.fullmatch(r"(\d{4})-?Q([1-4])", value, re.IGNORECASE):
+            start = date(int(m[1]), 3 * (int(m[2]) - 1) + 1, 1)
+            return Period("quarter", start, _add_months(start, 3), _label("quarter", start, 1))
+        if m := re.fullmatch(r"(\d{4})", value):
+            start = date(int(m[1]), 1, 1)
+            return Period("year", start, date(start.year + 1, 1, 1), m[1])
+        if m := re.fullmatch(r"FY(\d{4})", value, re.IGNORECASE):
+            end_year = int(m[1])
+            first = fiscal_year_start_month
+            start = date(end_year - (1 if first != 1 else 0), first, 1)
+            return Period("fiscal_year", start, _add_months(start, 12), f"FY{end_year}", first)
+        if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*(?:\.\.|/)\s*(\d{4}-\d{2}-\d{2})", value):
+            start, last = date.fromisoformat(m[1]), date.fromisoformat(m[2])
+            if last < start:
+                raise UsageError(f"period '{text}' ends before it starts")
+            end = last + timedelta(days=1)
+            return Period("range", start, end, _range_label(start, end))
+    except ValueError as exc:
+        raise UsageError(f"period '{text}' is not a real date: {exc}") from None
+    raise UsageError(f"cannot read period '{text}'; use one of: {PERIOD_FORMATS}")
+
+
+def date_range(start: str, end: str) -> Period:
+    """A --from/--to range; both days are included."""
+    return parse_period(f"{start}..{end}")
+
+
+def latest_complete_month(as_of: datetime) -> Period:
+    """The last calendar month that had fully ended at `as_of`."""
+    this_month = date(as_of.year, as_of.month, 1)
+    end_of_day = as_of.date() + timedelta(days=1)
+    # A month is complete once its last day is over; data ending at 23:59 on the 31st completes it.
+    if end_of_day == _add_months(this_month, 1) and as_of.time() >= datetime.max.time().replace(microsecond=0):
+        start = this_month
+    else:
+        start = _add_months(this_month, -1)
+    return Period("month", start, _add_months(start, 1), _label("month", start, 1))

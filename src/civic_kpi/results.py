@@ -1,0 +1,106 @@
+"""Typed results of a run: what the engine returns, what reporters render and what JSON serializes.
+
+The JSON shape is versioned by SCHEMA_VERSION: add fields freely, but rename or remove one only with a major bump.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    NO_DATA = "no_data"
+    NO_TARGET = "no_target"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class PeriodInfo(_Frozen):
+    label: str
+    start: date = Field(description="First day of the period.")
+    end: date = Field(description="Last day of the period (inclusive).")
+
+
+class Comparison(_Frozen):
+    """The KPI's value in another period and the change from it to the reported period."""
+
+    period: PeriodInfo
+    value: float | None
+    change: float | None = Field(description="value now minus value then, in the KPI's unit")
+    change_pct: float | None = Field(description="relative change in percent of the value then")
+
+
+class KpiResult(_Frozen):
+    kpi_id: str
+    name: str
+    domain: str
+    unit: str
+    period: PeriodInfo
+    group: dict[str, str | None] = Field(description="The group's dimension values; {} is the overall row.")
+    value: float | None
+    numerator: float | None = None
+    denominator: float | None = None
+    sample_size: int | None = Field(None, description="Records behind the value.")
+    target: str | None = Field(None, description="The target that applied to this row, in words.")
+    status: Status
+    status_reason: str | None = None
+    better: Literal["higher", "lower"] | None = Field(None, description="Which way the value should move.")
+    prior: Comparison | None = None
+    year_ago: Comparison | None = None
+    percentile_method: str | None = None
+    decimals: int = 1
+
+    @property
+    def group_label(self) -> str:
+        if not self.group:
+            return "all"
+        return ", ".join(f"{value if value is not None else '(missing)'}" for value in self.group.values())
+
+
+class CatalogInfo(_Frozen):
+    path: str
+    sha256: str
+    title: str
+
+
+class DataFileInfo(_Frozen):
+    dataset: str
+    path: str
+    rows: int
+
+
+class ComputeRun(_Frozen):
+    """Everything one `compute` produced, with the provenance a published number needs."""
+
+    schema_version: str = SCHEMA_VERSION
+    tool: str = "civic-kpi"
+    tool_version: str
+    generated_at: datetime
+    catalog: CatalogInfo
+    data_dir: str
+    data_files: list[DataFileInfo]
+    as_of: datetime | None = Field(description="Newest timestamp in the data (date columns of the datasets).")
+    period: PeriodInfo
+    prior_period: PeriodInfo
+    year_ago_period: PeriodInfo
+    group_by: list[str]
+    percentile_definition: str
+    results: list[KpiResult]
+    notes: list[str] = Field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in Status}
+        for result in self.results:
+            counts[result.status.value] += 1
+        return counts

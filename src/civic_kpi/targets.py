@@ -1,0 +1,138 @@
+"""Judging a value against its target: pass, warn, fail, or no data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from civic_kpi.catalog.model import Target
+from civic_kpi.results import Status
+
+# Values that differ from a goal only by floating-point noise (0.57 * 100 = 56.99999999999999) meet it.
+_EPSILON = 1e-9
+
+
+def _ge(a: float, b: float) -> bool:
+    return a >= b - _EPSILON * max(1.0, abs(b))
+
+
+def _le(a: float, b: float) -> bool:
+    return a <= b + _EPSILON * max(1.0, abs(b))
+
+
+def _gt(a: float, b: float) -> bool:
+    return a > b + _EPSILON * max(1.0, abs(b))
+
+
+def _lt(a: float, b: float) -> bool:
+    return a < b - _EPSILON * max(1.0, abs(b))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: Status
+    reason: str | None = None
+
+
+def target_for_group(target: Target, group: dict[str, str | None]) -> Target:
+    """The group's own target where the catalog gives one (critical >= 95), else the KPI's."""
+    for dimension, value in group.items():
+        override = target.by_group.get(dimension, {}).get(str(value)) if value is not None else None
+        if override is not None:
+            return override
+    return target
+
+
+def percent_change(value: float | None, base: float | None) -> float | None:
+    if value is None or base is None or base == 0:
+        return None
+    return (value - base) / abs(base) * 100.0
+
+
+def _fmt(number: float) -> str:
+    return f"{number:g}"
+
+
+def describe(target: Target, unit: str) -> str:
+    """The rule in words, for tables: '>= 80% (warn >= 70%)', 'YoY change >= +10%', 'trend to zero'."""
+    if target.trend_to_zero:
+        return "trend to zero"
+    suffix = {"percent": "%", "hours": " h", "days": " d"}.get(unit, "")
+    if target.compare_to != "value":
+        suffix = "%"
+    symbol = {"at_least": ">=", "above": ">", "at_most": "<=", "below": "<"}
+    text = ""
+    for name, sign in symbol.items():
+        goal = getattr(target, name)
+        if goal is not None:
+            shown = f"{goal:+g}" if target.compare_to != "value" else _fmt(goal)
+            text = f"{sign} {shown}{suffix}"
+            if target.warn is not None:
+                warn_sign = ">=" if target.higher_is_better else "<="
+                warn = f"{target.warn:+g}" if target.compare_to != "value" else _fmt(target.warn)
+                text += f" (warn {warn_sign} {warn}{suffix})"
+    if target.between is not None:
+        low, high = target.between
+        text = f"{_fmt(low)} to {_fmt(high)}{suffix}"
+    if target.compare_to != "value":
+        than = "the prior period" if target.compare_to == "prior" else "a year ago"
+        if target.goal == 0 and target.warn is None and (target.below is not None or target.above is not None):
+            return f"{'lower' if target.below is not None else 'higher'} than {than}"
+        return f"{'change vs prior' if target.compare_to == 'prior' else 'YoY change'} {text}"
+    return text
+
+
+def describe_with_groups(target: Target, unit: str) -> str:
+    """The rule and every per-group override: '>= 90% (Critical: >= 95%)'."""
+    overrides = [
+        f"{value}: {describe(override, unit)}"
+        for groups in target.by_group.values()
+        for value, override in groups.items()
+    ]
+    text = describe(target, unit)
+    return f"{text} ({'; '.join(overrides)})" if overrides else text
+
+
+def judge(target: Target | None, value: float | None, prior: float | None, year_ago: float | None) -> Verdict:
+    """Apply one target rule to a value (or to its change against prior / year-ago)."""
+    if target is None:
+        return Verdict(Status.NO_TARGET)
+    if value is None:
+        return Verdict(Status.NO_DATA, "no records in the period")
+    if target.trend_to_zero:
+        if value == 0:
+            return Verdict(Status.PASS, "at zero")
+        if prior is None:
+            return Verdict(Status.NO_DATA, "no prior period to compare the trend with")
+        if _lt(value, prior):
+            return Verdict(Status.PASS, f"down from {_fmt(prior)}")
+        if _gt(value, prior):
+            return Verdict(Status.FAIL, f"up from {_fmt(prior)}")
+        return Verdict(Status.WARN, f"unchanged at {_fmt(prior)}")
+    subject = value
+    if target.compare_to != "value":
+        base = prior if target.compare_to == "prior" else year_ago
+        change = percent_change(value, base)
+        if change is None:
+            which = "prior period" if target.compare_to == "prior" else "same period a year earlier"
+            return Verdict(Status.NO_DATA, f"no value (or zero) in the {which} to compare with")
+        subject = change
+    if target.between is not None:
+        low, high = target.between
+        return Verdict(Status.PASS if _ge(subject, low) and _le(subject, high) else Status.FAIL)
+    goal = target.goal
+    assert goal is not None
+    if target.at_least is not None:
+        met = _ge(subject, goal)
+    elif target.above is not None:
+        met = _gt(subject, goal)
+    elif target.at_most is not None:
+        met = _le(subject, goal)
+    else:
+        met = _lt(subject, goal)
+    if met:
+        return Verdict(Status.PASS)
+    if target.warn is not None:
+        within = _ge(subject, target.warn) if target.higher_is_better else _le(subject, target.warn)
+        if within:
+            return Verdict(Status.WARN, "inside the warning band")
+    return Verdict(Status.FAIL)
