@@ -1,0 +1,288 @@
+"""The `civic-kpi` command: parse options, call the library, hand the results to a reporter. Nothing else.
+
+Heavy imports (Polars, the engine) happen inside the commands so that `civic-kpi --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from civic_kpi import __version__
+from civic_kpi.errors import CivicKpiError, ExitCode
+
+app = typer.Typer(
+    name="civic-kpi",
+    help="Compute city-government KPIs from a YAML catalog and judge them against their targets.\n\n"
+    "Example: civic-kpi compute --period 2026-10 --by priority",
+    add_completion=False,
+    pretty_exceptions_enable=False,  # a user never sees a traceback; see _user_errors
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DEFAULT_CATALOG = Path("kpi_definitions.yaml")
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+class FailOn(StrEnum):
+    never = "never"
+    warn = "warn"
+    fail = "fail"
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text.rstrip("\n") + "\n")
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """User mistakes become a short message and exit 2; bugs exit 3 with a request to report them."""
+    try:
+        yield
+    except CivicKpiError as exc:
+        _err(f"error: {exc.render()}")
+        raise typer.Exit(int(exc.exit_code)) from None
+    except (typer.Exit, typer.Abort, SystemExit):
+        raise
+    except KeyboardInterrupt:
+        _err("interrupted; no output was written")
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if os.environ.get("CIVIC_KPI_DEBUG"):
+            raise
+        _err(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in civic-kpi, not in your input. Rerun with CIVIC_KPI_DEBUG=1 for the traceback "
+            "and report it."
+        )
+        raise typer.Exit(int(ExitCode.INTERNAL_ERROR)) from None
+
+
+def _use_color() -> bool:
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return sys.stdout.isatty()
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    """Accept both --by a --by b and --by a,b."""
+    if not values:
+        return None
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"civic-kpi {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Compute city-government KPIs from a YAML catalog and judge them against their targets."""
+
+
+CatalogOption = Annotated[Path, typer.Option("--catalog", "-c", help="The KPI catalog.", show_default=True)]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", "-d", help="Where dataset paths start (default: the catalog's data_dir)."),
+]
+
+
+@app.command()
+def compute(
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    data_dir: DataDirOption = None,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period",
+            "-p",
+            help="2026-10, 2026-Q3, 2026, FY2026 or 2026-01-01..2026-03-31 (default: latest complete month).",
+        ),
+    ] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="First day of a date range (YYYY-MM-DD).")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Last day of a date range, included.")] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", "-b", help="Group by these columns (repeat, or comma-separate)."),
+    ] = None,
+    kpi: Annotated[list[str] | None, typer.Option("--kpi", "-k", help="Only these KPI ids (repeatable).")] = None,
+    domain: Annotated[list[str] | None, typer.Option("--domain", help="Only KPIs of this domain.")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")
+    ] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 when any KPI row is at this status or worse.")
+    ] = FailOn.never,
+) -> None:
+    """Compute every KPI of the catalog for one period and judge it against its target.
+
+    \b
+    Examples:
+      civic-kpi compute
+      civic-kpi compute --period 2026-Q3 --by priority --format json -o results.json
+      civic-kpi compute --domain "311 Customer Service" --fail-on fail
+    """
+    from civic_kpi.engine import compute as run_compute
+    from civic_kpi.errors import UsageError
+    from civic_kpi.output import write_atomic
+    from civic_kpi.periods import date_range
+    from civic_kpi.report import render
+    from civic_kpi.results import Status
+
+    with _user_errors():
+        chosen_period = period
+        if date_from or date_to:
+            if period:
+                raise UsageError("give either --period or --from/--to, not both")
+            if not (date_from and date_to):
+                raise UsageError("--from and --to go together")
+            chosen_period = date_range(date_from, date_to).label
+        run = run_compute(
+            catalog,
+            period=chosen_period,
+            by=_split(by),
+            kpis=_split(kpi),
+            domains=domain or None,
+            data_dir=data_dir,
+        )
+        to_terminal = output is None and fmt == OutputFormat.table
+        width = shutil.get_terminal_size((150, 40)).columns if to_terminal and sys.stdout.isatty() else None
+        text = render(run, fmt.value, color=to_terminal and _use_color(), width=width)  # type: ignore[arg-type]
+        if output is not None:
+            write_atomic(output, text)
+            counts = run.counts()
+            _err(
+                f"wrote {len(run.results)} results for {run.period.label} to {output} "
+                f"({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['no_data']} no data)"
+            )
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+    failing = {FailOn.never: set(), FailOn.fail: {Status.FAIL}, FailOn.warn: {Status.FAIL, Status.WARN}}[fail_on]
+    if any(result.status in failing for result in run.results):
+        raise typer.Exit(int(ExitCode.THRESHOLD))
+
+
+@app.command()
+def validate(
+    catalog: Annotated[Path, typer.Argument(help="The KPI catalog.")] = DEFAULT_CATALOG,
+    data_dir: DataDirOption = None,
+    no_data: Annotated[bool, typer.Option("--no-data", help="Check the catalog only, not the data files.")] = False,
+) -> None:
+    """Check a catalog and the columns of its data files; report every problem at once.
+
+    \b
+    Example:
+      civic-kpi validate kpi_definitions.yaml
+    """
+    from civic_kpi.validation import validate as run_validate
+
+    with _user_errors():
+        report = run_validate(catalog, data_dir=data_dir, check_data=not no_data)
+    if not report.ok:
+        count = len(report.problems)
+        _err(f"{catalog}: {count} problem{'s' if count != 1 else ''}")
+        for problem in report.problems:
+            _err(f"- {problem.render()}")
+        raise typer.Exit(int(ExitCode.USER_ERROR))
+    assert report.catalog is not None
+    cat = report.catalog.catalog
+    checked = "" if no_data else f"; columns checked in {report.files_checked} files"
+    typer.echo(f"✔ {catalog}: {len(cat.kpis)} KPIs, {len(cat.datasets)} datasets{checked}")
+
+
+@app.command("list")
+def list_kpis(
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    domain: Annotated[list[str] | None, typer.Option("--domain", help="Only KPIs of this domain.")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
+) -> None:
+    """List the catalog's KPIs with their domain, unit, dataset and target.
+
+    \b
+    Example:
+      civic-kpi list --domain "Public Records & Open Data"
+    """
+    import json
+
+    from civic_kpi.catalog.loader import load_catalog
+    from civic_kpi.engine import select_kpis
+    from civic_kpi.targets import describe_with_groups
+
+    with _user_errors():
+        loaded = load_catalog(catalog)
+        kpis = select_kpis(loaded.catalog, None, domain)
+    rows = [
+        {
+            "id": k.id,
+            "name": k.name,
+            "domain": k.domain,
+            "unit": k.unit,
+            "dataset": k.dataset,
+            "group_by": k.group_by,
+            "target": describe_with_groups(k.target, k.unit) if k.target else None,
+            "reference": k.reference,
+        }
+        for k in kpis
+    ]
+    if fmt == OutputFormat.json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=loaded.catalog.title, title_justify="left")
+    for column in ("id", "name", "domain", "unit", "dataset", "target"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(str(row[c] or "") for c in ("id", "name", "domain", "unit", "dataset", "target")))
+    Console(no_color=not _use_color(), highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
+
+
+@app.command()
+def schema() -> None:
+    """Print the catalog's JSON Schema (for editor completion and CI validation).
+
+    \b
+    Example:
+      civic-kpi schema > kpi_definitions.schema.json
+    """
+    import json
+
+    from civic_kpi.catalog.model import json_schema
+
+    with _user_errors():
+        typer.echo(json.dumps(json_schema(), indent=2))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""How numbers, statuses and changes read, shared by the table and Markdown reporters."""
+
+from __future__ import annotations
+
+from civic_kpi.results import KpiResult, Status
+
+UNIT_SUFFIX = {"percent": "%", "hours": " h", "days": " d", "count": ""}
+
+STATUS_TEXT = {
+    Status.PASS: "✔ pass",
+    Status.WARN: "▲ warn",
+    Status.FAIL: "✘ fail",
+    Status.NO_DATA: "– no data",
+    Status.NO_TARGET: "· no target",
+}
+STATUS_STYLE = {
+    Status.PASS: "bold green",
+    Status.WARN: "bold yellow",
+    Status.FAIL: "bold red",
+    Status.NO_DATA: "dim",
+    Status.NO_TARGET: "dim",
+}
+
+
+def value_text(value: float | None, unit: str, decimals: int) -> str:
+    if value is None:
+        return "–"
+    digits = 0 if unit == "count" and float(value).is_integer() else decimals
+    suffix = UNIT_SUFFIX.get(unit, f" {unit}")
+    return f"{value:,.{digits}f}{suffix}"
+
+
+def count_text(result: KpiResult) -> str:
+    if result.numerator is not None and result.denominator is not None and result.unit == "percent":
+        return f"{result.numerator:,.0f}/{result.denominator:,.0f}"
+    if result.sample_size is not None:
+        return f"{result.sample_size:,}"
+    return ""
+
+
+def change_text(result: KpiResult) -> str:
+    """Change against the prior period: percentage points for percents, relative change otherwise."""
+    prior = result.prior
+    if prior is None or prior.change is None:
+        return "–"
+    arrow = "▲" if prior.change > 0 else "▼" if prior.change < 0 else "="
+    if result.unit == "percent":
+        return f"{arrow} {prior.change:+.{result.decimals}f} pp"
+    if prior.change_pct is None:
+        return f"{arrow} {prior.change:+,.{result.decimals}f}"
+    return f"{arrow} {prior.change_pct:+.1f}%"

@@ -1,0 +1,49 @@
+"""Markdown: the table as a page for a wiki, a pull request or a council memo."""
+
+from __future__ import annotations
+
+from civic_kpi.report.formatting import STATUS_TEXT, change_text, count_text, value_text
+from civic_kpi.results import ComputeRun
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(run: ComputeRun) -> str:
+    lines = [
+        f"# {_cell(run.catalog.title)}: {run.period.label}",
+        "",
+        f"Period {run.period.start} to {run.period.end}; compared with {run.prior_period.label} "
+        f"and {run.year_ago_period.label}." + (f" Data as of {run.as_of:%Y-%m-%d %H:%M}." if run.as_of else ""),
+        "",
+    ]
+    for domain in dict.fromkeys(r.domain for r in run.results):
+        lines += [
+            f"## {_cell(domain)}",
+            "",
+            f"| KPI | Group | Value | Target | Status | n | vs {run.prior_period.label} |",
+            "|---|---|--:|---|---|--:|--:|",
+        ]
+        previous = None
+        for result in (r for r in run.results if r.domain == domain):
+            name = result.name if result.kpi_id != previous else ""
+            previous = result.kpi_id
+            cells = [
+                name,
+                result.group_label,
+                value_text(result.value, result.unit, result.decimals),
+                result.target or "",
+                STATUS_TEXT[result.status],
+                count_text(result),
+                change_text(result),
+            ]
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines.append("")
+    counts = run.counts()
+    lines.append(
+        f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['no_data']} no data. "
+        f"Percentiles: {run.percentile_definition}."
+    )
+    lines += [f"\n> note: {_cell(note)}" for note in run.notes]
+    return "\n".join(lines) + "\n"

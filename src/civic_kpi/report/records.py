@@ -1,0 +1,71 @@
+"""JSON and CSV: one record per KPI x period x group, for cron jobs, dashboards and open-data portals."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from civic_kpi.results import ComputeRun, KpiResult
+
+CSV_COLUMNS = [
+    "kpi_id", "name", "domain", "unit", "period", "period_start", "period_end", "group",
+    "value", "numerator", "denominator", "sample_size", "target", "status", "status_reason",
+    "prior_period", "prior_value", "change_vs_prior", "change_pct_vs_prior",
+    "year_ago_period", "year_ago_value", "change_vs_year_ago", "change_pct_vs_year_ago",
+    "percentile_method", "schema_version",
+]  # fmt: skip
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def to_json(run: ComputeRun) -> str:
+    return run.model_dump_json(indent=2) + "\n"
+
+
+def _safe(cell: Any) -> Any:
+    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
+
+
+def flat_record(run: ComputeRun, result: KpiResult) -> dict[str, Any]:
+    prior, year = result.prior, result.year_ago
+    return {
+        "kpi_id": result.kpi_id,
+        "name": result.name,
+        "domain": result.domain,
+        "unit": result.unit,
+        "period": result.period.label,
+        "period_start": result.period.start.isoformat(),
+        "period_end": result.period.end.isoformat(),
+        "group": "; ".join(f"{k}={'' if v is None else v}" for k, v in result.group.items()),
+        "value": result.value,
+        "numerator": result.numerator,
+        "denominator": result.denominator,
+        "sample_size": result.sample_size,
+        "target": result.target,
+        "status": result.status.value,
+        "status_reason": result.status_reason,
+        "prior_period": prior.period.label if prior else None,
+        "prior_value": prior.value if prior else None,
+        "change_vs_prior": prior.change if prior else None,
+        "change_pct_vs_prior": prior.change_pct if prior else None,
+        "year_ago_period": year.period.label if year else None,
+        "year_ago_value": year.value if year else None,
+        "change_vs_year_ago": year.change if year else None,
+        "change_pct_vs_year_ago": year.change_pct if year else None,
+        "percentile_method": result.percentile_method,
+        "schema_version": run.schema_version,
+    }
+
+
+def to_csv(run: ComputeRun) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for result in run.results:
+        record = flat_record(run, result)
+        writer.writerow({key: _safe(value) if key not in ("value",) else value for key, value in record.items()})
+    return buffer.getvalue()

@@ -1,0 +1,93 @@
+"""The terminal table: one section per domain, status by color and by word, so it reads without color too."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT, change_text, count_text, value_text
+from civic_kpi.results import ComputeRun, KpiResult
+
+PLAIN_WIDTH = 150  # wide enough that a file or a pipe gets one line per row
+
+
+def _change_style(result: KpiResult) -> str:
+    prior = result.prior
+    if prior is None or not prior.change or result.better is None:
+        return ""
+    improving = (prior.change > 0) == (result.better == "higher")
+    return "green" if improving else "red"
+
+
+def _domain_table(domain: str, results: list[KpiResult], run: ComputeRun) -> Table:
+    table = Table(title=Text(domain, style="bold"), title_justify="left", expand=False, show_lines=False)
+    table.add_column("KPI", overflow="fold", max_width=36)
+    table.add_column("Group", overflow="fold", max_width=24)
+    table.add_column("Value", justify="right", no_wrap=True)
+    table.add_column("Target", overflow="fold", max_width=30)
+    table.add_column("Status", no_wrap=True)
+    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column(f"vs {run.prior_period.label}", justify="right", no_wrap=True)
+    previous = None
+    for result in results:
+        first = result.kpi_id != previous
+        previous = result.kpi_id
+        table.add_row(
+            Text(result.name, style="bold") if first else "",
+            result.group_label,
+            value_text(result.value, result.unit, result.decimals),
+            result.target or "",
+            Text(STATUS_TEXT[result.status], style=STATUS_STYLE[result.status]),
+            count_text(result),
+            Text(change_text(result), style=_change_style(result)),
+            end_section=False,
+        )
+    return table
+
+
+def render_table(run: ComputeRun) -> Group:
+    as_of = f" · data as of {run.as_of:%Y-%m-%d %H:%M}" if run.as_of else ""
+    header = Text.assemble(
+        (run.catalog.title, "bold"),
+        f" · {run.period.label} ({run.period.start} to {run.period.end})",
+        f" · compared with {run.prior_period.label} and {run.year_ago_period.label}{as_of}",
+    )
+    parts: list = [header, Text("")]
+    domains = list(dict.fromkeys(r.domain for r in run.results))
+    for domain in domains:
+        parts.append(_domain_table(domain, [r for r in run.results if r.domain == domain], run))
+        parts.append(Text(""))
+    counts = run.counts()
+    summary = Text.assemble(
+        (f"{counts['pass']} pass", "bold green"),
+        " · ",
+        (f"{counts['warn']} warn", "bold yellow"),
+        " · ",
+        (f"{counts['fail']} fail", "bold red"),
+        " · ",
+        (f"{counts['no_data']} no data", "dim"),
+        f"  (rows: overall and per group)   Percentiles: {run.percentile_definition}.",
+    )
+    parts.append(summary)
+    for note in run.notes:
+        parts.append(Text(f"note: {note}", style="dim"))
+    return Group(*parts)
+
+
+def to_text(run: ComputeRun, *, color: bool, width: int | None = None) -> str:
+    """Render to a string: ANSI-colored for a terminal, plain for files and pipes."""
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        force_terminal=color,
+        no_color=not color,
+        color_system="auto" if color else None,
+        width=width or PLAIN_WIDTH,
+        highlight=False,
+        emoji=False,
+    )
+    console.print(render_table(run))
+    return buffer.getvalue()
