@@ -1,0 +1,54 @@
+"""Shared fixtures: the repository's paths, a CLI runner, and a way to build small catalogs and exports on disk."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from civic_kpi.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+CATALOG = ROOT / "kpi_definitions.yaml"
+SAMPLE_DATA = ROOT / "sample_data"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def cli(runner: CliRunner) -> Callable[..., object]:
+    """Invoke the real Typer app in-process; returns the click Result (exit_code, stdout, stderr)."""
+
+    def invoke(*args: str, env: dict[str, str] | None = None):
+        return runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def bundled_catalog_copy(tmp_path: Path) -> Path:
+    """A copy of the bundled catalog in an empty folder, so a test can point it at its own small data files."""
+    target = tmp_path / "kpi_definitions.yaml"
+    shutil.copy(CATALOG, target)
+    (tmp_path / "sample_data").mkdir()
+    return target
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
+    """Write a small CSV export (empty string or None = empty cell)."""
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(["" if cell is None else cell for cell in row])
+    return path

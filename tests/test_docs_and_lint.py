@@ -1,0 +1,52 @@
+"""Docs that cannot drift (README CLI reference, README commands, --help examples) and a clean lint."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import update_readme
+
+
+def test_readme_cli_reference_is_current():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert update_readme.updated(text) == text, "run: python scripts/update_readme.py"
+
+
+def test_readme_set_up_commands_are_the_ones_ci_runs():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = re.findall(r"```sh\n(python3 -m venv[^\n]+)\n```", text)
+    assert commands[:2] == [
+        "python3 -m venv .venv && . .venv/bin/activate && pip install . && civic-kpi compute",
+        'python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[test]" && pytest',
+    ]
+    assert commands[1] in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize("command", ["compute", "validate", "list", "schema"])
+def test_every_command_help_has_an_example(cli, command):
+    result = cli(command, "--help")
+    assert result.exit_code == 0
+    assert re.search(r"Examples?:\n\s+civic-kpi " + command, result.stdout)
+
+
+def test_help_does_not_import_polars():
+    code = "import sys; from civic_kpi.cli import app; import civic_kpi; print('polars' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_ruff_is_clean():
+    ruff = shutil.which("ruff") or str(ROOT / ".venv" / "bin" / "ruff")
+    if not shutil.which(ruff):
+        pytest.skip("ruff is not installed (pip install -e '.[test]' installs it)")
+    for args in (["check", "."], ["format", "--check", "."]):
+        done = subprocess.run([ruff, *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr

@@ -1,0 +1,619 @@
+"""Every KPI of the bundled catalog against tiny hand-made exports whose answers were worked out by hand.
+
+Each test writes a few rows (in the exact headers and date formats of kpi_definitions.yaml) into an empty data
+folder beside a copy of the bundled catalog, computes one month (2026-10, so the prior month is 2026-09 and the
+year-ago month 2025-10), and checks value, numerator/denominator or sample size, and status against literals
+derived in the comments. Rows just outside the month (prior month, next month's first instant, a year earlier)
+are there so that a leaky period filter changes the answer.
+
+Percentiles are PERCENTILE.INC: for n sorted values x[0..n-1] and p, h = (n-1)*p, result = x[floor h] +
+(h - floor h) * (x[floor h + 1] - x[floor h]).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import civic_kpi
+from civic_kpi import Status
+from tests.conftest import write_csv
+
+PERIOD = "2026-10"
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def catalog(bundled_catalog_copy: Path) -> Path:
+    return bundled_catalog_copy
+
+
+@pytest.fixture
+def data(bundled_catalog_copy: Path) -> Path:
+    return bundled_catalog_copy.parent / "sample_data"
+
+
+def results(catalog: Path, kpi: str, period: str = PERIOD, by: list[str] | None = None):
+    return civic_kpi.compute(catalog, period=period, kpis=[kpi], by=by).results
+
+
+def overall(catalog: Path, kpi: str, period: str = PERIOD):
+    rows = [r for r in results(catalog, kpi, period) if r.group == {}]
+    assert len(rows) == 1
+    return rows[0]
+
+
+def after(start: str, hours: float, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """The timestamp `hours` after `start` (both in `fmt`): a way to write a known duration into the data."""
+    return (datetime.strptime(start, fmt) + timedelta(hours=hours)).strftime(fmt)
+
+
+# 311 service requests: one CSV per month of creation, as the glob 311/service_requests_*.csv expects.
+SR_HEADER = [
+    "Request ID", "Created Date", "Closed Date", "Status", "Priority", "Request Type", "Category", "Agency",
+    "Channel", "First Contact Resolution", "Reopened Date", "Due Date", "Neighborhood", "Satisfaction",
+]
+
+
+def sr(created, closed=None, status="Resolved", *, priority="Medium", due=None, reopened=None, channel="Web",
+       fcr="Y") -> dict:
+    return {"created": created, "closed": closed, "status": status, "priority": priority, "due": due,
+            "reopened": reopened, "channel": channel, "fcr": fcr}
+
+
+def write_311(data: Path, requests: list[dict]) -> None:
+    by_month: dict[str, list[list[object]]] = {}
+    for n, r in enumerate(requests, start=1):
+        row = [f"SR-{n:05d}", r["created"], r["closed"], r["status"], r["priority"], "Pothole", "Streets",
+               "Public Works", r["channel"], r["fcr"], r["reopened"], r["due"], "Downtown", None]
+        by_month.setdefault(r["created"][:7], []).append(row)
+    for month, rows in by_month.items():
+        write_csv(data / "311" / f"service_requests_{month}.csv", SR_HEADER, rows)
+
+
+# Public records requests: dates as %m/%d/%Y.
+RECORDS_HEADER = [
+    "Request Number", "Department", "Request Category", "Received Date", "Complete Date", "Statutory Due Date",
+    "Extension Basis", "Extended Due Date", "Closed Date", "Status",
+]
+
+
+def rec(received, *, complete=None, due=None, basis=None, extended=None, closed=None, status=None) -> dict:
+    return {"received": received, "complete": complete or received, "due": due, "basis": basis,
+            "extended": extended, "closed": closed, "status": status or ("Closed" if closed else "Open")}
+
+
+def write_records(data: Path, requests: list[dict]) -> None:
+    rows = [
+        [f"PRR-{n:05d}", "City Clerk", "Contracts", r["received"], r["complete"], r["due"], r["basis"],
+         r["extended"], r["closed"], r["status"]]
+        for n, r in enumerate(requests, start=1)
+    ]
+    write_csv(data / "records" / "public_records_requests.csv", RECORDS_HEADER, rows)
+
+
+def write_refreshes(data: Path, refreshes: list[tuple[str, str, str | None]]) -> None:
+    """(dataset_id, due_at, refreshed_at) in %Y-%m-%dT%H:%M:%S."""
+    write_csv(
+        data / "open_data" / "dataset_refreshes.csv",
+        ["dataset_id", "dataset_name", "agency", "cadence", "due_at", "refreshed_at"],
+        [[ds, f"Dataset {ds}", "IT", "weekly", due, done] for ds, due, done in refreshes],
+    )
+
+
+def write_portal_usage(data: Path, rows: list[tuple[date, str, int | None, int | None]]) -> None:
+    import polars as pl
+
+    path = data / "open_data" / "portal_usage.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame(
+        rows,
+        schema={"month": pl.Date, "dataset_id": pl.String, "api_calls": pl.Int64, "downloads": pl.Int64},
+        orient="row",
+    ).write_parquet(path)
+
+
+# Meetings: timestamps as %Y-%m-%d %H:%M.
+MEETINGS_HEADER = [
+    "meeting_id", "body", "body_type", "topic", "scheduled_start", "status", "agenda_posted_at",
+    "minutes_posted_at", "in_person_attendees", "virtual_attendees", "livestream_scheduled_hours",
+    "livestream_accessible_hours",
+]
+
+
+def mtg(start, status="Held", *, agenda=None, minutes=None, in_person=None, virtual=None, stream=None,
+        accessible=None) -> dict:
+    return {"start": start, "status": status, "agenda": agenda, "minutes": minutes, "in_person": in_person,
+            "virtual": virtual, "stream": stream, "accessible": accessible}
+
+
+def write_meetings(data: Path, meetings: list[dict]) -> None:
+    rows = [
+        [f"MTG-{n:05d}", "City Council", "council", "Budget", m["start"], m["status"],
+         m["agenda"] or after(m["start"], -96, "%Y-%m-%d %H:%M"), m["minutes"], m["in_person"], m["virtual"],
+         m["stream"], m["accessible"]]
+        for n, m in enumerate(meetings, start=1)
+    ]
+    write_csv(data / "meetings" / "meetings.csv", MEETINGS_HEADER, rows)
+
+
+def write_participants(data: Path, rows: list[tuple[str, str | None]], neighborhoods: list[str]) -> None:
+    """(meeting_date %Y-%m-%d, neighborhood) sign-ins, plus the reference table of the city's neighborhoods."""
+    write_csv(
+        data / "meetings" / "participants.csv",
+        ["meeting_id", "meeting_date", "neighborhood", "attendance_mode"],
+        [[f"MTG-{day}", day, hood, "in_person"] for day, hood in rows],
+    )
+    write_csv(
+        data / "reference" / "neighborhoods.csv",
+        ["neighborhood", "council_district"],
+        [[hood, i] for i, hood in enumerate(neighborhoods, start=1)],
+    )
+
+
+# ----------------------------------------------------------------------------------------------- 311
+
+
+def test_sla_compliance_by_priority_critical_override_passes_while_overall_fails(catalog, data):
+    write_311(data, [
+        # Critical, closed in October
+        sr("2026-10-01 08:00:00", "2026-10-01 11:00:00", priority="Critical", due="2026-10-01 12:00:00"),  # 1 on time
+        sr("2026-10-05 09:00:00", "2026-10-05 13:00:00", priority="Critical", due="2026-10-05 13:00:00"),  # 2 at due
+        sr("2026-10-10 08:00:00", "2026-10-10 10:00:00", "Cancelled", priority="Critical",
+           due="2026-10-10 12:00:00"),                                                                     # 3 on time
+        sr("2026-10-20 08:00:00", None, "Open", priority="Critical", due="2026-10-20 12:00:00"),           # 4 open
+        # High
+        sr("2026-10-02 08:00:00", "2026-10-04 08:00:00", priority="High", due="2026-10-03 08:00:00"),      # 5 late
+        sr("2026-10-03 08:00:00", "2026-10-03 20:00:00", priority="High", due="2026-10-04 08:00:00"),      # 6 on time
+        # Medium
+        sr("2026-10-06 08:00:00", "2026-10-09 08:00:00", priority="Medium", due="2026-10-08 08:00:00"),    # 7 late
+        sr("2026-10-07 08:00:00", "2026-10-08 08:00:00", priority="Medium", due="2026-10-09 08:00:00"),    # 8 on time
+        sr("2026-10-11 08:00:00", "2026-10-12 09:00:00", "Cancelled", priority="Medium",
+           due="2026-10-12 08:00:00"),                                                                     # 9 late
+        sr("2026-09-29 08:00:00", "2026-10-02 08:00:00", priority="Medium", due="2026-10-03 08:00:00"),    # 10 on time
+        # outside October's closures
+        sr("2026-09-28 08:00:00", "2026-09-30 23:59:59", priority="Critical", due="2026-09-29 08:00:00"),  # 11 Sep late
+        sr("2026-10-30 08:00:00", "2026-11-01 00:00:00", priority="Medium", due="2026-11-02 08:00:00"),    # 12 Nov
+        sr("2025-10-05 08:00:00", "2025-10-05 18:00:00", priority="High", due="2025-10-06 08:00:00"),      # 13 2025-10
+    ])
+    rows = {r.group.get("priority", "ALL"): r for r in results(catalog, "sla_compliance", by=["priority"])}
+    assert set(rows) == {"ALL", "Critical", "High", "Medium"}
+
+    # Closed (Resolved or Cancelled) in Oct: rows 1,2,3,5,6,7,8,9,10 -> 9 (4 is open, 11 closed in Sep,
+    # 12 closed 2026-11-01 00:00 = first instant after the month, 13 a year ago; row 10 was created in Sep but
+    # closed in Oct, so it counts). On time (closed <= due): 1, 2 (exactly at due), 3, 6, 8, 10 -> 6.
+    # 6/9*100 = 66.67 < 90 -> fail.
+    everyone = rows["ALL"]
+    assert (everyone.numerator, everyone.denominator, everyone.sample_size) == (6, 9, 9)
+    assert everyone.value == pytest.approx(600 / 9)
+    assert everyone.status is Status.FAIL
+    # Sep: row 11 only, late -> 0/1 = 0.0; Oct 2025: row 13, on time -> 1/1 = 100.0
+    assert everyone.prior.value == pytest.approx(0.0)
+    assert everyone.year_ago.value == pytest.approx(100.0)
+
+    # Critical: rows 1,2,3 closed, all on time -> 3/3*100 = 100 >= 95 (group override) -> pass
+    critical = rows["Critical"]
+    assert (critical.numerator, critical.denominator, critical.value) == (3, 3, pytest.approx(100.0))
+    assert critical.status is Status.PASS
+    # High: rows 5 (late), 6 (on time) -> 1/2 = 50 < 90 -> fail
+    assert (rows["High"].numerator, rows["High"].denominator) == (1, 2)
+    assert rows["High"].value == pytest.approx(50.0) and rows["High"].status is Status.FAIL
+    # Medium: rows 7 (late), 8 (on time), 9 (cancelled, late), 10 (on time) -> 2/4 = 50 -> fail
+    assert (rows["Medium"].numerator, rows["Medium"].denominator) == (2, 4)
+    assert rows["Medium"].value == pytest.approx(50.0) and rows["Medium"].status is Status.FAIL
+
+
+# October closures, hours from creation to closure: 2, 4, 6, 10, 20, 40 (the 40 h one created in September).
+TTC_OCTOBER = [
+    sr("2026-10-01 08:00:00", after("2026-10-01 08:00:00", 2)),
+    sr("2026-10-02 08:00:00", after("2026-10-02 08:00:00", 4), "Cancelled"),
+    sr("2026-10-03 08:00:00", after("2026-10-03 08:00:00", 6)),
+    sr("2026-10-04 08:00:00", after("2026-10-04 08:00:00", 10)),
+    sr("2026-10-05 08:00:00", after("2026-10-05 08:00:00", 20)),
+    sr("2026-09-30 08:00:00", "2026-10-02 00:00:00"),                   # 40 h
+    sr("2026-10-07 08:00:00", None, "Open"),                            # open: no duration
+    sr("2026-09-01 00:00:00", "2026-09-21 20:00:00"),                   # 500 h, closed in September
+    sr("2026-10-31 00:00:00", "2026-11-01 00:00:00"),                   # 24 h, closed at November's first instant
+]
+
+
+@pytest.mark.parametrize(
+    ("year_ago_hours", "year_ago_p90", "status"),
+    [
+        # 2025-10: 10,20,30,40,50: h = 4*0.9 = 3.6 -> 40 + 0.6*(50-40) = 46; 30 vs 46 = -34.8% < 0 -> pass
+        ([10, 20, 30, 40, 50], 46.0, Status.PASS),
+        # 2025-10: 4,8,12,16,20: h = 3.6 -> 16 + 0.6*(20-16) = 18.4; 30 vs 18.4 = +63.0% -> not lower -> fail
+        ([4, 8, 12, 16, 20], 18.4, Status.FAIL),
+    ],
+)
+def test_time_to_close_p90_interpolates_and_must_be_lower_than_a_year_ago(
+    catalog, data, year_ago_hours, year_ago_p90, status
+):
+    year_ago = [sr(f"2025-10-0{i} 08:00:00", after(f"2025-10-0{i} 08:00:00", h)) for i, h in
+                enumerate(year_ago_hours, start=1)]
+    write_311(data, TTC_OCTOBER + year_ago)
+    result = overall(catalog, "time_to_close_p90")
+    # Oct sorted: 2, 4, 6, 10, 20, 40 (n=6; open excluded, 500 h Sep and 24 h Nov closures excluded).
+    # PERCENTILE.INC: h = (6-1)*0.9 = 4.5 -> x[4] + 0.5*(x[5]-x[4]) = 20 + 0.5*(40-20) = 30.0
+    # (nearest rank would be x[ceil(0.9*6)-1] = x[5] = 40; with the Nov row leaking in it would be 30.4).
+    assert result.value == pytest.approx(30.0)
+    assert result.sample_size == 6
+    assert result.year_ago.value == pytest.approx(year_ago_p90)
+    assert result.prior.value == pytest.approx(500.0)  # Sep: one closure of 500 h
+    assert result.year_ago.change_pct == pytest.approx((30.0 - year_ago_p90) / year_ago_p90 * 100)
+    assert result.status is status
+
+
+def test_time_to_close_p90_matches_duckdb_quantile_cont(data):
+    duckdb = pytest.importorskip("duckdb")
+    write_311(data, TTC_OCTOBER)
+    [(p90,)] = duckdb.sql(
+        f"""
+        select quantile_cont(date_diff('second', "Created Date"::timestamp, "Closed Date"::timestamp) / 3600.0, 0.9)
+        from read_csv('{data}/311/service_requests_*.csv', all_varchar = true)
+        where "Status" in ('Resolved', 'Cancelled')
+          and "Closed Date"::timestamp >= timestamp '2026-10-01' and "Closed Date"::timestamp < timestamp '2026-11-01'
+        """
+    ).fetchall()
+    assert p90 == pytest.approx(30.0)  # the same 20 + 0.5*(40-20) as the hand-worked PERCENTILE.INC above
+
+
+def test_first_contact_resolution_warn_band(catalog, data):
+    write_311(data, [
+        sr("2026-10-01 00:00:00", fcr="Y"),
+        sr("2026-10-03 10:00:00", fcr="Y"),
+        sr("2026-10-05 10:00:00", fcr="Y"),
+        sr("2026-10-09 10:00:00", fcr="N"),
+        sr("2026-10-12 10:00:00", fcr="Y"),
+        sr("2026-10-20 10:00:00", fcr="Y"),
+        sr("2026-10-25 10:00:00", fcr=None),
+        sr("2026-10-31 23:59:59", fcr="Y"),
+        sr("2026-09-30 23:59:59", fcr="N"),  # September
+        sr("2026-11-01 00:00:00", fcr="N"),  # November
+        sr("2025-10-15 10:00:00", fcr="Y"),  # a year ago
+    ])
+    result = overall(catalog, "first_contact_resolution")
+    # Created in Oct: rows 1-8 -> 8; "Y": rows 1,2,3,5,6,8 -> 6 (N and empty are not); 6/8*100 = 75.0
+    # 70 <= 75 < 80 -> warn.  Sep: 0/1 = 0; Oct 2025: 1/1 = 100.
+    assert (result.numerator, result.denominator, result.sample_size) == (6, 8, 8)
+    assert result.value == pytest.approx(75.0)
+    assert result.status is Status.WARN
+    assert result.prior.value == pytest.approx(0.0)
+    assert result.year_ago.value == pytest.approx(100.0)
+
+
+def test_reopen_rate_30_days_counts_31_does_not(catalog, data):
+    write_311(data, [
+        sr("2026-10-01 08:00:00", "2026-10-01 10:00:00", reopened="2026-10-31 10:00:00"),  # 1: exactly 30 d
+        sr("2026-10-02 08:00:00", "2026-10-02 10:00:00", reopened="2026-11-02 10:00:00"),  # 2: 31 d
+        sr("2026-10-03 08:00:00", "2026-10-03 10:00:00", reopened="2026-10-05 09:00:00"),  # 3: 2 d
+        sr("2026-10-04 08:00:00", "2026-10-04 10:00:00", reopened="2026-11-03 11:00:00"),  # 4: 30 d + 1 h
+        sr("2026-10-05 08:00:00", "2026-10-06 10:00:00", "Cancelled"),                     # 5
+        sr("2026-10-06 08:00:00", "2026-10-07 10:00:00"),                                  # 6
+        sr("2026-10-07 08:00:00", "2026-10-08 10:00:00"),                                  # 7
+        sr("2026-10-08 08:00:00", "2026-10-09 10:00:00"),                                  # 8
+        sr("2026-10-09 08:00:00", None, "Open"),                                           # 9: open
+        sr("2026-09-20 08:00:00", "2026-09-25 10:00:00", reopened="2026-10-03 10:00:00"),  # 10: closed in Sep
+        sr("2025-10-10 08:00:00", "2025-10-11 10:00:00"),                                  # 11: a year ago
+    ])
+    result = overall(catalog, "reopen_rate")
+    # Closed in Oct: rows 1-8 -> 8. Reopened within closed + 30 days: 1 (10-01 10:00 + 30 d = 10-31 10:00, <=),
+    # 3 -> 2; row 2 (10-02 + 31 d = 11-02) and row 4 (30 d 1 h) are outside. 2/8*100 = 25.0 >= 5 -> fail.
+    # Sep: row 10 reopened after 8 d -> 1/1 = 100; Oct 2025: 0/1 = 0.
+    assert (result.numerator, result.denominator, result.sample_size) == (2, 8, 8)
+    assert result.value == pytest.approx(25.0)
+    assert result.status is Status.FAIL
+    assert result.prior.value == pytest.approx(100.0)
+    assert result.year_ago.value == pytest.approx(0.0)
+
+
+def test_digital_channel_adoption_passes(catalog, data):
+    channels = ["Web", "App", "Chat", "Email", "Web", "App", "Web", "Phone"]
+    october = [sr(f"2026-10-{day:02d} 09:00:00", channel=c) for day, c in zip(range(1, 30, 4), channels, strict=True)]
+    write_311(data, [
+        *october,
+        sr("2026-09-30 23:59:59", channel="Phone"),
+        sr("2026-09-12 09:00:00", channel="Walk-in"),
+        sr("2026-11-01 00:00:00", channel="Phone"),
+        sr("2025-10-10 09:00:00", channel="Phone"),
+    ])
+    result = overall(catalog, "digital_channel_adoption")
+    # Created in Oct: 8 requests; Web/App/Chat/Email: all but the Phone one -> 7; 7/8*100 = 87.5 >= 85 -> pass
+    # (with the Sep/Nov phone and walk-in rows leaking in it would be 7/11 = 63.6).  Sep: 0/2 = 0.
+    assert (result.numerator, result.denominator, result.sample_size) == (7, 8, 8)
+    assert result.value == pytest.approx(87.5)
+    assert result.status is Status.PASS
+    assert result.prior.value == pytest.approx(0.0)
+
+
+# ----------------------------------------------------------------------------------------------- records
+
+
+def test_records_on_time_honours_extended_due_date(catalog, data):
+    write_records(data, [
+        rec("09/28/2026", due="10/10/2026", closed="10/05/2026"),                       # 1 on time
+        rec("09/20/2026", due="10/15/2026", basis="Voluminous records", extended="10/29/2026",
+            closed="10/20/2026"),                                                       # 2 late vs statute, in ext.
+        rec("10/01/2026", due="10/15/2026", closed="10/15/2026"),                       # 3 on the due day
+        rec("10/02/2026", due="10/16/2026", closed="10/22/2026"),                       # 4 late
+        rec("09/17/2026", due="10/01/2026", basis="Third-party notice", extended="10/08/2026",
+            closed="10/09/2026"),                                                       # 5 late even extended
+        rec("10/10/2026", due="10/24/2026"),                                            # 6 open
+        rec("09/01/2026", due="09/15/2026", closed="09/30/2026"),                       # 7 Sep, late
+        rec("10/20/2026", due="11/03/2026", closed="11/01/2026"),                       # 8 Nov
+        rec("10/01/2025", due="10/15/2025", closed="10/10/2025"),                       # 9 Oct 2025, on time
+    ])
+    result = overall(catalog, "records_on_time")
+    # Closed in Oct: rows 1-5 -> 5. closed <= coalesce(extended, statutory): 1 (10/05<=10/10), 2 (10/20<=10/29),
+    # 3 (10/15<=10/15) -> 3; 4 (10/22>10/16), 5 (10/09>10/08) late. 3/5*100 = 60 < 100 -> fail.
+    # (Ignoring the extension it would be 2/5 = 40.)  Sep: 0/1 = 0; Oct 2025: 1/1 = 100.
+    assert (result.numerator, result.denominator, result.sample_size) == (3, 5, 5)
+    assert result.value == pytest.approx(60.0)
+    assert result.status is Status.FAIL
+    assert result.prior.value == pytest.approx(0.0)
+    assert result.year_ago.value == pytest.approx(100.0)
+
+
+def write_fulfillment(data: Path) -> None:
+    write_records(data, [
+        rec("10/01/2026", complete="10/01/2026", closed="10/03/2026"),  # 2 d
+        rec("10/05/2026", complete="10/05/2026", closed="10/10/2026"),  # 5 d
+        rec("09/24/2026", complete="09/25/2026", closed="10/04/2026"),  # 9 d (5 left in Sep + 4)
+        rec("09/30/2026", complete="10/01/2026", closed="10/15/2026"),  # 14 d
+        rec("07/10/2026", complete="07/12/2026", closed="10/20/2026", status="Withdrawn"),  # 100 d, not 'Closed'
+        rec("10/10/2026", complete="10/10/2026"),                       # open
+        rec("08/01/2026", complete="08/01/2026", closed="09/20/2026"),  # Sep: 31 + 19 = 50 d
+        rec("10/25/2026", complete="10/25/2026", closed="11/01/2026"),  # Nov: 7 d
+        rec("10/01/2025", complete="10/01/2025", closed="10/09/2025"),  # Oct 2025: 8 d
+        rec("10/01/2025", complete="10/01/2025", closed="10/10/2025"),  # Oct 2025: 9 d
+        rec("10/01/2025", complete="10/01/2025", closed="10/11/2025"),  # Oct 2025: 10 d
+    ])
+
+
+def test_records_fulfillment_median_days_shorter_than_a_year_ago(catalog, data):
+    write_fulfillment(data)
+    result = overall(catalog, "records_fulfillment_median_days")
+    # Closed in Oct with status Closed: 2, 5, 9, 14 -> median = (5+9)/2 = 7.0 (sample 4)
+    # Oct 2025: 8, 9, 10 -> 9.0; change (7-9)/9 = -22.2% < 0 -> pass.  Sep: 50.
+    assert result.value == pytest.approx(7.0)
+    assert result.sample_size == 4
+    assert result.year_ago.value == pytest.approx(9.0)
+    assert result.prior.value == pytest.approx(50.0)
+    assert result.status is Status.PASS
+
+
+def test_records_fulfillment_p90_days_longer_than_a_year_ago(catalog, data):
+    write_fulfillment(data)
+    result = overall(catalog, "records_fulfillment_p90_days")
+    # Oct: 2, 5, 9, 14: h = 3*0.9 = 2.7 -> 9 + 0.7*(14-9) = 12.5 (sample 4)
+    # Oct 2025: 8, 9, 10: h = 2*0.9 = 1.8 -> 9 + 0.8*(10-9) = 9.8; change +27.6% -> not shorter -> fail
+    assert result.value == pytest.approx(12.5)
+    assert result.sample_size == 4
+    assert result.year_ago.value == pytest.approx(9.8)
+    assert result.status is Status.FAIL
+
+
+BACKLOG = [
+    rec("10/01/2026"),                                     # 1: open; 10/01 -> 11/01 = 31 d > 30 -> counts
+    rec("10/02/2026"),                                     # 2: open; 30 d, not > 30
+    rec("08/15/2026"),                                     # 3: open; 16 + 30 + 31 = 78 d
+    rec("09/01/2026", closed="10/15/2026"),                # 4: closed before 11/01
+    rec("09/01/2026", closed="11/01/2026"),                # 5: closed on as_of itself -> still open then; 61 d
+    rec("10/20/2026"),                                     # 6: 12 d
+    rec("11/05/2026"),                                     # 7: received after the snapshot
+    rec("06/01/2026", closed="09/15/2026"),                # 8: closed before both snapshots
+]
+
+
+@pytest.mark.parametrize(
+    ("extra", "prior", "status"),
+    [
+        # Sep 30 snapshot (as_of 10/01 00:00): row 3 (08/15 -> 10/01 = 47 d) counts; rows 4 and 5 are open then
+        # but 09/01 -> 10/01 is exactly 30 d, so they do not; row 8 is closed -> 1. Oct 3 > Sep 1 -> fail.
+        ([], 1, Status.FAIL),
+        # Three more requests open at the Sep snapshot and closed during October (10/10, 10/20, 10/31 < 11/01):
+        # 07/01 -> 10/01 = 92 d, 07/15 -> 77 d, 08/01 -> 61 d, all > 30 -> Sep = 1 + 3 = 4. Oct 3 < 4 -> pass.
+        ([rec("07/01/2026", closed="10/10/2026"), rec("07/15/2026", closed="10/20/2026"),
+          rec("08/01/2026", closed="10/31/2026")], 4, Status.PASS),
+    ],
+)
+def test_records_backlog_over_30_days_snapshot_and_trend_to_zero(catalog, data, extra, prior, status):
+    write_records(data, BACKLOG + extra)
+    result = overall(catalog, "records_backlog_over_30_days")
+    # Snapshot at as_of = 2026-11-01 00:00: received before it, not closed before it, age > 30 d:
+    # rows 1 (31 d), 3 (78 d), 5 (61 d) -> 3.  Row 2 is exactly 30 d; 4 and 8 closed; 6 is 12 d; 7 later.
+    assert result.value == 3
+    assert result.sample_size == 3
+    assert result.prior.value == prior
+    # Oct 2025 snapshot (as_of 2025-11-01): nothing had been received yet -> 0
+    assert result.year_ago.value == 0
+    assert result.status is status
+
+
+# ----------------------------------------------------------------------------------------------- open data
+
+
+def test_datasets_on_schedule_one_late_refresh_spoils_the_dataset(catalog, data):
+    write_refreshes(data, [
+        ("ds-a", "2026-10-05T08:00:00", "2026-10-05T07:00:00"),  # on time
+        ("ds-a", "2026-10-12T08:00:00", "2026-10-12T09:30:00"),  # late -> ds-a not on schedule
+        ("ds-b", "2026-10-01T08:00:00", "2026-10-01T08:00:00"),  # exactly at due -> on time
+        ("ds-c", "2026-10-07T08:00:00", "2026-10-06T22:00:00"),
+        ("ds-c", "2026-10-14T08:00:00", "2026-10-14T07:59:59"),
+        ("ds-d", "2026-10-20T08:00:00", None),                   # never refreshed
+        ("ds-f", "2026-10-31T23:00:00", "2026-10-31T22:00:00"),
+        ("ds-f", "2026-11-01T00:00:00", None),                   # due in November
+        ("ds-e", "2026-09-28T08:00:00", "2026-09-29T08:00:00"),  # September only, late
+        ("ds-b", "2025-10-01T08:00:00", "2025-10-02T08:00:00"),  # a year ago, late
+    ])
+    result = overall(catalog, "datasets_on_schedule")
+    # Due in Oct: ds-a, ds-b, ds-c, ds-d, ds-f -> 5 datasets (from 7 refresh rows).
+    # With a late/missing refresh: ds-a, ds-d -> 2; on schedule 5 - 2 = 3 (b, c, f). 3/5*100 = 60 < 95 -> fail.
+    # Sep: ds-e late -> 0/1 = 0;  Oct 2025: ds-b late -> 0/1 = 0.
+    assert (result.numerator, result.denominator) == (3, 5)
+    assert result.sample_size == 7  # the refresh records behind it
+    assert result.value == pytest.approx(60.0)
+    assert result.status is Status.FAIL
+    assert result.prior.value == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    ("year_ago_downloads", "year_ago_value", "status"),
+    [
+        # Oct 2025: 4000 + 1868 = 5868 / 652 = 9.0; (10 - 9) / 9 = +11.1% >= 10 -> pass
+        (1868, 9.0, Status.PASS),
+        # Oct 2025: 4000 + 2194 = 6194 / 652 = 9.5; (10 - 9.5) / 9.5 = +5.3% < 10 -> fail
+        (2194, 9.5, Status.FAIL),
+    ],
+)
+def test_open_data_utilization_per_1k_needs_ten_percent_yoy_growth(
+    catalog, data, year_ago_downloads, year_ago_value, status
+):
+    write_portal_usage(data, [
+        (date(2026, 10, 1), "ds-1", 3000, 1000),
+        (date(2026, 10, 1), "ds-2", 1500, 500),
+        (date(2026, 10, 1), "ds-3", 520, None),
+        (date(2026, 9, 1), "ds-1", 99_999, 1),
+        (date(2026, 11, 1), "ds-1", 99_999, 1),
+        (date(2025, 10, 1), "ds-1", 4000, year_ago_downloads),
+    ])
+    result = overall(catalog, "open_data_utilization_per_1k")
+    # Oct: api 3000+1500+520 = 5020, downloads 1000+500 (null skipped) = 1500 -> 6520; 652000/1000 = 652
+    # 6520 / 652 = 10.0 per 1k residents (sample: 3 October rows)
+    assert (result.numerator, result.denominator) == (6520, pytest.approx(652.0))
+    assert result.sample_size == 3
+    assert result.value == pytest.approx(10.0)
+    assert result.year_ago.value == pytest.approx(year_ago_value)
+    assert result.prior.value == pytest.approx(100_000 / 652)  # Sep: 99999 + 1
+    assert result.status is status
+
+
+# ----------------------------------------------------------------------------------------------- meetings
+
+
+def test_agenda_on_time_72_hours_exactly_is_on_time(catalog, data):
+    write_meetings(data, [
+        mtg("2026-10-05 18:00", agenda="2026-10-02 18:00"),                 # 1: 72 h exactly -> on time
+        mtg("2026-10-06 10:00", agenda="2026-10-03 10:01"),                 # 2: 71 h 59 min -> late
+        mtg("2026-10-12 18:00", agenda="2026-10-01 09:00"),                 # 3: on time
+        mtg("2026-10-15 18:00", "Cancelled", agenda="2026-10-14 18:00"),    # 4: cancelled, not counted
+        mtg("2026-10-28 18:00", "Scheduled", agenda="2026-10-20 18:00"),    # 5: on time (not cancelled)
+        mtg("2026-10-31 18:00", agenda="2026-10-30 18:00"),                 # 6: 24 h -> late
+        mtg("2026-09-30 18:00", agenda="2026-09-30 09:00"),                 # Sep, late
+        mtg("2026-11-01 00:00", agenda="2026-10-31 12:00"),                 # Nov, late
+        mtg("2025-10-10 18:00", agenda="2025-10-01 18:00"),                 # Oct 2025, on time
+    ])
+    result = overall(catalog, "agenda_on_time")
+    # Not cancelled in Oct: 1, 2, 3, 5, 6 -> 5; posted >= 72 h before: 1, 3, 5 -> 3; 3/5*100 = 60 < 100 -> fail
+    # Sep: 0/1 = 0; Oct 2025: 1/1 = 100
+    assert (result.numerator, result.denominator, result.sample_size) == (3, 5, 5)
+    assert result.value == pytest.approx(60.0)
+    assert result.status is Status.FAIL
+    assert result.prior.value == pytest.approx(0.0)
+    assert result.year_ago.value == pytest.approx(100.0)
+
+
+def test_minutes_p90_days_interpolated_in_warn_band(catalog, data):
+    write_meetings(data, [
+        mtg("2026-10-01 18:00", minutes="2026-10-02 18:00"),           # 1 d
+        mtg("2026-10-05 18:00", minutes="2026-10-08 18:00"),           # 3 d
+        mtg("2026-10-08 10:00", minutes="2026-10-13 10:00"),           # 5 d
+        mtg("2026-10-14 18:00", minutes="2026-10-20 18:00"),           # 6 d
+        mtg("2026-10-21 18:00", minutes="2026-10-29 18:00"),           # 8 d
+        mtg("2026-10-27 18:00"),                                       # held, no minutes yet
+        mtg("2026-10-15 18:00", "Cancelled", minutes="2026-12-15 18:00"),  # not held
+        mtg("2026-09-30 18:00", minutes="2026-10-30 18:00"),           # Sep: 30 d
+        mtg("2025-10-10 18:00", minutes="2025-10-11 18:00"),           # Oct 2025: 1 d
+    ])
+    result = overall(catalog, "minutes_p90_days")
+    # Held in Oct with minutes: 1, 3, 5, 6, 8 (n=5). h = 4*0.9 = 3.6 -> 6 + 0.6*(8-6) = 7.2
+    # (nearest rank: x[ceil(4.5)-1] = 8).  7 < 7.2 <= 14 -> warn
+    assert result.value == pytest.approx(7.2)
+    assert result.sample_size == 5
+    assert result.prior.value == pytest.approx(30.0)
+    assert result.status is Status.WARN
+
+
+def test_participation_per_10k_grows_more_than_ten_percent(catalog, data):
+    write_meetings(data, [
+        mtg("2026-10-01 18:00", in_person=300, virtual=100),
+        mtg("2026-10-08 18:00", in_person=150, virtual=62),
+        mtg("2026-10-15 18:00", in_person=40),                              # virtual empty
+        mtg("2026-10-22 18:00", "Cancelled", in_person=999, virtual=999),
+        mtg("2026-10-29 18:00", "Scheduled", in_person=999, virtual=999),
+        mtg("2026-09-30 18:00", in_person=5000, virtual=5000),              # September
+        mtg("2025-10-10 18:00", in_person=400, virtual=152),                # Oct 2025
+    ])
+    result = overall(catalog, "participation_per_10k")
+    # Held in Oct: in person 300+150+40 = 490, virtual 100+62 = 162 -> 652; 652000/10000 = 65.2
+    # 652 / 65.2 = 10.0 per 10k. Oct 2025: 552 / 65.2 = 8.466; (652-552)/552 = +18.1% >= 10 -> pass
+    assert (result.numerator, result.denominator) == (652, pytest.approx(65.2))
+    assert result.sample_size == 3
+    assert result.value == pytest.approx(10.0)
+    assert result.year_ago.value == pytest.approx(552 / 65.2)
+    assert result.status is Status.PASS
+
+
+def test_geographic_coverage_ignores_unknown_and_empty_neighborhoods(catalog, data):
+    write_participants(
+        data,
+        [
+            ("2026-10-01", "Downtown"),
+            ("2026-10-08", "Downtown"),
+            ("2026-10-08", "Riverside"),
+            ("2026-10-15", "Old Town"),
+            ("2026-10-15", "Atlantis"),   # not a city neighborhood
+            ("2026-10-22", None),         # left blank
+            ("2026-10-31", "Atlantis"),
+            ("2026-09-30", "Eastwood"),   # September
+            ("2026-11-01", "Hillcrest"),  # November
+            ("2025-10-10", "Hillcrest"),  # Oct 2025
+        ],
+        neighborhoods=["Downtown", "Riverside", "Old Town", "Eastwood", "Hillcrest"],
+    )
+    result = overall(catalog, "geographic_coverage")
+    # Oct sign-ins in known neighborhoods: Downtown x2, Riverside, Old Town -> 4 records, 3 distinct
+    # 3 / 5 neighborhoods in the reference file * 100 = 60 < 80 -> fail.  Sep: 1/5 = 20; Oct 2025: 1/5 = 20
+    assert (result.numerator, result.denominator) == (3, 5)
+    assert result.sample_size == 4
+    assert result.value == pytest.approx(60.0)
+    assert result.status is Status.FAIL
+    assert result.prior.value == pytest.approx(20.0)
+    assert result.year_ago.value == pytest.approx(20.0)
+
+
+def test_livestream_availability_passes_at_99_5(catalog, data):
+    write_meetings(data, [
+        mtg("2026-10-01 18:00", stream=4.0, accessible=4.0),
+        mtg("2026-10-08 18:00", stream=2.5, accessible=2.45),
+        mtg("2026-10-15 18:00", stream=1.5, accessible=1.5),
+        mtg("2026-10-22 18:00", stream=2.0, accessible=2.0),
+        mtg("2026-10-29 18:00", "Cancelled", stream=2.0, accessible=0.0),
+        mtg("2026-09-30 18:00", stream=3.0, accessible=0.0),   # September
+        mtg("2025-10-10 18:00", stream=2.0, accessible=1.0),   # Oct 2025
+    ])
+    result = overall(catalog, "livestream_availability")
+    # Held in Oct: accessible 4 + 2.45 + 1.5 + 2 = 9.95 of scheduled 4 + 2.5 + 1.5 + 2 = 10.0 -> 99.5 >= 99 -> pass
+    # Sep: 0/3 = 0; Oct 2025: 1/2 = 50
+    assert (result.numerator, result.denominator) == (pytest.approx(9.95), pytest.approx(10.0))
+    assert result.sample_size == 4
+    assert result.value == pytest.approx(99.5)
+    assert result.status is Status.PASS
+    assert result.prior.value == pytest.approx(0.0)
+    assert result.year_ago.value == pytest.approx(50.0)
+
+
+# ----------------------------------------------------------------------------------------------- no data
+
+
+@pytest.mark.parametrize("kpi", ["sla_compliance", "time_to_close_p90", "first_contact_resolution"])
+def test_month_without_records_is_no_data(catalog, data, kpi):
+    write_311(data, TTC_OCTOBER)
+    # 2027-03 (prior 2027-02, year ago 2026-03): no request was created or closed in any of them.
+    result = overall(catalog, kpi, period="2027-03")
+    assert result.value is None
+    assert result.status is Status.NO_DATA
+    assert result.prior.value is None and result.year_ago.value is None
