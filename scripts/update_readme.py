@@ -1,0 +1,69 @@
+"""Regenerate the README's generated blocks from the real program, so the docs cannot drift.
+
+- the sample output: `civic-kpi compute` on the bundled catalog and sample data, as a file or pipe gets it;
+- the CLI reference: the real `--help` of every command.
+
+    python scripts/update_readme.py          # rewrite README.md in place
+    python scripts/update_readme.py --check  # exit 1 if README.md is out of date (a test does this)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from civic_kpi.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+COMMANDS = [[], ["compute"], ["validate"], ["list"], ["schema"]]
+
+
+def cli_reference() -> str:
+    runner = CliRunner()
+    parts = []
+    for command in COMMANDS:
+        result = runner.invoke(app, [*command, "--help"], terminal_width=100, env={"COLUMNS": "100"})
+        title = " ".join(["civic-kpi", *command])
+        parts.append(f"### `{title} --help`\n\n```\n{result.stdout.rstrip()}\n```\n")
+    return "\n".join(parts)
+
+
+def sample_output() -> str:
+    runner = CliRunner()
+    cwd = Path.cwd()
+    os.chdir(ROOT)
+    try:
+        result = runner.invoke(app, ["compute"], env={"NO_COLOR": "1"})
+    finally:
+        os.chdir(cwd)
+    body = "\n".join(line.rstrip() for line in result.stdout.rstrip().splitlines())
+    return f"```\n$ civic-kpi compute\n{body}\n```\n"
+
+
+BLOCKS = {"sample-output": sample_output, "cli-reference": cli_reference}
+
+
+def updated(text: str) -> str:
+    for name, make in BLOCKS.items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        text = f"{head}{start}\n{make()}{end}{tail}"
+    return text
+
+
+def main() -> int:
+    text = README.read_text(encoding="utf-8")
+    new = updated(text)
+    if "--check" in sys.argv:
+        return 0 if new == text else 1
+    README.write_text(new, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
