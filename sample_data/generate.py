@@ -777,6 +777,11 @@ def gen_usage(rng: random.Random, datasets: list[Dataset]) -> pl.DataFrame:
 def write_open_data() -> None:
     datasets = make_datasets(rng_for(STREAM_OPEN_DATA, 0))
     write_csv(
+        OUT_DIR / "open_data" / "dataset_catalog.csv",
+        ["dataset_id", "dataset_name", "agency", "refresh_cadence", "published"],
+        [[ds.dataset_id, ds.name, ds.agency, ds.cadence, fmt(ds.published, "%Y-%m-%d")] for ds in datasets],
+    )
+    write_csv(
         OUT_DIR / "open_data" / "dataset_refreshes.csv",
         ["dataset_id", "dataset_name", "agency", "cadence", "due_at", "refreshed_at"],
         gen_refreshes(rng_for(STREAM_OPEN_DATA, 1), rng_for(STREAM_OPEN_DATA, 2), datasets),

@@ -25,7 +25,7 @@ def broken(tmp_path: Path, old: str, new: str, count: int = 1) -> tuple[Path, in
 def test_bundled_catalog_and_data_are_valid(cli):
     result = cli("validate", CATALOG)
     assert result.exit_code == 0, result.output
-    assert "16 KPIs, 6 datasets" in result.stdout
+    assert "16 KPIs, 7 datasets" in result.stdout
     assert "columns checked in" in result.stdout
 
 

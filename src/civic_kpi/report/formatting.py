@@ -30,9 +30,14 @@ def value_text(value: float | None, unit: str, decimals: int) -> str:
     return f"{value:,.{digits}f}{suffix}"
 
 
+def _amount(number: float) -> str:
+    # Counts print as integers; sums of hours or dollars keep their decimals (86.5/86.72, not 86/87).
+    return f"{number:,.0f}" if float(number).is_integer() else f"{number:,.2f}".rstrip("0")
+
+
 def count_text(result: KpiResult) -> str:
     if result.numerator is not None and result.denominator is not None and result.unit == "percent":
-        return f"{result.numerator:,.0f}/{result.denominator:,.0f}"
+        return f"{_amount(result.numerator)}/{_amount(result.denominator)}"
     if result.sample_size is not None:
         return f"{result.sample_size:,}"
     return ""
