@@ -428,8 +428,9 @@ def test_records_backlog_over_30_days_snapshot_and_trend_to_zero(catalog, data, 
     assert result.value == 3
     assert result.sample_size == 3
     assert result.prior.value == prior
-    # Oct 2025 snapshot (as_of 2025-11-01): nothing had been received yet -> 0
-    assert result.year_ago.value == 0
+    # Oct 2025 snapshot (as_of 2025-11-01): no record of the export existed yet, so the backlog then is
+    # unknown -> no data (not 0: an export that starts later says nothing about 2025)
+    assert result.year_ago.value is None
     assert result.status is status
 
 

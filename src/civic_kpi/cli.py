@@ -40,6 +40,11 @@ class OutputFormat(StrEnum):
     markdown = "markdown"
 
 
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
 class FailOn(StrEnum):
     never = "never"
     warn = "warn"
@@ -220,7 +225,7 @@ def validate(
 def list_kpis(
     catalog: CatalogOption = DEFAULT_CATALOG,
     domain: Annotated[list[str] | None, typer.Option("--domain", help="Only KPIs of this domain.")] = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
 ) -> None:
     """List the catalog's KPIs with their domain, unit, dataset and target.
 
@@ -250,7 +255,7 @@ def list_kpis(
         }
         for k in kpis
     ]
-    if fmt == OutputFormat.json:
+    if fmt == ListFormat.json:
         typer.echo(json.dumps(rows, indent=2))
         return
     from rich.console import Console

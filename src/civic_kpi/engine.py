@@ -9,6 +9,7 @@ datasets in parallel. The engine never prints; it returns typed results.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -35,14 +36,11 @@ from civic_kpi.results import (
     KpiResult,
     PeriodInfo,
 )
-from civic_kpi.sources import DatasetScan, diagnose, load_reference, row_count_queries, scan_dataset
+from civic_kpi.sources import DatasetScan, diagnose, load_reference, row_count_query, scan_dataset
 from civic_kpi.targets import describe, judge, percent_change, target_for_group
 
 if TYPE_CHECKING:
     import polars as pl
-
-PERIOD_KEYS = ("current", "prior", "year_ago")
-PARTS = ("value", "numerator", "denominator", "sample", "rows")
 
 
 @dataclass(frozen=True)
@@ -107,27 +105,25 @@ def _dims_for(kpi: KPI, catalog: Catalog, by: list[str] | None, notes: list[str]
     return tuple(by)
 
 
-def _newest_query(scans: dict[str, DatasetScan]) -> pl.LazyFrame:
-    """The newest timestamp in the datasets' date columns: the data's 'as of'."""
+def _newest_query(scan: DatasetScan) -> pl.LazyFrame:
+    """The newest timestamp of a dataset (its as_of_column, else its date column): how fresh the export is."""
     import polars as pl
 
-    return pl.concat(
-        [
-            scan.frame.select(pl.col(scan.dataset.freshness_column).cast(pl.Datetime("us")).max().alias("newest"))
-            for scan in scans.values()
-        ]
-    ).select(pl.col("newest").max())
+    column = scan.dataset.freshness_column
+    return scan.frame.select(pl.col(column).cast(pl.Datetime("us")).max().alias("newest"))
 
 
-def _collect(queries: list[pl.LazyFrame], scans: list[DatasetScan]) -> list[pl.DataFrame]:
+def _collect(
+    queries: dict[str, pl.LazyFrame], scans: list[DatasetScan], timezone: str | None
+) -> dict[str, pl.DataFrame]:
     """Collect all queries in one go; a parse failure becomes a DataError that names file, row and column."""
     import polars as pl
 
     try:
-        return pl.collect_all(queries)
+        return dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
     except pl.exceptions.PolarsError as exc:
         for scan in scans:
-            problem = diagnose(scan)
+            problem = diagnose(scan, timezone)
             if problem is not None:
                 raise DataError(problem) from None
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -159,20 +155,23 @@ def _aggregations(
     kpi: KPI,
     index: int,
     periods: Periods,
-    params: dict[str, Any],
-    refs: dict[str, list[Any]],
-    as_of_cap: datetime | None,
+    ctx_values: dict[str, Any],
+    newest: datetime | None,
     formulas: dict[str, Formula],
 ) -> list[pl.Expr]:
     import polars as pl
 
     exprs: list[pl.Expr] = []
     for key, period in periods.items():
-        snapshot_at = period.end_dt
-        if as_of_cap is not None and kpi.window.snapshot:
-            snapshot_at = min(snapshot_at, as_of_cap)
         mask = _mask(scan, kpi, period)
-        ctx = Context(mask, period.start_dt, period.end_dt, snapshot_at, params, refs)
+        snapshot_at = period.end_dt
+        rows = mask.sum()
+        if kpi.window.snapshot:
+            # As things stood at the end of the period, but never past the newest record: after it we know nothing.
+            if newest is not None:
+                snapshot_at = min(snapshot_at, newest)
+            rows = (pl.col(scan.dataset.date_column) < pl.lit(snapshot_at)).sum()  # records that existed by then
+        ctx = Context(mask, period.start_dt, period.end_dt, snapshot_at, **ctx_values)
         prefix = f"{index}|{key}|"
         compiled = {field: compile_formula(formula, ctx) for field, formula in formulas.items()}
         if kpi.is_ratio:
@@ -184,22 +183,36 @@ def _aggregations(
             samples = compiled["value"].samples
         sample = samples[0] if samples else mask.sum()
         exprs.append(sample.cast(pl.Int64).alias(prefix + "sample"))
-        exprs.append(mask.sum().cast(pl.Int64).alias(prefix + "rows"))
+        exprs.append(rows.cast(pl.Int64).alias(prefix + "rows"))
     return exprs
 
 
-def _value(kpi: KPI, row: dict[str, Any], index: int, key: str) -> tuple[float | None, ...]:
+@dataclass(frozen=True)
+class _Value:
+    value: float | None
+    numerator: float | None = None
+    denominator: float | None = None
+    sample: int | None = None
+    reason: str | None = None  # why there is no value
+
+
+def _value(kpi: KPI, row: dict[str, Any], index: int, key: str) -> _Value:
     prefix = f"{index}|{key}|"
-    rows = row.get(prefix + "rows") or 0
     sample = row.get(prefix + "sample")
+    if not row.get(prefix + "rows"):
+        return _Value(None, sample=sample, reason="no records in the period")
     if kpi.is_ratio:
         numerator, denominator = row.get(prefix + "numerator"), row.get(prefix + "denominator")
-        value = None
-        if numerator is not None and denominator not in (None, 0) and rows > 0:
-            value = numerator / denominator * kpi.effective_scale
-        return value, numerator, denominator, sample
-    value = row.get(prefix + "value") if rows > 0 else None
-    return value, None, None, sample
+        if denominator == 0:
+            return _Value(None, numerator, denominator, sample, "the denominator is zero")
+        value = None if numerator is None or denominator is None else numerator / denominator * kpi.effective_scale
+    else:
+        numerator = denominator = None
+        value = row.get(prefix + "value")
+    if value is not None and not math.isfinite(value):
+        return _Value(None, numerator, denominator, sample, "the formula divides by zero")
+    reason = None if value is not None else "no value: every input in the period is missing"
+    return _Value(value, numerator, denominator, sample, reason)
 
 
 def _comparison(period: Period, value: float | None, base: float | None) -> Comparison:
@@ -208,11 +221,7 @@ def _comparison(period: Period, value: float | None, base: float | None) -> Comp
 
 
 def _result_rows(
-    plan: _Plan,
-    frame: pl.DataFrame,
-    periods: Periods,
-    index_of: dict[str, int],
-    methods: dict[str, str | None],
+    plan: _Plan, frame: pl.DataFrame, periods: Periods, index_of: dict[str, int], methods: dict[str, str | None]
 ) -> list[KpiResult]:
     results: list[KpiResult] = []
     rows = frame.sort(list(plan.dims), nulls_last=True).to_dicts() if plan.dims else frame.to_dicts()
@@ -220,13 +229,13 @@ def _result_rows(
         index = index_of[kpi.id]
         for row in rows:
             group = {dim: (None if row[dim] is None else str(row[dim])) for dim in plan.dims}
-            value, numerator, denominator, sample = _value(kpi, row, index, "current")
-            prior_value = _value(kpi, row, index, "prior")[0]
-            year_value = _value(kpi, row, index, "year_ago")[0]
-            if group and value is None and prior_value is None and year_value is None:
+            now = _value(kpi, row, index, "current")
+            prior_value = _value(kpi, row, index, "prior").value
+            year_value = _value(kpi, row, index, "year_ago").value
+            if group and now.value is None and prior_value is None and year_value is None:
                 continue  # a group with no records in any compared period is noise
             target = target_for_group(kpi.target, group) if kpi.target else None
-            verdict = judge(target, value, prior_value, year_value)
+            verdict = judge(target, now.value, prior_value, year_value)
             results.append(
                 KpiResult(
                     kpi_id=kpi.id,
@@ -235,21 +244,30 @@ def _result_rows(
                     unit=kpi.unit,
                     period=_period_info(periods.current),
                     group=group,
-                    value=value,
-                    numerator=numerator,
-                    denominator=denominator,
-                    sample_size=None if sample is None else int(sample),
+                    value=now.value,
+                    numerator=now.numerator,
+                    denominator=now.denominator,
+                    sample_size=now.sample,
                     target=describe(target, kpi.unit) if target else None,
                     status=verdict.status,
-                    status_reason=verdict.reason,
+                    status_reason=now.reason if now.value is None else verdict.reason,
                     better=None if target is None else "higher" if target.higher_is_better else "lower",
-                    prior=_comparison(periods.prior, value, prior_value),
-                    year_ago=_comparison(periods.year_ago, value, year_value),
+                    prior=_comparison(periods.prior, now.value, prior_value),
+                    year_ago=_comparison(periods.year_ago, now.value, year_value),
                     percentile_method=methods[kpi.id],
                     decimals=kpi.decimals,
                 )
             )
     return results
+
+
+def _percentile_method(formulas: dict[str, Formula]) -> str | None:
+    methods = set().union(*(formula.percentile_methods for formula in formulas.values()))
+    if not methods:
+        return None
+    if methods <= {"inclusive", "linear"}:
+        return PERCENTILE_METHOD_TEXT
+    return ", ".join(sorted(methods))
 
 
 def compute(
@@ -300,68 +318,71 @@ def compute(
             columns |= formula.columns
         columns.add(kpi.window.date or dataset.date_column)
         columns |= set(dims_of[kpi.id])
-    scans = {name: scan_dataset(name, cat.datasets[name], root, columns) for name, columns in needed.items()}
+    tz = cat.timezone
+    scans = {name: scan_dataset(name, cat.datasets[name], root, columns, tz) for name, columns in needed.items()}
     used_refs = {r for f in formulas.values() for formula in f.values() for r in formula.refs}
     refs = {name: load_reference(name, cat.reference_tables[name], root) for name in sorted(used_refs)}
 
-    as_of: datetime | None = None
+    newest: dict[str, datetime | None] = {}
+    if period is None or any(kpi.window.snapshot for kpi in chosen):
+        # The default period and the snapshots' cut-off depend on the data, so this small query runs first.
+        first = _collect({name: _newest_query(scan) for name, scan in scans.items()}, list(scans.values()), tz)
+        newest = {name: frame["newest"][0] for name, frame in first.items()}
     if period is None:
-        # The default period depends on the data, so this one query must run before the main plan.
-        as_of = _collect([_newest_query(scans)], list(scans.values()))[0]["newest"][0]
-        if as_of is None:
+        known = [moment for moment in newest.values() if moment is not None]
+        if not known:
             raise DataError("the datasets hold no dated records, so there is no latest month; pass --period")
-        current = latest_complete_month(as_of)
+        current = latest_complete_month(max(known))
     elif isinstance(period, str):
-        current = parse_period(period)
+        current = parse_period(period, cat.fiscal_year_start_month)
     else:
         current = period
     periods = Periods(current, current.prior(), current.year_ago())
 
+    ctx_values = {"params": dict(cat.parameters), "refs": refs, "timezone": tz}
     index_of = {kpi.id: i for i, kpi in enumerate(chosen)}
-    plans: list[_Plan] = []
+    plans: dict[str, _Plan] = {}
     for name, scan in scans.items():
         dataset_kpis = [k for k in chosen if k.dataset == name]
-        groupings = sorted({dims_of[k.id] for k in dataset_kpis} | {()}, key=len)
-        for dims in groupings:
+        for dims in sorted({dims_of[k.id] for k in dataset_kpis} | {()}, key=len):
             members = tuple(k for k in dataset_kpis if dims == () or dims_of[k.id] == dims)
             exprs = [
-                e
+                expr
                 for k in members
-                for e in _aggregations(scan, k, index_of[k.id], periods, cat.parameters, refs, as_of, formulas[k.id])
+                for expr in _aggregations(
+                    scan, k, index_of[k.id], periods, ctx_values, newest.get(name), formulas[k.id]
+                )
             ]
             query = scan.frame.group_by(list(dims)).agg(exprs) if dims else scan.frame.select(exprs)
-            plans.append(_Plan(name, dims, members, query))
-    count_queries = [
-        (scan, path, query)
-        for scan in scans.values()
-        for path, query in zip(scan.files, row_count_queries(scan), strict=True)
-    ]
-    newest_query = [] if as_of is not None else [_newest_query(scans)]
-    queries = [p.query for p in plans] + [q for _, _, q in count_queries] + newest_query
-    frames = _collect(queries, list(scans.values()))
-    if newest_query:
-        as_of = frames[-1]["newest"][0]
+            plans[f"plan:{len(plans)}"] = _Plan(name, dims, members, query)
+    queries = {key: plan.query for key, plan in plans.items()}
+    queries |= {f"rows:{name}": row_count_query(scan) for name, scan in scans.items()}
+    if not newest:
+        queries |= {f"newest:{name}": _newest_query(scan) for name, scan in scans.items()}
+    frames = _collect(queries, list(scans.values()), tz)
+    if not newest:
+        newest = {name: frames[f"newest:{name}"]["newest"][0] for name in scans}
+    known = [moment for moment in newest.values() if moment is not None]
+    as_of = max(known) if known else None
     if as_of is not None and as_of < current.end_dt:
         notes.append(
             f"the period {current.label} runs past the newest record ({as_of:%Y-%m-%d %H:%M}); it is not complete"
         )
 
-    methods = {
-        kpi.id: (PERCENTILE_METHOD_TEXT if "inclusive" in ms or "linear" in ms else ", ".join(sorted(ms)) or None)
-        for kpi in chosen
-        for ms in [set().union(*(f.percentile_methods for f in formulas[kpi.id].values()))]
-    }
+    methods = {kpi.id: _percentile_method(formulas[kpi.id]) for kpi in chosen}
     results: list[KpiResult] = []
-    for plan, frame in zip(plans, frames, strict=False):
-        results.extend(_result_rows(plan, frame, periods, index_of, methods))
+    for key, plan in plans.items():
+        results.extend(_result_rows(plan, frames[key], periods, index_of, methods))
     order = {kpi.id: i for i, kpi in enumerate(chosen)}
     results.sort(key=lambda r: (order[r.kpi_id], bool(r.group)))  # stable: groups keep their sorted order
 
-    counts = frames[len(plans) : len(plans) + len(count_queries)]
-    data_files = [
-        DataFileInfo(dataset=scan.name, path=str(path), rows=int(frame["rows"][0]))
-        for (scan, path, _), frame in zip(count_queries, counts, strict=True)
-    ]
+    data_files = []
+    for name, scan in scans.items():
+        counts = dict(frames[f"rows:{name}"].iter_rows())
+        data_files += [
+            DataFileInfo(dataset=name, path=str(path), rows=int(counts.get(index, 0)))
+            for index, path in enumerate(scan.files)
+        ]
     return ComputeRun(
         tool_version=__version__,
         generated_at=datetime.now().astimezone(),

@@ -1,7 +1,8 @@
 """User-facing errors and the process exit codes.
 
-Every mistake a user can make (a bad catalog, a missing file, an unparseable date, a wrong option) is raised as a
-`CivicKpiError`. The CLI turns it into a short message and exit code 2; anything else that escapes is a bug.
+Mistakes a user can make (a bad catalog, a missing file, an unparseable date, a wrong option) are raised as a
+`CivicKpiError`; the CLI turns one into a short message and exit code 2. Anything else that escapes is treated
+as a bug (exit 3), so a user mistake that ends there is a bug to fix here: wrap it where it happens.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ ROW_FUNCTIONS: dict[str, tuple[int, int, str]] = {
     "upper": (1, 1, "upper(text)"),
     "abs": (1, 1, "abs(x)"),
     "len": (1, 1, "len(ref.NAME): number of values in a reference table"),
+    "date": (1, 1, "date('2026-01-31'): a date literal"),
+    "datetime": (1, 1, "datetime('2026-01-31 17:00'): a date-and-time literal, in the catalog's time zone"),
 }
 FUNCTIONS = {**{k: v[3] for k, v in AGGREGATES.items()}, **{k: v[2] for k, v in ROW_FUNCTIONS.items()}}
 SPECIAL_NAMES = {
@@ -96,6 +98,8 @@ def parse_formula(text: str) -> Formula:
     """Parse and whitelist a formula; raises FormulaError naming the first construct that is not allowed."""
     try:
         tree = ast.parse(text.strip(), mode="eval").body
+    except RecursionError:
+        raise FormulaError("formula is nested too deeply", hint="split it into simpler parts") from None
     except SyntaxError as exc:
         raise FormulaError(
             f"syntax error: {exc.msg}",
@@ -103,7 +107,10 @@ def parse_formula(text: str) -> Formula:
             hint="formulas are expressions such as count(status == 'Open') / count()",
         ) from None
     formula = Formula(text=text, tree=tree)
-    _check(tree, formula, in_aggregate=False)
+    try:
+        _check(tree, formula, in_aggregate=False)
+    except RecursionError:
+        raise FormulaError("formula is nested too deeply", hint="split it into simpler parts") from None
     if formula.aggregate_count == 0 and formula.columns:
         raise FormulaError("a KPI formula must aggregate its records", hint="wrap columns in count(), sum(), ...")
     return formula
@@ -264,6 +271,9 @@ def _check_call(node: ast.Call, formula: Formula, in_aggregate: bool) -> None:
         arg = node.args[0]
         if not (isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name) and arg.value.id == "ref"):
             raise FormulaError("len() takes a reference table: len(ref.NAME)", offset)
+    if name in ("date", "datetime"):
+        _literal_moment(node, name)
+        return
     for arg in node.args:
         _check(arg, formula, in_aggregate)
 
@@ -273,6 +283,20 @@ def all_rows() -> pl.Expr:
     import polars as pl
 
     return pl.repeat(True, pl.len())
+
+
+def _literal_moment(node: ast.Call, name: str) -> date | datetime:
+    """The value of date('...') / datetime('...'), checked when the formula is parsed."""
+    arg = node.args[0]
+    if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+        raise FormulaError(f"{name}() takes a text literal such as '2026-01-31'", node.col_offset)
+    try:
+        return date.fromisoformat(arg.value) if name == "date" else datetime.fromisoformat(arg.value)
+    except ValueError:
+        example = "'2026-01-31'" if name == "date" else "'2026-01-31 17:00'"
+        raise FormulaError(
+            f"{name}({arg.value!r}) is not a valid {name}; write it as {example}", node.col_offset
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -285,12 +309,15 @@ class Context:
     as_of: datetime
     params: dict[str, Any]
     refs: dict[str, list[Any]]
+    timezone: str | None = None  # durations are measured in elapsed time in this zone (DST-aware)
 
 
 @dataclass
 class Compiled:
     expr: pl.Expr
-    samples: list[pl.Expr]  # for each aggregate, how many records fed it
+    # Per aggregate, in formula order: how many records of the period fed it (its `where`, non-null input).
+    # The engine reports the first one as the KPI's sample size.
+    samples: list[pl.Expr]
 
 
 def compile_formula(formula: Formula, ctx: Context) -> Compiled:
@@ -366,6 +393,8 @@ class _Compiler:
         return self.ctx.refs[node.attr]
 
     def _compare(self, node: ast.Compare) -> pl.Expr:
+        import polars as pl
+
         result: pl.Expr | None = None
         left_node = node.left
         for op, right_node in zip(node.ops, node.comparators, strict=True):
@@ -373,7 +402,10 @@ class _Compiler:
             if isinstance(op, (ast.Is, ast.IsNot)):
                 part = left.is_null() if isinstance(op, ast.Is) else left.is_not_null()
             elif isinstance(op, (ast.In, ast.NotIn)):
-                part = left.is_in(self._values(right_node))
+                values = self._values(right_node)
+                if isinstance(right_node, ast.Attribute):
+                    left = left.cast(pl.String)  # reference tables hold text; an integer code column compares as text
+                part = left.is_in(values)
                 part = ~part if isinstance(op, ast.NotIn) else part
             else:
                 right = self.visit(right_node)
@@ -385,6 +417,9 @@ class _Compiler:
                     ast.Gt: lambda a, b: a > b,
                     ast.GtE: lambda a, b: a >= b,
                 }[type(op)](left, right)
+            # A comparison with a missing value is false, not null, so `not` and `count(A) + count(not A)` behave
+            # the way an analyst expects (two-valued logic, not SQL's three-valued one).
+            part = part.fill_null(False)
             result = part if result is None else (result & part)
             left_node = right_node
         assert result is not None
@@ -399,10 +434,12 @@ class _Compiler:
             return self._aggregate(node, name)
         if name == "len":
             return pl.lit(len(self._values(node.args[0])))
+        if name in ("date", "datetime"):
+            return _to_lit(_literal_moment(node, name))
         args = [self.visit(arg) for arg in node.args]
         if name in ("hours_between", "days_between", "minutes_between"):
             per_unit = {"hours_between": 3_600e6, "days_between": 86_400e6, "minutes_between": 60e6}[name]
-            start, end = (a.cast(pl.Datetime("us")) for a in args)
+            start, end = (self._instant(a) for a in args)
             return (end - start).dt.total_microseconds() / per_unit
         if name == "days":
             return pl.duration(days=args[0])
@@ -423,6 +460,16 @@ class _Compiler:
         if name == "abs":
             return args[0].abs()
         raise FormulaError(f"function '{name}' is not allowed", node.col_offset)  # unreachable after parse
+
+    def _instant(self, value: pl.Expr) -> pl.Expr:
+        """Wall-clock time as an instant in the catalog's zone, so a duration across a DST change is true."""
+        import polars as pl
+
+        moment = value.cast(pl.Datetime("us"))
+        if self.ctx.timezone is None:
+            return moment
+        # In the autumn's repeated hour take the first occurrence; a spring-gap time that cannot exist is null.
+        return moment.dt.replace_time_zone(self.ctx.timezone, ambiguous="earliest", non_existent="null")
 
     def _aggregate(self, node: ast.Call, name: str) -> pl.Expr:
         keywords = {kw.arg: kw.value for kw in node.keywords}
@@ -452,7 +499,3 @@ class _Compiler:
             method = keywords["method"].value  # type: ignore[attr-defined]
         quantile = 0.5 if name == "median" else float(node.args[1].value) / 100.0  # type: ignore[attr-defined]
         return picked.quantile(quantile, interpolation=PERCENTILE_METHODS[method])  # type: ignore[arg-type]
-
-
-def period_length_days(start: datetime, end: datetime) -> float:
-    return (end - start) / timedelta(days=1)

@@ -20,7 +20,12 @@ def write_atomic(path: str | Path, text: str) -> None:
         raise UsageError(Problem("output path is a directory", file=str(target), hint="give a file name"))
     if not target.parent.is_dir():
         raise UsageError(Problem("output directory does not exist", file=str(target.parent), hint="create it first"))
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise UsageError(
+            Problem(f"cannot write here: {exc.strerror or exc}", file=str(target), hint="choose a writable folder")
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -30,6 +35,9 @@ def write_atomic(path: str | Path, text: str) -> None:
         os.umask(umask)
         os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the mode a plain open() would
         os.replace(temp, target)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        raise UsageError(Problem(f"cannot write the output: {exc.strerror or exc}", file=str(target))) from None
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise

@@ -27,6 +27,14 @@ def _month_end(year: int, month: int) -> date:
     return first_next - timedelta(days=1)
 
 
+def _year(value: str | int) -> int:
+    """A year an analyst could mean; beyond it, prior and year-ago periods would leave the calendar."""
+    year = int(value)
+    if not 1900 <= year <= 2999:
+        raise UsageError(f"year {year} is out of range (1900 to 2999)")
+    return year
+
+
 @dataclass(frozen=True)
 class Period:
     """A half-open span of days [start, end) with the label an analyst would write."""
@@ -54,11 +62,16 @@ class Period:
 
     def shifted(self, months: int) -> Period:
         """The same kind of period `months` months away (negative: earlier)."""
-        if self.kind == "range":
-            start, end = _add_months(self.start, months), _add_months(self.end, months)
-            return Period("range", start, end, _range_label(start, end))
-        start = _add_months(self.start, months)
-        end = _add_months(self.end, months)
+        try:
+            if self.kind == "range":
+                # Shift the last day, not the exclusive end: 2024-01-01..2024-02-28 a year earlier ends on 02-28.
+                start = _add_months(self.start, months)
+                end = _add_months(self.last_day, months) + timedelta(days=1)
+                return Period("range", start, end, _range_label(start, end))
+            start = _add_months(self.start, months)
+            end = _add_months(self.end, months)
+        except (OverflowError, ValueError):
+            raise UsageError(f"period {self.label} is too close to the calendar's limits to compare") from None
         return Period(
             self.kind,
             start,
@@ -73,14 +86,14 @@ class Period:
         if months is not None:
             return self.shifted(-months)
         length = self.end - self.start
-        start = self.start - length
+        try:
+            start = self.start - length
+        except OverflowError:
+            raise UsageError(f"period {self.label} is too close to the calendar's limits to compare") from None
         return Period("range", start, self.start, _range_label(start, self.start))
 
     def year_ago(self) -> Period:
         return self.shifted(-12)
-
-    def contains(self, moment: datetime) -> bool:
-        return self.start_dt <= moment < self.end_dt
 
 
 def _range_label(start: date, end: date) -> str:
@@ -109,20 +122,22 @@ def parse_period(text: str, fiscal_year_start_month: int = 1) -> Period:
     value = text.strip()
     try:
         if m := re.fullmatch(r"(\d{4})-(\d{1,2})", value):
-            return month(int(m[1]), int(m[2]))
+            return month(_year(m[1]), int(m[2]))
         if m := re.fullmatch(r"(\d{4})-?Q([1-4])", value, re.IGNORECASE):
-            start = date(int(m[1]), 3 * (int(m[2]) - 1) + 1, 1)
+            start = date(_year(m[1]), 3 * (int(m[2]) - 1) + 1, 1)
             return Period("quarter", start, _add_months(start, 3), _label("quarter", start, 1))
         if m := re.fullmatch(r"(\d{4})", value):
-            start = date(int(m[1]), 1, 1)
+            start = date(_year(m[1]), 1, 1)
             return Period("year", start, date(start.year + 1, 1, 1), m[1])
         if m := re.fullmatch(r"FY(\d{4})", value, re.IGNORECASE):
-            end_year = int(m[1])
+            end_year = _year(m[1])
             first = fiscal_year_start_month
             start = date(end_year - (1 if first != 1 else 0), first, 1)
             return Period("fiscal_year", start, _add_months(start, 12), f"FY{end_year}", first)
         if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*(?:\.\.|/)\s*(\d{4}-\d{2}-\d{2})", value):
             start, last = date.fromisoformat(m[1]), date.fromisoformat(m[2])
+            for day in (start, last):
+                _year(day.year)
             if last < start:
                 raise UsageError(f"period '{text}' ends before it starts")
             end = last + timedelta(days=1)
@@ -141,7 +156,7 @@ def latest_complete_month(as_of: datetime) -> Period:
     """The last calendar month that had fully ended at `as_of`."""
     this_month = date(as_of.year, as_of.month, 1)
     end_of_day = as_of.date() + timedelta(days=1)
-    # A month is complete once its last day is over; data ending at 23:59 on the 31st completes it.
+    # A month is complete once its last day is over: data ending at 23:59:59 on the 31st completes it.
     if end_of_day == _add_months(this_month, 1) and as_of.time() >= datetime.max.time().replace(microsecond=0):
         start = this_month
     else:

@@ -94,7 +94,7 @@ class ComputeRun(_Frozen):
     period: PeriodInfo
     prior_period: PeriodInfo
     year_ago_period: PeriodInfo
-    group_by: list[str]
+    group_by: list[str] = Field(description="The --by dimensions asked for; empty: each KPI's catalog group_by.")
     percentile_definition: str
     results: list[KpiResult]
     notes: list[str] = Field(default_factory=list)

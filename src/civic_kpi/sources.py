@@ -1,8 +1,13 @@
 """Reading datasets: files or globs, CSV / Parquet / JSON, mapped onto KPI-side names and parsed into types.
 
-Everything here is lazy: a dataset becomes a Polars LazyFrame that selects only the columns the KPIs need, so
-projection pushdown reads nothing else. CSV columns are read as text and parsed with the catalog's explicit
-formats, which is both stricter and faster than letting the reader infer types.
+A dataset becomes a Polars LazyFrame that selects only the columns the KPIs need, so projection pushdown reads
+nothing else. CSV columns are read as text and parsed with the catalog's explicit formats, which is both stricter
+and faster than letting the reader infer types. Each file of a glob is scanned on its own and selected by column
+name before the files are concatenated, so monthly exports whose columns were added, dropped or reordered still
+line up, and an error can name the file. (JSON arrays have no lazy reader in Polars; they are read eagerly.)
+
+All timestamps end up as naive local wall-clock time in the catalog's time zone: values with an offset or a zone
+are converted to it, values without one are taken to be in it already.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from civic_kpi.errors import DataError, Problem, did_you_mean
 
 if TYPE_CHECKING:
     import polars as pl
+
+FILE_INDEX = "__file_index"  # which file of the glob a record came from (for per-file row counts)
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,7 @@ class DatasetScan:
 def resolve_files(name: str, pattern: str, data_dir: Path) -> list[Path]:
     """Expand a dataset path or glob under the data directory, sorted so monthly files read in order."""
     full = data_dir / pattern
+    field = f"datasets.{name}.path"
     if glob.has_magic(pattern):
         files = sorted(Path(p) for p in glob.glob(str(full), recursive=True) if Path(p).is_file())
         if not files:
@@ -40,41 +48,22 @@ def resolve_files(name: str, pattern: str, data_dir: Path) -> list[Path]:
                 Problem(
                     f"no files match '{pattern}'",
                     file=str(full),
-                    field=f"datasets.{name}.path",
+                    field=field,
                     hint=f"check the pattern and the data directory ({data_dir}); --data-dir sets it",
                 )
             )
         return files
+    if full.is_dir():
+        raise DataError(
+            Problem("is a directory, not a data file", file=str(full), field=field, hint=f"use a glob: {pattern}/*.csv")
+        )
     if not full.is_file():
         hint = f"check the path and the data directory ({data_dir}); --data-dir sets it"
         if full.parent.is_dir():
-            guess = did_you_mean(full.name, [p.name for p in full.parent.iterdir()])
-            hint = guess or hint
-        raise DataError(Problem("data file not found", file=str(full), field=f"datasets.{name}.path", hint=hint))
+            others = [p.name for p in full.parent.iterdir() if p.name != full.name]
+            hint = did_you_mean(full.name, others) or hint
+        raise DataError(Problem("data file not found", file=str(full), field=field, hint=hint))
     return [full]
-
-
-def file_columns(path: Path, dataset: Dataset) -> list[str]:
-    """The column names of one file, reading only its header (or Parquet metadata)."""
-    import polars as pl
-
-    fmt = dataset.file_format
-    try:
-        if fmt == "parquet":
-            return list(pl.read_parquet_schema(path))
-        if fmt == "json":
-            return list(_read_json(path).collect_schema())
-        return list(
-            pl.read_csv(path, n_rows=0, separator=dataset.delimiter, infer_schema=False, encoding="utf8-lossy").columns
-        )
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        raise DataError(
-            Problem(
-                f"cannot read the file as {fmt}: {_first_line(exc)}",
-                file=str(path),
-                hint="check the file's format and delimiter in the catalog",
-            )
-        ) from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -82,29 +71,50 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _read_json(path: Path) -> pl.LazyFrame:
+def open_file(path: Path, dataset: Dataset) -> pl.LazyFrame:
+    """One file of a dataset as a lazy frame of its raw columns (CSV columns as text)."""
     import polars as pl
 
-    if path.suffix.lower() in (".ndjson", ".jsonl"):
-        return pl.scan_ndjson(path)
-    return pl.read_json(path).lazy()
+    fmt = dataset.file_format
+    if fmt == "parquet":
+        return pl.scan_parquet(path)
+    if fmt == "json":
+        if path.suffix.lower() in (".ndjson", ".jsonl"):
+            return pl.scan_ndjson(path)
+        return pl.read_json(path).lazy()
+    # utf8-lossy: one stray byte in a 10-million-row export should not stop the run.
+    return pl.scan_csv(path, separator=dataset.separator, infer_schema=False, encoding="utf8-lossy")
+
+
+def file_schema(path: Path, dataset: Dataset) -> dict[str, pl.DataType]:
+    """The columns of one file and their types, reading only its header (or Parquet metadata)."""
+    try:
+        return dict(open_file(path, dataset).collect_schema())
+    except Exception as exc:  # Polars, OS and decoding errors alike: the file is not what the catalog says
+        raise DataError(
+            Problem(
+                f"cannot read the file as {dataset.file_format}: {_first_line(exc)}",
+                file=str(path),
+                hint="check the file's format and delimiter in the catalog",
+            )
+        ) from None
 
 
 def check_columns(name: str, dataset: Dataset, files: list[Path], needed: set[str]) -> list[Problem]:
-    """Problems for every needed column missing from any of the files, with the closest real name as a hint."""
+    """Problems for every needed column missing from a file, with the closest real name as a hint."""
     problems: list[Problem] = []
     for path in files:
-        present = file_columns(path, dataset)
+        present = list(file_schema(path, dataset))
         for column in sorted(needed):
             source = dataset.source_name(column)
             if source not in present:
+                shown = ", ".join(present[:12]) + (" ..." if len(present) > 12 else "")
                 problems.append(
                     Problem(
                         f"column '{source}' not found (needed for '{column}')",
                         file=str(path),
                         field=f"datasets.{name}.columns.{column}",
-                        hint=did_you_mean(source, present)
-                        or f"the file has: {', '.join(present[:12])}" + (" ..." if len(present) > 12 else ""),
+                        hint=did_you_mean(source, present) or f"the file has: {shown}",
                     )
                 )
         if problems:
@@ -112,34 +122,61 @@ def check_columns(name: str, dataset: Dataset, files: list[Path], needed: set[st
     return problems
 
 
-def _parse(column: str, spec: ColumnSpec, raw: pl.Expr, source_dtype: pl.DataType) -> pl.Expr:
+def parse_column(
+    spec: ColumnSpec, raw: pl.Expr, source_dtype: pl.DataType, timezone: str | None, strict: bool
+) -> pl.Expr:
+    """The expression that turns a raw column into the catalog's type; `strict=False` yields null on bad values."""
     import polars as pl
 
     is_text = source_dtype == pl.String
+    if is_text:
+        # A blank cell is missing, whatever the type; "  " must not be a parse error.
+        raw = raw.str.strip_chars()
+        raw = pl.when(raw == "").then(None).otherwise(raw)
     if spec.type == "string":
         return raw.cast(pl.String)
-    if spec.type == "integer":
-        return (raw.str.strip_chars() if is_text else raw).cast(pl.Int64)
-    if spec.type == "float":
-        return (raw.str.strip_chars() if is_text else raw).cast(pl.Float64)
+    if spec.type in ("integer", "float"):
+        return raw.cast(pl.Int64 if spec.type == "integer" else pl.Float64, strict=strict)
     if spec.type == "boolean":
         if source_dtype == pl.Boolean:
             return raw
         return pl.when(raw.is_null()).then(None).otherwise(raw.cast(pl.String).is_in(spec.true_values))
-    target = pl.Date if spec.type == "date" else pl.Datetime("us")
-    if is_text:
-        text = raw.str.strip_chars()
-        if spec.format:
-            return text.str.strptime(target, spec.format)
-        return text.str.to_date() if spec.type == "date" else text.str.to_datetime(time_unit="us")
     if spec.type == "date":
-        return raw.cast(pl.Date)
-    if isinstance(source_dtype, pl.Datetime) and source_dtype.time_zone is not None:
-        return raw.dt.replace_time_zone(None).cast(pl.Datetime("us"))
-    return raw.cast(pl.Datetime("us"))
+        if is_text:
+            return (
+                raw.str.strptime(pl.Date, spec.format, strict=strict) if spec.format else raw.str.to_date(strict=strict)
+            )
+        return raw.cast(pl.Date, strict=strict)
+    if is_text:
+        parsed = (
+            raw.str.strptime(pl.Datetime("us"), spec.format, strict=strict)
+            if spec.format
+            else raw.str.to_datetime(time_unit="us", strict=strict)
+        )
+    else:
+        parsed = raw.cast(pl.Datetime("us", source_dtype.time_zone if isinstance(source_dtype, pl.Datetime) else None))
+    return to_local(parsed, timezone, zoned=_has_zone(spec, source_dtype))
 
 
-def scan_dataset(name: str, dataset: Dataset, data_dir: Path, columns: set[str]) -> DatasetScan:
+def _has_zone(spec: ColumnSpec, source_dtype: pl.DataType) -> bool:
+    """Whether values carry an offset or zone: the Parquet type says so, or the format has %z / %Z."""
+    import polars as pl
+
+    if isinstance(source_dtype, pl.Datetime):
+        return source_dtype.time_zone is not None
+    return spec.format is not None and ("%z" in spec.format or "%Z" in spec.format or "%#z" in spec.format)
+
+
+def to_local(expr: pl.Expr, timezone: str | None, zoned: bool) -> pl.Expr:
+    """Naive wall-clock time in the catalog's zone (UTC when the catalog names none)."""
+    if not zoned:
+        return expr
+    return expr.dt.convert_time_zone(timezone or "UTC").dt.replace_time_zone(None)
+
+
+def scan_dataset(
+    name: str, dataset: Dataset, data_dir: Path, columns: set[str], timezone: str | None = None
+) -> DatasetScan:
     """A lazy frame of the dataset with only `columns`, renamed and parsed as the catalog says."""
     import polars as pl
 
@@ -147,124 +184,73 @@ def scan_dataset(name: str, dataset: Dataset, data_dir: Path, columns: set[str])
     problems = check_columns(name, dataset, files, columns)
     if problems:
         raise DataError(problems)
-    fmt = dataset.file_format
-    sources = {column: dataset.source_name(column) for column in columns}
-    if fmt == "parquet":
-        frame = pl.scan_parquet(files)
-        schema = pl.read_parquet_schema(files[0])
-    elif fmt == "json":
-        frame = pl.concat([_read_json(f) for f in files], how="diagonal_relaxed")
-        schema = dict(frame.collect_schema())
-    else:
-        frame = pl.scan_csv(
-            files,
-            separator=dataset.delimiter,
-            infer_schema=False,  # every column as text; the catalog's types and formats parse it below
-            encoding="utf8-lossy",
-        )
-        schema = dict.fromkeys(sources.values(), pl.String)
-    exprs = [
-        _parse(column, dataset.columns[column], pl.col(source), schema[source]).alias(column)
-        for column, source in sorted(sources.items())
-    ]
-    return DatasetScan(name, dataset, files, frame.select(exprs), tuple(sorted(columns)))
+    sources = {column: dataset.source_name(column) for column in sorted(columns)}
+    frames = []
+    for index, path in enumerate(files):
+        schema = file_schema(path, dataset)
+        exprs = [
+            parse_column(dataset.columns[column], pl.col(source), schema[source], timezone, strict=True).alias(column)
+            for column, source in sources.items()
+        ]
+        frames.append(open_file(path, dataset).select(*exprs, pl.lit(index, dtype=pl.UInt32).alias(FILE_INDEX)))
+    frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
+    return DatasetScan(name, dataset, files, frame, tuple(sources))
 
 
-def row_count_queries(scan: DatasetScan) -> list[pl.LazyFrame]:
-    """One tiny query per file counting its records (header lines and Parquet metadata make these cheap)."""
+def row_count_query(scan: DatasetScan) -> pl.LazyFrame:
+    """Records per file, from the same frame the KPIs use, so the scan is shared rather than repeated."""
     import polars as pl
 
-    fmt = scan.dataset.file_format
-    queries = []
-    for path in scan.files:
-        if fmt == "parquet":
-            frame = pl.scan_parquet(path)
-        elif fmt == "json":
-            frame = _read_json(path)
-        else:
-            frame = pl.scan_csv(path, separator=scan.dataset.delimiter, infer_schema=False, encoding="utf8-lossy")
-        queries.append(frame.select(pl.len().alias("rows")))
-    return queries
+    return scan.frame.group_by(FILE_INDEX).agg(pl.len().alias("rows"))
 
 
-def diagnose(scan: DatasetScan) -> Problem | None:
+def diagnose(scan: DatasetScan, timezone: str | None = None) -> Problem | None:
     """After a failed collect: find the first value that does not parse, naming its file, row and column."""
     import polars as pl
 
     for path in scan.files:
-        if scan.dataset.file_format == "csv":
-            raw = pl.scan_csv(path, separator=scan.dataset.delimiter, infer_schema=False, encoding="utf8-lossy")
-            schema: dict[str, Any] = {}
-        elif scan.dataset.file_format == "parquet":
-            raw = pl.scan_parquet(path)
-            schema = dict(raw.collect_schema())
-        else:
-            raw = _read_json(path)
-            schema = dict(raw.collect_schema())
-        raw = raw.with_row_index("__row", offset=1)
+        schema = file_schema(path, scan.dataset)
+        raw = open_file(path, scan.dataset).with_row_index("__row", offset=1)
         for column in scan.columns:
             spec = scan.dataset.columns[column]
             if spec.type == "string":
                 continue
             source = scan.dataset.source_name(column)
-            dtype = schema.get(source, pl.String)
-            parsed = (
-                _lenient(spec, pl.col(source)) if dtype == pl.String else _parse(column, spec, pl.col(source), dtype)
-            )
+            lenient = parse_column(spec, pl.col(source), schema[source], timezone, strict=False)
             try:
                 bad = (
-                    raw.select("__row", pl.col(source).alias("__raw"), parsed.alias("__parsed"))
+                    raw.select("__row", pl.col(source).alias("__raw"), lenient.alias("__parsed"))
                     .filter(pl.col("__raw").is_not_null() & pl.col("__parsed").is_null())
                     .head(1)
                     .collect()
                 )
             except pl.exceptions.PolarsError:
                 continue
-            if bad.height:
+            if bad.height and str(bad["__raw"][0]).strip():
                 row, value = bad["__row"][0], bad["__raw"][0]
-                expected = spec.format or spec.type
-                line = f"row {row}" + (f" (line {row + 1})" if scan.dataset.file_format == "csv" else "")
+                where = f"row {row}" + (f" (line {row + 1})" if scan.dataset.file_format == "csv" else "")
                 return Problem(
-                    f"{line}, column '{source}': value {str(value)!r} is not a valid {spec.type}"
+                    f"{where}, column '{source}': value {str(value)!r} is not a valid {spec.type}"
                     + (f" in format '{spec.format}'" if spec.format else ""),
                     file=str(path),
                     field=f"datasets.{scan.name}.columns.{column}",
-                    hint=f"fix the value, or change the column's type/format in the catalog (expected {expected})",
+                    hint="fix the value, or the column's type/format in the catalog"
+                    + (" (values ending in Z or +hh:mm need %z in the format)" if spec.type == "datetime" else ""),
                 )
     return None
 
 
-def _lenient(spec: ColumnSpec, raw: pl.Expr) -> pl.Expr:
-    """The same parse as `_parse` on text, but yielding null instead of raising, to locate bad values."""
-    import polars as pl
-
-    text = raw.str.strip_chars()
-    if spec.type == "integer":
-        return text.cast(pl.Int64, strict=False)
-    if spec.type == "float":
-        return text.cast(pl.Float64, strict=False)
-    if spec.type == "boolean":
-        return pl.lit(True)
-    target = pl.Date if spec.type == "date" else pl.Datetime("us")
-    if spec.format:
-        return text.str.strptime(target, spec.format, strict=False)
-    if spec.type == "date":
-        return text.str.to_date(strict=False)
-    return text.str.to_datetime(time_unit="us", strict=False)
-
-
 def load_reference(name: str, table: ReferenceTable, data_dir: Path) -> list[Any]:
-    """The distinct values of a reference table's key column, in file order."""
+    """The distinct values of a reference table's key column, as text, in file order."""
     import polars as pl
 
-    files = resolve_files(name, table.path, data_dir)
-    path = files[0]
+    path = resolve_files(name, table.path, data_dir)[0]
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pl.read_parquet(path)
         else:
             frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
-    except (pl.exceptions.PolarsError, OSError) as exc:
+    except Exception as exc:  # any reader failure means the file is not the table the catalog describes
         raise DataError(Problem(f"cannot read reference table: {_first_line(exc)}", file=str(path))) from None
     if table.key not in frame.columns:
         raise DataError(
@@ -275,4 +261,4 @@ def load_reference(name: str, table: ReferenceTable, data_dir: Path) -> list[Any
                 hint=did_you_mean(table.key, frame.columns) or f"the file has: {', '.join(frame.columns)}",
             )
         )
-    return frame.get_column(table.key).drop_nulls().unique(maintain_order=True).to_list()
+    return frame.get_column(table.key).cast(pl.String).drop_nulls().unique(maintain_order=True).to_list()

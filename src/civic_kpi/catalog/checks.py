@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from civic_kpi.errors import Problem, did_you_mean
-from civic_kpi.expressions import SPECIAL_NAMES, Context, FormulaError, compile_formula, parse_formula
+from civic_kpi.expressions import SPECIAL_NAMES, Context, FormulaError, all_rows, compile_formula, parse_formula
 
 if TYPE_CHECKING:
     import polars as pl
@@ -98,6 +98,14 @@ def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
                 did_you_mean(dimension, columns),
                 loc_tail=(position,),
             )
+    for dimension in kpi.target.by_group if kpi.target else {}:
+        if dimension not in dataset.columns:
+            problem(
+                f"target.by_group names '{dimension}', which is not a column of '{kpi.dataset}'",
+                "target.by_group",
+                did_you_mean(dimension, columns) or "by_group keys are columns the KPI can be grouped by",
+                loc_tail=("by_group", dimension),
+            )
     if problems or len(parsed) != len(kpi.formulas):
         return problems
     problems.extend(_type_problems(loaded, index, kpi, dataset, parsed))
@@ -111,12 +119,13 @@ def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset
     empty = pl.DataFrame(schema=polars_schema(dataset)).lazy()
     moment = datetime(2000, 1, 1)
     ctx = Context(
-        mask=pl.lit(True),
+        mask=all_rows(),
         period_start=moment,
         period_end=moment,
         as_of=moment,
         params=dict(loaded.catalog.parameters),
         refs={name: [] for name in loaded.catalog.reference_tables},
+        timezone=loaded.catalog.timezone,
     )
     problems = []
     for field, formula in parsed.items():

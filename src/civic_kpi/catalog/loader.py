@@ -26,18 +26,7 @@ class LoadedCatalog:
     lines: dict[Loc, int] = field(default_factory=dict, repr=False)
 
     def line_of(self, loc: Loc) -> int | None:
-        """The YAML line of `loc`, or of its closest ancestor that has one."""
-        for end in range(len(loc), -1, -1):
-            line = self.lines.get(tuple(loc[:end]))
-            if line is not None:
-                return line
-        return None
-
-    def kpi_loc(self, kpi_id: str) -> Loc:
-        for index, kpi in enumerate(self.catalog.kpis):
-            if kpi.id == kpi_id:
-                return ("kpis", index)
-        return ("kpis",)
+        return line_of(self.lines, loc)
 
     def data_dir(self, override: str | Path | None = None) -> Path:
         if override is not None:
@@ -45,10 +34,26 @@ class LoadedCatalog:
         return (self.path.parent / self.catalog.data_dir).resolve()
 
 
-def _line_map(node: yaml.Node | None, loc: Loc, lines: dict[Loc, int], problems: list[Problem], file: str) -> None:
+def line_of(lines: dict[Loc, int], loc: Loc) -> int | None:
+    """The YAML line of `loc`, or of its closest ancestor that has one."""
+    for end in range(len(loc), -1, -1):
+        line = lines.get(tuple(loc[:end]))
+        if line is not None:
+            return line
+    return None
+
+
+def _line_map(
+    node: yaml.Node | None, loc: Loc, lines: dict[Loc, int], problems: list[Problem], file: str, seen: set[int]
+) -> None:
     if node is None:
         return
     lines.setdefault(loc, node.start_mark.line + 1)
+    # An alias is the same node object again: walking it once is enough, and walking it every time would let a
+    # few hundred bytes of nested aliases ("billion laughs") take hours.
+    if id(node) in seen:
+        return
+    seen.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -65,11 +70,11 @@ def _line_map(node: yaml.Node | None, loc: Loc, lines: dict[Loc, int], problems:
                 )
             seen.add(key)
             lines[(*loc, key)] = key_node.start_mark.line + 1
-            _line_map(value_node, (*loc, key), lines, problems, file)
+            _line_map(value_node, (*loc, key), lines, problems, file, seen)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             lines[(*loc, index)] = item.start_mark.line + 1
-            _line_map(item, (*loc, index), lines, problems, file)
+            _line_map(item, (*loc, index), lines, problems, file, seen)
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
@@ -98,13 +103,10 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
         loader.dispose()
     lines: dict[Loc, int] = {}
     problems: list[Problem] = []
-    _line_map(node, (), lines, problems, file)
+    _line_map(node, (), lines, problems, file, set())
     if problems:
         raise CatalogError(problems)
     return data, lines
-
-
-_FIELD_HINTS: dict[str, list[str]] = {}
 
 
 def _allowed_fields(loc: Loc) -> list[str]:
@@ -133,11 +135,7 @@ def _problems_from_validation(exc: ValidationError, data: Any, lines: dict[Loc, 
     problems: list[Problem] = []
     for error in exc.errors(include_url=False):
         loc: Loc = tuple(error["loc"])
-        line = None
-        for end in range(len(loc), -1, -1):
-            if tuple(loc[:end]) in lines:
-                line = lines[tuple(loc[:end])]
-                break
+        line = line_of(lines, loc)
         kpi = None
         if len(loc) >= 2 and loc[0] == "kpis" and isinstance(loc[1], int):
             try:
@@ -155,6 +153,8 @@ def _problems_from_validation(exc: ValidationError, data: Any, lines: dict[Loc, 
                 hint = "allowed here: " + ", ".join(_allowed_fields(loc[:-1]))
         elif error["type"] == "missing":
             message = f"required field '{loc[-1]}' is missing"
+        elif error["type"] == "string_type" and isinstance(error.get("input"), bool):
+            hint = "YAML reads unquoted yes/no/on/off/true/false as a boolean; put the text in quotes"
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
         problems.append(Problem(message, file=file, line=line, kpi=kpi, field=field_path, hint=hint))
@@ -178,6 +178,8 @@ def load_catalog(path: str | Path, check_formulas: bool = True) -> LoadedCatalog
         ) from None
     except IsADirectoryError:
         raise CatalogError(Problem("is a directory, not a catalog file", file=display)) from None
+    except OSError as exc:
+        raise CatalogError(Problem(f"cannot read the catalog: {exc.strerror or exc}", file=display)) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

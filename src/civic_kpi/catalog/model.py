@@ -6,7 +6,6 @@ formula naming a column) live in `catalog.checks`, so that every problem can be 
 
 from __future__ import annotations
 
-import re
 from pathlib import PurePath
 from typing import Annotated, Literal
 
@@ -60,7 +59,9 @@ class Dataset(StrictModel):
     description: str | None = None
     path: str = Field(description="File or glob (e.g. '311/requests_*.csv'), relative to the data directory.")
     format: FileFormat | None = Field(None, description="csv, parquet or json; default: from the file extension.")
-    delimiter: str = Field(",", min_length=1, max_length=1, description="CSV field separator.")
+    delimiter: str | None = Field(
+        None, min_length=1, max_length=1, description="CSV field separator (default: tab for .tsv, else comma)."
+    )
     date_column: Identifier = Field(
         description="The column that places a record in a period, unless a KPI's window says otherwise."
     )
@@ -72,6 +73,12 @@ class Dataset(StrictModel):
     columns: dict[Identifier, ColumnSpec] = Field(
         description="KPI-side name -> export column. A plain string is the export column's name, read as text."
     )
+
+    @property
+    def separator(self) -> str:
+        if self.delimiter is not None:
+            return self.delimiter
+        return "\t" if PurePath(self.path).suffix.lower() == ".tsv" else ","
 
     def source_name(self, name: str) -> str:
         return self.columns[name].source or name
@@ -94,8 +101,12 @@ class Dataset(StrictModel):
     def _date_column_is_declared(self) -> Dataset:
         for role in ("date_column", "as_of_column"):
             name = getattr(self, role)
-            if name is not None and name not in self.columns:
+            if name is None:
+                continue
+            if name not in self.columns:
                 raise ValueError(f"{role} '{name}' is not one of this dataset's columns")
+            if self.columns[name].type not in ("date", "datetime"):
+                raise ValueError(f"{role} '{name}' must have type date or datetime, not '{self.columns[name].type}'")
         return self
 
     @property
@@ -143,8 +154,23 @@ class Target(StrictModel):
         description="Targets that differ per group, e.g. {priority: {Critical: {at_least: 95}}}.",
     )
 
+    @field_validator("by_group", mode="before")
+    @classmethod
+    def _group_values_as_text(cls, value: object) -> object:
+        # YAML reads `1:` or `true:` as a number or a boolean; group values are compared as text.
+        if isinstance(value, dict):
+            return {
+                dim: {str(k): v for k, v in groups.items()} if isinstance(groups, dict) else groups
+                for dim, groups in value.items()
+            }
+        return value
+
     @model_validator(mode="after")
     def _one_rule(self) -> Target:
+        for groups in self.by_group.values():
+            for group, override in groups.items():
+                if override.by_group:
+                    raise ValueError(f"the target for group '{group}' cannot have its own by_group")
         rules = [
             name for name in ("at_least", "above", "at_most", "below", "between") if getattr(self, name) is not None
         ] + (["trend_to_zero"] if self.trend_to_zero else [])
@@ -258,6 +284,14 @@ class Catalog(StrictModel):
 
     version: Literal[1] = Field(1, description="Version of the catalog format.")
     title: str = "KPI catalog"
+    timezone: str | None = Field(
+        None,
+        description="IANA time zone of the city, e.g. America/Chicago. Timestamps with an offset are converted to "
+        "it; timestamps without one are taken to be in it. Default: UTC for offsets, local values as they are.",
+    )
+    fiscal_year_start_month: int = Field(
+        1, ge=1, le=12, description="First month of the fiscal year (7 = July; Kansas City's is 5, May)."
+    )
     data_dir: str = Field(".", description="Where dataset paths start, relative to this file; --data-dir overrides.")
     parameters: dict[Identifier, Number | str] = Field(
         default_factory=dict, description="Named constants for formulas, e.g. population; `params.NAME`."
@@ -265,6 +299,18 @@ class Catalog(StrictModel):
     reference_tables: dict[Identifier, ReferenceTable] = Field(default_factory=dict)
     datasets: dict[Identifier, Dataset]
     kpis: list[KPI] = Field(min_length=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone '{value}'; use an IANA name such as America/Chicago") from None
+        return value
 
     @field_validator("kpis")
     @classmethod
@@ -276,19 +322,9 @@ class Catalog(StrictModel):
             seen.add(kpi.id)
         return kpis
 
-    def kpi(self, kpi_id: str) -> KPI:
-        for kpi in self.kpis:
-            if kpi.id == kpi_id:
-                return kpi
-        raise KeyError(kpi_id)
-
     @property
     def domains(self) -> list[str]:
         return list(dict.fromkeys(k.domain for k in self.kpis))
-
-
-def is_identifier(name: str) -> bool:
-    return re.match(IDENTIFIER, name) is not None
 
 
 def json_schema() -> dict:

@@ -7,7 +7,6 @@ from typing import Literal
 from civic_kpi.results import ComputeRun
 
 Format = Literal["table", "json", "csv", "markdown"]
-FORMATS: tuple[str, ...] = ("table", "json", "csv", "markdown")
 
 
 def render(run: ComputeRun, fmt: Format, *, color: bool = False, width: int | None = None) -> str:

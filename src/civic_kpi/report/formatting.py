@@ -32,7 +32,7 @@ def value_text(value: float | None, unit: str, decimals: int) -> str:
 
 def _amount(number: float) -> str:
     # Counts print as integers; sums of hours or dollars keep their decimals (86.5/86.72, not 86/87).
-    return f"{number:,.0f}" if float(number).is_integer() else f"{number:,.2f}".rstrip("0")
+    return f"{number:,.0f}" if float(number).is_integer() else f"{number:,.2f}".rstrip("0").rstrip(".")
 
 
 def count_text(result: KpiResult) -> str:

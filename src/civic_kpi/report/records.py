@@ -67,5 +67,5 @@ def to_csv(run: ComputeRun) -> str:
     writer.writeheader()
     for result in run.results:
         record = flat_record(run, result)
-        writer.writerow({key: _safe(value) if key not in ("value",) else value for key, value in record.items()})
+        writer.writerow({key: _safe(value) for key, value in record.items()})
     return buffer.getvalue()
