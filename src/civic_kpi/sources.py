@@ -100,11 +100,13 @@ def file_schema(path: Path, dataset: Dataset) -> dict[str, pl.DataType]:
         ) from None
 
 
-def check_columns(name: str, dataset: Dataset, files: list[Path], needed: set[str]) -> list[Problem]:
+def check_columns(
+    name: str, dataset: Dataset, files: list[Path], needed: set[str], schemas: dict[Path, dict] | None = None
+) -> list[Problem]:
     """Problems for every needed column missing from a file, with the closest real name as a hint."""
     problems: list[Problem] = []
     for path in files:
-        present = list(file_schema(path, dataset))
+        present = list(schemas[path] if schemas else file_schema(path, dataset))
         for column in sorted(needed):
             source = dataset.source_name(column)
             if source not in present:
@@ -181,13 +183,14 @@ def scan_dataset(
     import polars as pl
 
     files = resolve_files(name, dataset.path, data_dir)
-    problems = check_columns(name, dataset, files, columns)
+    schemas = {path: file_schema(path, dataset) for path in files}
+    problems = check_columns(name, dataset, files, columns, schemas)
     if problems:
         raise DataError(problems)
     sources = {column: dataset.source_name(column) for column in sorted(columns)}
     frames = []
     for index, path in enumerate(files):
-        schema = file_schema(path, dataset)
+        schema = schemas[path]
         exprs = [
             parse_column(dataset.columns[column], pl.col(source), schema[source], timezone, strict=True).alias(column)
             for column, source in sources.items()
