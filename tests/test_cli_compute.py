@@ -47,7 +47,7 @@ def test_json_carries_every_kpi_with_provenance(cli):
     assert len(doc["catalog"]["sha256"]) == 64
     assert doc["catalog"]["path"].endswith("kpi_definitions.yaml")
     ids = {r["kpi_id"] for r in doc["results"]}
-    assert len(ids) == 16  # the 15 reference KPIs; fulfilment time is a median and a P90 entry
+    assert len(ids) == 18  # the 15 reference KPIs (fulfilment time is two entries) + 2 from the SLA policy
     files = {Path(f["path"]).name: f["rows"] for f in doc["data_files"]}
     assert files["service_requests_2026-10.csv"] > 500
     assert sum(f["rows"] for f in doc["data_files"] if f["dataset"] == "service_requests") >= 20_000
@@ -252,7 +252,7 @@ def test_installed_script_in_a_subprocess():
     )
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
-    assert len({r["kpi_id"] for r in doc["results"]}) == 16
+    assert len({r["kpi_id"] for r in doc["results"]}) == 18
     statuses = {r["status"] for r in doc["results"]}
     assert {"pass", "warn", "fail"} <= statuses
     bad = subprocess.run(

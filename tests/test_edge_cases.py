@@ -272,3 +272,18 @@ def test_bad_date_value_names_file_row_and_column(tmp_path, cli):
     assert result.exit_code == 2
     assert "events.csv" in result.stderr and "row 2 (line 3)" in result.stderr
     assert "'2026-01-32 10:00' is not a valid datetime" in result.stderr and "Traceback" not in result.output
+
+
+def test_library_functions_stay_functions_after_first_use():
+    """A submodule named like a lazily exported function would replace it on first import."""
+    import subprocess
+    import sys
+
+    code = (
+        "import civic_kpi, types\n"
+        "for name in ('review', 'scorecard', 'compute', 'sla_deadlines', 'load_catalog'):\n"
+        "    getattr(civic_kpi, name)\n"
+        "    assert not isinstance(getattr(civic_kpi, name), types.ModuleType), name\n"
+        "    assert callable(getattr(civic_kpi, name)), name\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -59,19 +59,27 @@ SR_HEADER = [
 
 
 def sr(created, closed=None, status="Resolved", *, priority="Medium", due=None, reopened=None, channel="Web",
-       fcr="Y") -> dict:
+       fcr="Y", rtype="Pothole") -> dict:
     return {"created": created, "closed": closed, "status": status, "priority": priority, "due": due,
-            "reopened": reopened, "channel": channel, "fcr": fcr}
+            "reopened": reopened, "channel": channel, "fcr": fcr, "rtype": rtype}
+
+
+# The SLA policy table the catalog's deadlines come from: calendar days keep these hand calculations simple
+# (business days, holidays and closures are worked out by hand in test_sla_policy_by_hand.py).
+SLA_TABLE = [["Pothole", "Streets", "Public Works", 1, "calendar", ""],
+             ["Streetlight", "Streets", "Public Works", 5, "calendar", ""]]
 
 
 def write_311(data: Path, requests: list[dict]) -> None:
     by_month: dict[str, list[list[object]]] = {}
     for n, r in enumerate(requests, start=1):
-        row = [f"SR-{n:05d}", r["created"], r["closed"], r["status"], r["priority"], "Pothole", "Streets",
+        row = [f"SR-{n:05d}", r["created"], r["closed"], r["status"], r["priority"], r["rtype"], "Streets",
                "Public Works", r["channel"], r["fcr"], r["reopened"], r["due"], "Downtown", None]
         by_month.setdefault(r["created"][:7], []).append(row)
     for month, rows in by_month.items():
         write_csv(data / "311" / f"service_requests_{month}.csv", SR_HEADER, rows)
+    write_csv(data / "reference" / "sla_by_type.csv",
+              ["request_type", "category", "agency", "sla_days", "day_type", "explanation"], SLA_TABLE)
 
 
 # Public records requests: dates as %m/%d/%Y.
@@ -158,33 +166,32 @@ def write_participants(data: Path, rows: list[tuple[str, str | None]], neighborh
 
 
 def test_sla_compliance_by_priority_critical_override_passes_while_overall_fails(catalog, data):
+    # Deadlines come from the SLA table: Pothole 1 calendar day (created + 24 h), Streetlight 5 calendar days.
     write_311(data, [
         # Critical, closed in October
-        sr("2026-10-01 08:00:00", "2026-10-01 11:00:00", priority="Critical", due="2026-10-01 12:00:00"),  # 1 on time
-        sr("2026-10-05 09:00:00", "2026-10-05 13:00:00", priority="Critical", due="2026-10-05 13:00:00"),  # 2 at due
-        sr("2026-10-10 08:00:00", "2026-10-10 10:00:00", "Cancelled", priority="Critical",
-           due="2026-10-10 12:00:00"),                                                                     # 3 on time
-        sr("2026-10-20 08:00:00", None, "Open", priority="Critical", due="2026-10-20 12:00:00"),           # 4 open
+        sr("2026-10-01 08:00:00", "2026-10-01 11:00:00", priority="Critical"),               # 1 on time (due 10-02)
+        sr("2026-10-05 09:00:00", "2026-10-06 09:00:00", priority="Critical"),               # 2 exactly at due
+        sr("2026-10-10 08:00:00", "2026-10-10 10:00:00", "Cancelled", priority="Critical"),  # 3 on time, cancelled
+        sr("2026-10-20 08:00:00", None, "Open", priority="Critical"),                        # 4 open
         # High
-        sr("2026-10-02 08:00:00", "2026-10-04 08:00:00", priority="High", due="2026-10-03 08:00:00"),      # 5 late
-        sr("2026-10-03 08:00:00", "2026-10-03 20:00:00", priority="High", due="2026-10-04 08:00:00"),      # 6 on time
+        sr("2026-10-02 08:00:00", "2026-10-04 08:00:00", priority="High"),      # 5 late (due 10-03 08:00)
+        sr("2026-10-03 08:00:00", "2026-10-03 20:00:00", priority="High"),      # 6 on time
         # Medium
-        sr("2026-10-06 08:00:00", "2026-10-09 08:00:00", priority="Medium", due="2026-10-08 08:00:00"),    # 7 late
-        sr("2026-10-07 08:00:00", "2026-10-08 08:00:00", priority="Medium", due="2026-10-09 08:00:00"),    # 8 on time
-        sr("2026-10-11 08:00:00", "2026-10-12 09:00:00", "Cancelled", priority="Medium",
-           due="2026-10-12 08:00:00"),                                                                     # 9 late
-        sr("2026-09-29 08:00:00", "2026-10-02 08:00:00", priority="Medium", due="2026-10-03 08:00:00"),    # 10 on time
+        sr("2026-10-06 08:00:00", "2026-10-09 08:00:00", priority="Medium"),    # 7 late (due 10-07 08:00)
+        sr("2026-10-07 08:00:00", "2026-10-08 08:00:00", priority="Medium"),    # 8 exactly at due: on time
+        sr("2026-10-11 08:00:00", "2026-10-12 09:00:00", "Cancelled", priority="Medium"),  # 9 late by 1 h
+        sr("2026-09-29 08:00:00", "2026-10-02 08:00:00", priority="Medium", rtype="Streetlight"),  # 10 on time (10-04)
         # outside October's closures
-        sr("2026-09-28 08:00:00", "2026-09-30 23:59:59", priority="Critical", due="2026-09-29 08:00:00"),  # 11 Sep late
-        sr("2026-10-30 08:00:00", "2026-11-01 00:00:00", priority="Medium", due="2026-11-02 08:00:00"),    # 12 Nov
-        sr("2025-10-05 08:00:00", "2025-10-05 18:00:00", priority="High", due="2025-10-06 08:00:00"),      # 13 2025-10
+        sr("2026-09-28 08:00:00", "2026-09-30 23:59:59", priority="Critical"),  # 11 Sep, late (due 09-29 08:00)
+        sr("2026-10-30 08:00:00", "2026-11-01 00:00:00", priority="Medium"),    # 12 closed in Nov
+        sr("2025-10-05 08:00:00", "2025-10-05 18:00:00", priority="High"),      # 13 2025-10, on time
     ])
     rows = {r.group.get("priority", "ALL"): r for r in results(catalog, "sla_compliance", by=["priority"])}
     assert set(rows) == {"ALL", "Critical", "High", "Medium"}
 
     # Closed (Resolved or Cancelled) in Oct: rows 1,2,3,5,6,7,8,9,10 -> 9 (4 is open, 11 closed in Sep,
     # 12 closed 2026-11-01 00:00 = first instant after the month, 13 a year ago; row 10 was created in Sep but
-    # closed in Oct, so it counts). On time (closed <= due): 1, 2 (exactly at due), 3, 6, 8, 10 -> 6.
+    # closed in Oct, so it counts). On time (closed <= deadline): 1, 2 (exactly at it), 3, 6, 8, 10 -> 6.
     # 6/9*100 = 66.67 < 90 -> fail.
     everyone = rows["ALL"]
     assert (everyone.numerator, everyone.denominator, everyone.sample_size) == (6, 9, 9)
@@ -298,6 +305,8 @@ def test_reopen_rate_30_days_counts_31_does_not(catalog, data):
         sr("2026-10-09 08:00:00", None, "Open"),                                           # 9: open
         sr("2026-09-20 08:00:00", "2026-09-25 10:00:00", reopened="2026-10-03 10:00:00"),  # 10: closed in Sep
         sr("2025-10-10 08:00:00", "2025-10-11 10:00:00"),                                  # 11: a year ago
+        # 12: the newest record of the export, so every 30-day window above has fully elapsed (as-of 12-15)
+        sr("2026-12-15 08:00:00", None, "Open"),
     ])
     result = overall(catalog, "reopen_rate")
     # Closed in Oct: rows 1-8 -> 8. Reopened within closed + 30 days: 1 (10-01 10:00 + 30 d = 10-31 10:00, <=),
@@ -308,6 +317,7 @@ def test_reopen_rate_30_days_counts_31_does_not(catalog, data):
     assert result.status is Status.FAIL
     assert result.prior.value == pytest.approx(100.0)
     assert result.year_ago.value == pytest.approx(0.0)
+    assert result.excluded == 0
 
 
 def test_digital_channel_adoption_passes(catalog, data):

@@ -25,7 +25,7 @@ def broken(tmp_path: Path, old: str, new: str, count: int = 1) -> tuple[Path, in
 def test_bundled_catalog_and_data_are_valid(cli):
     result = cli("validate", CATALOG)
     assert result.exit_code == 0, result.output
-    assert "16 KPIs, 7 datasets" in result.stdout
+    assert "18 KPIs, 7 datasets" in result.stdout
     assert "columns checked in" in result.stdout
 
 
@@ -133,7 +133,7 @@ def test_type_mismatch_is_caught_before_reading_data(cli, tmp_path):
 
 
 def test_wrong_types_and_missing_fields(cli, tmp_path):
-    path, line = broken(tmp_path, "decimals: 2", "decimals: two")
+    path, line = broken(tmp_path, "decimals: 2\n    target: {at_least: 99", "decimals: two\n    target: {at_least: 99")
     result = cli("validate", path, "--no-data")
     assert result.exit_code == 2 and f"{path}:{line}" in result.stderr
     assert "KPI 'livestream_availability'" in result.stderr and "field 'decimals'" in result.stderr
@@ -161,7 +161,7 @@ def test_list_shows_every_kpi(cli):
     result = cli("list", "--catalog", CATALOG, "--format", "json")
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
-    assert len(rows) == 16
+    assert len(rows) == 18
     sla = next(r for r in rows if r["id"] == "sla_compliance")
     assert sla["target"] == ">= 90% (Critical: >= 95%)"
     table = cli("list", "--catalog", CATALOG)

@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
     from civic_kpi.engine import compute
     from civic_kpi.errors import CatalogError, CivicKpiError, DataError, ExitCode, UsageError
+    from civic_kpi.fiscal_scorecard import ScorecardRun, scorecard
+    from civic_kpi.monthly_review import ReviewRun, review
     from civic_kpi.periods import Period, parse_period
+    from civic_kpi.policies import sla_deadlines
     from civic_kpi.results import ComputeRun, KpiResult, Status
 
 _EXPORTS = {
@@ -35,6 +38,11 @@ _EXPORTS = {
     "ExitCode": "civic_kpi.errors",
     "Period": "civic_kpi.periods",
     "parse_period": "civic_kpi.periods",
+    "sla_deadlines": "civic_kpi.policies",
+    "review": "civic_kpi.monthly_review",
+    "ReviewRun": "civic_kpi.monthly_review",
+    "scorecard": "civic_kpi.fiscal_scorecard",
+    "ScorecardRun": "civic_kpi.fiscal_scorecard",
     "ComputeRun": "civic_kpi.results",
     "KpiResult": "civic_kpi.results",
     "Status": "civic_kpi.results",
@@ -49,12 +57,17 @@ __all__ = [
     "KpiResult",
     "LoadedCatalog",
     "Period",
+    "ReviewRun",
+    "ScorecardRun",
     "Status",
     "UsageError",
     "__version__",
     "compute",
     "load_catalog",
     "parse_period",
+    "review",
+    "scorecard",
+    "sla_deadlines",
 ]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -94,6 +94,26 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
+def _terminal_width(fmt: OutputFormat, output: Path | None) -> int | None:
+    if output is None and fmt == OutputFormat.table and sys.stdout.isatty():
+        return shutil.get_terminal_size((150, 40)).columns
+    return None
+
+
+def _emit(render: Callable[..., str], fmt: OutputFormat, output: Path | None, summary: str) -> None:
+    """Print to stdout (colored on a terminal), or write the file atomically and say so on stderr."""
+    from civic_kpi.output import write_atomic
+
+    color = output is None and fmt == OutputFormat.table and _use_color()
+    text = render(fmt.value, color=color, width=_terminal_width(fmt, output))
+    if output is not None:
+        write_atomic(output, text)
+        _err(f"wrote {summary} to {output}")
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"civic-kpi {__version__}")
@@ -110,6 +130,14 @@ def _main(
 
 
 CatalogOption = Annotated[Path, typer.Option("--catalog", "-c", help="The KPI catalog.", show_default=True)]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="The moment the results describe (default: the newest record): default period, snapshot cut-off, "
+        "follow-up windows. YYYY-MM-DD or 'YYYY-MM-DD HH:MM'.",
+    ),
+]
 DataDirOption = Annotated[
     Path | None,
     typer.Option("--data-dir", "-d", help="Where dataset paths start (default: the catalog's data_dir)."),
@@ -143,6 +171,7 @@ def compute(
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Exit 1 when any KPI row is at this status or worse.")
     ] = FailOn.never,
+    as_of: AsOfOption = None,
 ) -> None:
     """Compute every KPI of the catalog for one period and judge it against its target.
 
@@ -154,7 +183,6 @@ def compute(
     """
     from civic_kpi.engine import compute as run_compute
     from civic_kpi.errors import UsageError
-    from civic_kpi.output import write_atomic
     from civic_kpi.periods import date_range
     from civic_kpi.report import render
     from civic_kpi.results import Status
@@ -174,20 +202,14 @@ def compute(
             kpis=_split(kpi),
             domains=domain or None,
             data_dir=data_dir,
+            as_of=as_of,
         )
-        to_terminal = output is None and fmt == OutputFormat.table
-        width = shutil.get_terminal_size((150, 40)).columns if to_terminal and sys.stdout.isatty() else None
-        text = render(run, fmt.value, color=to_terminal and _use_color(), width=width)  # type: ignore[arg-type]
-        if output is not None:
-            write_atomic(output, text)
-            counts = run.counts()
-            _err(
-                f"wrote {len(run.results)} results for {run.period.label} to {output} "
-                f"({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['no_data']} no data)"
-            )
-        else:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+        counts = run.counts()
+        summary = (
+            f"{len(run.results)} results for {run.period.label} ({counts['pass']} pass, {counts['warn']} warn, "
+            f"{counts['fail']} fail, {counts['no_data']} no data)"
+        )
+        _emit(lambda f, **kw: render(run, f, **kw), fmt, output, summary)
     failing = {FailOn.never: set(), FailOn.fail: {Status.FAIL}, FailOn.warn: {Status.FAIL, Status.WARN}}[fail_on]
     if any(result.status in failing for result in run.results):
         raise typer.Exit(int(ExitCode.THRESHOLD))
@@ -218,7 +240,68 @@ def validate(
     assert report.catalog is not None
     cat = report.catalog.catalog
     checked = "" if no_data else f"; columns checked in {report.files_checked} files"
-    typer.echo(f"✔ {catalog}: {len(cat.kpis)} KPIs, {len(cat.datasets)} datasets{checked}")
+    for warning in report.warnings:
+        _err(f"warning: {warning.render()}")
+    warned = f"; {len(report.warnings)} warning(s)" if report.warnings else ""
+    typer.echo(f"✔ {catalog}: {len(cat.kpis)} KPIs, {len(cat.datasets)} datasets{checked}{warned}")
+
+
+@app.command()
+def review(
+    month: Annotated[
+        str | None, typer.Option("--month", "-m", help="The month to review, YYYY-MM (default: latest complete).")
+    ] = None,
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    data_dir: DataDirOption = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
+    as_of: AsOfOption = None,
+) -> None:
+    """List what needs a performance review this month (Houston 311 policy 5.2): every group under a
+    standard of the catalog's performance_review (on time under 90%, satisfaction under 2 of 3), with its owner,
+    the counts behind it and the date the review is due.
+
+    \b
+    Examples:
+      civic-kpi review --month 2026-10
+      civic-kpi review --month 2026-10 --format csv -o review-2026-10.csv
+    """
+    from civic_kpi.monthly_review import review as run_review
+    from civic_kpi.report.review import render_review
+
+    with _user_errors():
+        run = run_review(catalog, month=month, data_dir=data_dir, as_of=as_of)
+        summary = f"{len(run.items)} review findings for {run.month.label}"
+        _emit(lambda f, **kw: render_review(run, f, **kw), fmt, output, summary)
+
+
+@app.command()
+def scorecard(
+    fiscal_year: Annotated[
+        str | None,
+        typer.Option("--fiscal-year", "-y", help="FY2026 (default: the latest fiscal year that has ended)."),
+    ] = None,
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    data_dir: DataDirOption = None,
+    kpi: Annotated[list[str] | None, typer.Option("--kpi", "-k", help="Only these KPI ids.")] = None,
+    domain: Annotated[list[str] | None, typer.Option("--domain", help="Only KPIs of this domain.")] = None,
+    fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
+) -> None:
+    """Print a fiscal-year scorecard the way Kansas City publishes its measures: last year's actual, this
+    year's target and actual, and next year's target.
+
+    \b
+    Examples:
+      civic-kpi scorecard --fiscal-year FY2026
+      civic-kpi scorecard --domain "311 Customer Service" --format markdown
+    """
+    from civic_kpi.fiscal_scorecard import scorecard as run_scorecard
+    from civic_kpi.report.scorecard import render_scorecard
+
+    with _user_errors():
+        run = run_scorecard(catalog, fiscal_year=fiscal_year, kpis=_split(kpi), domains=domain, data_dir=data_dir)
+        _emit(lambda f, **kw: render_scorecard(run, f, **kw), fmt, output, f"the {run.fiscal_year.label} scorecard")
 
 
 @app.command("list")

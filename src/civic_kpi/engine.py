@@ -10,7 +10,7 @@ datasets in parallel. The engine never prints; it returns typed results.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from civic_kpi.expressions import (
     parse_formula,
 )
 from civic_kpi.periods import Period, latest_complete_month, parse_period
+from civic_kpi.policies import with_deadlines
 from civic_kpi.results import (
     CatalogInfo,
     Comparison,
@@ -37,7 +38,7 @@ from civic_kpi.results import (
     PeriodInfo,
 )
 from civic_kpi.sources import DatasetScan, diagnose, load_reference, row_count_query, scan_dataset
-from civic_kpi.targets import describe, judge, percent_change, target_for_group
+from civic_kpi.targets import describe, judge, percent_change, resolve_target
 
 if TYPE_CHECKING:
     import polars as pl
@@ -105,12 +106,56 @@ def _dims_for(kpi: KPI, catalog: Catalog, by: list[str] | None, notes: list[str]
     return tuple(by)
 
 
+def _parse_as_of(value: datetime | str) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise UsageError(
+            Problem(f"cannot read as-of '{value}'", hint="write it as 2026-11-14 or 2026-11-14 17:00")
+        ) from None
+    return moment.replace(tzinfo=None)
+
+
+def data_as_of(catalog: LoadedCatalog | str | Path, data_dir: str | Path | None = None) -> datetime | None:
+    """The newest record over all datasets of the catalog (their as_of_column or date column)."""
+    loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
+    cat, root = loaded.catalog, loaded.data_dir(data_dir)
+    scans = {
+        name: scan_dataset(name, dataset, root, {dataset.freshness_column, dataset.date_column}, cat.timezone)
+        for name, dataset in cat.datasets.items()
+    }
+    frames = _collect({name: _newest_query(scan) for name, scan in scans.items()}, list(scans.values()), cat.timezone)
+    known = [frame["newest"][0] for frame in frames.values() if frame["newest"][0] is not None]
+    return max(known) if known else None
+
+
+def _coverage_notes(periods: Periods, oldest: dict[str, datetime | None]) -> list[str]:
+    """Say when a compared period starts before a dataset's first day of records: its values cover part of it."""
+    notes: dict[str, str] = {}
+    for which, period in (("", periods.current), ("prior ", periods.prior), ("year-ago ", periods.year_ago)):
+        late = {
+            name: first.date()
+            for name, first in oldest.items()
+            if first is not None and period.start < first.date() < period.end
+        }
+        if late and period.label not in notes:
+            notes[period.label] = (
+                f"the {which}period {period.label} starts before the first record of {', '.join(sorted(late))} "
+                f"({min(late.values())}): its values cover only part of it"
+            )
+    return list(notes.values())
+
+
 def _newest_query(scan: DatasetScan) -> pl.LazyFrame:
     """The newest timestamp of a dataset (its as_of_column, else its date column): how fresh the export is."""
     import polars as pl
 
-    column = scan.dataset.freshness_column
-    return scan.frame.select(pl.col(column).cast(pl.Datetime("us")).max().alias("newest"))
+    return scan.frame.select(
+        pl.col(scan.dataset.freshness_column).cast(pl.Datetime("us")).max().alias("newest"),
+        pl.col(scan.dataset.date_column).cast(pl.Datetime("us")).min().alias("oldest"),
+    )
 
 
 def _collect(
@@ -162,8 +207,18 @@ def _aggregations(
     import polars as pl
 
     exprs: list[pl.Expr] = []
+    follow_up = kpi.window.follow_up_days
+    date_columns = scan.dataset.date_only_columns
     for key, period in periods.items():
         mask = _mask(scan, kpi, period)
+        prefix = f"{index}|{key}|"
+        if follow_up and newest is not None:
+            # Only records whose follow-up window has fully elapsed by the as-of time can be judged; the rest are
+            # counted as left out, so the output can say how many and why.
+            column = pl.col(kpi.window.date or scan.dataset.date_column)
+            elapsed = (column.cast(pl.Datetime("us")) + pl.duration(days=follow_up)) <= pl.lit(newest)
+            exprs.append((mask & ~elapsed.fill_null(False)).sum().cast(pl.Int64).alias(prefix + "excluded"))
+            mask = mask & elapsed.fill_null(False)
         snapshot_at = period.end_dt
         rows = mask.sum()
         if kpi.window.snapshot:
@@ -171,8 +226,7 @@ def _aggregations(
             if newest is not None:
                 snapshot_at = min(snapshot_at, newest)
             rows = (pl.col(scan.dataset.date_column) < pl.lit(snapshot_at)).sum()  # records that existed by then
-        ctx = Context(mask, period.start_dt, period.end_dt, snapshot_at, **ctx_values)
-        prefix = f"{index}|{key}|"
+        ctx = Context(mask, period.start_dt, period.end_dt, snapshot_at, **ctx_values, date_columns=date_columns)
         compiled = {field: compile_formula(formula, ctx) for field, formula in formulas.items()}
         if kpi.is_ratio:
             exprs.append(compiled["numerator"].expr.cast(pl.Float64).alias(prefix + "numerator"))
@@ -194,25 +248,30 @@ class _Value:
     denominator: float | None = None
     sample: int | None = None
     reason: str | None = None  # why there is no value
+    excluded: int | None = None  # records of the period left out because their follow-up window is still open
 
 
 def _value(kpi: KPI, row: dict[str, Any], index: int, key: str) -> _Value:
     prefix = f"{index}|{key}|"
     sample = row.get(prefix + "sample")
+    excluded = row.get(prefix + "excluded")
     if not row.get(prefix + "rows"):
-        return _Value(None, sample=sample, reason="no records in the period")
+        reason = "no records in the period"
+        if excluded:
+            reason = f"all {excluded} records of the period are still inside their follow-up window"
+        return _Value(None, sample=sample, reason=reason, excluded=excluded)
     if kpi.is_ratio:
         numerator, denominator = row.get(prefix + "numerator"), row.get(prefix + "denominator")
         if denominator == 0:
-            return _Value(None, numerator, denominator, sample, "the denominator is zero")
+            return _Value(None, numerator, denominator, sample, "the denominator is zero", excluded)
         value = None if numerator is None or denominator is None else numerator / denominator * kpi.effective_scale
     else:
         numerator = denominator = None
         value = row.get(prefix + "value")
     if value is not None and not math.isfinite(value):
-        return _Value(None, numerator, denominator, sample, "the formula divides by zero")
+        return _Value(None, numerator, denominator, sample, "the formula divides by zero", excluded)
     reason = None if value is not None else "no value: every input in the period is missing"
-    return _Value(value, numerator, denominator, sample, reason)
+    return _Value(value, numerator, denominator, sample, reason, excluded)
 
 
 def _comparison(period: Period, value: float | None, base: float | None) -> Comparison:
@@ -234,7 +293,7 @@ def _result_rows(
             year_value = _value(kpi, row, index, "year_ago").value
             if group and now.value is None and prior_value is None and year_value is None:
                 continue  # a group with no records in any compared period is noise
-            target = target_for_group(kpi.target, group) if kpi.target else None
+            target = resolve_target(kpi.target, group, periods.current.label) if kpi.target else None
             verdict = judge(target, now.value, prior_value, year_value)
             results.append(
                 KpiResult(
@@ -256,6 +315,12 @@ def _result_rows(
                     year_ago=_comparison(periods.year_ago, now.value, year_value),
                     percentile_method=methods[kpi.id],
                     decimals=kpi.decimals,
+                    excluded=now.excluded,
+                    excluded_reason=(
+                        f"inside their {kpi.window.follow_up_days}-day follow-up window at the as-of time"
+                        if now.excluded
+                        else None
+                    ),
                 )
             )
     return results
@@ -278,11 +343,14 @@ def compute(
     kpis: list[str] | None = None,
     domains: list[str] | None = None,
     data_dir: str | Path | None = None,
+    as_of: datetime | str | None = None,
 ) -> ComputeRun:
     """Compute the catalog's KPIs for one period (default: the latest complete month in the data).
 
     Each result carries its value, numerator/denominator or sample size, target and status, and the prior period's
-    and the year-earlier period's values. Raises a CivicKpiError subclass for any user mistake.
+    and the year-earlier period's values. `as_of` (default: the newest record of each dataset) is the moment the
+    results describe: it picks the default period, caps snapshots and decides which follow-up windows have elapsed.
+    Raises a CivicKpiError subclass for any user mistake.
     """
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     cat = loaded.catalog
@@ -311,11 +379,16 @@ def compute(
     formulas = {kpi.id: {f: parse_formula(t) for f, t in kpi.formulas.items()} for kpi in chosen}
     dims_of = {kpi.id: _dims_for(kpi, cat, by, notes) for kpi in chosen}
     needed: dict[str, set[str]] = {}
+    deadlines: dict[str, set[str]] = {}
     for kpi in chosen:
         dataset = cat.datasets[kpi.dataset]
         columns = needed.setdefault(kpi.dataset, {dataset.date_column, dataset.freshness_column})
+        derived = deadlines.setdefault(kpi.dataset, set())
         for formula in formulas[kpi.id].values():
-            columns |= formula.columns
+            derived |= formula.columns & set(dataset.deadlines)
+            columns |= formula.columns - set(dataset.deadlines)
+        for name in derived:
+            columns |= {dataset.deadlines[name].start, dataset.deadlines[name].key}
         columns.add(kpi.window.date or dataset.date_column)
         columns |= set(dims_of[kpi.id])
     tz = cat.timezone
@@ -324,10 +397,15 @@ def compute(
     refs = {name: load_reference(name, cat.reference_tables[name], root) for name in sorted(used_refs)}
 
     newest: dict[str, datetime | None] = {}
-    if period is None or any(kpi.window.snapshot for kpi in chosen):
+    oldest: dict[str, datetime | None] = {}
+    if as_of is not None:
+        moment = _parse_as_of(as_of)
+        newest = dict.fromkeys(scans, moment)
+    elif period is None or any(kpi.window.snapshot or kpi.window.follow_up_days for kpi in chosen):
         # The default period and the snapshots' cut-off depend on the data, so this small query runs first.
         first = _collect({name: _newest_query(scan) for name, scan in scans.items()}, list(scans.values()), tz)
         newest = {name: frame["newest"][0] for name, frame in first.items()}
+        oldest = {name: frame["oldest"][0] for name, frame in first.items()}
     if period is None:
         known = [moment for moment in newest.values() if moment is not None]
         if not known:
@@ -341,8 +419,13 @@ def compute(
 
     ctx_values = {"params": dict(cat.parameters), "refs": refs, "timezone": tz}
     index_of = {kpi.id: i for i, kpi in enumerate(chosen)}
+    years = range(periods.year_ago.start.year - 3, periods.current.end.year + 3)
     plans: dict[str, _Plan] = {}
-    for name, scan in scans.items():
+    for name, raw_scan in scans.items():
+        scan = raw_scan
+        if deadlines.get(name):
+            frame = with_deadlines(raw_scan.frame, raw_scan.dataset, deadlines[name], cat, root, years)
+            scan = replace(raw_scan, frame=frame)
         dataset_kpis = [k for k in chosen if k.dataset == name]
         for dims in sorted({dims_of[k.id] for k in dataset_kpis} | {()}, key=len):
             members = tuple(k for k in dataset_kpis if dims == () or dims_of[k.id] == dims)
@@ -357,16 +440,18 @@ def compute(
             plans[f"plan:{len(plans)}"] = _Plan(name, dims, members, query)
     queries = {key: plan.query for key, plan in plans.items()}
     queries |= {f"rows:{name}": row_count_query(scan) for name, scan in scans.items()}
-    if not newest:
+    if not oldest:
         queries |= {f"newest:{name}": _newest_query(scan) for name, scan in scans.items()}
     frames = _collect(queries, list(scans.values()), tz)
-    if not newest:
-        newest = {name: frames[f"newest:{name}"]["newest"][0] for name in scans}
+    if not oldest:
+        oldest = {name: frames[f"newest:{name}"]["oldest"][0] for name in scans}
+        newest = newest or {name: frames[f"newest:{name}"]["newest"][0] for name in scans}
+    notes += _coverage_notes(periods, oldest)
     known = [moment for moment in newest.values() if moment is not None]
-    as_of = max(known) if known else None
-    if as_of is not None and as_of < current.end_dt:
+    described_at = max(known) if known else None
+    if described_at is not None and described_at < current.end_dt:
         notes.append(
-            f"the period {current.label} runs past the newest record ({as_of:%Y-%m-%d %H:%M}); it is not complete"
+            f"the period {current.label} runs past the as-of time ({described_at:%Y-%m-%d %H:%M}); it is not complete"
         )
 
     methods = {kpi.id: _percentile_method(formulas[kpi.id]) for kpi in chosen}
@@ -389,7 +474,7 @@ def compute(
         catalog=CatalogInfo(path=str(loaded.path), sha256=loaded.sha256, title=cat.title),
         data_dir=str(root),
         data_files=data_files,
-        as_of=as_of,
+        as_of=described_at,
         period=_period_info(periods.current),
         prior_period=_period_info(periods.prior),
         year_ago_period=_period_info(periods.year_ago),

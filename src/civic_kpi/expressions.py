@@ -192,11 +192,13 @@ def _check(node: ast.AST, formula: Formula, in_aggregate: bool) -> None:
             if isinstance(op, (ast.Is, ast.IsNot)) and not (isinstance(right, ast.Constant) and right.value is None):
                 raise FormulaError("'is' only compares with None: x is None, x is not None", offset)
             if isinstance(op, (ast.In, ast.NotIn)):
-                is_ref = (
-                    isinstance(right, ast.Attribute) and isinstance(right.value, ast.Name) and right.value.id == "ref"
+                named_list = (
+                    isinstance(right, ast.Attribute)
+                    and isinstance(right.value, ast.Name)
+                    and right.value.id in ("ref", "params")
                 )
-                if not (isinstance(right, (ast.List, ast.Tuple)) or is_ref):
-                    raise FormulaError("'in' needs a list of values or ref.NAME on its right", offset)
+                if not (isinstance(right, (ast.List, ast.Tuple)) or named_list):
+                    raise FormulaError("'in' needs a list of values, params.NAME or ref.NAME on its right", offset)
             if not (isinstance(right, ast.Constant) and right.value is None):
                 _check(right, formula, in_aggregate)
         return
@@ -309,7 +311,8 @@ class Context:
     as_of: datetime
     params: dict[str, Any]
     refs: dict[str, list[Any]]
-    timezone: str | None = None  # durations are measured in elapsed time in this zone (DST-aware)
+    timezone: str | None = None  # durations between timestamps are elapsed time in this zone (DST-aware)
+    date_columns: frozenset[str] = frozenset()  # columns holding dates only: their differences are whole days
 
 
 @dataclass
@@ -358,7 +361,10 @@ class _Compiler:
         if isinstance(node, ast.Attribute):
             assert isinstance(node.value, ast.Name)
             if node.value.id == "params":
-                return pl.lit(self.ctx.params[node.attr])
+                value = self.ctx.params[node.attr]
+                if isinstance(value, list):
+                    raise FormulaError(f"params.{node.attr} is a list; use it after 'in'", node.col_offset)
+                return pl.lit(value)
             raise FormulaError("ref.NAME can only be used after 'in' or in len()", node.col_offset)
         if isinstance(node, ast.BinOp):
             left, right = self.visit(node.left), self.visit(node.right)
@@ -389,7 +395,10 @@ class _Compiler:
     def _values(self, node: ast.AST) -> list[Any]:
         if isinstance(node, (ast.List, ast.Tuple)):
             return [element.value for element in node.elts]  # type: ignore[attr-defined]
-        assert isinstance(node, ast.Attribute)
+        assert isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+        if node.value.id == "params":
+            value = self.ctx.params[node.attr]
+            return list(value) if isinstance(value, list) else [value]
         return self.ctx.refs[node.attr]
 
     def _compare(self, node: ast.Compare) -> pl.Expr:
@@ -403,7 +412,7 @@ class _Compiler:
                 part = left.is_null() if isinstance(op, ast.Is) else left.is_not_null()
             elif isinstance(op, (ast.In, ast.NotIn)):
                 values = self._values(right_node)
-                if isinstance(right_node, ast.Attribute):
+                if isinstance(right_node, ast.Attribute) and right_node.value.id == "ref":  # type: ignore[attr-defined]
                     left = left.cast(pl.String)  # reference tables hold text; an integer code column compares as text
                 part = left.is_in(values)
                 part = ~part if isinstance(op, ast.NotIn) else part
@@ -439,7 +448,10 @@ class _Compiler:
         args = [self.visit(arg) for arg in node.args]
         if name in ("hours_between", "days_between", "minutes_between"):
             per_unit = {"hours_between": 3_600e6, "days_between": 86_400e6, "minutes_between": 60e6}[name]
-            start, end = (self._instant(a) for a in args)
+            # Between two timestamps: elapsed time, DST-aware. With a date on either side: calendar days, so the
+            # days between 2026-03-01 and 2026-04-01 stay 31 whatever the clocks did in between.
+            aware = self.ctx.timezone is not None and not any(self._is_date(arg) for arg in node.args)
+            start, end = (self._instant(a) if aware else a.cast(pl.Datetime("us")) for a in args)
             return (end - start).dt.total_microseconds() / per_unit
         if name == "days":
             return pl.duration(days=args[0])
@@ -461,15 +473,22 @@ class _Compiler:
             return args[0].abs()
         raise FormulaError(f"function '{name}' is not allowed", node.col_offset)  # unreachable after parse
 
+    def _is_date(self, node: ast.AST) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in self.ctx.date_columns
+        return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "date"
+
     def _instant(self, value: pl.Expr) -> pl.Expr:
         """Wall-clock time as an instant in the catalog's zone, so a duration across a DST change is true."""
         import polars as pl
 
         moment = value.cast(pl.Datetime("us"))
-        if self.ctx.timezone is None:
-            return moment
-        # In the autumn's repeated hour take the first occurrence; a spring-gap time that cannot exist is null.
-        return moment.dt.replace_time_zone(self.ctx.timezone, ambiguous="earliest", non_existent="null")
+        zone = self.ctx.timezone
+        # In the autumn's repeated hour take the first occurrence. A spring-gap time (02:30 on the day clocks jump)
+        # does not exist; like Python's zoneinfo and pandas' shift_forward, read it as the hour after (03:30).
+        exact = moment.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+        shifted = (moment + pl.duration(hours=1)).dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
+        return pl.coalesce(exact, shifted)
 
     def _aggregate(self, node: ast.Call, name: str) -> pl.Expr:
         keywords = {kw.arg: kw.value for kw in node.keywords}

@@ -147,6 +147,12 @@ def parse_period(text: str, fiscal_year_start_month: int = 1) -> Period:
     raise UsageError(f"cannot read period '{text}'; use one of: {PERIOD_FORMATS}")
 
 
+def fiscal_year_containing(day: date, fiscal_year_start_month: int = 1) -> Period:
+    """The fiscal year a day falls in (named for the calendar year it ends in)."""
+    end_year = day.year + (1 if fiscal_year_start_month != 1 and day.month >= fiscal_year_start_month else 0)
+    return parse_period(f"FY{end_year}", fiscal_year_start_month)
+
+
 def date_range(start: str, end: str) -> Period:
     """A --from/--to range; both days are included."""
     return parse_period(f"{start}..{end}")

@@ -60,6 +60,8 @@ class KpiResult(_Frozen):
     year_ago: Comparison | None = None
     percentile_method: str | None = None
     decimals: int = 1
+    excluded: int | None = Field(None, description="Records of the period left out of the value (see the reason).")
+    excluded_reason: str | None = None
 
     @property
     def group_label(self) -> str:

@@ -33,6 +33,15 @@ class Verdict:
     reason: str | None = None
 
 
+def resolve_target(target: Target, group: dict[str, str | None], period_label: str | None = None) -> Target:
+    """The target that applies: the period's own (FY2027), then the group's own (critical >= 95), else the KPI's."""
+    if period_label is not None and period_label in target.by_period:
+        by_group = target.by_group
+        target = target.by_period[period_label]
+        target = target.model_copy(update={"by_group": target.by_group or by_group})
+    return target_for_group(target, group)
+
+
 def target_for_group(target: Target, group: dict[str, str | None]) -> Target:
     """The group's own target where the catalog gives one (critical >= 95), else the KPI's."""
     for dimension, value in group.items():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.errors import CivicKpiError, Problem
+from civic_kpi.policies import long_sla_warnings
 from civic_kpi.sources import check_columns, load_reference, resolve_files
 
 
@@ -14,6 +15,7 @@ from civic_kpi.sources import check_columns, load_reference, resolve_files
 class ValidationReport:
     catalog: LoadedCatalog | None
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
     files_checked: int = 0
 
     @property
@@ -44,4 +46,9 @@ def validate(catalog: str | Path, data_dir: str | Path | None = None, check_data
             report.files_checked += 1
         except CivicKpiError as exc:
             report.problems.extend(exc.problems)
+    try:
+        report.warnings.extend(long_sla_warnings(loaded.catalog, root))
+        report.files_checked += len(loaded.catalog.sla_policies)
+    except CivicKpiError as exc:
+        report.problems.extend(exc.problems)
     return report

@@ -29,9 +29,10 @@ import csv
 import math
 import pathlib
 import sys
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
 POPULATION = 652_000
 NOTICE_WINDOW_HOURS = 72
@@ -120,6 +121,20 @@ def _seconds(td: timedelta) -> int:
     return td.days * 86400 + td.seconds
 
 
+CITY_ZONE = ZoneInfo("America/Chicago")  # the catalog's timezone: exports hold local wall-clock time
+
+
+def _elapsed(start: datetime, end: datetime) -> timedelta:
+    """Elapsed time between two local wall-clock timestamps, across daylight-saving changes.
+
+    Both are placed in the city's zone (fold=0: the first of a repeated autumn hour; a spring-gap time reads as
+    the hour after) and converted to UTC before subtracting: subtracting two aware datetimes that share one
+    tzinfo would give the wall-clock difference again.
+    """
+    utc = UTC
+    return end.replace(tzinfo=CITY_ZONE).astimezone(utc) - start.replace(tzinfo=CITY_ZONE).astimezone(utc)
+
+
 # --------------------------------------------------------------------------- 311
 
 
@@ -169,7 +184,7 @@ def _kpis_311(rows: list[dict], start: datetime, end: datetime) -> dict:
     out["sla_compliance_by_priority"] = by_prio
 
     # 2. time to close, P90 in fractional hours
-    hours = [Fraction(_seconds(r["closed"] - r["created"]), 3600) for r in closed]
+    hours = [Fraction(_seconds(_elapsed(r["created"], r["closed"])), 3600) for r in closed]
     out["time_to_close_p90"] = _pct_result(hours, Fraction(9, 10))
 
     # 3. first contact resolution over requests created in M
@@ -295,14 +310,14 @@ def _kpis_meetings(sample_dir: pathlib.Path, start: datetime, end: datetime) -> 
     ok = sum(
         1
         for m in not_cancelled
-        if m["agenda"] is not None and m["start"] - m["agenda"] >= timedelta(hours=NOTICE_WINDOW_HOURS)
+        if m["agenda"] is not None and _elapsed(m["agenda"], m["start"]) >= timedelta(hours=NOTICE_WINDOW_HOURS)
     )
     out["agenda_on_time"] = _ratio(ok, len(not_cancelled), len(not_cancelled))
 
     held = [m for m in meetings if m["status"] == "Held"]
 
     # 13. minutes lag in fractional days, P90
-    lags = [Fraction(_seconds(m["minutes"] - m["start"]), 86400) for m in held if m["minutes"] is not None]
+    lags = [Fraction(_seconds(_elapsed(m["start"], m["minutes"])), 86400) for m in held if m["minutes"] is not None]
     out["minutes_p90_days"] = _pct_result(lags, Fraction(9, 10))
 
     # 14. participation per 10,000 residents

@@ -26,7 +26,10 @@ def polars_schema(dataset: Dataset) -> dict[str, pl.DataType]:
         "date": pl.Date(),
         "datetime": pl.Datetime("us"),
     }
-    return {name: types[spec.type] for name, spec in dataset.columns.items()}
+    schema = {name: types[spec.type] for name, spec in dataset.columns.items()}
+    # A deadline has the type of the column its clock starts from.
+    schema |= {name: schema[deadline.start] for name, deadline in dataset.deadlines.items()}
+    return schema
 
 
 def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
@@ -46,7 +49,7 @@ def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
             did_you_mean(kpi.dataset, list(catalog.datasets)) or f"defined: {', '.join(catalog.datasets)}",
         )
         return problems
-    columns = list(dataset.columns)
+    columns = list(dataset.columns) + list(dataset.deadlines)
     parsed = {}
     for field, text in kpi.formulas.items():
         try:
@@ -126,6 +129,7 @@ def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset
         params=dict(loaded.catalog.parameters),
         refs={name: [] for name in loaded.catalog.reference_tables},
         timezone=loaded.catalog.timezone,
+        date_columns=dataset.date_only_columns,
     )
     problems = []
     for field, formula in parsed.items():

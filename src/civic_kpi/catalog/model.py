@@ -6,6 +6,7 @@ formula naming a column) live in `catalog.checks`, so that every problem can be 
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import PurePath
 from typing import Annotated, Literal
 
@@ -53,6 +54,50 @@ class ColumnSpec(StrictModel):
         return self
 
 
+class Deadline(StrictModel):
+    """A column derived from an SLA policy: the start plus the policy's days for the record's key."""
+
+    policy: Identifier = Field(description="Name of an entry under sla_policies.")
+    start: Identifier = Field(description="The column the clock starts from, e.g. created_at.")
+    key: Identifier = Field(description="The column matched against the policy table's key, e.g. request_type.")
+
+
+class HolidaySource(StrictModel):
+    """Public holidays from the maintained `holidays` package."""
+
+    country: str = Field(description="ISO country code, e.g. US.")
+    subdivision: str | None = Field(None, description="State or province code, e.g. TX.")
+    categories: list[str] | None = Field(None, description="Holiday categories of the package (default: public).")
+
+
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+class Calendar(StrictModel):
+    """Which days are business days: weekdays minus public holidays minus the city's own closures."""
+
+    holidays: HolidaySource | None = None
+    closures: list[date] = Field(default_factory=list, description="The city's own closure dates (YYYY-MM-DD).")
+    weekend: list[Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]] = Field(
+        default_factory=lambda: ["Sat", "Sun"], description="Days that are never business days."
+    )
+
+
+class SlaPolicy(StrictModel):
+    """An SLA table: per key (request type), the number of days allowed, calendar or business (Houston 5.1)."""
+
+    path: str = Field(description="CSV or Parquet table, relative to the data directory.")
+    key: str = Field(description="Column of the table holding the key (request type).")
+    days: str = Field(description="Column with the number of days allowed.")
+    day_type: str | None = Field(
+        None, description="Column saying 'calendar' or 'business' per row (default: every SLA in calendar days)."
+    )
+    explanation: str | None = Field(
+        None, description="Column explaining SLAs over 30 calendar days (Houston 5.1.4); validate warns when empty."
+    )
+    calendar: Identifier | None = Field(None, description="The calendar business days come from.")
+
+
 class Dataset(StrictModel):
     """A table of records: one export file, or a glob of monthly files with the same layout."""
 
@@ -72,6 +117,11 @@ class Dataset(StrictModel):
     )
     columns: dict[Identifier, ColumnSpec] = Field(
         description="KPI-side name -> export column. A plain string is the export column's name, read as text."
+    )
+    deadlines: dict[Identifier, Deadline] = Field(
+        default_factory=dict,
+        description="Derived deadline columns, e.g. {sla_due_at: {policy: sla_311, start: created_at, "
+        "key: request_type}}; formulas use them like columns.",
     )
 
     @property
@@ -108,6 +158,25 @@ class Dataset(StrictModel):
             if self.columns[name].type not in ("date", "datetime"):
                 raise ValueError(f"{role} '{name}' must have type date or datetime, not '{self.columns[name].type}'")
         return self
+
+    @model_validator(mode="after")
+    def _deadlines_use_columns(self) -> Dataset:
+        for name, deadline in self.deadlines.items():
+            if name in self.columns:
+                raise ValueError(f"deadline '{name}' has the name of a column; pick another name")
+            for role in ("start", "key"):
+                column = getattr(deadline, role)
+                if column not in self.columns:
+                    raise ValueError(f"deadline '{name}': {role} '{column}' is not one of this dataset's columns")
+            if self.columns[deadline.start].type not in ("date", "datetime"):
+                raise ValueError(f"deadline '{name}': start '{deadline.start}' must have type date or datetime")
+        return self
+
+    @property
+    def date_only_columns(self) -> frozenset[str]:
+        """Columns (and deadlines) holding dates without a time: differences between them are whole days."""
+        dates = {name for name, spec in self.columns.items() if spec.type == "date"}
+        return frozenset(dates | {name for name, d in self.deadlines.items() if d.start in dates})
 
     @property
     def freshness_column(self) -> str:
@@ -153,6 +222,11 @@ class Target(StrictModel):
         default_factory=dict,
         description="Targets that differ per group, e.g. {priority: {Critical: {at_least: 95}}}.",
     )
+    by_period: dict[str, Target] = Field(
+        default_factory=dict,
+        description="Targets for particular periods, by label: {FY2027: {at_least: 92}} (a scorecard's "
+        "this-year and next-year targets).",
+    )
 
     @field_validator("by_group", mode="before")
     @classmethod
@@ -169,8 +243,11 @@ class Target(StrictModel):
     def _one_rule(self) -> Target:
         for groups in self.by_group.values():
             for group, override in groups.items():
-                if override.by_group:
-                    raise ValueError(f"the target for group '{group}' cannot have its own by_group")
+                if override.by_group or override.by_period:
+                    raise ValueError(f"the target for group '{group}' cannot have its own by_group or by_period")
+        for label, override in self.by_period.items():
+            if override.by_period:
+                raise ValueError(f"the target for period '{label}' cannot have its own by_period")
         rules = [
             name for name in ("at_least", "above", "at_most", "below", "between") if getattr(self, name) is not None
         ] + (["trend_to_zero"] if self.trend_to_zero else [])
@@ -222,10 +299,19 @@ class Window(StrictModel):
         "instead of those dated within it: backlogs, open items.",
     )
 
+    follow_up_days: int | None = Field(
+        None,
+        ge=1,
+        description="Only count records whose follow-up window (this many days after the window date) has fully "
+        "elapsed by the data's as-of time, e.g. 30 for 'reopened within 30 days of closure'.",
+    )
+
     @model_validator(mode="after")
     def _not_both(self) -> Window:
         if self.snapshot and self.date:
             raise ValueError("a snapshot window is not filtered by a date column; give either snapshot or date")
+        if self.snapshot and self.follow_up_days:
+            raise ValueError("follow_up_days applies to records dated in the period, not to a snapshot")
         return self
 
 
@@ -279,6 +365,23 @@ class KPI(StrictModel):
         return {name: text for name, text in fields.items() if text is not None}
 
 
+class ReviewRule(StrictModel):
+    """One performance standard of the monthly review: a KPI and the value under which a group needs review."""
+
+    kpi: str = Field(description="A KPI id of the catalog.")
+    below: float = Field(description="Groups whose value is under this need a review.")
+    label: str | None = Field(None, description="The standard in words, e.g. 'on-time performance under 90%'.")
+
+
+class PerformanceReview(StrictModel):
+    """Houston 311 policy 5.2: which groups (request types) fell short of a standard in a month, and who owns them."""
+
+    by: list[Identifier] = Field(min_length=1, description="One review row per value of these columns.")
+    owner: Identifier | None = Field(None, description="The column naming who must do the review (agency).")
+    due_day: int = Field(15, ge=1, le=28, description="Reviews are due on this day of the following month.")
+    rules: list[ReviewRule] = Field(min_length=1)
+
+
 class Catalog(StrictModel):
     """The whole of kpi_definitions.yaml."""
 
@@ -293,12 +396,16 @@ class Catalog(StrictModel):
         1, ge=1, le=12, description="First month of the fiscal year (7 = July; Kansas City's is 5, May)."
     )
     data_dir: str = Field(".", description="Where dataset paths start, relative to this file; --data-dir overrides.")
-    parameters: dict[Identifier, Number | str] = Field(
-        default_factory=dict, description="Named constants for formulas, e.g. population; `params.NAME`."
+    parameters: dict[Identifier, Number | str | list[Number | str]] = Field(
+        default_factory=dict,
+        description="Named constants for formulas, e.g. population; `params.NAME`. A list works after `in`.",
     )
+    calendars: dict[Identifier, Calendar] = Field(default_factory=dict)
+    sla_policies: dict[Identifier, SlaPolicy] = Field(default_factory=dict)
     reference_tables: dict[Identifier, ReferenceTable] = Field(default_factory=dict)
     datasets: dict[Identifier, Dataset]
     kpis: list[KPI] = Field(min_length=1)
+    performance_review: PerformanceReview | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -311,6 +418,23 @@ class Catalog(StrictModel):
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"unknown time zone '{value}'; use an IANA name such as America/Chicago") from None
         return value
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Catalog:
+        for name, policy in self.sla_policies.items():
+            if policy.calendar is not None and policy.calendar not in self.calendars:
+                raise ValueError(f"sla_policies.{name}: calendar '{policy.calendar}' is not defined under calendars")
+        for name, dataset in self.datasets.items():
+            for column, deadline in dataset.deadlines.items():
+                if deadline.policy not in self.sla_policies:
+                    where = f"datasets.{name}.deadlines.{column}"
+                    raise ValueError(f"{where}: policy '{deadline.policy}' is not defined under sla_policies")
+        if self.performance_review is not None:
+            known = {kpi.id for kpi in self.kpis}
+            for rule in self.performance_review.rules:
+                if rule.kpi not in known:
+                    raise ValueError(f"performance_review: rule KPI '{rule.kpi}' is not a KPI of this catalog")
+        return self
 
     @field_validator("kpis")
     @classmethod

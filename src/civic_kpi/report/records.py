@@ -24,7 +24,8 @@ def to_json(run: ComputeRun) -> str:
     return run.model_dump_json(indent=2) + "\n"
 
 
-def _safe(cell: Any) -> Any:
+def safe_cell(cell: Any) -> Any:
+    """A CSV cell a spreadsheet will show as text, never run as a formula."""
     if isinstance(cell, str) and cell.startswith(_FORMULA_START):
         return "'" + cell
     return cell
@@ -67,5 +68,5 @@ def to_csv(run: ComputeRun) -> str:
     writer.writeheader()
     for result in run.results:
         record = flat_record(run, result)
-        writer.writerow({key: _safe(value) for key, value in record.items()})
+        writer.writerow({key: safe_cell(value) for key, value in record.items()})
     return buffer.getvalue()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -72,12 +72,25 @@ def render_table(run: ComputeRun) -> Group:
         f"  (rows: overall and per group)   Percentiles: {run.percentile_definition}.",
     )
     parts.append(summary)
+    for result in run.results:
+        if result.excluded:
+            parts.append(
+                Text(
+                    f"note: {result.name} ({result.group_label}): {result.excluded} records of {run.period.label} "
+                    f"left out, {result.excluded_reason}",
+                    style="dim",
+                )
+            )
     for note in run.notes:
         parts.append(Text(f"note: {note}", style="dim"))
     return Group(*parts)
 
 
 def to_text(run: ComputeRun, *, color: bool, width: int | None = None) -> str:
+    return console_text(render_table(run), color, width)
+
+
+def console_text(renderable: RenderableType, color: bool, width: int | None = None) -> str:
     """Render to a string: ANSI-colored for a terminal, plain for files and pipes."""
     buffer = io.StringIO()
     console = Console(
@@ -89,5 +102,5 @@ def to_text(run: ComputeRun, *, color: bool, width: int | None = None) -> str:
         highlight=False,
         emoji=False,
     )
-    console.print(render_table(run))
+    console.print(renderable)
     return buffer.getvalue()

@@ -1,0 +1,116 @@
+"""A fiscal-year scorecard as Kansas City publishes its measures of success.
+
+Per measure: last year's actual, this year's target, this year's actual (with its status), and next year's target.
+The targets are the catalog's, with `target.by_period` entries (FY2027: ...) where a year has its own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from civic_kpi import __version__
+from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
+from civic_kpi.engine import compute, data_as_of, select_kpis
+from civic_kpi.errors import Problem, UsageError
+from civic_kpi.periods import Period, fiscal_year_containing, parse_period
+from civic_kpi.results import CatalogInfo, PeriodInfo, Status
+from civic_kpi.targets import describe, resolve_target
+
+SCHEMA_VERSION = "1.0"
+
+
+class ScorecardRow(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kpi_id: str
+    measure: str
+    domain: str
+    unit: str
+    decimals: int
+    last_year_actual: float | None
+    this_year_target: str | None
+    this_year_actual: float | None
+    status: Status
+    next_year_target: str | None
+
+
+class ScorecardRun(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    schema_version: str = SCHEMA_VERSION
+    tool_version: str
+    generated_at: datetime
+    catalog: CatalogInfo
+    fiscal_year: PeriodInfo
+    last_year: PeriodInfo
+    next_year: str
+    as_of: datetime | None
+    complete: bool = Field(description="False while the fiscal year is still running (year to date).")
+    rows: list[ScorecardRow]
+    notes: list[str] = Field(default_factory=list)
+
+
+def _fiscal_year(value: str | None, loaded: LoadedCatalog, data_dir: str | Path | None) -> Period:
+    start_month = loaded.catalog.fiscal_year_start_month
+    if value is not None:
+        period = parse_period(value, start_month)
+        if period.kind != "fiscal_year":
+            raise UsageError(Problem(f"'{value}' is not a fiscal year", hint="write it as FY2026"))
+        return period
+    # Default: the latest fiscal year that had ended at the newest record in the data.
+    newest = data_as_of(loaded, data_dir)
+    if newest is None:
+        raise UsageError("the data holds no dated records; pass --fiscal-year")
+    year = fiscal_year_containing(newest.date(), start_month)
+    return year if year.end_dt <= newest else year.prior()
+
+
+def scorecard(
+    catalog: LoadedCatalog | str | Path,
+    *,
+    fiscal_year: str | None = None,
+    kpis: list[str] | None = None,
+    domains: list[str] | None = None,
+    data_dir: str | Path | None = None,
+) -> ScorecardRun:
+    """The scorecard of one fiscal year (default: the latest one that has ended)."""
+    loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
+    chosen = select_kpis(loaded.catalog, kpis, domains)
+    year = _fiscal_year(fiscal_year, loaded, data_dir)
+    next_label = year.shifted(12).label
+    run = compute(loaded, period=year, kpis=[k.id for k in chosen], data_dir=data_dir, by=[])
+    overall = {result.kpi_id: result for result in run.results if not result.group}
+    rows = []
+    for kpi in chosen:
+        result = overall[kpi.id]
+        this_target = resolve_target(kpi.target, {}, year.label) if kpi.target else None
+        next_target = resolve_target(kpi.target, {}, next_label) if kpi.target else None
+        rows.append(
+            ScorecardRow(
+                kpi_id=kpi.id,
+                measure=kpi.name,
+                domain=kpi.domain,
+                unit=kpi.unit,
+                decimals=kpi.decimals,
+                last_year_actual=result.prior.value if result.prior else None,
+                this_year_target=describe(this_target, kpi.unit) if this_target else None,
+                this_year_actual=result.value,
+                status=result.status,
+                next_year_target=describe(next_target, kpi.unit) if next_target else None,
+            )
+        )
+    return ScorecardRun(
+        tool_version=__version__,
+        generated_at=datetime.now().astimezone(),
+        catalog=run.catalog,
+        fiscal_year=run.period,
+        last_year=run.prior_period,
+        next_year=next_label,
+        as_of=run.as_of,
+        complete=run.as_of is None or run.as_of >= year.end_dt,
+        rows=rows,
+        notes=run.notes,
+    )

@@ -1,0 +1,87 @@
+"""The monthly performance review list (Houston 311 policy 5.2.4) as table, JSON, CSV or Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from rich.table import Table
+from rich.text import Text
+
+from civic_kpi.monthly_review import ReviewItem, ReviewRun
+from civic_kpi.report.formatting import value_text
+from civic_kpi.report.records import safe_cell
+from civic_kpi.report.table import console_text
+
+COLUMNS = ["owner", "group", "kpi_id", "rule", "value", "threshold", "numerator", "denominator", "sample_size"]
+
+
+def _group(item: ReviewItem) -> str:
+    return ", ".join(str(v) for k, v in item.group.items() if v is not None and v != item.owner)
+
+
+def _counts(item: ReviewItem) -> str:
+    if item.numerator is not None and item.denominator is not None:
+        return f"{item.numerator:,.0f} of {item.denominator:,.0f}"
+    return f"{item.sample_size:,} answers" if item.sample_size is not None else ""
+
+
+def _heading(run: ReviewRun) -> str:
+    return (
+        f"Performance review for {run.month.label}: {len(run.items)} finding(s) in {run.groups_checked} groups; "
+        f"reviews due by {run.review_due:%Y-%m-%d}"
+    )
+
+
+def review_table(run: ReviewRun, *, color: bool, width: int | None = None) -> str:
+    table = Table(title=Text(_heading(run), style="bold"), title_justify="left")
+    for name in ("Owner", "Group", "Standard missed", "Value", "Behind it"):
+        table.add_column(name, justify="right" if name in ("Value", "Behind it") else "left", overflow="fold")
+    previous = None
+    for item in run.items:
+        table.add_row(
+            item.owner if item.owner != previous else "",
+            _group(item),
+            item.rule,
+            Text(value_text(item.value, item.unit, 1 if item.unit == "percent" else 2), style="bold red"),
+            _counts(item),
+        )
+        previous = item.owner
+    if not run.items:
+        return console_text(Text(_heading(run) + "\nNo group fell short of a standard.", style="bold"), color, width)
+    return console_text(table, color, width)
+
+
+def review_csv(run: ReviewRun) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["month", "review_due", *COLUMNS], lineterminator="\n")
+    writer.writeheader()
+    for item in run.items:
+        row = {"month": run.month.label, "review_due": run.review_due.isoformat(), "group": _group(item)}
+        row |= {name: getattr(item, name) for name in COLUMNS if name != "group"}
+        writer.writerow({key: safe_cell(value) for key, value in row.items()})
+    return buffer.getvalue()
+
+
+def review_markdown(run: ReviewRun) -> str:
+    lines = [
+        f"# {_heading(run)}",
+        "",
+        "| Owner | Group | Standard missed | Value | Behind it |",
+        "|---|---|---|--:|--:|",
+    ]
+    for item in run.items:
+        value = value_text(item.value, item.unit, 1 if item.unit == "percent" else 2)
+        cells = [item.owner or "", _group(item), item.rule, value, _counts(item)]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_review(run: ReviewRun, fmt: str, *, color: bool = False, width: int | None = None) -> str:
+    if fmt == "json":
+        return run.model_dump_json(indent=2) + "\n"
+    if fmt == "csv":
+        return review_csv(run)
+    if fmt == "markdown":
+        return review_markdown(run)
+    return review_table(run, color=color, width=width)

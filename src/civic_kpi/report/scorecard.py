@@ -1,0 +1,126 @@
+"""The fiscal-year scorecard, laid out as Kansas City publishes its measures of success."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from rich.table import Table
+from rich.text import Text
+
+from civic_kpi.fiscal_scorecard import ScorecardRun
+from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT, value_text
+from civic_kpi.report.records import safe_cell
+from civic_kpi.report.table import console_text
+
+
+def _headers(run: ScorecardRun) -> list[str]:
+    this = run.fiscal_year.label + ("" if run.complete else " YTD")
+    return [
+        "Measure",
+        f"{run.last_year.label} Actual",
+        f"{this} Target",
+        f"{this} Actual",
+        "",
+        f"{run.next_year} Target",
+    ]
+
+
+def _cells(run: ScorecardRun) -> list[list[str]]:
+    return [
+        [
+            row.measure,
+            value_text(row.last_year_actual, row.unit, row.decimals),
+            row.this_year_target or "",
+            value_text(row.this_year_actual, row.unit, row.decimals),
+            STATUS_TEXT[row.status],
+            row.next_year_target or "",
+        ]
+        for row in run.rows
+    ]
+
+
+def scorecard_table(run: ScorecardRun, *, color: bool, width: int | None = None) -> str:
+    year = run.fiscal_year
+    title = f"{run.catalog.title}: measures of success, {year.label} ({year.start} to {year.end})"
+    table = Table(title=Text(title, style="bold"), title_justify="left")
+    for index, header in enumerate(_headers(run)):
+        table.add_column(header, justify="left" if index in (0, 2, 4, 5) else "right", overflow="fold")
+    previous_domain = None
+    for row, cells in zip(run.rows, _cells(run), strict=True):
+        if row.domain != previous_domain:
+            table.add_row(Text(row.domain, style="bold"), *[""] * 5)
+            previous_domain = row.domain
+        table.add_row(
+            "  " + cells[0], cells[1], cells[2], cells[3], Text(cells[4], style=STATUS_STYLE[row.status]), cells[5]
+        )
+    parts: list = [table, *(Text(f"note: {note}", style="dim") for note in run.notes)]
+    from rich.console import Group
+
+    return console_text(Group(*parts), color, width)
+
+
+def scorecard_csv(run: ScorecardRun) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(
+        [
+            "kpi_id",
+            "measure",
+            "domain",
+            "unit",
+            "last_year",
+            "last_year_actual",
+            "fiscal_year",
+            "this_year_target",
+            "this_year_actual",
+            "status",
+            "next_year",
+            "next_year_target",
+        ]
+    )
+    for row in run.rows:
+        writer.writerow(
+            [
+                safe_cell(cell)
+                for cell in (
+                    row.kpi_id,
+                    row.measure,
+                    row.domain,
+                    row.unit,
+                    run.last_year.label,
+                    row.last_year_actual,
+                    run.fiscal_year.label,
+                    row.this_year_target,
+                    row.this_year_actual,
+                    row.status.value,
+                    run.next_year,
+                    row.next_year_target,
+                )
+            ]
+        )
+    return buffer.getvalue()
+
+
+def scorecard_markdown(run: ScorecardRun) -> str:
+    headers = _headers(run)
+    headers[4] = "Status"
+    lines = [
+        f"# {run.catalog.title}: measures of success, {run.fiscal_year.label}",
+        "",
+        "| " + " | ".join(headers) + " |",
+        "|---|--:|---|--:|---|---|",
+    ]
+    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in _cells(run)]
+    lines += [f"\n> note: {note}" for note in run.notes]
+    return "\n".join(lines) + "\n"
+
+
+def render_scorecard(run: ScorecardRun, fmt: str, *, color: bool = False, width: int | None = None) -> str:
+    if fmt == "json":
+        return run.model_dump_json(indent=2) + "\n"
+    if fmt == "csv":
+        return scorecard_csv(run)
+    if fmt == "markdown":
+        return scorecard_markdown(run)
+    return scorecard_table(run, color=color, width=width)
