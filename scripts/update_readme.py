@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from civic_kpi.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-COMMANDS = [[], ["compute"], ["validate"], ["list"], ["schema"]]
+COMMANDS = [[], ["compute"], ["review"], ["scorecard"], ["validate"], ["list"], ["schema"]]
 
 
 def cli_reference() -> str:
@@ -32,19 +33,37 @@ def cli_reference() -> str:
     return "\n".join(parts)
 
 
-def sample_output() -> str:
+def run_in_root(*args: str) -> str:
+    """A command's output as a file or pipe gets it, run from the repository root like the README says."""
     runner = CliRunner()
     cwd = Path.cwd()
     os.chdir(ROOT)
     try:
-        result = runner.invoke(app, ["compute"], env={"NO_COLOR": "1"})
+        result = runner.invoke(app, list(args), env={"NO_COLOR": "1"})
     finally:
         os.chdir(cwd)
     body = "\n".join(line.rstrip() for line in result.stdout.rstrip().splitlines())
-    return f"```\n$ civic-kpi compute\n{body}\n```\n"
+    return f"```\n$ civic-kpi {shlex.join(args)}\n{body}\n```\n"
 
 
-BLOCKS = {"sample-output": sample_output, "cli-reference": cli_reference}
+def sample_output() -> str:
+    return run_in_root("compute")
+
+
+def review_output() -> str:
+    return run_in_root("review", "--month", "2026-10")
+
+
+def scorecard_output() -> str:
+    return run_in_root("scorecard", "--fiscal-year", "FY2026", "--domain", "311 Customer Service")
+
+
+BLOCKS = {
+    "sample-output": sample_output,
+    "review-output": review_output,
+    "scorecard-output": scorecard_output,
+    "cli-reference": cli_reference,
+}
 
 
 def updated(text: str) -> str:

@@ -41,6 +41,18 @@ def bundled_catalog_copy(tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture
+def catalog(bundled_catalog_copy: Path) -> Path:
+    """The bundled catalog, pointed at the empty `data` folder beside it."""
+    return bundled_catalog_copy
+
+
+@pytest.fixture
+def data(bundled_catalog_copy: Path) -> Path:
+    """Where a test writes its hand-made exports, in the layout the bundled catalog reads."""
+    return bundled_catalog_copy.parent / "sample_data"
+
+
 def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
     """Write a small CSV export (empty string or None = empty cell)."""
     import csv

@@ -266,3 +266,31 @@ def test_installed_script_in_a_subprocess():
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: cannot read period 'nonsense'")
     assert "Traceback" not in bad.stderr
+
+
+def test_scorecard_on_the_sample_data(cli):
+    # The newest record is 2026-11-14; with a July fiscal year the latest ended one is FY2026.
+    table = cli("scorecard", "-c", CATALOG)
+    assert table.exit_code == 0
+    assert "measures of success, FY2026 (2025-07-01 to 2026-06-30)" in table.stdout
+    assert "FY2025 Actual" in table.stdout and "FY2027 Target" in table.stdout
+    assert "FY2025 starts before the first record" in table.stdout  # data begin in October 2024
+    doc = json.loads(cli("scorecard", "-c", CATALOG, "--fiscal-year", "FY2026", "-f", "json").stdout)
+    assert doc["complete"] is True and len(doc["rows"]) == 18
+    sla = next(r for r in doc["rows"] if r["kpi_id"] == "sla_compliance")
+    assert (sla["this_year_target"], sla["next_year_target"]) == (">= 90%", ">= 92%")
+    markdown = cli("scorecard", "-c", CATALOG, "-y", "FY2026", "-f", "markdown").stdout
+    assert "| Measure | FY2025 Actual | FY2026 Target | FY2026 Actual | Status | FY2027 Target |" in markdown
+    rows = cli("scorecard", "-c", CATALOG, "-y", "FY2026", "-f", "csv").stdout.splitlines()
+    assert len(rows) == 19 and rows[0].startswith("kpi_id,measure,domain")
+    running = json.loads(cli("scorecard", "-c", CATALOG, "-y", "FY2027", "-f", "json").stdout)
+    assert running["complete"] is False  # a year to date
+    assert cli("scorecard", "-c", CATALOG, "-y", "2026").exit_code == 2
+
+
+def test_as_of_option(cli):
+    doc = json.loads(cli(*compute_args("--as-of", "2026-09-20", "--kpi", "reopen_rate", "-f", "json")).stdout)
+    assert doc["period"]["label"] == "2026-08"  # the latest month complete at the as-of time
+    assert doc["as_of"].startswith("2026-09-20")
+    result = cli(*compute_args("--as-of", "yesterday"))
+    assert result.exit_code == 2 and "cannot read as-of" in result.stderr

@@ -26,16 +26,6 @@ PERIOD = "2026-10"
 # ----------------------------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture
-def catalog(bundled_catalog_copy: Path) -> Path:
-    return bundled_catalog_copy
-
-
-@pytest.fixture
-def data(bundled_catalog_copy: Path) -> Path:
-    return bundled_catalog_copy.parent / "sample_data"
-
-
 def results(catalog: Path, kpi: str, period: str = PERIOD, by: list[str] | None = None):
     return civic_kpi.compute(catalog, period=period, kpis=[kpi], by=by).results
 

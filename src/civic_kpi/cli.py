@@ -231,6 +231,8 @@ def validate(
 
     with _user_errors():
         report = run_validate(catalog, data_dir=data_dir, check_data=not no_data)
+    for warning in report.warnings:
+        _err(f"warning: {warning.render()}")
     if not report.ok:
         count = len(report.problems)
         _err(f"{catalog}: {count} problem{'s' if count != 1 else ''}")
@@ -240,8 +242,6 @@ def validate(
     assert report.catalog is not None
     cat = report.catalog.catalog
     checked = "" if no_data else f"; columns checked in {report.files_checked} files"
-    for warning in report.warnings:
-        _err(f"warning: {warning.render()}")
     warned = f"; {len(report.warnings)} warning(s)" if report.warnings else ""
     typer.echo(f"✔ {catalog}: {len(cat.kpis)} KPIs, {len(cat.datasets)} datasets{checked}{warned}")
 
