@@ -196,3 +196,19 @@ def test_bad_sla_table_rows_are_named(catalog, data, cli):
     assert result.exit_code == 2
     assert "line 4: 'ten' is not a whole number of days" in result.stderr
     assert "line 4: day type 'weekly' is neither calendar nor business" in result.stderr
+
+
+def test_sla_table_inline_in_the_catalog(catalog, data):
+    text = catalog.read_text().replace(
+        "    path: reference/sla_by_type.csv\n",
+        "    rows:\n"
+        "      - {request_type: Pothole, sla_days: 2, day_type: business}\n"
+        "      - {request_type: Sidewalk, sla_days: 45, day_type: calendar, explanation: Batched by contractor}\n",
+    )
+    catalog.write_text(text)
+    write_requests(data, THANKSGIVING_WEEK, sla=[])  # the file is empty: the catalog's rows are used
+    deadlines = civic_kpi.sla_deadlines(catalog, "service_requests").sort("request_id")["sla_due_at"].to_list()
+    assert deadlines[0] == datetime(2026, 12, 1, 10, 0) and deadlines[4] == datetime(2026, 4, 16, 8, 0)
+    catalog.write_text(text.replace("sla_days: 2, day_type: business", "sla_days: two, day_type: business"))
+    with pytest.raises(civic_kpi.DataError, match="row 1: 'two' is not a whole number of days"):
+        civic_kpi.sla_deadlines(catalog, "service_requests")

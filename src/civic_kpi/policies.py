@@ -64,15 +64,25 @@ def load_policy_table(name: str, policy: SlaPolicy, data_dir: Path) -> pl.DataFr
     """The policy table as key / days / business / explanation, checked row by row."""
     import polars as pl
 
-    path = resolve_files(name, policy.path, data_dir)[0]
     field = f"sla_policies.{name}"
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            raw = pl.read_parquet(path).with_columns(pl.all().cast(pl.String))
-        else:
-            raw = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
-    except Exception as exc:  # the file is not the table the catalog describes
-        raise DataError(Problem(f"cannot read the SLA table: {exc}", file=str(path), field=field)) from None
+    if policy.rows is not None:
+        where = "the catalog"
+        columns = list(dict.fromkeys(key for row in policy.rows for key in row))
+        raw = pl.DataFrame(
+            {c: [None if row.get(c) is None else str(row[c]) for row in policy.rows] for c in columns},
+            schema=dict.fromkeys(columns, pl.String),
+        )
+    else:
+        assert policy.path is not None
+        path = resolve_files(name, policy.path, data_dir)[0]
+        where = str(path)
+        try:
+            if path.suffix.lower() in (".parquet", ".pq"):
+                raw = pl.read_parquet(path).with_columns(pl.all().cast(pl.String))
+            else:
+                raw = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+        except Exception as exc:  # the file is not the table the catalog describes
+            raise DataError(Problem(f"cannot read the SLA table: {exc}", file=where, field=field)) from None
     wanted = [c for c in (policy.key, policy.days, policy.day_type, policy.explanation) if c]
     missing = [c for c in wanted if c not in raw.columns]
     if missing:
@@ -80,7 +90,7 @@ def load_policy_table(name: str, policy: SlaPolicy, data_dir: Path) -> pl.DataFr
             [
                 Problem(
                     f"column '{column}' not found in the SLA table",
-                    file=str(path),
+                    file=where,
                     field=field,
                     hint=did_you_mean(column, raw.columns) or f"the table has: {', '.join(raw.columns)}",
                 )
@@ -99,14 +109,17 @@ def load_policy_table(name: str, policy: SlaPolicy, data_dir: Path) -> pl.DataFr
             "explanation"
         ),
     )
+    # Inline rows are numbered from 1; a file's from 2, after its header line.
+    table = table.with_columns(pl.col("line") - (1 if policy.rows is not None else 0))
+    row_word = "row" if policy.rows is not None else "line"
     problems = [
-        Problem(f"line {row['line']}: {what}", file=str(path), field=field, hint=hint)
+        Problem(f"{row_word} {row['line']}: {what}", file=where, field=field, hint=hint)
         for row in table.iter_rows(named=True)
         for what, hint in _row_problems(row)
     ]
     duplicates = table.filter(pl.col("key").is_duplicated())["key"].unique().to_list()
     problems += [
-        Problem(f"key '{key}' appears more than once", file=str(path), field=field, hint="keep one row per key")
+        Problem(f"key '{key}' appears more than once", file=where, field=field, hint="keep one row per key")
         for key in duplicates
     ]
     if problems:
@@ -140,7 +153,7 @@ def long_sla_warnings(catalog: Catalog, data_dir: Path) -> list[Problem]:
                     Problem(
                         f"the SLA for '{row['key']}' is {days} {unit} (over {LONG_SLA_CALENDAR_DAYS} calendar days) "
                         "and has no explanation",
-                        file=str(resolve_files(name, policy.path, data_dir)[0]),
+                        file=str(resolve_files(name, policy.path, data_dir)[0]) if policy.path else None,
                         field=f"sla_policies.{name}",
                         hint="Houston policy 5.1.4: explain why such requests may stay open this long",
                     )

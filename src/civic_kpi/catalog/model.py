@@ -86,7 +86,10 @@ class Calendar(StrictModel):
 class SlaPolicy(StrictModel):
     """An SLA table: per key (request type), the number of days allowed, calendar or business (Houston 5.1)."""
 
-    path: str = Field(description="CSV or Parquet table, relative to the data directory.")
+    path: str | None = Field(None, description="CSV or Parquet table, relative to the data directory.")
+    rows: list[dict[str, str | int | float | None]] | None = Field(
+        None, description="The table written inline instead of a file: [{request_type: Pothole, sla_days: 5, ...}]."
+    )
     key: str = Field(description="Column of the table holding the key (request type).")
     days: str = Field(description="Column with the number of days allowed.")
     day_type: str | None = Field(
@@ -96,6 +99,12 @@ class SlaPolicy(StrictModel):
         None, description="Column explaining SLAs over 30 calendar days (Houston 5.1.4); validate warns when empty."
     )
     calendar: Identifier | None = Field(None, description="The calendar business days come from.")
+
+    @model_validator(mode="after")
+    def _file_or_rows(self) -> SlaPolicy:
+        if (self.path is None) == (self.rows is None):
+            raise ValueError("an SLA policy needs either 'path' (a table file) or 'rows' (the table inline)")
+        return self
 
 
 class Dataset(StrictModel):
