@@ -166,7 +166,7 @@ def _collect(
 
     try:
         return dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
-    except pl.exceptions.PolarsError as exc:
+    except (pl.exceptions.PolarsError, OSError) as exc:  # OSError: a truncated gzip, a file gone mid-run
         for scan in scans:
             problem = diagnose(scan, timezone)
             if problem is not None:
@@ -447,6 +447,7 @@ def compute(
         oldest = {name: frames[f"newest:{name}"]["oldest"][0] for name in scans}
         newest = newest or {name: frames[f"newest:{name}"]["newest"][0] for name in scans}
     notes += _coverage_notes(periods, oldest)
+    notes += [note for scan in scans.values() for note in scan.notes]
     known = [moment for moment in newest.values() if moment is not None]
     described_at = max(known) if known else None
     if described_at is not None and described_at < current.end_dt:

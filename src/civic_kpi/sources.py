@@ -12,8 +12,14 @@ are converted to it, values without one are taken to be in it already.
 
 from __future__ import annotations
 
+import atexit
+import codecs
+import functools
 import glob
-from dataclasses import dataclass
+import gzip
+import shutil
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +41,7 @@ class DatasetScan:
     files: list[Path]
     frame: pl.LazyFrame
     columns: tuple[str, ...]
+    notes: list[str] = field(default_factory=list)
 
 
 def resolve_files(name: str, pattern: str, data_dir: Path) -> list[Path]:
@@ -71,6 +78,69 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+_SNIFF_BYTES = 4 * 1024 * 1024
+_transcoded: dict[tuple[Path, str], Path] = {}
+
+
+def _head(path: Path, size: int) -> bytes:
+    """The first bytes of a file, decompressed when it is gzip."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:  # type: ignore[operator]
+            return handle.read(size)
+    except (OSError, EOFError) as exc:
+        raise DataError(
+            Problem(f"cannot read the file: {exc}", file=str(path), hint="is it a complete, uncorrupted file?")
+        ) from None
+
+
+def file_encoding(path: Path, dataset: Dataset) -> str:
+    """The encoding to read a CSV file with: the catalog's, or for `auto` UTF-8 unless the start is not UTF-8."""
+    return dataset.encoding if dataset.encoding != "auto" else _sniffed_encoding(path)
+
+
+@functools.lru_cache(maxsize=1024)
+def _sniffed_encoding(path: Path) -> str:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        decoder.decode(_head(path, _SNIFF_BYTES), final=False)  # a character cut at the end is fine
+    except UnicodeDecodeError:
+        return "windows-1252"
+    return "utf-8"
+
+
+def _utf8_copy(path: Path, encoding: str) -> Path:
+    """A UTF-8 copy of a file in another encoding (Polars reads only UTF-8), made once per run, in chunks."""
+    key = (path, encoding)
+    if key not in _transcoded:
+        folder = Path(tempfile.mkdtemp(prefix="civic-kpi-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        target = folder / (path.name.removesuffix(".gz"))
+        opener = gzip.open if path.suffix.lower() == ".gz" else open
+        with opener(path, "rb") as source, target.open("wb") as sink:  # type: ignore[operator]
+            reader = codecs.getreader(encoding)(source, errors="replace")
+            while chunk := reader.read(1 << 20):
+                sink.write(chunk.encode("utf-8"))
+        _transcoded[key] = target
+    return _transcoded[key]
+
+
+def file_separator(path: Path, dataset: Dataset) -> str:
+    """The catalog's delimiter, else the one of , ; | tab found most often outside quotes in the header line."""
+    if dataset.delimiter is not None:
+        return dataset.delimiter
+    header = _head(path, 64 * 1024).split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    counts = dict.fromkeys(",;|\t", 0)
+    quoted = False
+    for char in header:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(counts, key=lambda c: counts[c])
+    return best if counts[best] else ","
+
+
 def open_file(path: Path, dataset: Dataset) -> pl.LazyFrame:
     """One file of a dataset as a lazy frame of its raw columns (CSV columns as text)."""
     import polars as pl
@@ -80,10 +150,36 @@ def open_file(path: Path, dataset: Dataset) -> pl.LazyFrame:
         return pl.scan_parquet(path)
     if fmt == "json":
         if path.suffix.lower() in (".ndjson", ".jsonl"):
-            return pl.scan_ndjson(path)
-        return pl.read_json(path).lazy()
-    # utf8-lossy: one stray byte in a 10-million-row export should not stop the run.
-    return pl.scan_csv(path, separator=dataset.separator, infer_schema=False, encoding="utf8-lossy")
+            return pl.scan_ndjson(path, infer_schema_length=None)
+        # Records that omit keys (Socrata's API leaves out nulls) need the schema of every record.
+        return pl.read_json(path, infer_schema_length=None).lazy()
+    encoding = file_encoding(path, dataset)
+    source = path if encoding == "utf-8" else _utf8_copy(path, encoding)
+    # utf8-lossy: in a file that is UTF-8 at its start, one stray byte further on should not stop the run.
+    return pl.scan_csv(source, separator=file_separator(path, dataset), infer_schema=False, encoding="utf8-lossy")
+
+
+def reading_notes(name: str, dataset: Dataset, files: list[Path], schemas: dict[Path, dict]) -> list[str]:
+    """What an analyst should know about how the files were read: encodings guessed, columns that drift."""
+    notes = []
+    if dataset.file_format == "csv" and dataset.encoding == "auto":
+        legacy = [p.name for p in files if file_encoding(p, dataset) != "utf-8"]
+        if legacy:
+            notes.append(
+                f"{name}: {', '.join(legacy[:3])}{' ...' if len(legacy) > 3 else ''} read as Windows-1252 "
+                "(not UTF-8); set `encoding:` in the catalog to say so"
+            )
+    if len(files) > 1:
+        first = set(schemas[files[0]])
+        every = set().union(*(set(s) for s in schemas.values()))
+        for column in sorted(every - set.intersection(*(set(s) for s in schemas.values()))):
+            lacking = [p.name for p in files if column not in schemas[p]]
+            notes.append(
+                f"{name}: column '{column}' is missing from {len(lacking)} of {len(files)} files "
+                f"({', '.join(lacking[:3])}{' ...' if len(lacking) > 3 else ''})"
+                + ("" if column in first else "; it was added later")
+            )
+    return notes
 
 
 def file_schema(path: Path, dataset: Dataset) -> dict[str, pl.DataType]:
@@ -107,8 +203,7 @@ def check_columns(
     problems: list[Problem] = []
     for path in files:
         present = list(schemas[path] if schemas else file_schema(path, dataset))
-        for column in sorted(needed):
-            source = dataset.source_name(column)
+        for column, source in sorted((c, s) for c in needed for s in dataset.source_names(c)):
             if source not in present:
                 shown = ", ".join(present[:12]) + (" ..." if len(present) > 12 else "")
                 problems.append(
@@ -150,6 +245,8 @@ def parse_column(
             )
         return raw.cast(pl.Date, strict=strict)
     if is_text:
+        if spec.format and "%z" in spec.format:
+            raw = raw.str.replace(r"[Zz]$", "+00:00")  # ISO 8601's Z for UTC is an offset %z does not read
         parsed = (
             raw.str.strptime(pl.Datetime("us"), spec.format, strict=strict)
             if spec.format
@@ -187,17 +284,43 @@ def scan_dataset(
     problems = check_columns(name, dataset, files, columns, schemas)
     if problems:
         raise DataError(problems)
-    sources = {column: dataset.source_name(column) for column in sorted(columns)}
     frames = []
     for index, path in enumerate(files):
         schema = schemas[path]
         exprs = [
-            parse_column(dataset.columns[column], pl.col(source), schema[source], timezone, strict=True).alias(column)
-            for column, source in sources.items()
+            parse_column(
+                dataset.columns[column],
+                raw_column(dataset, column),
+                source_type(dataset, column, schema),
+                timezone,
+                strict=True,
+            ).alias(column)
+            for column in sorted(columns)
         ]
         frames.append(open_file(path, dataset).select(*exprs, pl.lit(index, dtype=pl.UInt32).alias(FILE_INDEX)))
     frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
-    return DatasetScan(name, dataset, files, frame, tuple(sources))
+    notes = reading_notes(name, dataset, files, schemas)
+    return DatasetScan(name, dataset, files, frame, tuple(sorted(columns)), notes)
+
+
+def raw_column(dataset: Dataset, column: str) -> pl.Expr:
+    """The export's value for a KPI-side column: one export column, or a date and a time column joined."""
+    import polars as pl
+
+    spec = dataset.columns[column]
+    source = pl.col(dataset.source_name(column))
+    if spec.time_source is None:
+        return source
+    return pl.concat_str(
+        [source.cast(pl.String).str.strip_chars(), pl.col(spec.time_source).cast(pl.String).str.strip_chars()],
+        separator=" ",
+    )
+
+
+def source_type(dataset: Dataset, column: str, schema: dict) -> pl.DataType:
+    import polars as pl
+
+    return pl.String() if dataset.columns[column].time_source else schema[dataset.source_name(column)]
 
 
 def row_count_query(scan: DatasetScan) -> pl.LazyFrame:
@@ -218,11 +341,12 @@ def diagnose(scan: DatasetScan, timezone: str | None = None) -> Problem | None:
             spec = scan.dataset.columns[column]
             if spec.type == "string":
                 continue
-            source = scan.dataset.source_name(column)
-            lenient = parse_column(spec, pl.col(source), schema[source], timezone, strict=False)
+            source = " + ".join(scan.dataset.source_names(column))
+            raw_value = raw_column(scan.dataset, column)
+            lenient = parse_column(spec, raw_value, source_type(scan.dataset, column, schema), timezone, strict=False)
             try:
                 bad = (
-                    raw.select("__row", pl.col(source).alias("__raw"), lenient.alias("__parsed"))
+                    raw.select("__row", raw_value.alias("__raw"), lenient.alias("__parsed"))
                     .filter(pl.col("__raw").is_not_null() & pl.col("__parsed").is_null())
                     .head(1)
                     .collect()

@@ -30,6 +30,11 @@ class ColumnSpec(StrictModel):
     source: str | None = Field(
         None, description="Column name in the file as exported (default: the same as the KPI-side name)."
     )
+    time_source: str | None = Field(
+        None,
+        description="A second column holding the time of day, for exports that split date and time "
+        "(Kansas City's CREATION DATE + CREATION TIME); joined with a space before `format` applies.",
+    )
     type: ColumnType = Field("string", description="Type to parse the column as.")
     format: str | None = Field(
         None,
@@ -51,6 +56,8 @@ class ColumnSpec(StrictModel):
     def _format_only_for_dates(self) -> ColumnSpec:
         if self.format is not None and self.type not in ("date", "datetime"):
             raise ValueError(f"'format' applies to date and datetime columns, not to type '{self.type}'")
+        if self.time_source is not None and self.type != "datetime":
+            raise ValueError("'time_source' applies to datetime columns")
         return self
 
 
@@ -114,7 +121,15 @@ class Dataset(StrictModel):
     path: str = Field(description="File or glob (e.g. '311/requests_*.csv'), relative to the data directory.")
     format: FileFormat | None = Field(None, description="csv, parquet or json; default: from the file extension.")
     delimiter: str | None = Field(
-        None, min_length=1, max_length=1, description="CSV field separator (default: tab for .tsv, else comma)."
+        None,
+        min_length=1,
+        max_length=1,
+        description="CSV field separator (default: found from the header line among , ; | and tab).",
+    )
+    encoding: Literal["auto", "utf-8", "windows-1252", "latin-1"] = Field(
+        "auto",
+        description="Text encoding of CSV files. auto: UTF-8 (with or without BOM) unless the first 4 MB are not "
+        "valid UTF-8, then Windows-1252.",
     )
     date_column: Identifier = Field(
         description="The column that places a record in a period, unless a KPI's window says otherwise."
@@ -133,14 +148,13 @@ class Dataset(StrictModel):
         "key: request_type}}; formulas use them like columns.",
     )
 
-    @property
-    def separator(self) -> str:
-        if self.delimiter is not None:
-            return self.delimiter
-        return "\t" if PurePath(self.path).suffix.lower() == ".tsv" else ","
-
     def source_name(self, name: str) -> str:
         return self.columns[name].source or name
+
+    def source_names(self, name: str) -> list[str]:
+        """Every export column a KPI-side column reads (two when date and time are split)."""
+        spec = self.columns[name]
+        return [spec.source or name, *([spec.time_source] if spec.time_source else [])]
 
     @property
     def file_format(self) -> FileFormat:
