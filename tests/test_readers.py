@@ -105,7 +105,8 @@ def test_date_formats_and_offsets(tmp_path, fmt, values):
 
 def test_date_and_time_in_separate_columns(tmp_path):
     columns = (
-        'ts: {source: CREATION DATE, time_source: CREATION TIME, type: datetime, format: "%m/%d/%y %I:%M %p"}\n'
+        'ts: {source: CREATION DATE, time_source: CREATION TIME, type: datetime, format: "%m/%d/%y", '
+        'time_format: "%I:%M %p"}\n'
         "x: {type: float}\n"
     )
     catalog = catalog_for(tmp_path, "kc.csv", columns)

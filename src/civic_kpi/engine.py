@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from civic_kpi import __version__
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
-from civic_kpi.catalog.model import KPI, Catalog
+from civic_kpi.catalog.model import KPI, Catalog, Dataset
 from civic_kpi.errors import DataError, Problem, UsageError, did_you_mean
 from civic_kpi.expressions import (
     PERCENTILE_METHOD_TEXT,
@@ -25,6 +25,7 @@ from civic_kpi.expressions import (
     Formula,
     all_rows,
     compile_formula,
+    compile_row,
     parse_formula,
 )
 from civic_kpi.periods import Period, latest_complete_month, parse_period
@@ -129,6 +130,17 @@ def data_as_of(catalog: LoadedCatalog | str | Path, data_dir: str | Path | None 
     frames = _collect({name: _newest_query(scan) for name, scan in scans.items()}, list(scans.values()), cat.timezone)
     known = [frame["newest"][0] for frame in frames.values() if frame["newest"][0] is not None]
     return max(known) if known else None
+
+
+def with_derived(frame: pl.LazyFrame, dataset: Dataset, names: set[str], ctx_values: dict[str, Any]) -> pl.LazyFrame:
+    """Add the dataset's derived (row formula) columns `names` to its lazy frame."""
+    if not names:
+        return frame
+    moment = datetime(2000, 1, 1)  # row formulas have no period; period names are refused in them by the checks
+    ctx = Context(all_rows(), moment, moment, moment, **ctx_values, date_columns=dataset.date_only_columns)
+    return frame.with_columns(
+        compile_row(parse_formula(dataset.derived[name], row=True), ctx).alias(name) for name in sorted(names)
+    )
 
 
 def _coverage_notes(periods: Periods, oldest: dict[str, datetime | None]) -> list[str]:
@@ -380,15 +392,22 @@ def compute(
     dims_of = {kpi.id: _dims_for(kpi, cat, by, notes) for kpi in chosen}
     needed: dict[str, set[str]] = {}
     deadlines: dict[str, set[str]] = {}
+    row_columns: dict[str, set[str]] = {}  # derived (row formula) columns each dataset needs
     for kpi in chosen:
         dataset = cat.datasets[kpi.dataset]
         columns = needed.setdefault(kpi.dataset, {dataset.date_column, dataset.freshness_column})
         derived = deadlines.setdefault(kpi.dataset, set())
-        for formula in formulas[kpi.id].values():
-            derived |= formula.columns & set(dataset.deadlines)
-            columns |= formula.columns - set(dataset.deadlines)
+        rows = row_columns.setdefault(kpi.dataset, set())
+        used = set().union(*(formula.columns for formula in formulas[kpi.id].values()))
+        rows |= used & set(dataset.derived)
+        used = (used - set(dataset.derived)) | {
+            c for name in rows for c in parse_formula(dataset.derived[name], row=True).columns
+        }
+        derived |= used & set(dataset.deadlines)
+        columns |= used - set(dataset.deadlines)
         for name in derived:
-            columns |= {dataset.deadlines[name].start, dataset.deadlines[name].key}
+            deadline = dataset.deadlines[name]
+            columns |= {deadline.start} | ({deadline.key} if deadline.key else set())
         columns.add(kpi.window.date or dataset.date_column)
         columns |= set(dims_of[kpi.id])
     tz = cat.timezone
@@ -423,8 +442,9 @@ def compute(
     plans: dict[str, _Plan] = {}
     for name, raw_scan in scans.items():
         scan = raw_scan
-        if deadlines.get(name):
-            frame = with_deadlines(raw_scan.frame, raw_scan.dataset, deadlines[name], cat, root, years)
+        if deadlines.get(name) or row_columns.get(name):
+            frame = with_deadlines(raw_scan.frame, raw_scan.dataset, deadlines.get(name, set()), cat, root, years)
+            frame = with_derived(frame, raw_scan.dataset, row_columns.get(name, set()), ctx_values)
             scan = replace(raw_scan, frame=frame)
         dataset_kpis = [k for k in chosen if k.dataset == name]
         for dims in sorted({dims_of[k.id] for k in dataset_kpis} | {()}, key=len):

@@ -46,6 +46,7 @@ ROW_FUNCTIONS: dict[str, tuple[int, int, str]] = {
     "upper": (1, 1, "upper(text)"),
     "abs": (1, 1, "abs(x)"),
     "len": (1, 1, "len(ref.NAME): number of values in a reference table"),
+    "refresh_days": (1, 1, "refresh_days(x): days between updates for 'R/P1M', 'R/P0.5W', 'weekly', 'Daily'..."),
     "date": (1, 1, "date('2026-01-31'): a date literal"),
     "datetime": (1, 1, "datetime('2026-01-31 17:00'): a date-and-time literal, in the catalog's time zone"),
 }
@@ -94,8 +95,12 @@ _COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.Not
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 
 
-def parse_formula(text: str) -> Formula:
-    """Parse and whitelist a formula; raises FormulaError naming the first construct that is not allowed."""
+def parse_formula(text: str, row: bool = False) -> Formula:
+    """Parse and whitelist a formula; raises FormulaError naming the first construct that is not allowed.
+
+    A KPI formula aggregates (`row=False`); a derived column's formula works on one record at a time (`row=True`)
+    and may not aggregate.
+    """
     try:
         tree = ast.parse(text.strip(), mode="eval").body
     except RecursionError:
@@ -108,9 +113,11 @@ def parse_formula(text: str) -> Formula:
         ) from None
     formula = Formula(text=text, tree=tree)
     try:
-        _check(tree, formula, in_aggregate=False)
+        _check(tree, formula, in_aggregate=row)
     except RecursionError:
         raise FormulaError("formula is nested too deeply", hint="split it into simpler parts") from None
+    if row:
+        return formula
     if formula.aggregate_count == 0 and formula.columns:
         raise FormulaError("a KPI formula must aggregate its records", hint="wrap columns in count(), sum(), ...")
     return formula
@@ -248,7 +255,10 @@ def _check_call(node: ast.Call, formula: Formula, in_aggregate: bool) -> None:
             )
     if name in AGGREGATES:
         if in_aggregate:
-            raise FormulaError(f"aggregate {name}() inside another aggregate", offset)
+            raise FormulaError(
+                f"aggregate {name}() inside another aggregate, or in a derived column (which works on one record)",
+                offset,
+            )
         formula.aggregate_count += 1
         if name == "percentile":
             p = node.args[1]
@@ -299,6 +309,45 @@ def _literal_moment(node: ast.Call, name: str) -> date | datetime:
         raise FormulaError(
             f"{name}({arg.value!r}) is not a valid {name}; write it as {example}", node.col_offset
         ) from None
+
+
+# Average lengths, for turning ISO 8601 periods into days: a month is 365.25 / 12 days.
+_UNIT_DAYS = {"Y": 365.25, "M": 30.4375, "W": 7.0, "D": 1.0}
+_TIME_DAYS = {"H": 1 / 24, "M": 1 / 1440, "S": 1 / 86400}
+# Words portals use for update frequency (Socrata's "Update Frequency", data.json free text), in days.
+FREQUENCY_WORDS = {
+    "hourly": 1 / 24, "several times per day": 0.5, "daily": 1.0, "weekdays": 1.0, "semiweekly": 3.5,
+    "weekly": 7.0, "biweekly": 14.0, "semimonthly": 15.22, "monthly": 30.4375, "bimonthly": 60.875,
+    "quarterly": 91.3125, "triannually": 121.75, "three times a year": 121.75, "semiannual": 182.625,
+    "biannually": 182.625, "2 to 4 times per year": 182.625, "annual": 365.25, "annually": 365.25,
+    "yearly": 365.25, "biennial": 730.5, "every four years": 1461.0, "quadrennial": 1461.0, "decennial": 3652.5,
+}  # fmt: skip
+
+
+def refresh_days(text: pl.Expr) -> pl.Expr:
+    """Days between updates for a refresh cadence: ISO 8601 repeating durations (DCAT-US accrualPeriodicity,
+    'R/P1M', 'R/P0.5W', 'R/PT1H') or common words ('Weekly', 'Monthly'); null for 'irregular', 'As needed' and
+    anything else without a fixed cadence."""
+    import polars as pl
+
+    value = text.cast(pl.String).str.strip_chars()
+    period = value.str.extract(r"^(?:R\d*/)?P((?:[\d.]+[YMWD])*)(?:T((?:[\d.]+[HMS])*))?$", 1)
+    clock = value.str.extract(r"^(?:R\d*/)?P(?:[\d.]+[YMWD])*T((?:[\d.]+[HMS])*)$", 1)
+    parts = [
+        period.str.extract(rf"([\d.]+){unit}", 1).cast(pl.Float64, strict=False).fill_null(0) * days
+        for unit, days in _UNIT_DAYS.items()
+    ] + [
+        clock.str.extract(rf"([\d.]+){unit}", 1).cast(pl.Float64, strict=False).fill_null(0) * days
+        for unit, days in _TIME_DAYS.items()
+    ]
+    iso = pl.when(period.is_not_null() | clock.is_not_null()).then(pl.sum_horizontal(parts))
+    words = value.str.to_lowercase().replace_strict(FREQUENCY_WORDS, default=None, return_dtype=pl.Float64)
+    return pl.coalesce(iso.replace(0.0, None), words)
+
+
+def compile_row(formula: Formula, ctx: Context) -> pl.Expr:
+    """A derived column's formula (one value per record)."""
+    return _Compiler(ctx, []).visit(formula.tree)
 
 
 @dataclass(frozen=True)
@@ -471,6 +520,8 @@ class _Compiler:
             return args[0].str.to_uppercase()
         if name == "abs":
             return args[0].abs()
+        if name == "refresh_days":
+            return refresh_days(args[0])
         raise FormulaError(f"function '{name}' is not allowed", node.col_offset)  # unreachable after parse
 
     def _is_date(self, node: ast.AST) -> bool:

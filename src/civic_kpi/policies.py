@@ -174,25 +174,37 @@ def with_deadlines(
         holidays = holiday_dates(calendar, years) if calendar else []
         table = load_policy_table(deadline.policy, policy, data_dir)
         days, business = f"__{name}_days", f"__{name}_business"
-        lookup = table.select(
-            pl.col("key").alias(f"__{name}_key"), pl.col("days").alias(days), pl.col("business").alias(business)
-        ).lazy()
         start = pl.col(deadline.start)
-        frame = (
-            frame.with_columns(pl.col(deadline.key).cast(pl.String).alias(f"__{name}_key"))
-            .join(lookup, on=f"__{name}_key", how="left")
-            .with_columns(
-                pl.when(pl.col(business))
-                .then(
-                    start.dt.add_business_days(
-                        pl.col(days), week_mask=week_mask(calendar), holidays=holidays, roll="backward"
+        if deadline.key is None:
+            if table.height != 1:
+                raise DataError(
+                    Problem(
+                        f"deadline '{name}' has no key, so its policy table must have exactly one row "
+                        f"(it has {table.height})",
+                        field=f"sla_policies.{deadline.policy}",
+                        hint="add key: COLUMN to the deadline, or keep one row in the table",
                     )
                 )
-                .otherwise(start + pl.duration(days=pl.col(days)))
-                .alias(name)
+            frame = frame.with_columns(
+                pl.lit(table["days"][0]).alias(days), pl.lit(table["business"][0]).alias(business)
             )
-            .drop(f"__{name}_key", days, business)
-        )
+        else:
+            lookup = table.select(
+                pl.col("key").alias(f"__{name}_key"), pl.col("days").alias(days), pl.col("business").alias(business)
+            ).lazy()
+            frame = frame.with_columns(pl.col(deadline.key).cast(pl.String).alias(f"__{name}_key")).join(
+                lookup, on=f"__{name}_key", how="left"
+            )
+        frame = frame.with_columns(
+            pl.when(pl.col(business))
+            .then(
+                start.dt.add_business_days(
+                    pl.col(days), week_mask=week_mask(calendar), holidays=holidays, roll="backward"
+                )
+            )
+            .otherwise(start + pl.duration(days=pl.col(days)))
+            .alias(name)
+        ).drop(f"__{name}_key", days, business, strict=False)
     return frame
 
 
@@ -210,7 +222,7 @@ def sla_deadlines(catalog: object, dataset: str, data_dir: str | Path | None = N
     if not spec.deadlines:
         raise UsageError(Problem(f"dataset '{dataset}' declares no deadlines", field=f"datasets.{dataset}.deadlines"))
     root = loaded.data_dir(data_dir)
-    used = {c for d in spec.deadlines.values() for c in (d.start, d.key)}
+    used = {c for d in spec.deadlines.values() for c in (d.start, d.key) if c is not None}
     identity = [name for name in spec.columns if name.endswith("_id") or name in ("id", "request_number")]
     scan = scan_dataset(dataset, spec, root, used | set(identity), cat.timezone)
     frame = with_deadlines(scan.frame, spec, set(spec.deadlines), cat, root, range(1990, 2046))

@@ -152,7 +152,19 @@ def open_file(path: Path, dataset: Dataset) -> pl.LazyFrame:
         if path.suffix.lower() in (".ndjson", ".jsonl"):
             return pl.scan_ndjson(path, infer_schema_length=None)
         # Records that omit keys (Socrata's API leaves out nulls) need the schema of every record.
-        return pl.read_json(path, infer_schema_length=None).lazy()
+        frame = pl.read_json(path, infer_schema_length=None)
+        if dataset.json_path:
+            if dataset.json_path not in frame.columns:
+                raise DataError(
+                    Problem(
+                        f"no '{dataset.json_path}' key at the top of the JSON",
+                        file=str(path),
+                        field="json_path",
+                        hint=did_you_mean(dataset.json_path, frame.columns) or f"keys: {', '.join(frame.columns)}",
+                    )
+                )
+            frame = frame.select(pl.col(dataset.json_path).explode()).unnest(dataset.json_path)
+        return frame.lazy()
     encoding = file_encoding(path, dataset)
     source = path if encoding == "utf-8" else _utf8_copy(path, encoding)
     # utf8-lossy: in a file that is UTF-8 at its start, one stray byte further on should not stop the run.
@@ -202,7 +214,7 @@ def check_columns(
     """Problems for every needed column missing from a file, with the closest real name as a hint."""
     problems: list[Problem] = []
     for path in files:
-        present = list(schemas[path] if schemas else file_schema(path, dataset))
+        present = list(flat_schema(schemas[path] if schemas else file_schema(path, dataset)))
         for column, source in sorted((c, s) for c in needed for s in dataset.source_names(c)):
             if source not in present:
                 shown = ", ".join(present[:12]) + (" ..." if len(present) > 12 else "")
@@ -219,17 +231,47 @@ def check_columns(
     return problems
 
 
+def _clean_text(raw: pl.Expr) -> pl.Expr:
+    import polars as pl
+
+    # A blank cell is missing, whatever the type; "  " must not be a parse error.
+    stripped = raw.str.strip_chars()
+    return pl.when(stripped == "").then(None).otherwise(stripped)
+
+
+def _strptime(text: pl.Expr, dtype: pl.DataType, formats: list[str], strict: bool) -> pl.Expr:
+    """Parse text with the first format that fits; values that fit none are an error when `strict`."""
+    import polars as pl
+
+    if not formats:
+        return (
+            text.str.to_date(strict=strict) if dtype == pl.Date else text.str.to_datetime(time_unit="us", strict=strict)
+        )
+    parsed: pl.Expr | None = None
+    for index, fmt in enumerate(formats):
+        last = index == len(formats) - 1
+        # Only the values no earlier format read reach the last one, which may raise: a strict check of leftovers.
+        source = text if parsed is None else pl.when(parsed.is_null()).then(text)
+        attempt = source.str.strptime(dtype, fmt, strict=strict and last)
+        parsed = attempt if parsed is None else pl.coalesce(parsed, attempt)
+    assert parsed is not None
+    return parsed
+
+
 def parse_column(
-    spec: ColumnSpec, raw: pl.Expr, source_dtype: pl.DataType, timezone: str | None, strict: bool
+    spec: ColumnSpec,
+    raw: pl.Expr,
+    source_dtype: pl.DataType,
+    timezone: str | None,
+    strict: bool,
+    time_raw: pl.Expr | None = None,
 ) -> pl.Expr:
     """The expression that turns a raw column into the catalog's type; `strict=False` yields null on bad values."""
     import polars as pl
 
     is_text = source_dtype == pl.String
     if is_text:
-        # A blank cell is missing, whatever the type; "  " must not be a parse error.
-        raw = raw.str.strip_chars()
-        raw = pl.when(raw == "").then(None).otherwise(raw)
+        raw = _clean_text(raw)
     if spec.type == "string":
         return raw.cast(pl.String)
     if spec.type in ("integer", "float"):
@@ -239,31 +281,28 @@ def parse_column(
             return raw
         return pl.when(raw.is_null()).then(None).otherwise(raw.cast(pl.String).is_in(spec.true_values))
     if spec.type == "date":
-        if is_text:
-            return (
-                raw.str.strptime(pl.Date, spec.format, strict=strict) if spec.format else raw.str.to_date(strict=strict)
-            )
-        return raw.cast(pl.Date, strict=strict)
-    if is_text:
-        if spec.format and "%z" in spec.format:
+        return _strptime(raw, pl.Date(), spec.formats, strict) if is_text else raw.cast(pl.Date, strict=strict)
+    if time_raw is not None:
+        # Date and time in separate columns: the date's format may carry a (midnight) time, as Legistar's does.
+        with_clock = any("%H" in f or "%I" in f or "%T" in f for f in spec.formats)
+        day = _strptime(raw, pl.Datetime("us") if with_clock else pl.Date(), spec.formats, strict).cast(pl.Date)
+        clock = _clean_text(time_raw.cast(pl.String))
+        clock = clock.str.to_time(spec.time_format, strict=strict) if spec.time_format else clock.str.to_time()
+        parsed = day.dt.combine(clock)
+    elif is_text:
+        if spec.zoned:
             raw = raw.str.replace(r"[Zz]$", "+00:00")  # ISO 8601's Z for UTC is an offset %z does not read
-        parsed = (
-            raw.str.strptime(pl.Datetime("us"), spec.format, strict=strict)
-            if spec.format
-            else raw.str.to_datetime(time_unit="us", strict=strict)
-        )
+        parsed = _strptime(raw, pl.Datetime("us"), spec.formats, strict)
     else:
-        parsed = raw.cast(pl.Datetime("us", source_dtype.time_zone if isinstance(source_dtype, pl.Datetime) else None))
-    return to_local(parsed, timezone, zoned=_has_zone(spec, source_dtype))
-
-
-def _has_zone(spec: ColumnSpec, source_dtype: pl.DataType) -> bool:
-    """Whether values carry an offset or zone: the Parquet type says so, or the format has %z / %Z."""
-    import polars as pl
-
-    if isinstance(source_dtype, pl.Datetime):
-        return source_dtype.time_zone is not None
-    return spec.format is not None and ("%z" in spec.format or "%Z" in spec.format or "%#z" in spec.format)
+        zone = source_dtype.time_zone if isinstance(source_dtype, pl.Datetime) else None
+        parsed = raw.cast(pl.Datetime("us", zone))
+    zoned = spec.zoned or (isinstance(source_dtype, pl.Datetime) and source_dtype.time_zone is not None)
+    if not zoned and spec.timezone and (spec.timezone != timezone) and (timezone is not None or spec.timezone == "UTC"):
+        # Naive values known to be in another zone (UTC without a Z, a publisher's local time): place them there
+        # and convert to the catalog's zone. Without a catalog zone, a publisher's local time stays as it is.
+        parsed = parsed.dt.replace_time_zone(spec.timezone, ambiguous="earliest", non_existent="null")
+        zoned = True
+    return to_local(parsed, timezone, zoned=zoned)
 
 
 def to_local(expr: pl.Expr, timezone: str | None, zoned: bool) -> pl.Expr:
@@ -271,6 +310,40 @@ def to_local(expr: pl.Expr, timezone: str | None, zoned: bool) -> pl.Expr:
     if not zoned:
         return expr
     return expr.dt.convert_time_zone(timezone or "UTC").dt.replace_time_zone(None)
+
+
+def flat_schema(schema: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
+    """Columns and, for JSON structs, their fields as dotted paths ('publisher.name')."""
+    import polars as pl
+
+    flat: dict[str, pl.DataType] = {}
+    for name, dtype in schema.items():
+        flat[name] = dtype
+        if isinstance(dtype, pl.Struct):
+            flat |= {f"{name}.{k}": v for k, v in flat_schema({f.name: f.dtype for f in dtype.fields}).items()}
+    return flat
+
+
+def source_expr(name: str, schema: dict[str, pl.DataType]) -> pl.Expr:
+    """The export column (or nested JSON field) `name`."""
+    import polars as pl
+
+    if name in schema or "." not in name:
+        return pl.col(name)
+    head, *rest = name.split(".")
+    expr = pl.col(head)
+    for part in rest:
+        expr = expr.struct.field(part)
+    return expr
+
+
+def column_expr(dataset: Dataset, column: str, schema: dict, timezone: str | None, strict: bool) -> pl.Expr:
+    """A KPI-side column from one file of the dataset, parsed as the catalog says."""
+    spec = dataset.columns[column]
+    flat = flat_schema(schema)
+    source = dataset.source_name(column)
+    time_raw = source_expr(spec.time_source, flat) if spec.time_source else None
+    return parse_column(spec, source_expr(source, flat), flat[source], timezone, strict, time_raw)
 
 
 def scan_dataset(
@@ -288,39 +361,12 @@ def scan_dataset(
     for index, path in enumerate(files):
         schema = schemas[path]
         exprs = [
-            parse_column(
-                dataset.columns[column],
-                raw_column(dataset, column),
-                source_type(dataset, column, schema),
-                timezone,
-                strict=True,
-            ).alias(column)
-            for column in sorted(columns)
+            column_expr(dataset, column, schema, timezone, strict=True).alias(column) for column in sorted(columns)
         ]
         frames.append(open_file(path, dataset).select(*exprs, pl.lit(index, dtype=pl.UInt32).alias(FILE_INDEX)))
     frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
     notes = reading_notes(name, dataset, files, schemas)
     return DatasetScan(name, dataset, files, frame, tuple(sorted(columns)), notes)
-
-
-def raw_column(dataset: Dataset, column: str) -> pl.Expr:
-    """The export's value for a KPI-side column: one export column, or a date and a time column joined."""
-    import polars as pl
-
-    spec = dataset.columns[column]
-    source = pl.col(dataset.source_name(column))
-    if spec.time_source is None:
-        return source
-    return pl.concat_str(
-        [source.cast(pl.String).str.strip_chars(), pl.col(spec.time_source).cast(pl.String).str.strip_chars()],
-        separator=" ",
-    )
-
-
-def source_type(dataset: Dataset, column: str, schema: dict) -> pl.DataType:
-    import polars as pl
-
-    return pl.String() if dataset.columns[column].time_source else schema[dataset.source_name(column)]
 
 
 def row_count_query(scan: DatasetScan) -> pl.LazyFrame:
@@ -342,8 +388,11 @@ def diagnose(scan: DatasetScan, timezone: str | None = None) -> Problem | None:
             if spec.type == "string":
                 continue
             source = " + ".join(scan.dataset.source_names(column))
-            raw_value = raw_column(scan.dataset, column)
-            lenient = parse_column(spec, raw_value, source_type(scan.dataset, column, schema), timezone, strict=False)
+            sources = [
+                source_expr(name, flat_schema(schema)).cast(pl.String) for name in scan.dataset.source_names(column)
+            ]
+            raw_value = pl.concat_str(sources, separator=" ") if len(sources) > 1 else sources[0]
+            lenient = column_expr(scan.dataset, column, schema, timezone, strict=False)
             try:
                 bad = (
                     raw.select("__row", raw_value.alias("__raw"), lenient.alias("__parsed"))
@@ -358,7 +407,7 @@ def diagnose(scan: DatasetScan, timezone: str | None = None) -> Problem | None:
                 where = f"row {row}" + (f" (line {row + 1})" if scan.dataset.file_format == "csv" else "")
                 return Problem(
                     f"{where}, column '{source}': value {str(value)!r} is not a valid {spec.type}"
-                    + (f" in format '{spec.format}'" if spec.format else ""),
+                    + (f" in format {' or '.join(repr(f) for f in spec.formats)}" if spec.formats else ""),
                     file=str(path),
                     field=f"datasets.{scan.name}.columns.{column}",
                     hint="fix the value, or the column's type/format in the catalog"

@@ -6,7 +6,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from civic_kpi.errors import Problem, did_you_mean
-from civic_kpi.expressions import SPECIAL_NAMES, Context, FormulaError, all_rows, compile_formula, parse_formula
+from civic_kpi.expressions import (
+    SPECIAL_NAMES,
+    Context,
+    FormulaError,
+    all_rows,
+    compile_formula,
+    compile_row,
+    parse_formula,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -32,6 +40,63 @@ def polars_schema(dataset: Dataset) -> dict[str, pl.DataType]:
     return schema
 
 
+def derived_problems(loaded: LoadedCatalog) -> list[Problem]:
+    """Each dataset's derived columns: a row formula over its columns and deadlines that type-checks."""
+    import polars as pl
+
+    problems = []
+    for name, dataset in loaded.catalog.datasets.items():
+        known = list(dataset.columns) + list(dataset.deadlines)
+        frame = pl.DataFrame(schema=polars_schema(dataset)).lazy()
+        for column, text in dataset.derived.items():
+            loc = ("datasets", name, "derived", column)
+            field = f"datasets.{name}.derived.{column}"
+            try:
+                formula = parse_formula(text, row=True)
+            except FormulaError as exc:
+                problems.append(
+                    Problem(
+                        f"{exc.message} in: {text}", str(loaded.path), loaded.line_of(loc), field=field, hint=exc.hint
+                    )
+                )
+                continue
+            unknown = sorted((formula.columns - set(known)) | (formula.columns & set(SPECIAL_NAMES)))
+            for bad in unknown:
+                problems.append(
+                    Problem(
+                        f"unknown column '{bad}' in a derived column",
+                        str(loaded.path),
+                        loaded.line_of(loc),
+                        field=field,
+                        hint=did_you_mean(bad, known),
+                    )
+                )
+            if unknown:
+                continue
+            ctx = Context(
+                all_rows(),
+                datetime(2000, 1, 1),
+                datetime(2000, 1, 1),
+                datetime(2000, 1, 1),
+                params=dict(loaded.catalog.parameters),
+                refs={r: [] for r in loaded.catalog.reference_tables},
+                timezone=loaded.catalog.timezone,
+                date_columns=dataset.date_only_columns,
+            )
+            try:
+                frame.select(compile_row(formula, ctx).alias(column)).collect()
+            except (pl.exceptions.PolarsError, FormulaError, TypeError, ValueError) as exc:
+                problems.append(
+                    Problem(
+                        f"derived column does not fit the column types: {str(exc).splitlines()[0]}",
+                        str(loaded.path),
+                        loaded.line_of(loc),
+                        field=field,
+                    )
+                )
+    return problems
+
+
 def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
     catalog: Catalog = loaded.catalog
     file = str(loaded.path)
@@ -49,7 +114,7 @@ def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
             did_you_mean(kpi.dataset, list(catalog.datasets)) or f"defined: {', '.join(catalog.datasets)}",
         )
         return problems
-    columns = list(dataset.columns) + list(dataset.deadlines)
+    columns = list(dataset.columns) + list(dataset.deadlines) + list(dataset.derived)
     parsed = {}
     for field, text in kpi.formulas.items():
         try:
@@ -121,6 +186,18 @@ def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset
 
     empty = pl.DataFrame(schema=polars_schema(dataset)).lazy()
     moment = datetime(2000, 1, 1)
+    if dataset.derived:
+        from civic_kpi.engine import with_derived
+
+        values = {
+            "params": dict(loaded.catalog.parameters),
+            "refs": {r: [] for r in loaded.catalog.reference_tables},
+            "timezone": loaded.catalog.timezone,
+        }
+        try:
+            empty = with_derived(empty, dataset, set(dataset.derived), values)
+        except FormulaError:
+            return []  # reported by derived_problems
     ctx = Context(
         mask=all_rows(),
         period_start=moment,
@@ -153,7 +230,7 @@ def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset
 
 def check_catalog(loaded: LoadedCatalog) -> list[Problem]:
     """Every cross-reference problem of the catalog, in file order."""
-    problems: list[Problem] = []
+    problems: list[Problem] = derived_problems(loaded)
     for index, kpi in enumerate(loaded.catalog.kpis):
         problems.extend(_kpi_problems(loaded, index, kpi))
     return problems

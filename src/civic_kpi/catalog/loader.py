@@ -196,6 +196,19 @@ def load_catalog(path: str | Path, check_formulas: bool = True) -> LoadedCatalog
                 hint="see kpi_definitions.yaml in the civic-kpi repository for a complete example",
             )
         )
+    datasets = data.get("datasets")
+    if isinstance(datasets, dict):
+        from civic_kpi.presets import apply_preset
+
+        data = {
+            **data,
+            "datasets": {
+                name: apply_preset(entry, display, lines.get(("datasets", name, "preset")))
+                if isinstance(entry, dict)
+                else entry
+                for name, entry in datasets.items()
+            },
+        }
     try:
         catalog = Catalog.model_validate(data)
     except ValidationError as exc:

@@ -36,10 +36,16 @@ class ColumnSpec(StrictModel):
         "(Kansas City's CREATION DATE + CREATION TIME); joined with a space before `format` applies.",
     )
     type: ColumnType = Field("string", description="Type to parse the column as.")
-    format: str | None = Field(
+    format: str | list[str] | None = Field(
         None,
-        description="strftime-style format for date/datetime columns, e.g. '%m/%d/%Y %I:%M:%S %p'. "
-        "Giving it is both stricter and faster than letting the reader guess.",
+        description="strftime-style format for date/datetime columns, e.g. '%m/%d/%Y %I:%M:%S %p'; a list is "
+        "tried in order (for exports whose format changed). Giving it is stricter and faster than guessing.",
+    )
+    time_format: str | None = Field(None, description="Format of the time_source column, e.g. '%I:%M %p'.")
+    timezone: str | None = Field(
+        None,
+        description="The zone this column's values are in when they carry no offset, if not the catalog's "
+        "(Legistar's *UTC fields are UTC without a Z).",
     )
     true_values: list[str] = Field(
         default_factory=lambda: ["Y", "Yes", "YES", "y", "yes", "true", "True", "TRUE", "1"],
@@ -58,7 +64,22 @@ class ColumnSpec(StrictModel):
             raise ValueError(f"'format' applies to date and datetime columns, not to type '{self.type}'")
         if self.time_source is not None and self.type != "datetime":
             raise ValueError("'time_source' applies to datetime columns")
+        if self.time_format is not None and self.time_source is None:
+            raise ValueError("'time_format' goes with 'time_source'")
+        if self.timezone is not None and self.type != "datetime":
+            raise ValueError("'timezone' applies to datetime columns")
         return self
+
+    @property
+    def formats(self) -> list[str]:
+        if self.format is None:
+            return []
+        return [self.format] if isinstance(self.format, str) else list(self.format)
+
+    @property
+    def zoned(self) -> bool:
+        """Whether the values carry their own offset (%z / %Z in the format)."""
+        return any("%z" in f or "%Z" in f or "%#z" in f for f in self.formats)
 
 
 class Deadline(StrictModel):
@@ -66,7 +87,11 @@ class Deadline(StrictModel):
 
     policy: Identifier = Field(description="Name of an entry under sla_policies.")
     start: Identifier = Field(description="The column the clock starts from, e.g. created_at.")
-    key: Identifier = Field(description="The column matched against the policy table's key, e.g. request_type.")
+    key: Identifier | None = Field(
+        None,
+        description="The column matched against the policy table's key, e.g. request_type; none when one rule "
+        "applies to every record (the policy table has one row, e.g. federal FOIA's 20 business days).",
+    )
 
 
 class HolidaySource(StrictModel):
@@ -118,7 +143,13 @@ class Dataset(StrictModel):
     """A table of records: one export file, or a glob of monthly files with the same layout."""
 
     description: str | None = None
+    preset: str | None = Field(
+        None, description="A ready-made mapping of a published layout (see `civic-kpi presets`); fields set here win."
+    )
     path: str = Field(description="File or glob (e.g. '311/requests_*.csv'), relative to the data directory.")
+    json_path: str | None = Field(
+        None, description="For JSON files whose records sit under a key, e.g. 'dataset' in a DCAT-US data.json."
+    )
     format: FileFormat | None = Field(None, description="csv, parquet or json; default: from the file extension.")
     delimiter: str | None = Field(
         None,
@@ -141,6 +172,10 @@ class Dataset(StrictModel):
     )
     columns: dict[Identifier, ColumnSpec] = Field(
         description="KPI-side name -> export column. A plain string is the export column's name, read as text."
+    )
+    derived: dict[Identifier, str] = Field(
+        default_factory=dict,
+        description="Columns computed per record with a row formula, e.g. {is_digital: \"channel in ['Web', 'App']\"}.",
     )
     deadlines: dict[Identifier, Deadline] = Field(
         default_factory=dict,
@@ -184,12 +219,15 @@ class Dataset(StrictModel):
 
     @model_validator(mode="after")
     def _deadlines_use_columns(self) -> Dataset:
+        for name in self.derived:
+            if name in self.columns or name in self.deadlines:
+                raise ValueError(f"derived column '{name}' has the name of a column or deadline; pick another name")
         for name, deadline in self.deadlines.items():
             if name in self.columns:
                 raise ValueError(f"deadline '{name}' has the name of a column; pick another name")
             for role in ("start", "key"):
                 column = getattr(deadline, role)
-                if column not in self.columns:
+                if column is not None and column not in self.columns:
                     raise ValueError(f"deadline '{name}': {role} '{column}' is not one of this dataset's columns")
             if self.columns[deadline.start].type not in ("date", "datetime"):
                 raise ValueError(f"deadline '{name}': start '{deadline.start}' must have type date or datetime")
