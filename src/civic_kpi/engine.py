@@ -249,6 +249,9 @@ def _aggregations(
             samples = compiled["value"].samples
         sample = samples[0] if samples else mask.sum()
         exprs.append(sample.cast(pl.Int64).alias(prefix + "sample"))
+        invalid = [flag for compiled_formula in compiled.values() for flag in compiled_formula.invalid]
+        if invalid:
+            exprs.append(pl.max_horizontal(invalid).cast(pl.Int64).alias(prefix + "invalid"))
         exprs.append(rows.cast(pl.Int64).alias(prefix + "rows"))
     return exprs
 
@@ -261,12 +264,19 @@ class _Value:
     sample: int | None = None
     reason: str | None = None  # why there is no value
     excluded: int | None = None  # records of the period left out because their follow-up window is still open
+    invalid: int | None = None  # records left out because a duration was negative
 
 
 def _value(kpi: KPI, row: dict[str, Any], index: int, key: str) -> _Value:
     prefix = f"{index}|{key}|"
     sample = row.get(prefix + "sample")
     excluded = row.get(prefix + "excluded")
+    invalid = row.get(prefix + "invalid")
+    value = _judgeable(kpi, row, prefix, sample, excluded)
+    return replace(value, invalid=invalid)
+
+
+def _judgeable(kpi: KPI, row: dict[str, Any], prefix: str, sample: int | None, excluded: int | None) -> _Value:
     if not row.get(prefix + "rows"):
         reason = "no records in the period"
         if excluded:
@@ -327,15 +337,22 @@ def _result_rows(
                     year_ago=_comparison(periods.year_ago, now.value, year_value),
                     percentile_method=methods[kpi.id],
                     decimals=kpi.decimals,
-                    excluded=now.excluded,
-                    excluded_reason=(
-                        f"inside their {kpi.window.follow_up_days}-day follow-up window at the as-of time"
-                        if now.excluded
-                        else None
-                    ),
+                    excluded=(now.excluded or 0) + (now.invalid or 0) or None,
+                    excluded_reason=_excluded_reason(kpi, now),
                 )
             )
     return results
+
+
+def _excluded_reason(kpi: KPI, value: _Value) -> str | None:
+    reasons = []
+    if value.excluded:
+        reasons.append(
+            f"{value.excluded} inside their {kpi.window.follow_up_days}-day follow-up window at the as-of time"
+        )
+    if value.invalid:
+        reasons.append(f"{value.invalid} with a negative duration (end before start)")
+    return "; ".join(reasons) or None
 
 
 def _percentile_method(formulas: dict[str, Formula]) -> str | None:

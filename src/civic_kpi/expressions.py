@@ -370,13 +370,15 @@ class Compiled:
     # Per aggregate, in formula order: how many records of the period fed it (its `where`, non-null input).
     # The engine reports the first one as the KPI's sample size.
     samples: list[pl.Expr]
+    # Per aggregate of a duration: how many records it left out because the duration was negative.
+    invalid: list[pl.Expr] = field(default_factory=list)
 
 
 def compile_formula(formula: Formula, ctx: Context) -> Compiled:
     """Turn a parsed formula into one Polars aggregate expression for the period in `ctx`."""
-    samples: list[pl.Expr] = []
-    expr = _Compiler(ctx, samples).visit(formula.tree)
-    return Compiled(expr=expr, samples=samples)
+    compiler = _Compiler(ctx, [])
+    expr = compiler.visit(formula.tree)
+    return Compiled(expr=expr, samples=compiler.samples, invalid=compiler.invalid)
 
 
 def _to_lit(value: Any) -> pl.Expr:
@@ -389,10 +391,25 @@ def _to_lit(value: Any) -> pl.Expr:
     return pl.lit(value)
 
 
+DURATIONS = ("hours_between", "days_between", "minutes_between")
+
+
+def _measures_duration(node: ast.AST) -> bool:
+    """Whether an aggregate's value is a duration (possibly in arithmetic), not a condition about one."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id in DURATIONS
+    if isinstance(node, ast.BinOp):
+        return _measures_duration(node.left) or _measures_duration(node.right)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        return _measures_duration(node.operand)
+    return False
+
+
 class _Compiler:
     def __init__(self, ctx: Context, samples: list[pl.Expr]) -> None:
         self.ctx = ctx
         self.samples = samples
+        self.invalid: list[pl.Expr] = []
 
     def visit(self, node: ast.AST) -> pl.Expr:
         import polars as pl
@@ -542,6 +559,8 @@ class _Compiler:
         return pl.coalesce(exact, shifted)
 
     def _aggregate(self, node: ast.Call, name: str) -> pl.Expr:
+        import polars as pl
+
         keywords = {kw.arg: kw.value for kw in node.keywords}
         rows = self.ctx.mask
         if "where" in keywords:
@@ -552,6 +571,12 @@ class _Compiler:
             self.samples.append(rows.sum())
             return rows.sum()
         value = self.visit(node.args[0])
+        if _measures_duration(node.args[0]):
+            # A negative time to close or to publish is a data error (end before start): leave it out, and
+            # count it so the output can say how many records were left out and why.
+            negative = value < 0
+            self.invalid.append((rows & negative.fill_null(False)).sum())
+            value = pl.when(negative).then(None).otherwise(value)
         self.samples.append((rows & value.is_not_null()).sum())
         picked = value.filter(rows)
         if name == "sum":

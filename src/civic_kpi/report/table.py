@@ -77,7 +77,7 @@ def render_table(run: ComputeRun) -> Group:
             parts.append(
                 Text(
                     f"note: {result.name} ({result.group_label}): {result.excluded} records of {run.period.label} "
-                    f"left out, {result.excluded_reason}",
+                    f"left out: {result.excluded_reason}",
                     style="dim",
                 )
             )
