@@ -22,7 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 
 import civic_kpi
@@ -104,8 +104,11 @@ def exports(draw) -> tuple[list[Row], str]:
     categories = draw(st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=4, unique=True))
     category = st.one_of(st.none(), st.sampled_from(categories))
     status = st.one_of(st.none(), st.sampled_from(STATUSES))
-    row = st.builds(Row, timestamps(), category, status, numbers, numbers)
-    size = draw(st.one_of(st.integers(0, 60), st.integers(0, 8)))  # small exports often, up to 60 records
+    # Now and then a column is mostly blank, so groups and periods where every input is missing are common.
+    sparse = st.one_of(st.none(), st.none(), st.none(), numbers)
+    a, b = (draw(st.sampled_from([numbers, numbers, sparse])) for _ in "ab")
+    row = st.builds(Row, timestamps(), category, status, a, b)
+    size = draw(st.one_of(st.integers(0, 8), st.integers(9, 60), st.integers(30, 60)))  # 0 to 60 records
     rows = draw(st.lists(row, min_size=size, max_size=size))
     return rows, layout
 
@@ -324,6 +327,9 @@ def group_key(result) -> tuple:
 @given(exports())
 def test_every_kpi_matches_an_independent_computation(export):
     rows, layout = export
+    current = sum(in_period(r, CURRENT) for r in rows)
+    tens = len(rows) // 10 * 10
+    event(f"{layout}, {tens}-{tens + 9} records, {min(current, 10)}{'+' if current >= 10 else ''} in 2026-01")
     run = run_engine(rows, layout)
     wanted = expected_rows(rows)
     got = {(r.kpi_id, group_key(r)): r for r in run.results}
@@ -340,16 +346,49 @@ def test_every_kpi_matches_an_independent_computation(export):
     assert set(got) <= set(wanted), "no group the export does not have"
 
 
+GROUP_ROWS_DROPPED = (
+    "engine bug: a group with records whose value is no data in every compared period (sum(b) == 0, or every b "
+    "missing) is dropped from the breakdown (engine._result_rows tests the value, not the records), so its "
+    "numerator, denominator and sample are lost and the groups no longer add up to the overall row"
+)
+
+
+def check_groups_add_up(kpi_id: str, rows: list[Row], layout: str) -> None:
+    results = [r for r in run_engine(rows, layout).results if r.kpi_id == kpi_id]
+    overall = next(r for r in results if not r.group)
+    groups = [r for r in results if r.group]
+    for part in ("numerator", "denominator", "sample_size"):
+        # A group without records in the period has no numerator or denominator: it adds nothing.
+        assert sum(getattr(r, part) or 0 for r in groups) == (getattr(overall, part) or 0), f"{kpi_id}: {part}"
+
+
 @PROPERTY_SETTINGS
 @given(exports())
-def test_group_rows_add_up_to_the_overall_row(export):
-    rows, layout = export
-    run = run_engine(rows, layout)
-    for kpi_id in RATIOS:
-        results = [r for r in run.results if r.kpi_id == kpi_id]
-        overall = next(r for r in results if not r.group)
-        groups = [r for r in results if r.group]
-        for part in ("numerator", "denominator"):
-            total = getattr(overall, part) or 0
-            assert sum(getattr(r, part) or 0 for r in groups) == total, f"{kpi_id}: group {part}s"
-        assert sum(r.sample_size or 0 for r in groups) == (overall.sample_size or 0), f"{kpi_id}: samples"
+def test_group_rows_of_a_count_ratio_add_up_to_the_overall_row(export):
+    # A group with no closed record has numerator 0 too, so even a dropped group row loses nothing here.
+    check_groups_add_up("closed_a_gt_b", *export)
+
+
+MINIMAL = [
+    Row(datetime(2026, 1, 5, 10), "x", None, 1.0, None),  # group x: a record of the period, every b missing
+    Row(datetime(2026, 1, 6, 10), "y", None, 2.0, 4.0),
+]
+
+
+@pytest.mark.xfail(strict=True, reason=GROUP_ROWS_DROPPED)
+@settings(PROPERTY_SETTINGS, phases=[Phase.explicit, Phase.generate])  # known to fail: skip the slow shrinking
+@given(exports())
+@example((MINIMAL, "csv"))  # the case Hypothesis shrank to, so the expected failure never depends on the seed
+def test_group_rows_of_a_sum_ratio_add_up_to_the_overall_row(export):
+    check_groups_add_up("sum_ratio", *export)
+
+
+@pytest.mark.xfail(strict=True, reason=GROUP_ROWS_DROPPED)
+def test_a_group_with_records_but_a_zero_denominator_keeps_its_row():
+    """The minimal case Hypothesis found: group x has one record of the period, with a = 1 and b missing."""
+    results = [r for r in run_engine(MINIMAL, "csv").results if r.kpi_id == "sum_ratio"]
+    assert [(r.group, r.numerator, r.denominator) for r in results] == [
+        ({}, 3.0, 4.0),
+        ({"category": "x"}, 1.0, 0.0),  # no data (the denominator is zero), but the group is there
+        ({"category": "y"}, 2.0, 4.0),
+    ]

@@ -94,17 +94,17 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
-def _terminal_width(fmt: OutputFormat, output: Path | None) -> int | None:
-    if output is None and fmt == OutputFormat.table and sys.stdout.isatty():
+def _terminal_width(fmt: StrEnum, output: Path | None) -> int | None:
+    if output is None and fmt.value == "table" and sys.stdout.isatty():
         return shutil.get_terminal_size((150, 40)).columns
     return None
 
 
-def _emit(render: Callable[..., str], fmt: OutputFormat, output: Path | None, summary: str) -> None:
+def _emit(render: Callable[..., str], fmt: StrEnum, output: Path | None, summary: str) -> None:
     """Print to stdout (colored on a terminal), or write the file atomically and say so on stderr."""
     from civic_kpi.output import write_atomic
 
-    color = output is None and fmt == OutputFormat.table and _use_color()
+    color = output is None and fmt.value == "table" and _use_color()
     text = render(fmt.value, color=color, width=_terminal_width(fmt, output))
     if output is not None:
         write_atomic(output, text)
@@ -302,6 +302,119 @@ def scorecard(
     with _user_errors():
         run = run_scorecard(catalog, fiscal_year=fiscal_year, kpis=_split(kpi), domains=domain, data_dir=data_dir)
         _emit(lambda f, **kw: render_scorecard(run, f, **kw), fmt, output, f"the {run.fiscal_year.label} scorecard")
+
+
+class CheckFormat(StrEnum):
+    table = "table"
+    json = "json"
+    junit = "junit"
+    github = "github"
+
+
+@app.command()
+def check(
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    data_dir: DataDirOption = None,
+    dataset: Annotated[list[str] | None, typer.Option("--dataset", help="Only these datasets (repeatable).")] = None,
+    fmt: Annotated[
+        CheckFormat, typer.Option("--format", "-f", help="table, json, junit (JUnit XML) or github (annotations).")
+    ] = CheckFormat.table,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 when a check is at this status or worse.")
+    ] = FailOn.fail,
+    now: Annotated[
+        str | None, typer.Option("--now", help="The time 'future' and 'freshness' compare with (default: now).")
+    ] = None,
+) -> None:
+    """Run the catalog's data-quality checks and exit 1 when one fails: for CI before an export is published.
+
+    \b
+    Examples:
+      civic-kpi check
+      civic-kpi check --format junit -o quality.xml
+      civic-kpi check --format github --fail-on warn
+    """
+    from civic_kpi.quality import check as run_check
+    from civic_kpi.report.checks import render_checks
+    from civic_kpi.results import Status
+
+    with _user_errors():
+        run = run_check(catalog, data_dir=data_dir, datasets=_split(dataset), now=now)
+        counts = run.counts()
+        summary = (
+            f"{len(run.results)} check results ({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail)"
+        )
+        _emit(lambda f, **kw: render_checks(run, f, **kw), fmt, output, summary)
+    failing = {FailOn.never: set(), FailOn.fail: {Status.FAIL}, FailOn.warn: {Status.FAIL, Status.WARN}}[fail_on]
+    if any(result.status in failing for result in run.results):
+        raise typer.Exit(int(ExitCode.THRESHOLD))
+
+
+@app.command()
+def inspect(
+    file: Annotated[Path, typer.Argument(help="An export: CSV (also .gz, .tsv), Parquet or JSON.")],
+    fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="table or json.")] = ListFormat.table,
+) -> None:
+    """Profile an export (columns, inferred types and date formats, missing shares, distinct counts, ranges,
+    examples) and print the catalog entry that reads it, naming the preset when one matches.
+
+    \b
+    Examples:
+      civic-kpi inspect exports/311_Service_Requests.csv
+      civic-kpi inspect events.json --format json
+    """
+    from civic_kpi.inspect_file import inspect as run_inspect
+
+    with _user_errors():
+        profile = run_inspect(file)
+    if fmt == ListFormat.json:
+        typer.echo(profile.model_dump_json(indent=2))
+        return
+    from rich.console import Console
+    from rich.syntax import Syntax
+    from rich.table import Table
+
+    console = Console(no_color=not _use_color(), highlight=False, width=None if sys.stdout.isatty() else 160)
+    details = f"{profile.rows:,} records · {profile.format}"
+    if profile.encoding:
+        delimiter = {"\t": "tab"}.get(profile.delimiter or ",", profile.delimiter)
+        details += f" · {profile.encoding} · delimiter {delimiter}"
+    table = Table(title=f"{profile.path} ({details})", title_justify="left")
+    for header in ("column", "type", "format", "missing", "distinct", "range", "examples"):
+        table.add_column(header, overflow="fold")
+    for column in profile.columns:
+        span = f"{column.minimum} .. {column.maximum}" if column.minimum is not None else ""
+        table.add_row(
+            column.name,
+            column.type,
+            column.format or "",
+            f"{column.null_share:.1%}",
+            f"{column.distinct:,}",
+            span,
+            " | ".join(column.examples),
+        )
+    console.print(table)
+    if profile.presets:
+        console.print(f"Matches the preset {profile.presets[0]} (see civic-kpi presets).")
+    console.print("Catalog entry:")
+    console.print(Syntax(profile.snippet, "yaml", theme="ansi_dark", background_color="default"))
+
+
+@app.command()
+def presets() -> None:
+    """List the bundled presets: ready-made mappings of layouts cities publish.
+
+    \b
+    Example:
+      civic-kpi presets
+    """
+    from civic_kpi.presets import presets as bundled
+
+    for name, document in bundled().items():
+        typer.echo(f"{name}: {document['title']}")
+        for choice in document.get("choices", []):
+            typer.echo(f"    - {choice}")
 
 
 @app.command("list")

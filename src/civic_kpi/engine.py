@@ -337,7 +337,9 @@ def _result_rows(
                     year_ago=_comparison(periods.year_ago, now.value, year_value),
                     percentile_method=methods[kpi.id],
                     decimals=kpi.decimals,
-                    excluded=(now.excluded or 0) + (now.invalid or 0) or None,
+                    excluded=None
+                    if now.excluded is None and now.invalid is None
+                    else (now.excluded or 0) + (now.invalid or 0),
                     excluded_reason=_excluded_reason(kpi, now),
                 )
             )

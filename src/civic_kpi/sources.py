@@ -19,6 +19,7 @@ import glob
 import gzip
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -239,20 +240,32 @@ def _clean_text(raw: pl.Expr) -> pl.Expr:
     return pl.when(stripped == "").then(None).otherwise(stripped)
 
 
-def _strptime(text: pl.Expr, dtype: pl.DataType, formats: list[str], strict: bool) -> pl.Expr:
-    """Parse text with the first format that fits; values that fit none are an error when `strict`."""
+def _strptime(
+    text: pl.Expr,
+    dtype: pl.DataType,
+    formats: list[str],
+    strict: bool,
+    normalize: Callable[[pl.Expr, str], pl.Expr] | None = None,
+) -> pl.Expr:
+    """Parse text with the first format that fits; values that fit none are an error when `strict`.
+
+    `normalize` brings each format's result to one type (zoned formats to local time) before they are combined.
+    Order matters: Chrono's %Y also reads '24' as the year 24, so list '%m/%d/%y' before '%m/%d/%Y'.
+    """
     import polars as pl
 
     if not formats:
-        return (
-            text.str.to_date(strict=strict) if dtype == pl.Date else text.str.to_datetime(time_unit="us", strict=strict)
-        )
+        if dtype == pl.Date:
+            return text.str.to_date(strict=strict)
+        return text.str.to_datetime(time_unit="us", strict=strict)
     parsed: pl.Expr | None = None
     for index, fmt in enumerate(formats):
         last = index == len(formats) - 1
         # Only the values no earlier format read reach the last one, which may raise: a strict check of leftovers.
         source = text if parsed is None else pl.when(parsed.is_null()).then(text)
         attempt = source.str.strptime(dtype, fmt, strict=strict and last)
+        if normalize is not None:
+            attempt = normalize(attempt, fmt)
         parsed = attempt if parsed is None else pl.coalesce(parsed, attempt)
     assert parsed is not None
     return parsed
@@ -292,17 +305,32 @@ def parse_column(
     elif is_text:
         if spec.zoned:
             raw = raw.str.replace(r"[Zz]$", "+00:00")  # ISO 8601's Z for UTC is an offset %z does not read
-        parsed = _strptime(raw, pl.Datetime("us"), spec.formats, strict)
+
+        def local(expr: pl.Expr, fmt: str) -> pl.Expr:
+            if "%z" in fmt or "%Z" in fmt:
+                return to_local(expr, timezone, zoned=True)
+            return _from_zone(expr, spec.timezone, timezone)
+
+        return (
+            _strptime(raw, pl.Datetime("us"), spec.formats, strict, local)
+            if spec.formats
+            else _from_zone(_strptime(raw, pl.Datetime("us"), [], strict), spec.timezone, timezone)
+        )
     else:
         zone = source_dtype.time_zone if isinstance(source_dtype, pl.Datetime) else None
         parsed = raw.cast(pl.Datetime("us", zone))
-    zoned = spec.zoned or (isinstance(source_dtype, pl.Datetime) and source_dtype.time_zone is not None)
-    if not zoned and spec.timezone and (spec.timezone != timezone) and (timezone is not None or spec.timezone == "UTC"):
-        # Naive values known to be in another zone (UTC without a Z, a publisher's local time): place them there
-        # and convert to the catalog's zone. Without a catalog zone, a publisher's local time stays as it is.
-        parsed = parsed.dt.replace_time_zone(spec.timezone, ambiguous="earliest", non_existent="null")
-        zoned = True
-    return to_local(parsed, timezone, zoned=zoned)
+    if isinstance(source_dtype, pl.Datetime) and source_dtype.time_zone is not None:
+        return to_local(parsed, timezone, zoned=True)
+    return _from_zone(parsed, spec.timezone, timezone)
+
+
+def _from_zone(expr: pl.Expr, source_zone: str | None, timezone: str | None) -> pl.Expr:
+    """Naive values known to be in another zone (UTC without a Z, a publisher's local time), placed there and
+    converted to the catalog's zone. Without a catalog zone, a publisher's local time stays as it is."""
+    if source_zone is None or source_zone == timezone or (timezone is None and source_zone != "UTC"):
+        return expr
+    placed = expr.dt.replace_time_zone(source_zone, ambiguous="earliest", non_existent="null")
+    return to_local(placed, timezone, zoned=True)
 
 
 def to_local(expr: pl.Expr, timezone: str | None, zoned: bool) -> pl.Expr:
@@ -342,8 +370,8 @@ def column_expr(dataset: Dataset, column: str, schema: dict, timezone: str | Non
     spec = dataset.columns[column]
     flat = flat_schema(schema)
     source = dataset.source_name(column)
-    time_raw = source_expr(spec.time_source, flat) if spec.time_source else None
-    return parse_column(spec, source_expr(source, flat), flat[source], timezone, strict, time_raw)
+    time_raw = source_expr(spec.time_source, schema) if spec.time_source else None
+    return parse_column(spec, source_expr(source, schema), flat[source], timezone, strict, time_raw)
 
 
 def scan_dataset(

@@ -139,6 +139,67 @@ class SlaPolicy(StrictModel):
         return self
 
 
+CheckKind = Literal["missing", "duplicates", "order", "future", "freshness", "allowed_values", "row_count", "schema"]
+
+
+class Check(StrictModel):
+    """A data-quality check of a dataset with pass / warn / fail thresholds (soda-style).
+
+    The metric is a count of offending records (a share for `missing` and, with `share: true`, for the others),
+    days for `freshness`, records for `row_count`. Over `warn` it warns, over `fail` it fails; with neither,
+    any offending record fails. `row_count` uses min / max (fail) and warn_min / warn_max.
+    """
+
+    check: CheckKind
+    name: str | None = Field(None, description="What to call it in reports (default: derived from the check).")
+    column: Identifier | None = None
+    columns: list[Identifier] = Field(default_factory=list, description="Key columns, for duplicates.")
+    first: Identifier | None = Field(None, description="For order: the timestamp that must come first (created).")
+    then: Identifier | None = Field(None, description="For order: the one that must not be earlier (closed).")
+    values: list[str | int | float] | None = Field(None, description="For allowed_values: the allowed values.")
+    ref: Identifier | None = Field(None, description="For allowed_values: a reference table of allowed values.")
+    where: str | None = Field(None, description="Only check records where this row formula holds.")
+    share: bool = Field(False, description="Measure a share of the records instead of a count.")
+    warn: float | None = None
+    fail: float | None = None
+    min: int | None = None
+    max: int | None = None
+    warn_min: int | None = None
+    warn_max: int | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> Check:
+        needs = {
+            "missing": ["column"],
+            "future": ["column"],
+            "freshness": ["column"],
+            "allowed_values": ["column"],
+            "duplicates": ["columns"],
+            "order": ["first", "then"],
+        }.get(self.check, [])
+        article = "an" if self.check[0] in "aeiou" else "a"
+        for field in needs:
+            if not getattr(self, field):
+                raise ValueError(f"{article} '{self.check}' check needs '{field}'")
+        if self.check == "allowed_values" and (self.values is None) == (self.ref is None):
+            raise ValueError("an allowed_values check needs either 'values' or 'ref'")
+        if self.check == "row_count" and all(v is None for v in (self.min, self.max, self.warn_min, self.warn_max)):
+            raise ValueError("a row_count check needs min, max, warn_min or warn_max")
+        return self
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        subject = {
+            "duplicates": ", ".join(self.columns),
+            "order": f"{self.then} before {self.first}",
+            "row_count": "rows",
+            "schema": "columns and types",
+        }.get(self.check, self.column or "")
+        return f"{self.check}: {subject}"
+
+
 class Dataset(StrictModel):
     """A table of records: one export file, or a glob of monthly files with the same layout."""
 
@@ -177,6 +238,7 @@ class Dataset(StrictModel):
         default_factory=dict,
         description="Columns computed per record with a row formula, e.g. {is_digital: \"channel in ['Web', 'App']\"}.",
     )
+    checks: list[Check] = Field(default_factory=list, description="Data-quality checks (civic-kpi check).")
     deadlines: dict[Identifier, Deadline] = Field(
         default_factory=dict,
         description="Derived deadline columns, e.g. {sla_due_at: {policy: sla_311, start: created_at, "

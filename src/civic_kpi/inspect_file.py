@@ -1,0 +1,177 @@
+"""`civic-kpi inspect FILE`: profile an export and write the catalog snippet that reads it.
+
+Every column is read as text (as the engine reads CSV) and tried against integer, float, boolean and the date
+formats real exports use; a type is proposed only when every non-empty value of the sample fits it. A preset is
+named when the file's columns carry its signature.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from civic_kpi.catalog.model import Dataset
+from civic_kpi.errors import DataError, Problem
+from civic_kpi.presets import match
+from civic_kpi.sources import file_encoding, file_separator, open_file
+
+SAMPLE = 20_000
+DATE_FORMATS = [
+    "%Y-%m-%d",
+    "%m/%d/%Y",
+    "%m/%d/%y",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%z",
+    "%Y-%m-%dT%H:%M:%S%.f%z",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%y %I:%M %p",
+    "%m/%d/%y %H:%M",
+]
+BOOLEAN_TEXTS = {"true", "false", "y", "n", "yes", "no", "t", "f"}
+
+
+class ColumnProfile(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    kpi_name: str
+    type: str
+    format: str | None = None
+    null_share: float
+    distinct: int
+    minimum: str | None = None
+    maximum: str | None = None
+    examples: list[str]
+
+
+class FileProfile(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    rows: int
+    columns: list[ColumnProfile]
+    presets: list[str]
+    snippet: str
+
+
+def kpi_name(column: str) -> str:
+    """'Created Date' -> created_date: the KPI-side name a catalog would give an export column."""
+    name = re.sub(r"[^0-9a-zA-Z]+", "_", column).strip("_").lower()
+    return name if name and not name[0].isdigit() else f"c_{name}"
+
+
+def _profile_column(name: str, values: Any, rows: int) -> ColumnProfile:
+    import polars as pl
+
+    text = values.cast(pl.String).str.strip_chars()
+    present = text.filter(text.is_not_null() & (text != ""))
+    sample = present.head(SAMPLE)
+    kind, fmt, low, high = "string", None, None, None
+    if len(sample):
+        if sample.cast(pl.Int64, strict=False).null_count() == 0:
+            kind = "integer"
+        elif sample.cast(pl.Float64, strict=False).null_count() == 0:
+            kind = "float"
+        elif set(sample.str.to_lowercase().unique().to_list()) <= BOOLEAN_TEXTS:
+            kind = "boolean"
+        else:
+            for candidate in DATE_FORMATS:
+                target = pl.Date if not re.search(r"%[HIMSTz]", candidate) else pl.Datetime("us")
+                parsed = sample.str.replace(r"[Zz]$", "+00:00").str.strptime(target, candidate, strict=False)
+                if parsed.null_count() == 0:
+                    kind, fmt = ("date" if target == pl.Date else "datetime"), candidate
+                    full = present.str.replace(r"[Zz]$", "+00:00").str.strptime(target, candidate, strict=False)
+                    low, high = str(full.min()), str(full.max())
+                    break
+    if kind in ("integer", "float"):
+        numbers = present.cast(pl.Float64, strict=False)
+        low, high = f"{numbers.min():g}", f"{numbers.max():g}"
+    return ColumnProfile(
+        name=name,
+        kpi_name=kpi_name(name),
+        type=kind,
+        format=fmt,
+        null_share=(rows - len(present)) / rows if rows else 0.0,
+        distinct=present.n_unique(),
+        minimum=low,
+        maximum=high,
+        examples=[str(v)[:40] for v in present.unique(maintain_order=True).head(3).to_list()],
+    )
+
+
+def _snippet(path: Path, profiles: list[ColumnProfile], presets: list[str], dataset: Dataset) -> str:
+    name = kpi_name(path.name.split(".")[0]) or "dataset"
+    dated = [p for p in profiles if p.type in ("date", "datetime")]
+    preferred = [p for p in dated if re.search(r"creat|open|receiv|request|submit|start", p.name, re.I)]
+    entry: dict[str, Any] = {}
+    if presets:
+        entry["preset"] = presets[0]
+    entry["path"] = path.name
+    if dataset.delimiter is None and path.suffix.lower() in (".csv", ".txt", ".gz"):
+        separator = file_separator(path, dataset)
+        if separator != ",":
+            entry["delimiter"] = separator
+    if not presets:
+        entry["date_column"] = (preferred or dated or [None])[0].kpi_name if dated else "TODO_a_date_column"
+        columns: dict[str, Any] = {}
+        for profile in profiles:
+            if profile.type == "nested":
+                continue  # name its fields with dotted sources, e.g. publisher.name
+            if profile.type == "string":
+                columns[profile.kpi_name] = profile.name
+            else:
+                spec: dict[str, Any] = {"source": profile.name, "type": profile.type}
+                if profile.format:
+                    spec["format"] = profile.format
+                columns[profile.kpi_name] = spec
+        entry["columns"] = columns
+    return yaml.safe_dump({"datasets": {name: entry}}, sort_keys=False, allow_unicode=True, width=120)
+
+
+def inspect(path: str | Path) -> FileProfile:
+    """Profile one export file (CSV, gzip CSV, Parquet, JSON) and propose its catalog entry."""
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(Problem("file not found" if not file.exists() else "not a file", file=str(file)))
+    dataset = Dataset.model_construct(path=file.name, format=None, delimiter=None, encoding="auto", json_path=None)
+    try:
+        frame = open_file(file, dataset).collect()
+    except DataError:
+        raise
+    except Exception as exc:  # whatever the reader says, the file is not what its name promises
+        raise DataError(
+            Problem(f"cannot read the file as {dataset.file_format}: {str(exc).splitlines()[0]}", file=str(file))
+        ) from None
+    profiles = [
+        _profile_column(column, frame[column], frame.height)
+        if not frame.schema[column].is_nested()
+        else ColumnProfile(
+            name=column, kpi_name=kpi_name(column), type="nested", null_share=0.0, distinct=0, examples=[]
+        )
+        for column in frame.columns
+    ]
+    found = [name for name, _ in match(frame.columns)]
+    is_csv = dataset.file_format == "csv"
+    return FileProfile(
+        path=str(file),
+        format=dataset.file_format,
+        encoding=file_encoding(file, dataset) if is_csv else None,
+        delimiter=file_separator(file, dataset) if is_csv else None,
+        rows=frame.height,
+        columns=profiles,
+        presets=found,
+        snippet=_snippet(file, profiles, found, dataset),
+    )
