@@ -22,7 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, event, example, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 import civic_kpi
@@ -346,13 +346,6 @@ def test_every_kpi_matches_an_independent_computation(export):
     assert set(got) <= set(wanted), "no group the export does not have"
 
 
-GROUP_ROWS_DROPPED = (
-    "engine bug: a group with records whose value is no data in every compared period (sum(b) == 0, or every b "
-    "missing) is dropped from the breakdown (engine._result_rows tests the value, not the records), so its "
-    "numerator, denominator and sample are lost and the groups no longer add up to the overall row"
-)
-
-
 def check_groups_add_up(kpi_id: str, rows: list[Row], layout: str) -> None:
     results = [r for r in run_engine(rows, layout).results if r.kpi_id == kpi_id]
     overall = next(r for r in results if not r.group)
@@ -375,15 +368,13 @@ MINIMAL = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason=GROUP_ROWS_DROPPED)
-@settings(PROPERTY_SETTINGS, phases=[Phase.explicit, Phase.generate])  # known to fail: skip the slow shrinking
+@PROPERTY_SETTINGS
 @given(exports())
-@example((MINIMAL, "csv"))  # the case Hypothesis shrank to, so the expected failure never depends on the seed
+@example((MINIMAL, "csv"))  # the case Hypothesis first shrank to (a group whose every b is missing)
 def test_group_rows_of_a_sum_ratio_add_up_to_the_overall_row(export):
     check_groups_add_up("sum_ratio", *export)
 
 
-@pytest.mark.xfail(strict=True, reason=GROUP_ROWS_DROPPED)
 def test_a_group_with_records_but_a_zero_denominator_keeps_its_row():
     """The minimal case Hypothesis found: group x has one record of the period, with a = 1 and b missing."""
     results = [r for r in run_engine(MINIMAL, "csv").results if r.kpi_id == "sum_ratio"]

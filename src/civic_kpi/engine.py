@@ -313,8 +313,8 @@ def _result_rows(
             now = _value(kpi, row, index, "current")
             prior_value = _value(kpi, row, index, "prior").value
             year_value = _value(kpi, row, index, "year_ago").value
-            if group and now.value is None and prior_value is None and year_value is None:
-                continue  # a group with no records in any compared period is noise
+            if group and not any(row.get(f"{index}|{key}|rows") for key in ("current", "prior", "year_ago")):
+                continue  # a group with no records in any compared period is noise; one with records stays
             target = resolve_target(kpi.target, group, periods.current.label) if kpi.target else None
             verdict = judge(target, now.value, prior_value, year_value)
             results.append(
