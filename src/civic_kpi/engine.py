@@ -386,6 +386,8 @@ def compute(
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     cat = loaded.catalog
     chosen = select_kpis(cat, kpis, domains)
+    if isinstance(period, str):  # a mistyped period is the user's first mistake to hear about, before any file
+        period = parse_period(period, cat.fiscal_year_start_month)
     root = loaded.data_dir(data_dir)
     if not root.is_dir():
         raise DataError(

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 LONG_SLA_CALENDAR_DAYS = 30
 
 
-def holiday_dates(calendar: Calendar, years: range) -> list[date]:
+def holiday_dates(calendar: Calendar, years: range, name: str = "") -> list[date]:
     """Every non-business date of the calendar other than weekends, for the given years."""
     days: set[date] = set(calendar.closures)
     if calendar.holidays is not None:
@@ -47,7 +47,7 @@ def holiday_dates(calendar: Calendar, years: range) -> list[date]:
                     f"the holidays package does not know {source.country}"
                     + (f"/{source.subdivision}" if source.subdivision else "")
                     + f": {exc}",
-                    field="calendars.holidays",
+                    field=f"calendars.{name}.holidays" if name else "calendars.holidays",
                     hint="use an ISO country code (US) and, optionally, a state code (TX)",
                 )
             ) from None
@@ -74,7 +74,7 @@ def load_policy_table(name: str, policy: SlaPolicy, data_dir: Path) -> pl.DataFr
         )
     else:
         assert policy.path is not None
-        path = resolve_files(name, policy.path, data_dir)[0]
+        path = resolve_files(name, policy.path, data_dir, "sla_policies")[0]
         where = str(path)
         try:
             if path.suffix.lower() in (".parquet", ".pq"):
@@ -131,8 +131,10 @@ def _row_problems(row: dict) -> list[tuple[str, str]]:
     found = []
     if not row["key"]:
         found.append(("no key", "every row needs the request type it applies to"))
-    if row["days"] is None or row["days"] < 0:
+    if row["days"] is None:
         found.append((f"'{row['days_text']}' is not a whole number of days", "write the SLA as a number of days"))
+    elif row["days"] < 0:
+        found.append((f"the SLA of {row['days']} days is negative", "write the number of days allowed, 0 or more"))
     if row["day_type"] not in ("calendar", "business"):
         found.append((f"day type '{row['day_type']}' is neither calendar nor business", "write calendar or business"))
     return found
@@ -153,7 +155,9 @@ def long_sla_warnings(catalog: Catalog, data_dir: Path) -> list[Problem]:
                     Problem(
                         f"the SLA for '{row['key']}' is {days} {unit} (over {LONG_SLA_CALENDAR_DAYS} calendar days) "
                         "and has no explanation",
-                        file=str(resolve_files(name, policy.path, data_dir)[0]) if policy.path else None,
+                        file=str(resolve_files(name, policy.path, data_dir, "sla_policies")[0])
+                        if policy.path
+                        else None,
                         field=f"sla_policies.{name}",
                         hint="Houston policy 5.1.4: explain why such requests may stay open this long",
                     )
@@ -171,7 +175,7 @@ def with_deadlines(
         deadline = dataset.deadlines[name]
         policy = catalog.sla_policies[deadline.policy]
         calendar = catalog.calendars.get(policy.calendar) if policy.calendar else None
-        holidays = holiday_dates(calendar, years) if calendar else []
+        holidays = holiday_dates(calendar, years, policy.calendar or "") if calendar else []
         table = load_policy_table(deadline.policy, policy, data_dir)
         days, business = f"__{name}_days", f"__{name}_business"
         start = pl.col(deadline.start)

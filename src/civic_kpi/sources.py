@@ -45,10 +45,10 @@ class DatasetScan:
     notes: list[str] = field(default_factory=list)
 
 
-def resolve_files(name: str, pattern: str, data_dir: Path) -> list[Path]:
+def resolve_files(name: str, pattern: str, data_dir: Path, section: str = "datasets") -> list[Path]:
     """Expand a dataset path or glob under the data directory, sorted so monthly files read in order."""
     full = data_dir / pattern
-    field = f"datasets.{name}.path"
+    field = f"{section}.{name}.path"
     if glob.has_magic(pattern):
         files = sorted(Path(p) for p in glob.glob(str(full), recursive=True) if Path(p).is_file())
         if not files:
@@ -154,6 +154,16 @@ def open_file(path: Path, dataset: Dataset) -> pl.LazyFrame:
             return pl.scan_ndjson(path, infer_schema_length=None)
         # Records that omit keys (Socrata's API leaves out nulls) need the schema of every record.
         frame = pl.read_json(path, infer_schema_length=None)
+        if not dataset.json_path and _head(path, 4096).lstrip().startswith(b"{"):
+            raise DataError(
+                Problem(
+                    "the JSON is an object, not an array of records",
+                    file=str(path),
+                    field="json_path",
+                    hint=f"if the records sit under one of its keys ({', '.join(frame.columns[:8])}), "
+                    "set json_path: KEY in the dataset",
+                )
+            )
         if dataset.json_path:
             if dataset.json_path not in frame.columns:
                 raise DataError(
@@ -197,8 +207,21 @@ def reading_notes(name: str, dataset: Dataset, files: list[Path], schemas: dict[
 
 def file_schema(path: Path, dataset: Dataset) -> dict[str, pl.DataType]:
     """The columns of one file and their types, reading only its header (or Parquet metadata)."""
+    if dataset.file_format == "csv" and b"\x00" in _head(path, 64 * 1024):
+        raise DataError(
+            Problem(
+                "the file is binary, not CSV text",
+                file=str(path),
+                hint="is it the export you meant, or a Parquet/Excel/zip file under a .csv name?",
+            )
+        )
     try:
-        return dict(open_file(path, dataset).collect_schema())
+        schema = dict(open_file(path, dataset).collect_schema())
+        if dataset.file_format == "csv":
+            _probe_fields(path, dataset, len(schema))
+        return schema
+    except DataError:
+        raise
     except Exception as exc:  # Polars, OS and decoding errors alike: the file is not what the catalog says
         raise DataError(
             Problem(
@@ -209,6 +232,43 @@ def file_schema(path: Path, dataset: Dataset) -> dict[str, pl.DataType]:
         ) from None
 
 
+PROBE_RECORDS = 10_000
+
+
+def _probe_fields(path: Path, dataset: Dataset, expected: int) -> None:
+    """Fully parse a file's first records: a line with more fields than the header (an unquoted comma) shifts every
+    later field, and a projected scan would not notice. The whole file is checked by `civic-kpi check`."""
+    import polars as pl
+
+    try:
+        open_file(path, dataset).head(PROBE_RECORDS).collect()
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" not in str(exc):
+            return  # not a field-count problem: the main read reports it with its own message
+        raise DataError(_ragged_line(path, dataset, expected)) from None
+
+
+def _ragged_line(path: Path, dataset: Dataset, expected: int) -> Problem:
+    import csv
+    import io
+
+    separator = file_separator(path, dataset)
+    text = _head(path, _SNIFF_BYTES).decode(file_encoding(path, dataset), errors="replace").lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text), delimiter=separator)
+    for row in reader:
+        if len(row) > expected:
+            return Problem(
+                f"line {reader.line_num} has {len(row)} fields where the header has {expected}",
+                file=str(path),
+                hint="a value with the delimiter in it must be quoted; every later field would shift by one",
+            )
+    return Problem(
+        f"a record has more fields than the header's {expected}",
+        file=str(path),
+        hint="a value with the delimiter in it must be quoted",
+    )
+
+
 def check_columns(
     name: str, dataset: Dataset, files: list[Path], needed: set[str], schemas: dict[Path, dict] | None = None
 ) -> list[Problem]:
@@ -216,17 +276,31 @@ def check_columns(
     problems: list[Problem] = []
     for path in files:
         present = list(flat_schema(schemas[path] if schemas else file_schema(path, dataset)))
+        if not present and dataset.file_format == "json":
+            continue  # an empty array: a file with no records, not a wrong layout
+        single = present[0] if len(present) == 1 else None
         for column, source in sorted((c, s) for c in needed for s in dataset.source_names(c)):
             if source not in present:
                 shown = ", ".join(present[:12]) + (" ..." if len(present) > 12 else "")
+                if len(shown) > 200:
+                    shown = shown[:200] + " ..."
+                hint = did_you_mean(source, present) or f"the file has: {shown}"
+                if single is not None and any(mark in single for mark in ",;|\t"):
+                    found = max(",;|\t", key=single.count)
+                    hint = (
+                        f"the file reads as a single column: is the delimiter right? Its header looks separated by "
+                        f"{'tab' if found == chr(9) else repr(found)}; set delimiter: in the dataset, or leave it out"
+                    )
                 problems.append(
                     Problem(
                         f"column '{source}' not found (needed for '{column}')",
                         file=str(path),
                         field=f"datasets.{name}.columns.{column}",
-                        hint=did_you_mean(source, present) or f"the file has: {shown}",
+                        hint=hint,
                     )
                 )
+                if single is not None:
+                    break  # one message says it: the rest of the columns are missing for the same reason
         if problems:
             break  # the same mistake in every monthly file is one mistake
     return problems
@@ -388,6 +462,12 @@ def scan_dataset(
     frames = []
     for index, path in enumerate(files):
         schema = schemas[path]
+        if not schema:  # a JSON file holding no records: every column missing
+            schema = {source: pl.String() for c in columns for source in dataset.source_names(c)}
+            empty = pl.DataFrame(schema=schema).lazy()
+            exprs = [column_expr(dataset, c, schema, timezone, strict=True).alias(c) for c in sorted(columns)]
+            frames.append(empty.select(*exprs, pl.lit(index, dtype=pl.UInt32).alias(FILE_INDEX)))
+            continue
         exprs = [
             column_expr(dataset, column, schema, timezone, strict=True).alias(column) for column in sorted(columns)
         ]
@@ -428,7 +508,9 @@ def diagnose(scan: DatasetScan, timezone: str | None = None) -> Problem | None:
                     .head(1)
                     .collect()
                 )
-            except pl.exceptions.PolarsError:
+            except (pl.exceptions.PolarsError, OSError) as exc:
+                if isinstance(exc, OSError):  # a gzip cut short, a file gone: name the file
+                    return Problem(f"cannot read the file: {exc}", file=str(path), hint="is the file complete?")
                 continue
             if bad.height and str(bad["__raw"][0]).strip():
                 row, value = bad["__row"][0], bad["__raw"][0]
@@ -448,7 +530,7 @@ def load_reference(name: str, table: ReferenceTable, data_dir: Path) -> list[Any
     """The distinct values of a reference table's key column, as text, in file order."""
     import polars as pl
 
-    path = resolve_files(name, table.path, data_dir)[0]
+    path = resolve_files(name, table.path, data_dir, "reference_tables")[0]
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pl.read_parquet(path)

@@ -228,9 +228,81 @@ def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset
     return problems
 
 
+def reference_problems(loaded: LoadedCatalog) -> list[Problem]:
+    """Names one part of the catalog gives another: SLA policies, calendars, review rules, KPI ids, countries."""
+    cat, file = loaded.catalog, str(loaded.path)
+    problems = []
+
+    def problem(message: str, loc: tuple, field: str, name: str, known: list[str]) -> None:
+        hint = did_you_mean(name, known) or (f"defined: {', '.join(known)}" if known else None)
+        problems.append(Problem(message, file=file, line=loaded.line_of(loc), field=field, hint=hint))
+
+    seen: dict[str, int] = {}
+    for index, kpi in enumerate(cat.kpis):
+        if kpi.id in seen:
+            problems.append(
+                Problem(
+                    f"KPI id '{kpi.id}' is used twice (first at line {loaded.line_of(('kpis', seen[kpi.id], 'id'))})",
+                    file=file,
+                    line=loaded.line_of(("kpis", index, "id")),
+                    field="id",
+                    hint="give every KPI its own id",
+                )
+            )
+        seen.setdefault(kpi.id, index)
+    for name, policy in cat.sla_policies.items():
+        if policy.calendar is not None and policy.calendar not in cat.calendars:
+            problem(
+                f"calendar '{policy.calendar}' is not defined under calendars",
+                ("sla_policies", name, "calendar"),
+                f"sla_policies.{name}.calendar",
+                policy.calendar,
+                list(cat.calendars),
+            )
+    for name, dataset in cat.datasets.items():
+        for column, deadline in dataset.deadlines.items():
+            if deadline.policy not in cat.sla_policies:
+                problem(
+                    f"SLA policy '{deadline.policy}' is not defined under sla_policies",
+                    ("datasets", name, "deadlines", column),
+                    f"datasets.{name}.deadlines.{column}.policy",
+                    deadline.policy,
+                    list(cat.sla_policies),
+                )
+    if cat.performance_review is not None:
+        for index, rule in enumerate(cat.performance_review.rules):
+            if rule.kpi not in seen:
+                problem(
+                    f"review rule KPI '{rule.kpi}' is not a KPI of this catalog",
+                    ("performance_review", "rules", index),
+                    "performance_review.rules",
+                    rule.kpi,
+                    list(seen),
+                )
+    for name, calendar in cat.calendars.items():
+        if calendar.holidays is not None:
+            from civic_kpi.errors import CivicKpiError
+            from civic_kpi.policies import holiday_dates
+
+            try:
+                holiday_dates(calendar, range(2020, 2021), name)
+            except CivicKpiError as exc:
+                problems += [
+                    Problem(
+                        p.message,
+                        file=file,
+                        line=loaded.line_of(("calendars", name, "holidays")),
+                        field=p.field,
+                        hint=p.hint,
+                    )
+                    for p in exc.problems
+                ]
+    return problems
+
+
 def check_catalog(loaded: LoadedCatalog) -> list[Problem]:
     """Every cross-reference problem of the catalog, in file order."""
-    problems: list[Problem] = derived_problems(loaded)
+    problems: list[Problem] = reference_problems(loaded) + derived_problems(loaded)
     for index, kpi in enumerate(loaded.catalog.kpis):
         problems.extend(_kpi_problems(loaded, index, kpi))
     return problems

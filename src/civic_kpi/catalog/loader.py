@@ -44,21 +44,38 @@ def line_of(lines: dict[Loc, int], loc: Loc) -> int | None:
 
 
 def _line_map(
-    node: yaml.Node | None, loc: Loc, lines: dict[Loc, int], problems: list[Problem], file: str, seen: set[int]
+    node: yaml.Node | None,
+    loc: Loc,
+    lines: dict[Loc, int],
+    problems: list[Problem],
+    file: str,
+    seen: set[int],
+    ancestors: frozenset[int] = frozenset(),
 ) -> None:
     if node is None:
         return
     lines.setdefault(loc, node.start_mark.line + 1)
+    if id(node) in ancestors:
+        problems.append(
+            Problem(
+                "a recursive alias: this value refers to a mapping or list that contains it",
+                file=file,
+                line=lines[loc],  # where the alias is used (the node's own mark is its anchor's)
+                hint="a catalog is a tree; copy the values instead of referring back to an enclosing anchor",
+            )
+        )
+        return
     # An alias is the same node object again: walking it once is enough, and walking it every time would let a
     # few hundred bytes of nested aliases ("billion laughs") take hours.
     if id(node) in seen:
         return
     seen.add(id(node))
+    ancestors = ancestors | {id(node)}
     if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
+        keys: set[str] = set()
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
-            if key in seen:
+            if key in keys:
                 # PyYAML keeps the last of duplicate keys silently; a catalog that says two things is an error.
                 problems.append(
                     Problem(
@@ -68,13 +85,13 @@ def _line_map(
                         hint="remove one of them; YAML would silently keep only the last",
                     )
                 )
-            seen.add(key)
+            keys.add(key)
             lines[(*loc, key)] = key_node.start_mark.line + 1
-            _line_map(value_node, (*loc, key), lines, problems, file, seen)
+            _line_map(value_node, (*loc, key), lines, problems, file, seen, ancestors)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             lines[(*loc, index)] = item.start_mark.line + 1
-            _line_map(item, (*loc, index), lines, problems, file, seen)
+            _line_map(item, (*loc, index), lines, problems, file, seen, ancestors)
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
@@ -87,6 +104,8 @@ def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
         hint = "check indentation and quoting around this line"
+        if "'\\t'" in message or "\\t" in repr(message):
+            hint = "YAML cannot be indented with tabs: use spaces"
         if "constructor" in message and "tag" in message:
             hint = "catalogs are plain data; tags such as !!python/object are not allowed"
         raise CatalogError(
@@ -157,6 +176,15 @@ def _problems_from_validation(exc: ValidationError, data: Any, lines: dict[Loc, 
             hint = "YAML reads unquoted yes/no/on/off/true/false as a boolean; put the text in quotes"
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
+            # A model-level rule names the field it is about first ("date_column 'x' is ..."): point at that line.
+            named = message.split(" ", 1)[0].split(".")[-1].strip("'")
+            nested = line_of(lines, (*loc, named)) if (*loc, named) in lines else None
+            for kind, key in (("deadline", "deadlines"), ("derived column", "derived")):
+                # "deadline 'sla_due_at': ..." is about one entry of the dataset's deadlines
+                if message.startswith(f"{kind} '"):
+                    entry = message.split("'")[1]
+                    nested = lines.get((*loc, key, entry), nested)
+            line = nested or line
         problems.append(Problem(message, file=file, line=line, kpi=kpi, field=field_path, hint=hint))
     return problems
 
@@ -187,6 +215,10 @@ def load_catalog(path: str | Path, check_formulas: bool = True) -> LoadedCatalog
             Problem(f"not UTF-8 text (byte {exc.start})", file=display, hint="save the catalog as UTF-8")
         ) from None
     data, lines = parse_yaml(text, display)
+    if data is None:
+        raise CatalogError(
+            Problem("the catalog file is empty", file=display, hint="see kpi_definitions.yaml for a complete example")
+        )
     if not isinstance(data, dict):
         raise CatalogError(
             Problem(

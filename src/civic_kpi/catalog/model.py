@@ -542,33 +542,6 @@ class Catalog(StrictModel):
                 raise ValueError(f"unknown time zone '{value}'; use an IANA name such as America/Chicago") from None
         return value
 
-    @model_validator(mode="after")
-    def _references_resolve(self) -> Catalog:
-        for name, policy in self.sla_policies.items():
-            if policy.calendar is not None and policy.calendar not in self.calendars:
-                raise ValueError(f"sla_policies.{name}: calendar '{policy.calendar}' is not defined under calendars")
-        for name, dataset in self.datasets.items():
-            for column, deadline in dataset.deadlines.items():
-                if deadline.policy not in self.sla_policies:
-                    where = f"datasets.{name}.deadlines.{column}"
-                    raise ValueError(f"{where}: policy '{deadline.policy}' is not defined under sla_policies")
-        if self.performance_review is not None:
-            known = {kpi.id for kpi in self.kpis}
-            for rule in self.performance_review.rules:
-                if rule.kpi not in known:
-                    raise ValueError(f"performance_review: rule KPI '{rule.kpi}' is not a KPI of this catalog")
-        return self
-
-    @field_validator("kpis")
-    @classmethod
-    def _unique_ids(cls, kpis: list[KPI]) -> list[KPI]:
-        seen: set[str] = set()
-        for kpi in kpis:
-            if kpi.id in seen:
-                raise ValueError(f"KPI id '{kpi.id}' is used twice")
-            seen.add(kpi.id)
-        return kpis
-
     @property
     def domains(self) -> list[str]:
         return list(dict.fromkeys(k.domain for k in self.kpis))
