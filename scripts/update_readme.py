@@ -20,7 +20,8 @@ from civic_kpi.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-COMMANDS = [[], ["compute"], ["review"], ["scorecard"], ["validate"], ["list"], ["schema"]]
+COMMANDS = [[], ["compute"], ["review"], ["scorecard"], ["check"], ["inspect"], ["presets"], ["validate"], ["list"],
+            ["schema"]]  # fmt: skip
 
 
 def cli_reference() -> str:
@@ -58,10 +59,37 @@ def scorecard_output() -> str:
     return run_in_root("scorecard", "--fiscal-year", "FY2026", "--domain", "311 Customer Service")
 
 
+def preset_sections() -> str:
+    """One section per bundled preset: where the layout comes from, the choices it makes, and how to use it."""
+    import yaml
+
+    from civic_kpi.presets import presets
+
+    parts = []
+    for name, document in presets().items():
+        dataset = document["dataset"]
+        columns = ", ".join(f"`{c}`" for c in [*dataset.get("columns", {}), *dataset.get("derived", {})])
+        example = {"datasets": {"requests": {"preset": name, "path": "exports/" + _example_file(dataset)}}}
+        snippet = yaml.safe_dump(example, sort_keys=False).rstrip()
+        choices = "\n".join(f"- {choice}" for choice in document.get("choices", []))
+        sources = ", ".join(document.get("documentation", []))
+        parts.append(
+            f"#### `{name}`: {document['title']}\n\n{document['publisher']}. Sources: {sources}\n\n{choices}\n\n"
+            f"Columns for formulas: {columns}.\n\n```yaml\n{snippet}\n```\n"
+        )
+    return "\n".join(parts)
+
+
+def _example_file(dataset: dict) -> str:
+    return {"json": "export.json", "parquet": "export.parquet"}.get(dataset.get("format", ""), "export_*.csv")
+
+
 BLOCKS = {
     "sample-output": sample_output,
     "review-output": review_output,
     "scorecard-output": scorecard_output,
+    "check-output": lambda: run_in_root("check", "--now", "2026-11-15 08:00", "--dataset", "service_requests"),
+    "presets": preset_sections,
     "cli-reference": cli_reference,
 }
 
