@@ -114,6 +114,15 @@ def _emit(render: Callable[..., str], fmt: StrEnum, output: Path | None, summary
         sys.stdout.flush()
 
 
+def _exit_on(fail_on: FailOn, statuses: list) -> None:
+    """Exit 1 (ExitCode.THRESHOLD) when any status is at the --fail-on level or worse."""
+    from civic_kpi.results import Status
+
+    failing = {FailOn.never: set(), FailOn.fail: {Status.FAIL}, FailOn.warn: {Status.FAIL, Status.WARN}}[fail_on]
+    if any(status in failing for status in statuses):
+        raise typer.Exit(int(ExitCode.THRESHOLD))
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"civic-kpi {__version__}")
@@ -185,7 +194,6 @@ def compute(
     from civic_kpi.errors import UsageError
     from civic_kpi.periods import date_range
     from civic_kpi.report import render
-    from civic_kpi.results import Status
 
     with _user_errors():
         chosen_period = period
@@ -210,9 +218,7 @@ def compute(
             f"{counts['fail']} fail, {counts['no_data']} no data)"
         )
         _emit(lambda f, **kw: render(run, f, **kw), fmt, output, summary)
-    failing = {FailOn.never: set(), FailOn.fail: {Status.FAIL}, FailOn.warn: {Status.FAIL, Status.WARN}}[fail_on]
-    if any(result.status in failing for result in run.results):
-        raise typer.Exit(int(ExitCode.THRESHOLD))
+    _exit_on(fail_on, [result.status for result in run.results])
 
 
 @app.command()
@@ -337,7 +343,6 @@ def check(
     """
     from civic_kpi.quality import check as run_check
     from civic_kpi.report.checks import render_checks
-    from civic_kpi.results import Status
 
     with _user_errors():
         run = run_check(catalog, data_dir=data_dir, datasets=_split(dataset), now=now)
@@ -346,9 +351,7 @@ def check(
             f"{len(run.results)} check results ({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail)"
         )
         _emit(lambda f, **kw: render_checks(run, f, **kw), fmt, output, summary)
-    failing = {FailOn.never: set(), FailOn.fail: {Status.FAIL}, FailOn.warn: {Status.FAIL, Status.WARN}}[fail_on]
-    if any(result.status in failing for result in run.results):
-        raise typer.Exit(int(ExitCode.THRESHOLD))
+    _exit_on(fail_on, [result.status for result in run.results])
 
 
 @app.command()

@@ -15,7 +15,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from civic_kpi import __version__
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.catalog.model import KPI, Catalog, Dataset
 from civic_kpi.errors import DataError, Problem, UsageError, did_you_mean
@@ -511,8 +510,6 @@ def compute(
             for index, path in enumerate(scan.files)
         ]
     return ComputeRun(
-        tool_version=__version__,
-        generated_at=datetime.now().astimezone(),
         catalog=CatalogInfo(path=str(loaded.path), sha256=loaded.sha256, title=cat.title),
         data_dir=str(root),
         data_files=data_files,

@@ -11,15 +11,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from civic_kpi import __version__
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.engine import compute, data_as_of, select_kpis
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.periods import Period, fiscal_year_containing, parse_period
-from civic_kpi.results import CatalogInfo, PeriodInfo, Status
+from civic_kpi.results import PeriodInfo, RunHeader, Status
 from civic_kpi.targets import describe, resolve_target
-
-SCHEMA_VERSION = "1.0"
 
 
 class ScorecardRow(BaseModel):
@@ -37,13 +34,7 @@ class ScorecardRow(BaseModel):
     next_year_target: str | None
 
 
-class ScorecardRun(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    schema_version: str = SCHEMA_VERSION
-    tool_version: str
-    generated_at: datetime
-    catalog: CatalogInfo
+class ScorecardRun(RunHeader):
     fiscal_year: PeriodInfo
     last_year: PeriodInfo
     next_year: str
@@ -103,8 +94,6 @@ def scorecard(
             )
         )
     return ScorecardRun(
-        tool_version=__version__,
-        generated_at=datetime.now().astimezone(),
         catalog=run.catalog,
         fiscal_year=run.period,
         last_year=run.prior_period,

@@ -12,14 +12,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from civic_kpi import __version__
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.engine import compute
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.periods import Period, parse_period
-from civic_kpi.results import CatalogInfo, PeriodInfo, Status
-
-SCHEMA_VERSION = "1.0"
+from civic_kpi.results import PeriodInfo, RunHeader, Status
 
 
 class ReviewItem(BaseModel):
@@ -38,13 +35,7 @@ class ReviewItem(BaseModel):
     sample_size: int | None = None
 
 
-class ReviewRun(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    schema_version: str = SCHEMA_VERSION
-    tool_version: str
-    generated_at: datetime
-    catalog: CatalogInfo
+class ReviewRun(RunHeader):
     month: PeriodInfo
     review_due: date = Field(description="Reviews are due by this date (Houston 5.2.4: the 15th of the next month).")
     as_of: datetime | None
@@ -110,8 +101,6 @@ def review(
     start = run.period.start
     following = date(start.year + start.month // 12, start.month % 12 + 1, 1)
     return ReviewRun(
-        tool_version=__version__,
-        generated_at=datetime.now().astimezone(),
         catalog=run.catalog,
         month=run.period,
         review_due=following.replace(day=config.due_day),

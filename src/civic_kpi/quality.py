@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from civic_kpi import __version__
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.catalog.model import Check, Dataset
 from civic_kpi.errors import DataError, Problem, UsageError, did_you_mean
 from civic_kpi.expressions import Context, all_rows, compile_row, parse_formula
-from civic_kpi.results import CatalogInfo, Status
+from civic_kpi.results import CatalogInfo, RunHeader, Status
 from civic_kpi.sources import (
     FILE_INDEX,
     check_columns,
@@ -33,7 +32,6 @@ from civic_kpi.sources import (
 if TYPE_CHECKING:
     import polars as pl
 
-SCHEMA_VERSION = "1.0"
 EXAMPLES = 5
 ROW = "__row"
 
@@ -53,14 +51,8 @@ class CheckResult(BaseModel):
     examples: list[dict[str, Any]] = Field(default_factory=list, description="A few offending records.")
 
 
-class CheckRun(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    schema_version: str = SCHEMA_VERSION
-    tool_version: str
-    generated_at: datetime
+class CheckRun(RunHeader):
     checked_at: datetime = Field(description="The moment 'future' and 'freshness' compare with (--now).")
-    catalog: CatalogInfo
     results: list[CheckResult]
 
     def counts(self) -> dict[str, int]:
@@ -245,8 +237,6 @@ def check(
     for name in chosen:
         results.extend(_check_dataset(loaded, name, root, moment))
     return CheckRun(
-        tool_version=__version__,
-        generated_at=datetime.now().astimezone(),
         checked_at=moment,
         catalog=CatalogInfo(path=str(loaded.path), sha256=loaded.sha256, title=cat.title),
         results=results,

@@ -82,14 +82,25 @@ class DataFileInfo(_Frozen):
     rows: int
 
 
-class ComputeRun(_Frozen):
-    """Everything one `compute` produced, with the provenance a published number needs."""
+class RunHeader(_Frozen):
+    """What every result document starts with: its shape's version, who made it, when, and from which catalog."""
 
     schema_version: str = SCHEMA_VERSION
     tool: str = "civic-kpi"
-    tool_version: str
-    generated_at: datetime
+    tool_version: str = Field(default_factory=lambda: _tool_version())
+    generated_at: datetime = Field(default_factory=lambda: datetime.now().astimezone())
     catalog: CatalogInfo
+
+
+def _tool_version() -> str:
+    from civic_kpi import __version__
+
+    return __version__
+
+
+class ComputeRun(RunHeader):
+    """Everything one `compute` produced, with the provenance a published number needs."""
+
     data_dir: str
     data_files: list[DataFileInfo]
     as_of: datetime | None = Field(description="Newest timestamp in the data (date columns of the datasets).")
