@@ -178,7 +178,7 @@ CASES = [
     # id, build, CLI arguments, exit code, phrases (stderr; stdout when the exit code is 0)
     # ---- catalog: YAML itself
     ("yaml_unclosed_bracket", edit("    unit: hours\n", "    unit: [hours\n"), CHECK, 2,
-     ("invalid YAML", "while parsing a flow sequence expected ',' or ']'")),
+     ("invalid YAML", "while parsing a flow sequence", "expected ',' or ']'")),
     ("yaml_bad_indentation", edit("    unit: hours\n", "      unit: hours\n"), CHECK, 2, (AT, "invalid YAML")),
     ("yaml_tab_indentation", edit("    unit: hours\n", "\tunit: hours\n"), CHECK, 2, (AT, "tab")),
     ("yaml_unsafe_python_tag", copy("catalog/unsafe_tag.yaml"), CHECK, 2, ("{cat}:1", "not allowed")),

@@ -96,7 +96,8 @@ def _line_map(
 
 def parse_yaml(text: str, file: str) -> tuple[Any, dict[Loc, int]]:
     """Parse YAML with the safe loader (no tags that build Python objects) and map each key to its line."""
-    loader = yaml.SafeLoader(text)
+    # The C parser (libyaml) when PyYAML has it: the same safe constructor, ten times faster than pure Python.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
