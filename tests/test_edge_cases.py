@@ -83,14 +83,15 @@ def test_division_by_zero_is_no_data_not_inf(tmp_path, cli):
 
 
 def test_snapshot_is_capped_at_the_newest_record(cli):
-    # The records export ends on 2026-11-14, so a November snapshot is taken then, not on 30 November.
+    # The records export ends on 2026-11-14 (a date): a November snapshot is taken at the end of that day, not on
+    # 30 November, so it equals a range ending on the 14th.
     def backlog(*args: str) -> float:
         doc = json.loads(
             cli("compute", "-c", CATALOG, "--kpi", "records_backlog_over_30_days", "-f", "json", *args).stdout
         )
         return doc["results"][0]["value"]
 
-    assert backlog("--period", "2026-11") == backlog("--from", "2026-11-01", "--to", "2026-11-13")
+    assert backlog("--period", "2026-11") == backlog("--from", "2026-11-01", "--to", "2026-11-14")
     early = json.loads(
         cli(
             "compute", "-c", CATALOG, "--kpi", "records_backlog_over_30_days", "--period", "2020-01", "-f", "json"

@@ -378,7 +378,9 @@ def inspect(
     from rich.syntax import Syntax
     from rich.table import Table
 
-    console = Console(no_color=not _use_color(), highlight=False, width=None if sys.stdout.isatty() else 160)
+    console = Console(
+        no_color=not _use_color(), highlight=False, markup=False, width=None if sys.stdout.isatty() else 160
+    )
     details = f"{profile.rows:,} records · {profile.format}"
     if profile.encoding:
         delimiter = {"\t": "tab"}.get(profile.delimiter or ",", profile.delimiter)
@@ -465,7 +467,9 @@ def list_kpis(
         table.add_column(column, overflow="fold")
     for row in rows:
         table.add_row(*(str(row[c] or "") for c in ("id", "name", "domain", "unit", "dataset", "target")))
-    Console(no_color=not _use_color(), highlight=False, width=None if sys.stdout.isatty() else 160).print(table)
+    Console(no_color=not _use_color(), highlight=False, markup=False, width=None if sys.stdout.isatty() else 160).print(
+        table
+    )
 
 
 @app.command()

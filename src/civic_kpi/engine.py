@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,15 +106,21 @@ def _dims_for(kpi: KPI, catalog: Catalog, by: list[str] | None, notes: list[str]
     return tuple(by)
 
 
-def _parse_as_of(value: datetime | str) -> datetime:
+def _parse_as_of(value: datetime | str, timezone: str | None = None, what: str = "as-of") -> datetime:
+    """A moment as naive local time of the catalog's zone; an offset given with it is converted, not dropped."""
     if isinstance(value, datetime):
-        return value
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise UsageError(
-            Problem(f"cannot read as-of '{value}'", hint="write it as 2026-11-14 or 2026-11-14 17:00")
-        ) from None
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise UsageError(
+                Problem(f"cannot read {what} '{value}'", hint="write it as 2026-11-14 or 2026-11-14 17:00")
+            ) from None
+    if moment.tzinfo is not None:
+        from zoneinfo import ZoneInfo
+
+        moment = moment.astimezone(ZoneInfo(timezone or "UTC"))
     return moment.replace(tzinfo=None)
 
 
@@ -140,6 +146,38 @@ def with_derived(frame: pl.LazyFrame, dataset: Dataset, names: set[str], ctx_val
     return frame.with_columns(
         compile_row(parse_formula(dataset.derived[name], row=True), ctx).alias(name) for name in sorted(names)
     )
+
+
+def _unmatched_queries(deadline_frames: dict[str, tuple[Dataset, pl.LazyFrame]]) -> dict[str, pl.LazyFrame]:
+    """Per deadline: records whose key the SLA table does not list (they have no deadline, so no on-time verdict)."""
+    import polars as pl
+
+    queries = {}
+    for name, (dataset, frame) in deadline_frames.items():
+        for column, deadline in dataset.deadlines.items():
+            if deadline.key is None or column not in frame.collect_schema():
+                continue
+            missing = pl.col(deadline.key).is_not_null() & pl.col(column).is_null()
+            keys = pl.col(deadline.key).filter(missing).unique().sort().head(3).implode()
+            queries[f"unmatched:{name}:{column}"] = frame.select(missing.sum().alias("count"), keys.alias("keys"))
+    return queries
+
+
+def _unmatched_notes(
+    scans: dict[str, DatasetScan], frames: dict[str, pl.DataFrame], queries: dict[str, pl.LazyFrame]
+) -> list[str]:
+    notes = []
+    for key in queries:
+        _, name, column = key.split(":")
+        count, keys = frames[key]["count"][0], frames[key]["keys"][0]
+        if count:
+            policy = scans[name].dataset.deadlines[column].policy
+            notes.append(
+                f"{name}: {count} records have a {scans[name].dataset.deadlines[column].key} the SLA table "
+                f"'{policy}' does not list ({', '.join(map(str, keys))}{' ...' if count > len(keys) else ''}); "
+                f"they have no {column}, so no on-time verdict"
+            )
+    return notes
 
 
 def _coverage_notes(periods: Periods, oldest: dict[str, datetime | None]) -> list[str]:
@@ -235,7 +273,9 @@ def _aggregations(
         if kpi.window.snapshot:
             # As things stood at the end of the period, but never past the newest record: after it we know nothing.
             if newest is not None:
-                snapshot_at = min(snapshot_at, newest)
+                # Just after the newest record (a whole day after a date-only one), so that record still counts.
+                date_only = scan.dataset.columns[scan.dataset.freshness_column].type == "date"
+                snapshot_at = min(snapshot_at, newest + (timedelta(days=1) if date_only else timedelta(microseconds=1)))
             rows = (pl.col(scan.dataset.date_column) < pl.lit(snapshot_at)).sum()  # records that existed by then
         ctx = Context(mask, period.start_dt, period.end_dt, snapshot_at, **ctx_values, date_columns=date_columns)
         compiled = {field: compile_formula(formula, ctx) for field, formula in formulas.items()}
@@ -438,7 +478,7 @@ def compute(
     newest: dict[str, datetime | None] = {}
     oldest: dict[str, datetime | None] = {}
     if as_of is not None:
-        moment = _parse_as_of(as_of)
+        moment = _parse_as_of(as_of, cat.timezone)
         newest = dict.fromkeys(scans, moment)
     elif period is None or any(kpi.window.snapshot or kpi.window.follow_up_days for kpi in chosen):
         # The default period and the snapshots' cut-off depend on the data, so this small query runs first.
@@ -460,10 +500,13 @@ def compute(
     index_of = {kpi.id: i for i, kpi in enumerate(chosen)}
     years = range(periods.year_ago.start.year - 3, periods.current.end.year + 3)
     plans: dict[str, _Plan] = {}
+    deadline_frames: dict[str, tuple[Dataset, pl.LazyFrame]] = {}
     for name, raw_scan in scans.items():
         scan = raw_scan
         if deadlines.get(name) or row_columns.get(name):
             frame = with_deadlines(raw_scan.frame, raw_scan.dataset, deadlines.get(name, set()), cat, root, years)
+            if deadlines.get(name):
+                deadline_frames[name] = (raw_scan.dataset, frame)
             frame = with_derived(frame, raw_scan.dataset, row_columns.get(name, set()), ctx_values)
             scan = replace(raw_scan, frame=frame)
         dataset_kpis = [k for k in chosen if k.dataset == name]
@@ -479,6 +522,8 @@ def compute(
             query = scan.frame.group_by(list(dims)).agg(exprs) if dims else scan.frame.select(exprs)
             plans[f"plan:{len(plans)}"] = _Plan(name, dims, members, query)
     queries = {key: plan.query for key, plan in plans.items()}
+    unmatched = _unmatched_queries(deadline_frames)
+    queries |= unmatched
     queries |= {f"rows:{name}": row_count_query(scan) for name, scan in scans.items()}
     if not oldest:
         queries |= {f"newest:{name}": _newest_query(scan) for name, scan in scans.items()}
@@ -487,6 +532,7 @@ def compute(
         oldest = {name: frames[f"newest:{name}"]["oldest"][0] for name in scans}
         newest = newest or {name: frames[f"newest:{name}"]["newest"][0] for name in scans}
     notes += _coverage_notes(periods, oldest)
+    notes += _unmatched_notes(scans, frames, unmatched)
     notes += [note for scan in scans.values() for note in scan.notes]
     known = [moment for moment in newest.values() if moment is not None]
     described_at = max(known) if known else None

@@ -6,7 +6,7 @@ The targets are the catalog's, with `target.by_period` entries (FY2027: ...) whe
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,7 +56,12 @@ def _fiscal_year(value: str | None, loaded: LoadedCatalog, data_dir: str | Path 
     if newest is None:
         raise UsageError("the data holds no dated records; pass --fiscal-year")
     year = fiscal_year_containing(newest.date(), start_month)
-    return year if year.end_dt <= newest else year.prior()
+    return year if _ended(year, newest) else year.prior()
+
+
+def _ended(period: Period, moment: datetime) -> bool:
+    """Data through the last second of its last day completes a period (as for the latest complete month)."""
+    return moment >= period.end_dt - timedelta(seconds=1)
 
 
 def scorecard(
@@ -99,7 +104,7 @@ def scorecard(
         last_year=run.prior_period,
         next_year=next_label,
         as_of=run.as_of,
-        complete=run.as_of is None or run.as_of >= year.end_dt,
+        complete=run.as_of is None or _ended(year, run.as_of),
         rows=rows,
         notes=run.notes,
     )

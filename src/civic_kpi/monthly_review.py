@@ -37,10 +37,12 @@ class ReviewItem(BaseModel):
 
 class ReviewRun(RunHeader):
     month: PeriodInfo
+    owner_key: str | None = Field(None, description="The group column naming the owner (agency).")
     review_due: date = Field(description="Reviews are due by this date (Houston 5.2.4: the 15th of the next month).")
     as_of: datetime | None
     groups_checked: int = Field(description="Groups with data for at least one rule in the month.")
     items: list[ReviewItem]
+    notes: list[str] = Field(default_factory=list)
 
 
 def _month(value: str | Period | None, loaded: LoadedCatalog) -> Period | None:
@@ -103,8 +105,10 @@ def review(
     return ReviewRun(
         catalog=run.catalog,
         month=run.period,
+        owner_key=config.owner,
         review_due=following.replace(day=config.due_day),
         as_of=run.as_of,
         groups_checked=len(checked),
         items=items,
+        notes=run.notes,
     )

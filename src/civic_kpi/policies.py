@@ -202,8 +202,12 @@ def with_deadlines(
         frame = frame.with_columns(
             pl.when(pl.col(business))
             .then(
-                start.dt.add_business_days(
-                    pl.col(days), week_mask=week_mask(calendar), holidays=holidays, roll="backward"
+                # WORKDAY(start, 0) is the start itself; rolling a weekend start back must not precede it.
+                pl.max_horizontal(
+                    start,
+                    start.dt.add_business_days(
+                        pl.col(days), week_mask=week_mask(calendar), holidays=holidays, roll="backward"
+                    ),
                 )
             )
             .otherwise(start + pl.duration(days=pl.col(days)))

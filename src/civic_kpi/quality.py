@@ -93,6 +93,12 @@ def _status(spec: Check, metric: float) -> Status:
     return Status.PASS
 
 
+def _check_status(spec: Check, metric: float | None) -> Status:
+    if metric is None:  # nothing to measure: a freshness check with no records fails, a share of none passes
+        return Status.FAIL if spec.check == "freshness" else Status.PASS
+    return _status(spec, metric)
+
+
 def _unit(spec: Check) -> str:
     if spec.check == "freshness":
         return "days"
@@ -136,7 +142,7 @@ def _offending(spec: Check, now: datetime, allowed: list[Any] | None) -> pl.Expr
     if spec.check == "missing":
         return pl.col(spec.column).is_null()
     if spec.check == "duplicates":
-        return pl.struct(spec.columns).is_duplicated()
+        return pl.lit(True)  # counted in _metric and found for the examples within `where`, keys present
     if spec.check == "order":
         return (pl.col(spec.then) < pl.col(spec.first)).fill_null(False)
     if spec.check == "future":
@@ -157,12 +163,14 @@ def _metric(spec: Check, where: pl.Expr, offending: pl.Expr | None, now: datetim
         return (pl.lit(now) - newest).dt.total_microseconds() / 86_400e6
     assert offending is not None
     if spec.check == "duplicates":
-        keys = pl.struct(spec.columns).filter(where)
-        count = where.sum() - keys.n_unique()
+        keyed = where & pl.all_horizontal(
+            pl.col(c).is_not_null() for c in spec.columns
+        )  # a missing key repeats nothing
+        count = keyed.sum() - pl.struct(spec.columns).filter(keyed).n_unique()
     else:
         count = (where & offending).sum()
     if spec.share or spec.check == "missing":
-        return count.cast(pl.Float64) / where.sum()
+        return pl.when(where.sum() > 0).then(count.cast(pl.Float64) / where.sum())  # no records: no share
     return count.cast(pl.Float64)
 
 
@@ -244,13 +252,10 @@ def check(
 
 
 def _moment(now: datetime | str | None, timezone: str | None) -> datetime:
-    if isinstance(now, datetime):
-        return now
-    if isinstance(now, str):
-        try:
-            return datetime.fromisoformat(now.strip()).replace(tzinfo=None)
-        except ValueError:
-            raise UsageError(Problem(f"cannot read --now '{now}'", hint="write it as 2026-11-14 17:00")) from None
+    if now is not None:
+        from civic_kpi.engine import _parse_as_of
+
+        return _parse_as_of(now, timezone, "--now")
     if timezone:
         from zoneinfo import ZoneInfo
 
@@ -282,9 +287,10 @@ def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime) 
         )
 
     columns = set().union(*(_columns_of(spec, dataset) for spec in dataset.checks))
-    physical = {c for c in columns if c in dataset.columns}
-    frame = _lenient_frame(dataset, files, schemas, physical, cat.timezone)
     derived = columns & set(dataset.derived)
+    inputs = {c for name in derived for c in parse_formula(dataset.derived[name], row=True).columns}
+    physical = {c for c in columns | inputs if c in dataset.columns}
+    frame = _lenient_frame(dataset, files, schemas, physical, cat.timezone)
     if derived:
         from civic_kpi.engine import with_derived
 
@@ -331,11 +337,19 @@ def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime) 
                 Problem(f"could not check the data: {str(exc).splitlines()[0]}", file=str(files[0]))
             ) from None
     example_queries = {}
+    statuses: dict[int, Status] = {}
     for index, (where, offending) in plans.items():
         spec = dataset.checks[index]
         metric = metrics.get(str(index))
-        status = Status.FAIL if metric is None and spec.check == "freshness" else _status(spec, metric or 0.0)
-        if status != Status.PASS and offending is not None:
+        statuses[index] = status = _check_status(spec, metric)
+        if status != Status.PASS and spec.check == "duplicates":
+            keyed = frame.filter(where & pl.all_horizontal(pl.col(c).is_not_null() for c in spec.columns))
+            example_queries[index] = (
+                keyed.filter(pl.struct(spec.columns).is_duplicated())
+                .select(FILE_INDEX, ROW, *spec.columns)
+                .head(EXAMPLES)
+            )
+        elif status != Status.PASS and offending is not None:
             shown = [c for c in dict.fromkeys([*_columns_of(spec, dataset)]) if c in frame.collect_schema()]
             example_queries[index] = frame.filter(where & offending).select(FILE_INDEX, ROW, *shown).head(EXAMPLES)
     examples = {}
@@ -344,7 +358,7 @@ def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime) 
     for index in plans:
         spec = dataset.checks[index]
         metric = metrics.get(str(index))
-        status = Status.FAIL if metric is None and spec.check == "freshness" else _status(spec, metric or 0.0)
+        status = statuses[index]
         rows = []
         if index in examples:
             for row in examples[index].iter_rows(named=True):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from civic_kpi.catalog.model import ColumnSpec, Dataset, ReferenceTable
+from civic_kpi.catalog.model import ColumnSpec, Dataset, ReferenceTable, is_zoned_format
 from civic_kpi.errors import DataError, Problem, did_you_mean
 
 if TYPE_CHECKING:
@@ -74,13 +74,13 @@ def resolve_files(name: str, pattern: str, data_dir: Path, section: str = "datas
     return [full]
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
 _SNIFF_BYTES = 4 * 1024 * 1024
-_transcoded: dict[tuple[Path, str], Path] = {}
+_transcoded: dict[tuple[Path, int, int, str], Path] = {}
 
 
 def _head(path: Path, size: int) -> bytes:
@@ -97,11 +97,11 @@ def _head(path: Path, size: int) -> bytes:
 
 def file_encoding(path: Path, dataset: Dataset) -> str:
     """The encoding to read a CSV file with: the catalog's, or for `auto` UTF-8 unless the start is not UTF-8."""
-    return dataset.encoding if dataset.encoding != "auto" else _sniffed_encoding(path)
+    return dataset.encoding if dataset.encoding != "auto" else _sniffed_encoding(*_stamp(path))
 
 
-@functools.lru_cache(maxsize=1024)
-def _sniffed_encoding(path: Path) -> str:
+@functools.lru_cache(maxsize=4096)
+def _sniffed_encoding(path: Path, _mtime: int, _size: int) -> str:
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         decoder.decode(_head(path, _SNIFF_BYTES), final=False)  # a character cut at the end is fine
@@ -110,9 +110,15 @@ def _sniffed_encoding(path: Path) -> str:
     return "utf-8"
 
 
+def _stamp(path: Path) -> tuple[Path, int, int]:
+    """A cache key that changes when the file does."""
+    stat = path.stat()
+    return path, stat.st_mtime_ns, stat.st_size
+
+
 def _utf8_copy(path: Path, encoding: str) -> Path:
     """A UTF-8 copy of a file in another encoding (Polars reads only UTF-8), made once per run, in chunks."""
-    key = (path, encoding)
+    key = (*_stamp(path), encoding)
     if key not in _transcoded:
         folder = Path(tempfile.mkdtemp(prefix="civic-kpi-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
@@ -225,7 +231,7 @@ def file_schema(path: Path, dataset: Dataset) -> dict[str, pl.DataType]:
     except Exception as exc:  # Polars, OS and decoding errors alike: the file is not what the catalog says
         raise DataError(
             Problem(
-                f"cannot read the file as {dataset.file_format}: {_first_line(exc)}",
+                f"cannot read the file as {dataset.file_format}: {first_line(exc)}",
                 file=str(path),
                 hint="check the file's format and delimiter in the catalog",
             )
@@ -381,7 +387,7 @@ def parse_column(
             raw = raw.str.replace(r"[Zz]$", "+00:00")  # ISO 8601's Z for UTC is an offset %z does not read
 
         def local(expr: pl.Expr, fmt: str) -> pl.Expr:
-            if "%z" in fmt or "%Z" in fmt:
+            if is_zoned_format(fmt):
                 return to_local(expr, timezone, zoned=True)
             return _from_zone(expr, spec.timezone, timezone)
 
@@ -400,11 +406,15 @@ def parse_column(
 
 def _from_zone(expr: pl.Expr, source_zone: str | None, timezone: str | None) -> pl.Expr:
     """Naive values known to be in another zone (UTC without a Z, a publisher's local time), placed there and
-    converted to the catalog's zone. Without a catalog zone, a publisher's local time stays as it is."""
-    if source_zone is None or source_zone == timezone or (timezone is None and source_zone != "UTC"):
+    converted to the catalog's zone (which the catalog must name when any column names one)."""
+    import polars as pl
+
+    if source_zone is None or source_zone == timezone:
         return expr
-    placed = expr.dt.replace_time_zone(source_zone, ambiguous="earliest", non_existent="null")
-    return to_local(placed, timezone, zoned=True)
+    exact = expr.dt.replace_time_zone(source_zone, ambiguous="earliest", non_existent="null")
+    # A spring-gap time (02:30 on the night clocks jump) does not exist: read it as the hour after, as zoneinfo does.
+    shifted = (expr + pl.duration(hours=1)).dt.replace_time_zone(source_zone, ambiguous="earliest", non_existent="null")
+    return to_local(pl.coalesce(exact, shifted), timezone, zoned=True)
 
 
 def to_local(expr: pl.Expr, timezone: str | None, zoned: bool) -> pl.Expr:
@@ -537,7 +547,7 @@ def load_reference(name: str, table: ReferenceTable, data_dir: Path) -> list[Any
         else:
             frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
     except Exception as exc:  # any reader failure means the file is not the table the catalog describes
-        raise DataError(Problem(f"cannot read reference table: {_first_line(exc)}", file=str(path))) from None
+        raise DataError(Problem(f"cannot read reference table: {first_line(exc)}", file=str(path))) from None
     if table.key not in frame.columns:
         raise DataError(
             Problem(

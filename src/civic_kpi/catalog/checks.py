@@ -270,7 +270,21 @@ def reference_problems(loaded: LoadedCatalog) -> list[Problem]:
                     list(cat.sla_policies),
                 )
     if cat.performance_review is not None:
-        for index, rule in enumerate(cat.performance_review.rules):
+        review = cat.performance_review
+        dims = [*review.by, *([review.owner] if review.owner else [])]
+        for index, rule in enumerate(review.rules):
+            if rule.kpi in seen:
+                dataset = cat.kpis[seen[rule.kpi]].dataset
+                for dim in dims:
+                    if dim not in cat.datasets[dataset].columns:
+                        problem(
+                            f"review rule KPI '{rule.kpi}' reads dataset '{dataset}', which has no column '{dim}' "
+                            "to group the review by",
+                            ("performance_review", "rules", index),
+                            "performance_review.rules",
+                            dim,
+                            list(cat.datasets[dataset].columns),
+                        )
             if rule.kpi not in seen:
                 problem(
                     f"review rule KPI '{rule.kpi}' is not a KPI of this catalog",

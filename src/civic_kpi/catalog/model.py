@@ -19,6 +19,22 @@ IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
 
 
+def is_zoned_format(fmt: str) -> bool:
+    """Whether a strftime format reads an offset or zone name."""
+    return any(code in fmt for code in ("%z", "%Z", "%#z", "%:z"))
+
+
+def known_zone(value: str | None) -> str | None:
+    if value is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}'; use an IANA name such as America/Chicago") from None
+    return value
+
+
 class StrictModel(BaseModel):
     # Unknown keys are almost always typos ("taget:"); reject them instead of silently ignoring them.
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -33,7 +49,7 @@ class ColumnSpec(StrictModel):
     time_source: str | None = Field(
         None,
         description="A second column holding the time of day, for exports that split date and time "
-        "(Kansas City's CREATION DATE + CREATION TIME); joined with a space before `format` applies.",
+        "(Kansas City's CREATION DATE + CREATION TIME); `format` reads the date, `time_format` the time.",
     )
     type: ColumnType = Field("string", description="Type to parse the column as.")
     format: str | list[str] | None = Field(
@@ -79,7 +95,12 @@ class ColumnSpec(StrictModel):
     @property
     def zoned(self) -> bool:
         """Whether the values carry their own offset (%z / %Z in the format)."""
-        return any("%z" in f or "%Z" in f or "%#z" in f for f in self.formats)
+        return any(is_zoned_format(f) for f in self.formats)
+
+    @field_validator("timezone")
+    @classmethod
+    def _column_zone(cls, value: str | None) -> str | None:
+        return known_zone(value)
 
 
 class Deadline(StrictModel):
@@ -185,6 +206,8 @@ class Check(StrictModel):
             raise ValueError("an allowed_values check needs either 'values' or 'ref'")
         if self.check == "row_count" and all(v is None for v in (self.min, self.max, self.warn_min, self.warn_max)):
             raise ValueError("a row_count check needs min, max, warn_min or warn_max")
+        if (self.share or self.check == "missing") and any(t is not None and t > 1 for t in (self.warn, self.fail)):
+            raise ValueError("a share is a fraction: write 5% as 0.05")
         return self
 
     @property
@@ -533,14 +556,21 @@ class Catalog(StrictModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        return known_zone(value)
 
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone '{value}'; use an IANA name such as America/Chicago") from None
-        return value
+    @model_validator(mode="after")
+    def _zone_for_zoned_columns(self) -> Catalog:
+        # Columns that know their zone become the catalog's local time; without one, a publisher's local time
+        # and UTC values would be compared as if they were the same clock.
+        if self.timezone is None:
+            for name, dataset in self.datasets.items():
+                for column, spec in dataset.columns.items():
+                    if spec.timezone or spec.zoned:
+                        raise ValueError(
+                            f"datasets.{name}.columns.{column} says which time zone its values are in, so the catalog "
+                            "needs its own `timezone:` (the city's, e.g. America/New_York) to convert them to"
+                        )
+        return self
 
     @property
     def domains(self) -> list[str]:

@@ -50,10 +50,20 @@ def apply_preset(dataset: dict[str, Any], where: str | None = None, line: int | 
     merged = {**preset_dataset(name, where, line)}
     for key, value in dataset.items():
         if key in ("columns", "derived") and isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
+            merged[key] = {**merged[key], **{k: _over(merged[key].get(k), v) for k, v in value.items()}}
         else:
             merged[key] = value
     return merged
+
+
+def _over(preset: Any, catalog: Any) -> Any:
+    """A catalog column over the preset's: renaming the source keeps the preset's type, format and zone."""
+    if isinstance(preset, dict):
+        if isinstance(catalog, str):
+            return {**preset, "source": catalog}
+        if isinstance(catalog, dict):
+            return {**preset, **catalog}
+    return catalog
 
 
 def match(columns: list[str]) -> list[tuple[str, float]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 from rich.console import Group
@@ -61,6 +62,14 @@ def checks_table(run: CheckRun, *, color: bool, width: int | None = None) -> str
     return console_text(Group(*parts), color, width)
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    """XML 1.0 cannot hold most control characters, which real exports do contain: show them as '?'."""
+    return _NOT_XML.sub("?", text)
+
+
 def checks_junit(run: CheckRun) -> str:
     """JUnit XML: a test suite per dataset, a test case per check; fail is a failure, warn passes with a note."""
     root = ET.Element(
@@ -77,15 +86,15 @@ def checks_junit(run: CheckRun) -> str:
             timestamp=run.generated_at.isoformat(),
         )
         for result in results:
-            case = ET.SubElement(suite, "testcase", classname=f"civic_kpi.{dataset}", name=result.name)
+            case = ET.SubElement(suite, "testcase", classname=f"civic_kpi.{dataset}", name=_xml_text(result.name))
             detail = "\n".join(
                 [f"{result.message} (threshold: {result.threshold})", *(_example_text(e) for e in result.examples)]
             )
             if result.status == Status.FAIL:
-                failure = ET.SubElement(case, "failure", message=result.message, type="data-quality")
-                failure.text = detail
+                failure = ET.SubElement(case, "failure", message=_xml_text(result.message), type="data-quality")
+                failure.text = _xml_text(detail)
             elif result.status == Status.WARN:
-                ET.SubElement(case, "system-out").text = "WARN: " + detail
+                ET.SubElement(case, "system-out").text = _xml_text("WARN: " + detail)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

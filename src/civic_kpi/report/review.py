@@ -16,8 +16,8 @@ from civic_kpi.report.table import console_text
 COLUMNS = ["owner", "group", "kpi_id", "rule", "value", "threshold", "numerator", "denominator", "sample_size"]
 
 
-def _group(item: ReviewItem) -> str:
-    return ", ".join(str(v) for k, v in item.group.items() if v is not None and v != item.owner)
+def _group(item: ReviewItem, owner_key: str | None = None) -> str:
+    return ", ".join(str(v) for k, v in item.group.items() if v is not None and k != owner_key)
 
 
 def _counts(item: ReviewItem) -> str:
@@ -41,7 +41,7 @@ def review_table(run: ReviewRun, *, color: bool, width: int | None = None) -> st
     for item in run.items:
         table.add_row(
             item.owner if item.owner != previous else "",
-            _group(item),
+            _group(item, run.owner_key),
             item.rule,
             Text(value_text(item.value, item.unit, 1 if item.unit == "percent" else 2), style="bold red"),
             _counts(item),
@@ -57,7 +57,7 @@ def review_csv(run: ReviewRun) -> str:
     writer = csv.DictWriter(buffer, fieldnames=["month", "review_due", *COLUMNS], lineterminator="\n")
     writer.writeheader()
     for item in run.items:
-        row = {"month": run.month.label, "review_due": run.review_due.isoformat(), "group": _group(item)}
+        row = {"month": run.month.label, "review_due": run.review_due.isoformat(), "group": _group(item, run.owner_key)}
         row |= {name: getattr(item, name) for name in COLUMNS if name != "group"}
         writer.writerow({key: safe_cell(value) for key, value in row.items()})
     return buffer.getvalue()
@@ -72,7 +72,7 @@ def review_markdown(run: ReviewRun) -> str:
     ]
     for item in run.items:
         value = value_text(item.value, item.unit, 1 if item.unit == "percent" else 2)
-        cells = [item.owner or "", _group(item), item.rule, value, _counts(item)]
+        cells = [item.owner or "", _group(item, run.owner_key), item.rule, value, _counts(item)]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -101,6 +101,7 @@ def console_text(renderable: RenderableType, color: bool, width: int | None = No
         width=width or PLAIN_WIDTH,
         highlight=False,
         emoji=False,
+        markup=False,  # values from exports and catalogs are text, never Rich markup ("[/]" in a name is data)
     )
     console.print(renderable)
     return buffer.getvalue()
