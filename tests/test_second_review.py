@@ -145,3 +145,29 @@ def test_every_zoned_format_is_converted(tmp_path, zone):
         "kpis: [{id: n, name: N, domain: D, unit: count, dataset: d, value: count()}]\n"
     )
     assert civic_kpi.compute(catalog, period="2026-01").results[0].value == 1  # 18:30 in New York
+
+
+def test_check_formulas_and_columns_are_validated(tmp_path, cli):
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text(
+        "datasets:\n  d:\n    path: d.csv\n    date_column: t\n"
+        "    columns: {s: s, t: {type: date, format: '%Y-%m-%d'}}\n"
+        "    checks:\n"
+        '      - {check: missing, column: s, where: "count(s) > 1"}\n'
+        "      - {check: missing, column: sx}\n"
+        "      - {check: freshness, column: s, fail: 3}\n"
+        "kpis: [{id: n, name: N, domain: D, unit: count, dataset: d, value: count()}]\n"
+    )
+    result = cli("validate", catalog, "--no-data")
+    assert result.exit_code == 2 and "3 problems" in result.stderr
+    assert "in a derived column" in result.stderr or "aggregate count()" in result.stderr
+    assert "names unknown column 'sx'" in result.stderr and "did you mean 's'?" in result.stderr
+    assert "a 'freshness' check needs a date or datetime column; 's' is string" in result.stderr
+
+
+def test_inspect_keeps_leading_zeros_and_two_digit_years(tmp_path):
+    from civic_kpi.inspect_file import inspect
+
+    (tmp_path / "z.csv").write_text("zip,opened\n02134,01/15/24\n10001,02/01/24\n")
+    types = {c.name: (c.type, c.format) for c in inspect(tmp_path / "z.csv").columns}
+    assert types == {"zip": ("string", None), "opened": ("date", "%m/%d/%y")}

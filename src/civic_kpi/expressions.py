@@ -553,7 +553,7 @@ class _Compiler:
         moment = value.cast(pl.Datetime("us"))
         zone = self.ctx.timezone
         # In the autumn's repeated hour take the first occurrence. A spring-gap time (02:30 on the day clocks jump)
-        # does not exist; like Python's zoneinfo and pandas' shift_forward, read it as the hour after (03:30).
+        # does not exist; like Python's zoneinfo (fold=0), read it one hour on (03:30).
         exact = moment.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
         shifted = (moment + pl.duration(hours=1)).dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
         return pl.coalesce(exact, shifted)

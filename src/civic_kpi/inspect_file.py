@@ -22,20 +22,20 @@ from civic_kpi.sources import file_encoding, file_separator, open_file
 SAMPLE = 20_000
 DATE_FORMATS = [
     "%Y-%m-%d",
+    "%m/%d/%y",  # before %m/%d/%Y, which would also read '24' as the year 24
     "%m/%d/%Y",
-    "%m/%d/%y",
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
     "%Y-%m-%dT%H:%M:%S",
     "%Y-%m-%dT%H:%M:%S%.f",
     "%Y-%m-%dT%H:%M:%S%z",
     "%Y-%m-%dT%H:%M:%S%.f%z",
+    "%m/%d/%y %I:%M %p",
+    "%m/%d/%y %H:%M",
     "%m/%d/%Y %I:%M:%S %p",
     "%m/%d/%Y %I:%M %p",
     "%m/%d/%Y %H:%M:%S",
     "%m/%d/%Y %H:%M",
-    "%m/%d/%y %I:%M %p",
-    "%m/%d/%y %H:%M",
 ]
 BOOLEAN_TEXTS = {"true", "false", "y", "n", "yes", "no", "t", "f"}
 
@@ -80,10 +80,12 @@ def _profile_column(name: str, values: Any, rows: int) -> ColumnProfile:
     present = text.filter(text.is_not_null() & (text != ""))
     sample = present.head(SAMPLE)
     kind, fmt, low, high = "string", None, None, None
+    # Codes with leading zeros (ZIP 02134, ids 007) are text: as numbers they would lose the zeros.
+    numeric = len(sample) > 0 and not sample.str.contains(r"^0\d").any()
     if len(sample):
-        if sample.cast(pl.Int64, strict=False).null_count() == 0:
+        if numeric and sample.cast(pl.Int64, strict=False).null_count() == 0:
             kind = "integer"
-        elif sample.cast(pl.Float64, strict=False).null_count() == 0:
+        elif numeric and sample.cast(pl.Float64, strict=False).null_count() == 0:
             kind = "float"
         elif set(sample.str.to_lowercase().unique().to_list()) <= BOOLEAN_TEXTS:
             kind = "boolean"

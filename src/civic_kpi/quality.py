@@ -26,6 +26,7 @@ from civic_kpi.sources import (
     flat_schema,
     load_reference,
     open_file,
+    probe_fields,
     resolve_files,
 )
 
@@ -270,6 +271,7 @@ def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime) 
     dataset = cat.datasets[name]
     files = resolve_files(name, dataset.path, root)
     schemas = {path: file_schema(path, dataset) for path in files}
+    probe_fields(files, dataset, schemas)
     line = lambda index: loaded.line_of(("datasets", name, "checks", index))  # noqa: E731
 
     def result(index: int, spec: Check, status: Status, metric: float | None, message: str, examples=None):

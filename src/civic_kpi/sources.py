@@ -222,10 +222,7 @@ def file_schema(path: Path, dataset: Dataset) -> dict[str, pl.DataType]:
             )
         )
     try:
-        schema = dict(open_file(path, dataset).collect_schema())
-        if dataset.file_format == "csv":
-            _probe_fields(path, dataset, len(schema))
-        return schema
+        return dict(open_file(path, dataset).collect_schema())
     except DataError:
         raise
     except Exception as exc:  # Polars, OS and decoding errors alike: the file is not what the catalog says
@@ -241,17 +238,26 @@ def file_schema(path: Path, dataset: Dataset) -> dict[str, pl.DataType]:
 PROBE_RECORDS = 10_000
 
 
-def _probe_fields(path: Path, dataset: Dataset, expected: int) -> None:
-    """Fully parse a file's first records: a line with more fields than the header (an unquoted comma) shifts every
-    later field, and a projected scan would not notice. The whole file is checked by `civic-kpi check`."""
+def probe_fields(files: list[Path], dataset: Dataset, schemas: dict[Path, dict]) -> None:
+    """Fully parse each CSV file's first records: a line with more fields than the header (an unquoted comma)
+    shifts every later field, and a projected scan would not notice. The files are parsed together, in parallel;
+    only when one fails are they read one by one to name it. `civic-kpi check` checks whole files."""
     import polars as pl
 
+    if dataset.file_format != "csv":
+        return
+    heads = [open_file(path, dataset).head(PROBE_RECORDS) for path in files]
     try:
-        open_file(path, dataset).head(PROBE_RECORDS).collect()
+        pl.collect_all(heads)
+        return
     except pl.exceptions.ComputeError as exc:
         if "more fields" not in str(exc):
             return  # not a field-count problem: the main read reports it with its own message
-        raise DataError(_ragged_line(path, dataset, expected)) from None
+    for path, head in zip(files, heads, strict=True):
+        try:
+            head.collect()
+        except pl.exceptions.ComputeError:
+            raise DataError(_ragged_line(path, dataset, len(schemas[path]))) from None
 
 
 def _ragged_line(path: Path, dataset: Dataset, expected: int) -> Problem:
@@ -469,6 +475,7 @@ def scan_dataset(
     problems = check_columns(name, dataset, files, columns, schemas)
     if problems:
         raise DataError(problems)
+    probe_fields(files, dataset, schemas)
     frames = []
     for index, path in enumerate(files):
         schema = schemas[path]

@@ -314,9 +314,33 @@ def reference_problems(loaded: LoadedCatalog) -> list[Problem]:
     return problems
 
 
+def quality_check_problems(loaded: LoadedCatalog) -> list[Problem]:
+    """Data-quality checks name columns and may carry a `where` row formula: both are checked before any data."""
+    problems = []
+    for name, dataset in loaded.catalog.datasets.items():
+        known = list(dataset.columns) + list(dataset.derived)
+        for index, spec in enumerate(dataset.checks):
+            where = {"file": str(loaded.path), "line": loaded.line_of(("datasets", name, "checks", index)),
+                     "field": f"datasets.{name}.checks.{index}"}  # fmt: skip
+            used = {c for c in (spec.column, spec.first, spec.then) if c} | set(spec.columns)
+            if spec.where:
+                try:
+                    used |= parse_formula(spec.where, row=True).columns
+                except FormulaError as exc:
+                    problems.append(Problem(f"{exc.message} in where: {spec.where}", hint=exc.hint, **where))
+            for column in sorted(used - set(known)):
+                message = f"check '{spec.label}' names unknown column '{column}'"
+                problems.append(Problem(message, hint=did_you_mean(column, known), **where))
+            kind = dataset.columns[spec.column].type if spec.column in dataset.columns else None
+            if spec.check in ("future", "freshness") and kind not in (None, "date", "datetime"):
+                message = f"a '{spec.check}' check needs a date or datetime column; '{spec.column}' is {kind}"
+                problems.append(Problem(message, **where))
+    return problems
+
+
 def check_catalog(loaded: LoadedCatalog) -> list[Problem]:
     """Every cross-reference problem of the catalog, in file order."""
-    problems: list[Problem] = reference_problems(loaded) + derived_problems(loaded)
+    problems: list[Problem] = reference_problems(loaded) + derived_problems(loaded) + quality_check_problems(loaded)
     for index, kpi in enumerate(loaded.catalog.kpis):
         problems.extend(_kpi_problems(loaded, index, kpi))
     return problems
