@@ -171,3 +171,14 @@ def test_inspect_keeps_leading_zeros_and_two_digit_years(tmp_path):
     (tmp_path / "z.csv").write_text("zip,opened\n02134,01/15/24\n10001,02/01/24\n")
     types = {c.name: (c.type, c.format) for c in inspect(tmp_path / "z.csv").columns}
     assert types == {"zip": ("string", None), "opened": ("date", "%m/%d/%y")}
+
+
+def test_a_catalog_with_no_records_under_its_json_path_has_no_data(tmp_path):
+    (tmp_path / "catalog.json").write_text('{"resultSetSize": 0, "results": []}')
+    catalog = tmp_path / "c.yaml"
+    catalog.write_text(
+        "timezone: UTC\ndatasets:\n  d: {preset: socrata_discovery_json, path: catalog.json}\n"
+        "kpis: [{id: n, name: N, domain: D, unit: count, dataset: d, value: count()}]\n"
+    )
+    result = civic_kpi.compute(catalog, period="2024-01").results[0]
+    assert result.value is None and result.status.value == "no_data"

@@ -145,19 +145,20 @@ def long_sla_warnings(catalog: Catalog, data_dir: Path) -> list[Problem]:
     warnings = []
     for name, policy in catalog.sla_policies.items():
         table = load_policy_table(name, policy, data_dir)
+        where = str(resolve_files(name, policy.path, data_dir, "sla_policies")[0]) if policy.path else None
+        calendar = catalog.calendars.get(policy.calendar) if policy.calendar else None
+        per_week = sum(week_mask(calendar))
         for row in table.iter_rows(named=True):
             days = row["days"]
-            # N business days span at least 7 * (N // 5) + N % 5 calendar days (no holiday inside).
-            span = days if not row["business"] else 7 * (days // 5) + days % 5
+            # N business days span at least 7 * (N // per_week) + N % per_week calendar days (no holiday inside).
+            span = days if not row["business"] else 7 * (days // per_week) + days % per_week
             if span > LONG_SLA_CALENDAR_DAYS and not row["explanation"]:
                 unit = "business days" if row["business"] else "calendar days"
                 warnings.append(
                     Problem(
                         f"the SLA for '{row['key']}' is {days} {unit} (over {LONG_SLA_CALENDAR_DAYS} calendar days) "
                         "and has no explanation",
-                        file=str(resolve_files(name, policy.path, data_dir, "sla_policies")[0])
-                        if policy.path
-                        else None,
+                        file=where,
                         field=f"sla_policies.{name}",
                         hint="Houston policy 5.1.4: explain why such requests may stay open this long",
                     )
@@ -197,7 +198,7 @@ def with_deadlines(
                 pl.col("key").alias(f"__{name}_key"), pl.col("days").alias(days), pl.col("business").alias(business)
             ).lazy()
             frame = frame.with_columns(pl.col(deadline.key).cast(pl.String).alias(f"__{name}_key")).join(
-                lookup, on=f"__{name}_key", how="left"
+                lookup, on=f"__{name}_key", how="left", maintain_order="left"
             )
         frame = frame.with_columns(
             pl.when(pl.col(business))

@@ -180,7 +180,10 @@ def open_file(path: Path, dataset: Dataset) -> pl.LazyFrame:
                         hint=did_you_mean(dataset.json_path, frame.columns) or f"keys: {', '.join(frame.columns)}",
                     )
                 )
-            frame = frame.select(pl.col(dataset.json_path).explode()).unnest(dataset.json_path)
+            records = frame.select(pl.col(dataset.json_path).explode())
+            if not isinstance(records.schema[dataset.json_path], pl.Struct):
+                return pl.DataFrame().lazy()  # an empty list of records: no records, not a wrong layout
+            frame = records.unnest(dataset.json_path)
         return frame.lazy()
     encoding = file_encoding(path, dataset)
     source = path if encoding == "utf-8" else _utf8_copy(path, encoding)
