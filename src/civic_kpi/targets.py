@@ -103,10 +103,10 @@ def describe_with_groups(target: Target, unit: str) -> str:
 
 def judge(target: Target | None, value: float | None, prior: float | None, year_ago: float | None) -> Verdict:
     """Apply one target rule to a value (or to its change against prior / year-ago)."""
+    if value is None:  # no value says more than no target
+        return Verdict(Status.NO_DATA, "no records in the period")
     if target is None:
         return Verdict(Status.NO_TARGET)
-    if value is None:
-        return Verdict(Status.NO_DATA, "no records in the period")
     if target.trend_to_zero:
         if value == 0:
             return Verdict(Status.PASS, "at zero")
