@@ -180,6 +180,36 @@ def _unmatched_notes(
     return notes
 
 
+def _columns_needed(
+    chosen: list[KPI], cat: Catalog, formulas: dict[str, dict[str, Formula]], dims_of: dict[str, tuple[str, ...]]
+) -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, set[str]]]:
+    """Per dataset: the export columns to read, the deadline columns and the derived columns the KPIs use.
+
+    Derived and deadline columns are not read from the files: the columns they are computed from are.
+    """
+    needed: dict[str, set[str]] = {}
+    deadlines: dict[str, set[str]] = {}
+    derived: dict[str, set[str]] = {}
+    for kpi in chosen:
+        dataset = cat.datasets[kpi.dataset]
+        columns = needed.setdefault(kpi.dataset, {dataset.date_column, dataset.freshness_column})
+        used = set().union(*(formula.columns for formula in formulas[kpi.id].values()))
+        rows = derived.setdefault(kpi.dataset, set())
+        rows |= used & set(dataset.derived)
+        used = (used - set(dataset.derived)) | {
+            c for name in rows for c in parse_formula(dataset.derived[name], row=True).columns
+        }
+        due = deadlines.setdefault(kpi.dataset, set())
+        due |= used & set(dataset.deadlines)
+        columns |= used - set(dataset.deadlines)
+        for name in due:
+            deadline = dataset.deadlines[name]
+            columns |= {deadline.start} | ({deadline.key} if deadline.key else set())
+        columns.add(kpi.window.date or dataset.date_column)
+        columns |= set(dims_of[kpi.id])
+    return needed, deadlines, derived
+
+
 def _coverage_notes(periods: Periods, oldest: dict[str, datetime | None]) -> list[str]:
     """Say when a compared period starts before a dataset's first day of records: its values cover part of it."""
     notes: dict[str, str] = {}
@@ -450,26 +480,7 @@ def compute(
     notes: list[str] = []
     formulas = {kpi.id: {f: parse_formula(t) for f, t in kpi.formulas.items()} for kpi in chosen}
     dims_of = {kpi.id: _dims_for(kpi, cat, by, notes) for kpi in chosen}
-    needed: dict[str, set[str]] = {}
-    deadlines: dict[str, set[str]] = {}
-    row_columns: dict[str, set[str]] = {}  # derived (row formula) columns each dataset needs
-    for kpi in chosen:
-        dataset = cat.datasets[kpi.dataset]
-        columns = needed.setdefault(kpi.dataset, {dataset.date_column, dataset.freshness_column})
-        derived = deadlines.setdefault(kpi.dataset, set())
-        rows = row_columns.setdefault(kpi.dataset, set())
-        used = set().union(*(formula.columns for formula in formulas[kpi.id].values()))
-        rows |= used & set(dataset.derived)
-        used = (used - set(dataset.derived)) | {
-            c for name in rows for c in parse_formula(dataset.derived[name], row=True).columns
-        }
-        derived |= used & set(dataset.deadlines)
-        columns |= used - set(dataset.deadlines)
-        for name in derived:
-            deadline = dataset.deadlines[name]
-            columns |= {deadline.start} | ({deadline.key} if deadline.key else set())
-        columns.add(kpi.window.date or dataset.date_column)
-        columns |= set(dims_of[kpi.id])
+    needed, deadlines, row_columns = _columns_needed(chosen, cat, formulas, dims_of)
     tz = cat.timezone
     scans = {name: scan_dataset(name, cat.datasets[name], root, columns, tz) for name, columns in needed.items()}
     used_refs = {r for f in formulas.values() for formula in f.values() for r in formula.refs}
@@ -490,8 +501,6 @@ def compute(
         if not known:
             raise DataError("the datasets hold no dated records, so there is no latest month; pass --period")
         current = latest_complete_month(max(known))
-    elif isinstance(period, str):
-        current = parse_period(period, cat.fiscal_year_start_month)
     else:
         current = period
     periods = Periods(current, current.prior(), current.year_ago())
