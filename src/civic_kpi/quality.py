@@ -23,6 +23,7 @@ from civic_kpi.sources import (
     check_columns,
     column_expr,
     file_schema,
+    first_line,
     flat_schema,
     load_reference,
     open_file,
@@ -335,11 +336,10 @@ def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime) 
         try:
             metrics = query.collect().row(0, named=True)
         except (pl.exceptions.PolarsError, OSError) as exc:
-            raise DataError(
-                Problem(f"could not check the data: {str(exc).splitlines()[0]}", file=str(files[0]))
-            ) from None
+            raise DataError(Problem(f"could not check the data: {first_line(exc)}", file=str(files[0]))) from None
     example_queries = {}
     statuses: dict[int, Status] = {}
+    available = set(frame.collect_schema().names())
     for index, (where, offending) in plans.items():
         spec = dataset.checks[index]
         metric = metrics.get(str(index))
@@ -352,7 +352,7 @@ def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime) 
                 .head(EXAMPLES)
             )
         elif status != Status.PASS and offending is not None:
-            shown = [c for c in dict.fromkeys([*_columns_of(spec, dataset)]) if c in frame.collect_schema()]
+            shown = [c for c in dict.fromkeys(_columns_of(spec, dataset)) if c in available]
             example_queries[index] = frame.filter(where & offending).select(FILE_INDEX, ROW, *shown).head(EXAMPLES)
     examples = {}
     if example_queries:
@@ -364,9 +364,9 @@ def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime) 
         rows = []
         if index in examples:
             for row in examples[index].iter_rows(named=True):
-                where = {"file": files[row.pop(FILE_INDEX)].name, "row": row.pop(ROW)}
+                origin = {"file": files[row.pop(FILE_INDEX)].name, "row": row.pop(ROW)}
                 values = {k: v.isoformat(sep=" ") if isinstance(v, datetime) else v for k, v in row.items()}
-                rows.append(where | values)
+                rows.append(origin | values)
         results[index] = result(index, spec, status, metric, _message(spec, metric), rows)
     return [results[i] for i in sorted(results)]
 
