@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from civic_kpi.catalog.model import WEEKDAYS, Calendar, Catalog, Dataset, SlaPolicy
 from civic_kpi.errors import DataError, Problem, did_you_mean
-from civic_kpi.sources import resolve_files
+from civic_kpi.sources import read_small_table, resolve_files
 
 if TYPE_CHECKING:
     import polars as pl
@@ -76,13 +76,7 @@ def load_policy_table(name: str, policy: SlaPolicy, data_dir: Path) -> pl.DataFr
         assert policy.path is not None
         path = resolve_files(name, policy.path, data_dir, "sla_policies")[0]
         where = str(path)
-        try:
-            if path.suffix.lower() in (".parquet", ".pq"):
-                raw = pl.read_parquet(path).with_columns(pl.all().cast(pl.String))
-            else:
-                raw = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
-        except Exception as exc:  # the file is not the table the catalog describes
-            raise DataError(Problem(f"cannot read the SLA table: {exc}", file=where, field=field)) from None
+        raw = read_small_table(path, "SLA table", field)
     wanted = [c for c in (policy.key, policy.days, policy.day_type, policy.explanation) if c]
     missing = [c for c in wanted if c not in raw.columns]
     if missing:

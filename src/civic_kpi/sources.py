@@ -546,18 +546,22 @@ def diagnose(scan: DatasetScan, timezone: str | None = None) -> Problem | None:
     return None
 
 
-def load_reference(name: str, table: ReferenceTable, data_dir: Path) -> list[Any]:
-    """The distinct values of a reference table's key column, as text, in file order."""
+def read_small_table(path: Path, what: str, field: str | None = None) -> pl.DataFrame:
+    """A small lookup table (CSV or Parquet) read whole, every column as text."""
     import polars as pl
 
-    path = resolve_files(name, table.path, data_dir, "reference_tables")[0]
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
-            frame = pl.read_parquet(path)
-        else:
-            frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
+            return pl.read_parquet(path).with_columns(pl.all().cast(pl.String))
+        return pl.read_csv(path, infer_schema=False, encoding="utf8-lossy")
     except Exception as exc:  # any reader failure means the file is not the table the catalog describes
-        raise DataError(Problem(f"cannot read reference table: {first_line(exc)}", file=str(path))) from None
+        raise DataError(Problem(f"cannot read the {what}: {first_line(exc)}", file=str(path), field=field)) from None
+
+
+def load_reference(name: str, table: ReferenceTable, data_dir: Path) -> list[Any]:
+    """The distinct values of a reference table's key column, as text, in file order."""
+    path = resolve_files(name, table.path, data_dir, "reference_tables")[0]
+    frame = read_small_table(path, "reference table", f"reference_tables.{name}.path")
     if table.key not in frame.columns:
         raise DataError(
             Problem(
@@ -567,4 +571,4 @@ def load_reference(name: str, table: ReferenceTable, data_dir: Path) -> list[Any
                 hint=did_you_mean(table.key, frame.columns) or f"the file has: {', '.join(frame.columns)}",
             )
         )
-    return frame.get_column(table.key).cast(pl.String).drop_nulls().unique(maintain_order=True).to_list()
+    return frame.get_column(table.key).drop_nulls().unique(maintain_order=True).to_list()

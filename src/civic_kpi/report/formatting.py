@@ -54,3 +54,12 @@ def change_text(result: KpiResult) -> str:
     if prior.change_pct is None:
         return f"{arrow} {prior.change:+,.{result.decimals}f}"
     return f"{arrow} {prior.change_pct:+.1f}%"
+
+
+def markdown_cell(text: str) -> str:
+    """A value as one Markdown table cell: a '|' or a newline inside it would break the table."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_row(cells: list[str]) -> str:
+    return "| " + " | ".join(markdown_cell(cell) for cell in cells) + " |"

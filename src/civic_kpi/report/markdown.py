@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from civic_kpi.report.formatting import STATUS_TEXT, change_text, count_text, value_text
+from civic_kpi.report.formatting import STATUS_TEXT, change_text, count_text, markdown_cell, markdown_row, value_text
 from civic_kpi.results import ComputeRun
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def to_markdown(run: ComputeRun) -> str:
     lines = [
-        f"# {_cell(run.catalog.title)}: {run.period.label}",
+        f"# {markdown_cell(run.catalog.title)}: {run.period.label}",
         "",
         f"Period {run.period.start} to {run.period.end}; compared with {run.prior_period.label} "
         f"and {run.year_ago_period.label}." + (f" Data as of {run.as_of:%Y-%m-%d %H:%M}." if run.as_of else ""),
@@ -20,7 +16,7 @@ def to_markdown(run: ComputeRun) -> str:
     ]
     for domain in dict.fromkeys(r.domain for r in run.results):
         lines += [
-            f"## {_cell(domain)}",
+            f"## {markdown_cell(domain)}",
             "",
             f"| KPI | Group | Value | Target | Status | n | vs {run.prior_period.label} |",
             "|---|---|--:|---|---|--:|--:|",
@@ -38,12 +34,12 @@ def to_markdown(run: ComputeRun) -> str:
                 count_text(result),
                 change_text(result),
             ]
-            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+            lines.append(markdown_row(cells))
         lines.append("")
     counts = run.counts()
     lines.append(
         f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['no_data']} no data. "
         f"Percentiles: {run.percentile_definition}."
     )
-    lines += [f"\n> note: {_cell(note)}" for note in run.notes]
+    lines += [f"\n> note: {markdown_cell(note)}" for note in run.notes]
     return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from civic_kpi.monthly_review import ReviewItem, ReviewRun
-from civic_kpi.report.formatting import value_text
+from civic_kpi.report.formatting import markdown_row, value_text
 from civic_kpi.report.records import safe_cell
 from civic_kpi.report.table import console_text
 
@@ -73,7 +73,7 @@ def review_markdown(run: ReviewRun) -> str:
     for item in run.items:
         value = value_text(item.value, item.unit, 1 if item.unit == "percent" else 2)
         cells = [item.owner or "", _group(item, run.owner_key), item.rule, value, _counts(item)]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append(markdown_row(cells))
     return "\n".join(lines) + "\n"
 
 

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from civic_kpi.fiscal_scorecard import ScorecardRun
-from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT, value_text
+from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT, markdown_row, value_text
 from civic_kpi.report.records import safe_cell
 from civic_kpi.report.table import console_text
 
@@ -111,7 +111,7 @@ def scorecard_markdown(run: ScorecardRun) -> str:
         "| " + " | ".join(headers) + " |",
         "|---|--:|---|--:|---|---|",
     ]
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in _cells(run)]
+    lines += [markdown_row(cells) for cells in _cells(run)]
     lines += [f"\n> note: {note}" for note in run.notes]
     return "\n".join(lines) + "\n"
 
