@@ -220,8 +220,9 @@ def test_color_on_a_real_terminal_respects_no_color(tmp_path):
         env.update(env_extra, COLUMNS="160", TERM="xterm-256color")
         out = bytearray()
         pid, fd = pty.fork()
-        if pid == 0:  # child: become the CLI, with the pty as its terminal
+        if pid == 0:  # child: become the CLI, with the pty as its terminal (stdout only: progress goes to stderr)
             os.chdir(ROOT)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
             os.execve(str(script), [str(script), "compute", "--kpi", "reopen_rate"], env)
         while True:
             try:
@@ -237,6 +238,40 @@ def test_color_on_a_real_terminal_respects_no_color(tmp_path):
     assert b"\x1b[" in run({})
     plain = run({"NO_COLOR": "1"})
     assert b"\x1b[" not in plain and b"pass" in plain
+
+
+def test_progress_on_a_terminal_stderr_only_and_not_with_quiet(tmp_path):
+    """A terminal on stderr shows which datasets are read; --quiet, or a stderr that is not a terminal, shows none."""
+    pty = pytest.importorskip("pty")
+    script = Path(sys.executable).parent / "civic-kpi"
+    if not script.exists():
+        pytest.skip("civic-kpi script not installed next to this Python")
+
+    def run(*extra: str) -> tuple[bytes, bytes]:
+        out = tmp_path / "stdout.txt"
+        env = {**os.environ, "COLUMNS": "160", "TERM": "xterm-256color"}
+        terminal = bytearray()
+        pid, fd = pty.fork()
+        if pid == 0:  # child: stderr is the pty, stdout a file
+            os.chdir(ROOT)
+            os.dup2(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
+            os.execve(str(script), [str(script), "compute", "--kpi", "reopen_rate", *extra], env)
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            terminal += chunk
+        os.waitpid(pid, 0)
+        return bytes(terminal), out.read_bytes()
+
+    shown, table = run()
+    assert b"reading service_requests (26 files)" in shown and b"Reopen Rate" in table
+    assert b"reading" not in table  # the results stay clean when stdout is piped to a file
+    quiet, table = run("--quiet")
+    assert b"reading" not in quiet and b"Reopen Rate" in table
 
 
 def test_installed_script_in_a_subprocess():

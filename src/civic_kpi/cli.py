@@ -45,6 +45,13 @@ class ListFormat(StrEnum):
     json = "json"
 
 
+class Every(StrEnum):
+    month = "month"
+    quarter = "quarter"
+    year = "year"
+    fiscal_year = "fiscal_year"
+
+
 class FailOn(StrEnum):
     never = "never"
     warn = "warn"
@@ -88,10 +95,36 @@ def _use_color() -> bool:
 
 
 def _split(values: list[str] | None) -> list[str] | None:
-    """Accept both --by a --by b and --by a,b."""
+    """Accept both --kpi a --kpi b and --kpi a,b."""
     if not values:
         return None
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def _breakdowns(values: list[str] | None) -> list[list[str]] | None:
+    """--by a,b is one breakdown by a and b together; --by a --by b is two breakdowns, one by a, one by b."""
+    if not values:
+        return None
+    return [parts for value in values if (parts := [p.strip() for p in value.split(",") if p.strip()])]
+
+
+@contextmanager
+def _progress(quiet: bool, text: str) -> Iterator[Callable[[str], None] | None]:
+    """A spinner with the elapsed time on stderr while a long scan runs; nothing off a terminal or with --quiet.
+
+    Yields a callback that replaces the spinner's text (the engine says which datasets it reads), or None.
+    """
+    if quiet or not sys.stderr.isatty() or os.environ.get("TERM") == "dumb":
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True, highlight=False, markup=False)
+    columns = (SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(text, total=None)
+        yield lambda message: bar.update(task, description=message)
 
 
 def _terminal_width(fmt: StrEnum, output: Path | None) -> int | None:
@@ -100,7 +133,7 @@ def _terminal_width(fmt: StrEnum, output: Path | None) -> int | None:
     return None
 
 
-def _emit(render: Callable[..., str], fmt: StrEnum, output: Path | None, summary: str) -> None:
+def _emit(render: Callable[..., str], fmt: StrEnum, output: Path | None, summary: str, quiet: bool = False) -> None:
     """Print to stdout (colored on a terminal), or write the file atomically and say so on stderr."""
     from civic_kpi.output import write_atomic
 
@@ -108,7 +141,8 @@ def _emit(render: Callable[..., str], fmt: StrEnum, output: Path | None, summary
     text = render(fmt.value, color=color, width=_terminal_width(fmt, output))
     if output is not None:
         write_atomic(output, text)
-        _err(f"wrote {summary} to {output}")
+        if not quiet:
+            _err(f"wrote {summary} to {output}")
     else:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -147,6 +181,9 @@ AsOfOption = Annotated[
         "follow-up windows. YYYY-MM-DD or 'YYYY-MM-DD HH:MM'.",
     ),
 ]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress display and no 'wrote ...' line on stderr.")
+]
 DataDirOption = Annotated[
     Path | None,
     typer.Option("--data-dir", "-d", help="Where dataset paths start (default: the catalog's data_dir)."),
@@ -167,9 +204,22 @@ def compute(
     ] = None,
     date_from: Annotated[str | None, typer.Option("--from", help="First day of a date range (YYYY-MM-DD).")] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="Last day of a date range, included.")] = None,
+    every: Annotated[
+        Every | None,
+        typer.Option(
+            "--every",
+            "-e",
+            help="A series: one result per month/quarter/year of the period (default period: the last 12 "
+            "months, 4 quarters or 3 years).",
+        ),
+    ] = None,
     by: Annotated[
         list[str] | None,
-        typer.Option("--by", "-b", help="Group by these columns (repeat, or comma-separate)."),
+        typer.Option(
+            "--by",
+            "-b",
+            help="Break down by a column; a,b breaks down by both together; repeat --by for separate breakdowns.",
+        ),
     ] = None,
     kpi: Annotated[list[str] | None, typer.Option("--kpi", "-k", help="Only these KPI ids (repeatable).")] = None,
     domain: Annotated[list[str] | None, typer.Option("--domain", help="Only KPIs of this domain.")] = None,
@@ -181,6 +231,7 @@ def compute(
         FailOn, typer.Option("--fail-on", help="Exit 1 when any KPI row is at this status or worse.")
     ] = FailOn.never,
     as_of: AsOfOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Compute every KPI of the catalog for one period and judge it against its target.
 
@@ -188,6 +239,7 @@ def compute(
     Examples:
       civic-kpi compute
       civic-kpi compute --period 2026-Q3 --by priority --format json -o results.json
+      civic-kpi compute --period FY2026 --every month --by priority --by channel -f csv -o fy2026.csv
       civic-kpi compute --domain "311 Customer Service" --fail-on fail
     """
     from civic_kpi.engine import compute as run_compute
@@ -203,21 +255,25 @@ def compute(
             if not (date_from and date_to):
                 raise UsageError("--from and --to go together")
             chosen_period = date_range(date_from, date_to).label
-        run = run_compute(
-            catalog,
-            period=chosen_period,
-            by=_split(by),
-            kpis=_split(kpi),
-            domains=domain or None,
-            data_dir=data_dir,
-            as_of=as_of,
-        )
+        with _progress(quiet, f"loading {catalog}") as progress:
+            run = run_compute(
+                catalog,
+                period=chosen_period,
+                every=every.value if every else None,
+                by=_breakdowns(by),
+                kpis=_split(kpi),
+                domains=domain or None,
+                data_dir=data_dir,
+                as_of=as_of,
+                progress=progress,
+            )
         counts = run.counts()
+        span = f"{run.period.label} by {run.every.replace('_', ' ')}" if run.every else run.period.label
         summary = (
-            f"{len(run.results)} results for {run.period.label} ({counts['pass']} pass, {counts['warn']} warn, "
+            f"{len(run.results)} results for {span} ({counts['pass']} pass, {counts['warn']} warn, "
             f"{counts['fail']} fail, {counts['no_data']} no data)"
         )
-        _emit(lambda f, **kw: render(run, f, **kw), fmt, output, summary)
+        _emit(lambda f, **kw: render(run, f, **kw), fmt, output, summary, quiet)
     _exit_on(fail_on, [result.status for result in run.results])
 
 

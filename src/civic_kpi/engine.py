@@ -10,24 +10,35 @@ datasets in parallel. The engine never prints; it returns typed results.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
-from civic_kpi.catalog.model import KPI, Catalog, Dataset
+from civic_kpi.catalog.model import KPI, Catalog, Dataset, as_breakdowns
 from civic_kpi.errors import DataError, Problem, UsageError, did_you_mean
 from civic_kpi.expressions import (
     PERCENTILE_METHOD_TEXT,
     Context,
     Formula,
     all_rows,
+    both,
     compile_formula,
     compile_row,
     parse_formula,
 )
-from civic_kpi.periods import Period, latest_complete_month, parse_period
+from civic_kpi.periods import (
+    SERIES_KINDS,
+    Period,
+    SeriesKind,
+    default_series_span,
+    latest_complete_month,
+    parse_period,
+    period_index,
+    split,
+)
 from civic_kpi.policies import with_deadlines
 from civic_kpi.results import (
     CatalogInfo,
@@ -44,24 +55,25 @@ if TYPE_CHECKING:
     import polars as pl
 
 
-@dataclass(frozen=True)
-class Periods:
-    current: Period
-    prior: Period
-    year_ago: Period
-
-    def items(self) -> list[tuple[str, Period]]:
-        return [("current", self.current), ("prior", self.prior), ("year_ago", self.year_ago)]
+PERIOD_KEY = "__period"
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """One aggregation query: a dataset, the dimensions it groups by, and the KPIs it answers."""
+    """One aggregation query: a dataset, the dimensions it groups by, and the KPIs it answers.
+
+    A masked plan has one row per group and a column per KPI and period (each aggregate filters its own period);
+    a keyed plan (a series) has one row per period and group, the period being a key computed from the window date.
+    """
 
     dataset: str
     dims: tuple[str, ...]
     kpis: tuple[KPI, ...]
     query: pl.LazyFrame
+    keyed: bool = False
+
+
+Group = tuple[tuple[str, str | None], ...]  # ((dimension, value), ...); () is the overall row
 
 
 def _period_info(period: Period) -> PeriodInfo:
@@ -95,15 +107,21 @@ def select_kpis(catalog: Catalog, kpi_ids: list[str] | None = None, domains: lis
     return chosen
 
 
-def _dims_for(kpi: KPI, catalog: Catalog, by: list[str] | None, notes: list[str]) -> tuple[str, ...]:
+def _dims_for(kpi: KPI, catalog: Catalog, by: list[tuple[str, ...]] | None, notes: list[str]) -> list[tuple[str, ...]]:
+    """The KPI's breakdowns: the ones asked for where its dataset has the columns, else its catalog group_by."""
     if by is None:
-        return tuple(kpi.group_by)
+        return kpi.breakdowns
     columns = catalog.datasets[kpi.dataset].columns
-    missing = [d for d in by if d not in columns]
-    if missing:
-        notes.append(f"{kpi.id}: not broken down by {', '.join(missing)} (dataset '{kpi.dataset}' has no such column)")
-        return ()
-    return tuple(by)
+    kept = []
+    for dims in by:
+        missing = [d for d in dims if d not in columns]
+        if missing:
+            notes.append(
+                f"{kpi.id}: not broken down by {', '.join(missing)} (dataset '{kpi.dataset}' has no such column)"
+            )
+        else:
+            kept.append(dims)
+    return kept
 
 
 def _parse_as_of(value: datetime | str, timezone: str | None = None, what: str = "as-of") -> datetime:
@@ -181,7 +199,7 @@ def _unmatched_notes(
 
 
 def _columns_needed(
-    chosen: list[KPI], cat: Catalog, formulas: dict[str, dict[str, Formula]], dims_of: dict[str, tuple[str, ...]]
+    chosen: list[KPI], cat: Catalog, formulas: dict[str, dict[str, Formula]], dims_of: dict[str, list[tuple[str, ...]]]
 ) -> tuple[dict[str, set[str]], dict[str, set[str]], dict[str, set[str]]]:
     """Per dataset: the export columns to read, the deadline columns and the derived columns the KPIs use.
 
@@ -206,14 +224,16 @@ def _columns_needed(
             deadline = dataset.deadlines[name]
             columns |= {deadline.start} | ({deadline.key} if deadline.key else set())
         columns.add(kpi.window.date or dataset.date_column)
-        columns |= set(dims_of[kpi.id])
+        columns |= {d for dims in dims_of[kpi.id] for d in dims}
     return needed, deadlines, derived
 
 
-def _coverage_notes(periods: Periods, oldest: dict[str, datetime | None]) -> list[str]:
+def _coverage_notes(series: list[Period], oldest: dict[str, datetime | None]) -> list[str]:
     """Say when a compared period starts before a dataset's first day of records: its values cover part of it."""
     notes: dict[str, str] = {}
-    for which, period in (("", periods.current), ("prior ", periods.prior), ("year-ago ", periods.year_ago)):
+    compared = [("", p) for p in series] + [(w, q) for p in series for w, q in (("prior ", p.prior()),)]
+    compared += [("year-ago ", p.year_ago()) for p in series]
+    for which, period in compared:
         late = {
             name: first.date()
             for name, first in oldest.items()
@@ -274,54 +294,72 @@ def _mask(scan: DatasetScan, kpi: KPI, period: Period) -> pl.Expr:
     return (pl.col(column) >= pl.lit(start)) & (pl.col(column) < pl.lit(end))
 
 
+def _period_key(column: str, kind: SeriesKind, fiscal_year_start_month: int) -> pl.Expr:
+    """The period a record falls in, as periods.period_index numbers it: the group key of a series."""
+    import polars as pl
+
+    value = pl.col(column)
+    first = fiscal_year_start_month if kind == "fiscal_year" else 1
+    months = value.dt.year().cast(pl.Int32) * 12 + value.dt.month().cast(pl.Int32) - first
+    return (months // {"month": 1, "quarter": 3, "year": 12, "fiscal_year": 12}[kind]).alias(PERIOD_KEY)
+
+
+def _keyable(kpi: KPI, formulas: dict[str, Formula]) -> bool:
+    """Whether a series can group this KPI by period: not a snapshot, no formula naming the period's bounds."""
+    return not kpi.window.snapshot and not any(formula.specials for formula in formulas.values())
+
+
+_NO_PERIOD = datetime(2000, 1, 1)  # keyed plans hold only formulas that never read the period's bounds
+
+
 def _aggregations(
     scan: DatasetScan,
     kpi: KPI,
-    index: int,
-    periods: Periods,
+    prefix: str,
+    period: Period | None,
     ctx_values: dict[str, Any],
     newest: datetime | None,
     formulas: dict[str, Formula],
 ) -> list[pl.Expr]:
+    """The aggregates of one KPI for one period (`period` None: for each group of a frame grouped by period)."""
     import polars as pl
 
     exprs: list[pl.Expr] = []
     follow_up = kpi.window.follow_up_days
     date_columns = scan.dataset.date_only_columns
-    for key, period in periods.items():
-        mask = _mask(scan, kpi, period)
-        prefix = f"{index}|{key}|"
-        if follow_up and newest is not None:
-            # Only records whose follow-up window has fully elapsed by the as-of time can be judged; the rest are
-            # counted as left out, so the output can say how many and why.
-            column = pl.col(kpi.window.date or scan.dataset.date_column)
-            elapsed = (column.cast(pl.Datetime("us")) + pl.duration(days=follow_up)) <= pl.lit(newest)
-            exprs.append((mask & ~elapsed.fill_null(False)).sum().cast(pl.Int64).alias(prefix + "excluded"))
-            mask = mask & elapsed.fill_null(False)
-        snapshot_at = period.end_dt
-        rows = mask.sum()
-        if kpi.window.snapshot:
-            # As things stood at the end of the period, but never past the newest record: after it we know nothing.
-            if newest is not None:
-                # Just after the newest record (a whole day after a date-only one), so that record still counts.
-                date_only = scan.dataset.columns[scan.dataset.freshness_column].type == "date"
-                snapshot_at = min(snapshot_at, newest + (timedelta(days=1) if date_only else timedelta(microseconds=1)))
-            rows = (pl.col(scan.dataset.date_column) < pl.lit(snapshot_at)).sum()  # records that existed by then
-        ctx = Context(mask, period.start_dt, period.end_dt, snapshot_at, **ctx_values, date_columns=date_columns)
-        compiled = {field: compile_formula(formula, ctx) for field, formula in formulas.items()}
-        if kpi.is_ratio:
-            exprs.append(compiled["numerator"].expr.cast(pl.Float64).alias(prefix + "numerator"))
-            exprs.append(compiled["denominator"].expr.cast(pl.Float64).alias(prefix + "denominator"))
-            samples = compiled["denominator"].samples or compiled["numerator"].samples
-        else:
-            exprs.append(compiled["value"].expr.cast(pl.Float64).alias(prefix + "value"))
-            samples = compiled["value"].samples
-        sample = samples[0] if samples else mask.sum()
-        exprs.append(sample.cast(pl.Int64).alias(prefix + "sample"))
-        invalid = [flag for compiled_formula in compiled.values() for flag in compiled_formula.invalid]
-        if invalid:
-            exprs.append(pl.max_horizontal(invalid).cast(pl.Int64).alias(prefix + "invalid"))
-        exprs.append(rows.cast(pl.Int64).alias(prefix + "rows"))
+    mask = None if period is None else _mask(scan, kpi, period)
+    if follow_up and newest is not None:
+        # Only records whose follow-up window has fully elapsed by the as-of time can be judged; the rest are
+        # counted as left out, so the output can say how many and why.
+        column = pl.col(kpi.window.date or scan.dataset.date_column)
+        elapsed = ((column.cast(pl.Datetime("us")) + pl.duration(days=follow_up)) <= pl.lit(newest)).fill_null(False)
+        exprs.append(both(mask, ~elapsed).sum().cast(pl.Int64).alias(prefix + "excluded"))
+        mask = both(mask, elapsed)
+    start, end = (period.start_dt, period.end_dt) if period else (_NO_PERIOD, _NO_PERIOD)
+    snapshot_at = end
+    rows = pl.len() if mask is None else mask.sum()
+    if kpi.window.snapshot and period is not None:
+        # As things stood at the end of the period, but never past the newest record: after it we know nothing.
+        if newest is not None:
+            # Just after the newest record (a whole day after a date-only one), so that record still counts.
+            date_only = scan.dataset.columns[scan.dataset.freshness_column].type == "date"
+            snapshot_at = min(snapshot_at, newest + (timedelta(days=1) if date_only else timedelta(microseconds=1)))
+        rows = (pl.col(scan.dataset.date_column) < pl.lit(snapshot_at)).sum()  # records that existed by then
+    ctx = Context(mask, start, end, snapshot_at, **ctx_values, date_columns=date_columns)
+    compiled = {field: compile_formula(formula, ctx) for field, formula in formulas.items()}
+    if kpi.is_ratio:
+        exprs.append(compiled["numerator"].expr.cast(pl.Float64).alias(prefix + "numerator"))
+        exprs.append(compiled["denominator"].expr.cast(pl.Float64).alias(prefix + "denominator"))
+        samples = compiled["denominator"].samples or compiled["numerator"].samples
+    else:
+        exprs.append(compiled["value"].expr.cast(pl.Float64).alias(prefix + "value"))
+        samples = compiled["value"].samples
+    sample = samples[0] if samples else (pl.len() if mask is None else mask.sum())
+    exprs.append(sample.cast(pl.Int64).alias(prefix + "sample"))
+    invalid = [flag for compiled_formula in compiled.values() for flag in compiled_formula.invalid]
+    if invalid:
+        exprs.append(pl.max_horizontal(invalid).cast(pl.Int64).alias(prefix + "invalid"))
+    exprs.append(rows.cast(pl.Int64).alias(prefix + "rows"))
     return exprs
 
 
@@ -334,15 +372,17 @@ class _Value:
     reason: str | None = None  # why there is no value
     excluded: int | None = None  # records of the period left out because their follow-up window is still open
     invalid: int | None = None  # records left out because a duration was negative
+    rows: int = 0  # records in the period
 
 
-def _value(kpi: KPI, row: dict[str, Any], index: int, key: str) -> _Value:
-    prefix = f"{index}|{key}|"
+_NO_RECORDS = _Value(None, reason="no records in the period")
+
+
+def _value(kpi: KPI, row: dict[str, Any], prefix: str) -> _Value:
     sample = row.get(prefix + "sample")
     excluded = row.get(prefix + "excluded")
-    invalid = row.get(prefix + "invalid")
     value = _judgeable(kpi, row, prefix, sample, excluded)
-    return replace(value, invalid=invalid)
+    return replace(value, invalid=row.get(prefix + "invalid"), rows=row.get(prefix + "rows") or 0)
 
 
 def _judgeable(kpi: KPI, row: dict[str, Any], prefix: str, sample: int | None, excluded: int | None) -> _Value:
@@ -365,53 +405,92 @@ def _judgeable(kpi: KPI, row: dict[str, Any], prefix: str, sample: int | None, e
     return _Value(value, numerator, denominator, sample, reason, excluded)
 
 
+class _Values:
+    """Every computed value, looked up by KPI, period and group; and each KPI breakdown's groups, in order."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, str, Group], _Value] = {}
+        self._groups: dict[tuple[str, tuple[str, ...]], dict[Group, None]] = {}
+
+    def add(self, kpi: KPI, dims: tuple[str, ...], group: Group, period: Period, value: _Value) -> None:
+        self._values[(kpi.id, period.label, group)] = value
+        self._groups.setdefault((kpi.id, dims), {})[group] = None
+
+    def get(self, kpi: KPI, period: Period, group: Group) -> _Value:
+        return self._values.get((kpi.id, period.label, group), _NO_RECORDS)
+
+    def groups(self, kpi: KPI, dims: tuple[str, ...]) -> list[Group]:
+        found = self._groups.get((kpi.id, dims), {})
+        return list(found) if dims else [()]
+
+
+def _read_plan(plan: _Plan, frame: pl.DataFrame, needed: list[Period], series_kind: SeriesKind | None, fy: int,
+               values: _Values) -> None:  # fmt: skip
+    """File the values of one collected plan under their KPI, period and group."""
+    rows = frame.sort(list(plan.dims), nulls_last=True).to_dicts() if plan.dims else frame.to_dicts()
+    by_key = {period_index(series_kind, p.start, fy): p for p in needed} if plan.keyed and series_kind else {}
+    for row in rows:
+        group: Group = tuple((dim, None if row[dim] is None else str(row[dim])) for dim in plan.dims)
+        for index, kpi in enumerate(plan.kpis):
+            if plan.keyed:
+                values.add(kpi, plan.dims, group, by_key[row[PERIOD_KEY]], _value(kpi, row, f"{index}||"))
+            else:
+                for period in needed:
+                    values.add(kpi, plan.dims, group, period, _value(kpi, row, f"{index}|{period.label}|"))
+
+
 def _comparison(period: Period, value: float | None, base: float | None) -> Comparison:
     change = value - base if value is not None and base is not None else None
     return Comparison(period=_period_info(period), value=base, change=change, change_pct=percent_change(value, base))
 
 
-def _result_rows(
-    plan: _Plan, frame: pl.DataFrame, periods: Periods, index_of: dict[str, int], methods: dict[str, str | None]
+def _results(
+    kpi: KPI,
+    breakdowns: list[tuple[str, ...]],
+    series: list[Period],
+    values: _Values,
+    method: str | None,
 ) -> list[KpiResult]:
+    """The KPI's result rows: per period of the series, the overall row then each breakdown's groups."""
     results: list[KpiResult] = []
-    rows = frame.sort(list(plan.dims), nulls_last=True).to_dicts() if plan.dims else frame.to_dicts()
-    for kpi in plan.kpis:
-        index = index_of[kpi.id]
-        for row in rows:
-            group = {dim: (None if row[dim] is None else str(row[dim])) for dim in plan.dims}
-            now = _value(kpi, row, index, "current")
-            prior_value = _value(kpi, row, index, "prior").value
-            year_value = _value(kpi, row, index, "year_ago").value
-            if group and not any(row.get(f"{index}|{key}|rows") for key in ("current", "prior", "year_ago")):
-                continue  # a group with no records in any compared period is noise; one with records stays
-            target = resolve_target(kpi.target, group, periods.current.label) if kpi.target else None
-            verdict = judge(target, now.value, prior_value, year_value)
-            results.append(
-                KpiResult(
-                    kpi_id=kpi.id,
-                    name=kpi.name,
-                    domain=kpi.domain,
-                    unit=kpi.unit,
-                    period=_period_info(periods.current),
-                    group=group,
-                    value=now.value,
-                    numerator=now.numerator,
-                    denominator=now.denominator,
-                    sample_size=now.sample,
-                    target=describe(target, kpi.unit) if target else None,
-                    status=verdict.status,
-                    status_reason=now.reason if now.value is None else verdict.reason,
-                    better=None if target is None else "higher" if target.higher_is_better else "lower",
-                    prior=_comparison(periods.prior, now.value, prior_value),
-                    year_ago=_comparison(periods.year_ago, now.value, year_value),
-                    percentile_method=methods[kpi.id],
-                    decimals=kpi.decimals,
-                    excluded=None
-                    if now.excluded is None and now.invalid is None
-                    else (now.excluded or 0) + (now.invalid or 0),
-                    excluded_reason=_excluded_reason(kpi, now),
+    for period in series:
+        prior, year_ago = period.prior(), period.year_ago()
+        for dims in [(), *breakdowns]:
+            for group in values.groups(kpi, dims):
+                now = values.get(kpi, period, group)
+                prior_value = values.get(kpi, prior, group)
+                year_value = values.get(kpi, year_ago, group)
+                if group and not (now.rows or prior_value.rows or year_value.rows):
+                    continue  # a group with no records in any compared period is noise; one with records stays
+                named = dict(group)
+                target = resolve_target(kpi.target, named, period.label) if kpi.target else None
+                verdict = judge(target, now.value, prior_value.value, year_value.value)
+                results.append(
+                    KpiResult(
+                        kpi_id=kpi.id,
+                        name=kpi.name,
+                        domain=kpi.domain,
+                        unit=kpi.unit,
+                        period=_period_info(period),
+                        group=named,
+                        value=now.value,
+                        numerator=now.numerator,
+                        denominator=now.denominator,
+                        sample_size=now.sample,
+                        target=describe(target, kpi.unit) if target else None,
+                        status=verdict.status,
+                        status_reason=now.reason if now.value is None else verdict.reason,
+                        better=None if target is None else "higher" if target.higher_is_better else "lower",
+                        prior=_comparison(prior, now.value, prior_value.value),
+                        year_ago=_comparison(year_ago, now.value, year_value.value),
+                        percentile_method=method,
+                        decimals=kpi.decimals,
+                        excluded=None
+                        if now.excluded is None and now.invalid is None
+                        else (now.excluded or 0) + (now.invalid or 0),
+                        excluded_reason=_excluded_reason(kpi, now),
+                    )
                 )
-            )
     return results
 
 
@@ -435,28 +514,47 @@ def _percentile_method(formulas: dict[str, Formula]) -> str | None:
     return ", ".join(sorted(methods))
 
 
+def _breakdowns(by: list[str] | list[list[str]] | None) -> list[tuple[str, ...]] | None:
+    """`by` as breakdowns (None: each KPI's catalog group_by; []: overall only)."""
+    return None if by is None else as_breakdowns(by)
+
+
 def compute(
     catalog: LoadedCatalog | str | Path,
     *,
     period: Period | str | None = None,
-    by: list[str] | None = None,
+    every: SeriesKind | None = None,
+    by: list[str] | list[list[str]] | None = None,
     kpis: list[str] | None = None,
     domains: list[str] | None = None,
     data_dir: str | Path | None = None,
     as_of: datetime | str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ComputeRun:
     """Compute the catalog's KPIs for one period (default: the latest complete month in the data).
 
     Each result carries its value, numerator/denominator or sample size, target and status, and the prior period's
     and the year-earlier period's values. `as_of` (default: the newest record of each dataset) is the moment the
     results describe: it picks the default period, caps snapshots and decides which follow-up windows have elapsed.
+
+    `every` ("month", "quarter", "year", "fiscal_year") makes a series: the period (default: the last 12 months,
+    4 quarters or 3 years) is cut into periods of that kind and every KPI is computed for each, each compared with
+    its own prior and year-ago period. `by` is a list of columns (one breakdown by all of them) or a list of lists
+    (several breakdowns); None uses each KPI's catalog group_by. `progress`, if given, hears what is being read.
     Raises a CivicKpiError subclass for any user mistake.
     """
+    import polars as pl
+
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     cat = loaded.catalog
+    fy = cat.fiscal_year_start_month
     chosen = select_kpis(cat, kpis, domains)
+    if every is not None and every not in SERIES_KINDS:
+        raise UsageError(Problem(f"cannot make a series of '{every}'", hint=f"use one of: {', '.join(SERIES_KINDS)}"))
     if isinstance(period, str):  # a mistyped period is the user's first mistake to hear about, before any file
-        period = parse_period(period, cat.fiscal_year_start_month)
+        period = parse_period(period, fy)
+    if period is not None and every is not None:
+        split(period, every, fy)  # refuses an unaligned period before any file is read
     root = loaded.data_dir(data_dir)
     if not root.is_dir():
         raise DataError(
@@ -466,9 +564,10 @@ def compute(
                 hint="pass --data-dir, or set data_dir: in the catalog",
             )
         )
-    if by:
+    breakdowns = _breakdowns(by)
+    if breakdowns:
         all_columns = {c for k in chosen for c in cat.datasets[k.dataset].columns}
-        for dimension in by:
+        for dimension in [d for dims in breakdowns for d in dims]:
             if dimension not in all_columns:
                 raise UsageError(
                     Problem(
@@ -479,12 +578,16 @@ def compute(
                 )
     notes: list[str] = []
     formulas = {kpi.id: {f: parse_formula(t) for f, t in kpi.formulas.items()} for kpi in chosen}
-    dims_of = {kpi.id: _dims_for(kpi, cat, by, notes) for kpi in chosen}
-    needed, deadlines, row_columns = _columns_needed(chosen, cat, formulas, dims_of)
+    dims_of = {kpi.id: _dims_for(kpi, cat, breakdowns, notes) for kpi in chosen}
+    needed_columns, deadlines, row_columns = _columns_needed(chosen, cat, formulas, dims_of)
     tz = cat.timezone
-    scans = {name: scan_dataset(name, cat.datasets[name], root, columns, tz) for name, columns in needed.items()}
+    scans = {
+        name: scan_dataset(name, cat.datasets[name], root, columns, tz) for name, columns in needed_columns.items()
+    }
     used_refs = {r for f in formulas.values() for formula in f.values() for r in formula.refs}
     refs = {name: load_reference(name, cat.reference_tables[name], root) for name in sorted(used_refs)}
+    if progress is not None:
+        progress(_reading_text(scans))
 
     newest: dict[str, datetime | None] = {}
     oldest: dict[str, datetime | None] = {}
@@ -501,13 +604,15 @@ def compute(
         if not known:
             raise DataError("the datasets hold no dated records, so there is no latest month; pass --period")
         current = latest_complete_month(max(known))
+        if every is not None:
+            current = default_series_span(every, current, fy)
     else:
         current = period
-    periods = Periods(current, current.prior(), current.year_ago())
+    series = split(current, every, fy) if every is not None else [current]
+    needed = list(dict.fromkeys(p for s in series for p in (s, s.prior(), s.year_ago())))
 
     ctx_values = {"params": dict(cat.parameters), "refs": refs, "timezone": tz}
-    index_of = {kpi.id: i for i, kpi in enumerate(chosen)}
-    years = range(periods.year_ago.start.year - 3, periods.current.end.year + 3)
+    years = range(needed[-1].start.year - 3, series[-1].end.year + 3)
     plans: dict[str, _Plan] = {}
     deadline_frames: dict[str, tuple[Dataset, pl.LazyFrame]] = {}
     for name, raw_scan in scans.items():
@@ -519,17 +624,44 @@ def compute(
             frame = with_derived(frame, raw_scan.dataset, row_columns.get(name, set()), ctx_values)
             scan = replace(raw_scan, frame=frame)
         dataset_kpis = [k for k in chosen if k.dataset == name]
-        for dims in sorted({dims_of[k.id] for k in dataset_kpis} | {()}, key=len):
-            members = tuple(k for k in dataset_kpis if dims == () or dims_of[k.id] == dims)
-            exprs = [
-                expr
-                for k in members
-                for expr in _aggregations(
-                    scan, k, index_of[k.id], periods, ctx_values, newest.get(name), formulas[k.id]
+        keyed = [k for k in dataset_kpis if every is not None and _keyable(k, formulas[k.id])]
+        masked = [k for k in dataset_kpis if k not in keyed]
+        for dims in sorted({d for k in dataset_kpis for d in dims_of[k.id]} | {()}, key=len):
+            members = [k for k in masked if dims == () or dims in dims_of[k.id]]
+            if members:
+                exprs = [
+                    expr
+                    for i, k in enumerate(members)
+                    for p in needed
+                    for expr in _aggregations(
+                        scan, k, f"{i}|{p.label}|", p, ctx_values, newest.get(name), formulas[k.id]
+                    )
+                ]
+                query = scan.frame.group_by(list(dims)).agg(exprs) if dims else scan.frame.select(exprs)
+                plans[f"plan:{len(plans)}"] = _Plan(name, dims, tuple(members), query)
+            # A series groups each window column's records by their period: one query per window column.
+            windows = {k.window.date or scan.dataset.date_column for k in keyed}
+            for window in sorted(windows):
+                members = [
+                    k
+                    for k in keyed
+                    if (k.window.date or scan.dataset.date_column) == window and (dims == () or dims in dims_of[k.id])
+                ]
+                if not members or every is None:
+                    continue
+                exprs = [
+                    expr
+                    for i, k in enumerate(members)
+                    for expr in _aggregations(scan, k, f"{i}||", None, ctx_values, newest.get(name), formulas[k.id])
+                ]
+                keys = sorted({period_index(every, p.start, fy) for p in needed})
+                query = (
+                    scan.frame.with_columns(_period_key(window, every, fy))
+                    .filter(pl.col(PERIOD_KEY).is_in(keys))
+                    .group_by([PERIOD_KEY, *dims])
+                    .agg(exprs)
                 )
-            ]
-            query = scan.frame.group_by(list(dims)).agg(exprs) if dims else scan.frame.select(exprs)
-            plans[f"plan:{len(plans)}"] = _Plan(name, dims, members, query)
+                plans[f"plan:{len(plans)}"] = _Plan(name, dims, tuple(members), query, keyed=True)
     queries = {key: plan.query for key, plan in plans.items()}
     unmatched = _unmatched_queries(deadline_frames)
     queries |= unmatched
@@ -540,22 +672,25 @@ def compute(
     if not oldest:
         oldest = {name: frames[f"newest:{name}"]["oldest"][0] for name in scans}
         newest = newest or {name: frames[f"newest:{name}"]["newest"][0] for name in scans}
-    notes += _coverage_notes(periods, oldest)
+    notes += _coverage_notes(series, oldest)
     notes += _unmatched_notes(scans, frames, unmatched)
     notes += [note for scan in scans.values() for note in scan.notes]
     known = [moment for moment in newest.values() if moment is not None]
     described_at = max(known) if known else None
-    if described_at is not None and described_at < current.end_dt:
+    if described_at is not None and described_at < series[-1].end_dt:
         notes.append(
-            f"the period {current.label} runs past the as-of time ({described_at:%Y-%m-%d %H:%M}); it is not complete"
+            f"the period {series[-1].label} runs past the as-of time ({described_at:%Y-%m-%d %H:%M}); "
+            "it is not complete"
         )
 
-    methods = {kpi.id: _percentile_method(formulas[kpi.id]) for kpi in chosen}
-    results: list[KpiResult] = []
+    values = _Values()
     for key, plan in plans.items():
-        results.extend(_result_rows(plan, frames[key], periods, index_of, methods))
-    order = {kpi.id: i for i, kpi in enumerate(chosen)}
-    results.sort(key=lambda r: (order[r.kpi_id], bool(r.group)))  # stable: groups keep their sorted order
+        _read_plan(plan, frames[key], needed, every, fy, values)
+    results = [
+        result
+        for kpi in chosen
+        for result in _results(kpi, dims_of[kpi.id], series, values, _percentile_method(formulas[kpi.id]))
+    ]
 
     data_files = []
     for name, scan in scans.items():
@@ -569,11 +704,18 @@ def compute(
         data_dir=str(root),
         data_files=data_files,
         as_of=described_at,
-        period=_period_info(periods.current),
-        prior_period=_period_info(periods.prior),
-        year_ago_period=_period_info(periods.year_ago),
-        group_by=list(by or []),
+        period=_period_info(current),
+        every=every,
+        prior_period=_period_info(series[-1].prior()),
+        year_ago_period=_period_info(series[-1].year_ago()),
+        group_by=list(dict.fromkeys(d for dims in breakdowns or [] for d in dims)),
+        breakdowns=[list(dims) for dims in breakdowns or []],
         percentile_definition=PERCENTILE_METHOD_TEXT,
         results=results,
         notes=notes,
     )
+
+
+def _reading_text(scans: dict[str, DatasetScan]) -> str:
+    parts = [f"{name} ({len(scan.files)} file{'s' if len(scan.files) != 1 else ''})" for name, scan in scans.items()]
+    return "reading " + ", ".join(parts)

@@ -89,6 +89,7 @@ class Formula:
     refs: set[str] = field(default_factory=set)
     aggregate_count: int = 0
     percentile_methods: set[str] = field(default_factory=set)
+    specials: set[str] = field(default_factory=set)  # as_of, period_start, period_end: the value needs the period
 
 
 _COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot)
@@ -150,6 +151,7 @@ def _check(node: ast.AST, formula: Formula, in_aggregate: bool) -> None:
         return
     if isinstance(node, ast.Name):
         if node.id in SPECIAL_NAMES:
+            formula.specials.add(node.id)
             return
         # A bare name is a column even where a function has the same name: exports have columns called 'days'.
         if node.id in ("params", "ref"):
@@ -290,6 +292,11 @@ def _check_call(node: ast.Call, formula: Formula, in_aggregate: bool) -> None:
         _check(arg, formula, in_aggregate)
 
 
+def both(mask: pl.Expr | None, condition: pl.Expr) -> pl.Expr:
+    """`mask & condition`, where a mask of None means every record."""
+    return condition if mask is None else mask & condition
+
+
 def all_rows() -> pl.Expr:
     """A mask selecting every record. Not pl.lit(True): a literal is one value, so its sum() would be 1."""
     import polars as pl
@@ -354,7 +361,7 @@ def compile_row(formula: Formula, ctx: Context) -> pl.Expr:
 class Context:
     """What a formula's free names mean while one period is computed."""
 
-    mask: pl.Expr  # the records in the period
+    mask: pl.Expr | None  # the records in the period; None: all records (the frame is grouped by period)
     period_start: datetime
     period_end: datetime
     as_of: datetime
@@ -564,21 +571,22 @@ class _Compiler:
         keywords = {kw.arg: kw.value for kw in node.keywords}
         rows = self.ctx.mask
         if "where" in keywords:
-            rows = rows & self.visit(keywords["where"]).fill_null(False)
+            rows = both(rows, self.visit(keywords["where"]).fill_null(False))
         if name == "count":
             if node.args:
-                rows = rows & self.visit(node.args[0]).fill_null(False)
-            self.samples.append(rows.sum())
-            return rows.sum()
+                rows = both(rows, self.visit(node.args[0]).fill_null(False))
+            counted = pl.len() if rows is None else rows.sum()
+            self.samples.append(counted)
+            return counted
         value = self.visit(node.args[0])
         if _measures_duration(node.args[0]):
             # A negative time to close or to publish is a data error (end before start): leave it out, and
             # count it so the output can say how many records were left out and why.
             negative = value < 0
-            self.invalid.append((rows & negative.fill_null(False)).sum())
+            self.invalid.append(both(rows, negative.fill_null(False)).sum())  # type: ignore[union-attr]
             value = pl.when(negative).then(None).otherwise(value)
-        self.samples.append((rows & value.is_not_null()).sum())
-        picked = value.filter(rows)
+        self.samples.append(both(rows, value.is_not_null()).sum())  # type: ignore[union-attr]
+        picked = value if rows is None else value.filter(rows)
         if name == "sum":
             return picked.sum()
         if name == "mean":

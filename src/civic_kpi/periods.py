@@ -168,3 +168,65 @@ def latest_complete_month(as_of: datetime) -> Period:
     else:
         start = _add_months(this_month, -1)
     return Period("month", start, _add_months(start, 1), _label("month", start, 1))
+
+
+SeriesKind = Literal["month", "quarter", "year", "fiscal_year"]
+SERIES_KINDS: tuple[SeriesKind, ...] = ("month", "quarter", "year", "fiscal_year")
+_SERIES_MONTHS = {"month": 1, "quarter": 3, "year": 12, "fiscal_year": 12}
+_DEFAULT_SPAN = {"month": 12, "quarter": 4, "year": 3, "fiscal_year": 3}  # how many periods a default series holds
+
+
+def period_starting(kind: SeriesKind, start: date, fiscal_year_start_month: int = 1) -> Period:
+    """The period of `kind` that starts on `start` (which must be the first day of one)."""
+    fy = fiscal_year_start_month if kind == "fiscal_year" else 1
+    return Period(kind, start, _add_months(start, _SERIES_MONTHS[kind]), _label(kind, start, fy), fy)
+
+
+def _first_month(kind: SeriesKind, fiscal_year_start_month: int) -> int:
+    """Which month of the year a period of `kind` may start in: 1 (month: any), 1/4/7/10, 1, the fiscal start."""
+    return {"month": 1, "quarter": 1, "year": 1, "fiscal_year": fiscal_year_start_month}[kind]
+
+
+def period_index(kind: SeriesKind, day: date, fiscal_year_start_month: int = 1) -> int:
+    """A period's number on a running scale (month: year*12+month-1, quarter: that // 3, ...); see period_key."""
+    months = day.year * 12 + day.month - 1 - (_first_month(kind, fiscal_year_start_month) - 1)
+    return months // _SERIES_MONTHS[kind]
+
+
+def split(period: Period, every: SeriesKind, fiscal_year_start_month: int = 1) -> list[Period]:
+    """Cut a period into consecutive periods of `every`, e.g. FY2026 into its 12 months.
+
+    The period must start and end on boundaries of `every`: a series of partial months would compare unlike spans.
+    """
+    from civic_kpi.errors import Problem
+
+    fy = fiscal_year_start_month
+    step = _SERIES_MONTHS[every]
+    first = _first_month(every, fy)
+    aligned = [day.day == 1 and (day.month - first) % step == 0 for day in (period.start, period.end)]
+    if not all(aligned):
+        name = every.replace("_", " ")
+        raise UsageError(
+            Problem(
+                f"period {period.label} does not split into whole {name}s",
+                hint=f"give a period that starts and ends on {name} boundaries, e.g. a year or FY for months",
+            )
+        )
+    parts = []
+    day = period.start
+    while day < period.end:
+        parts.append(period_starting(every, day, fy))
+        day = _add_months(day, step)
+    return parts
+
+
+def default_series_span(every: SeriesKind, latest_complete: Period, fiscal_year_start_month: int = 1) -> Period:
+    """The periods a series shows when none is asked for: the last 12 months, 4 quarters or 3 (fiscal) years
+    that are complete by the latest complete month."""
+    step = _SERIES_MONTHS[every]
+    first = _first_month(every, fiscal_year_start_month)
+    end = latest_complete.end
+    while (end.month - first) % step:  # back to the end of the last complete period of `every`
+        end = _add_months(end, -1)
+    start = _add_months(end, -step * _DEFAULT_SPAN[every])
+    return Period("range", start, end, _range_label(start, end), fiscal_year_start_month)

@@ -104,10 +104,14 @@ class ComputeRun(RunHeader):
     data_dir: str
     data_files: list[DataFileInfo]
     as_of: datetime | None = Field(description="Newest timestamp in the data (date columns of the datasets).")
-    period: PeriodInfo
-    prior_period: PeriodInfo
+    period: PeriodInfo = Field(description="The period asked for; a series covers it period by period.")
+    every: str | None = Field(None, description="A series: each result is one month/quarter/year of the period.")
+    prior_period: PeriodInfo = Field(description="What the (last) period is compared with.")
     year_ago_period: PeriodInfo
     group_by: list[str] = Field(description="The --by dimensions asked for; empty: each KPI's catalog group_by.")
+    breakdowns: list[list[str]] = Field(
+        default_factory=list, description="The --by breakdowns asked for, each a list of columns grouped together."
+    )
     percentile_definition: str
     results: list[KpiResult]
     notes: list[str] = Field(default_factory=list)

@@ -158,14 +158,15 @@ def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
             "declare it with type: date or type: datetime (and its format)",
             loc_tail=("date",),
         )
-    for position, dimension in enumerate(kpi.group_by):
-        if dimension not in dataset.columns:
-            problem(
-                f"group_by column '{dimension}' is not a column of '{kpi.dataset}'",
-                "group_by",
-                did_you_mean(dimension, columns),
-                loc_tail=(position,),
-            )
+    for position, item in enumerate(kpi.group_by):
+        for inner, dimension in [(None, item)] if isinstance(item, str) else enumerate(item):
+            if dimension not in dataset.columns:
+                problem(
+                    f"group_by column '{dimension}' is not a column of '{kpi.dataset}'",
+                    "group_by",
+                    did_you_mean(dimension, columns),
+                    loc_tail=(position,) if inner is None else (position, inner),
+                )
     for dimension in kpi.target.by_group if kpi.target else {}:
         if dimension not in dataset.columns:
             problem(

@@ -478,7 +478,11 @@ class KPI(StrictModel):
     denominator: str | None = Field(None, description="Formula of the ratio's denominator (an aggregate).")
     scale: float | None = Field(None, description="Multiplier of numerator/denominator; default 100 for percent.")
     window: Window = Field(default_factory=Window)
-    group_by: list[Identifier] = Field(default_factory=list, description="Default dimensions to break it down by.")
+    group_by: list[Identifier | list[Identifier]] = Field(
+        default_factory=list,
+        description="Default breakdown: a list of columns is one breakdown by all of them together "
+        "([priority, category]); a list of lists is several breakdowns ([[priority], [category]]).",
+    )
     target: Target | None = None
     decimals: int = Field(1, ge=0, le=6, description="Decimals shown in tables (JSON keeps full precision).")
 
@@ -500,6 +504,11 @@ class KPI(StrictModel):
         return self.numerator is not None
 
     @property
+    def breakdowns(self) -> list[tuple[str, ...]]:
+        """The group_by as breakdowns, each a tuple of columns; [] when the KPI is only reported overall."""
+        return as_breakdowns(self.group_by)
+
+    @property
     def effective_scale(self) -> float:
         if self.scale is not None:
             return self.scale
@@ -509,6 +518,16 @@ class KPI(StrictModel):
     def formulas(self) -> dict[str, str]:
         fields = {"value": self.value, "numerator": self.numerator, "denominator": self.denominator}
         return {name: text for name, text in fields.items() if text is not None}
+
+
+def as_breakdowns(group_by: list[str | list[str]] | list[str] | list[list[str]] | None) -> list[tuple[str, ...]]:
+    """A list of columns is one breakdown by all of them; a list of lists is one breakdown per inner list."""
+    if not group_by:
+        return []
+    if all(isinstance(item, str) for item in group_by):
+        return [tuple(item for item in group_by if isinstance(item, str))]
+    parts = [(item,) if isinstance(item, str) else tuple(item) for item in group_by]
+    return list(dict.fromkeys(part for part in parts if part))
 
 
 class ReviewRule(StrictModel):

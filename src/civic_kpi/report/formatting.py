@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from civic_kpi.results import KpiResult, Status
+from civic_kpi.results import ComputeRun, KpiResult, Status
 
 UNIT_SUFFIX = {"percent": "%", "hours": " h", "days": " d", "count": ""}
 
@@ -63,3 +63,21 @@ def markdown_cell(text: str) -> str:
 
 def markdown_row(cells: list[str]) -> str:
     return "| " + " | ".join(markdown_cell(cell) for cell in cells) + " |"
+
+
+def compared_with(run: ComputeRun) -> str:
+    """What the change column compares with: a fixed period, or in a series each period's own prior period."""
+    if run.every:
+        return f"compared with the {run.every.replace('_', ' ')} before and a year earlier"
+    return f"compared with {run.prior_period.label} and {run.year_ago_period.label}"
+
+
+def change_heading(run: ComputeRun) -> str:
+    return "vs prior" if run.every else f"vs {run.prior_period.label}"
+
+
+def span_text(run: ComputeRun) -> str:
+    span = run.period.label
+    if ".." not in span:  # a range's label already says its days
+        span += f" ({run.period.start} to {run.period.end})"
+    return f"{span} by {run.every.replace('_', ' ')}" if run.every else span

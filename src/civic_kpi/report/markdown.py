@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from civic_kpi.report.formatting import STATUS_TEXT, change_text, count_text, markdown_cell, markdown_row, value_text
+from civic_kpi.report.formatting import (
+    STATUS_TEXT,
+    change_heading,
+    change_text,
+    compared_with,
+    count_text,
+    markdown_cell,
+    markdown_row,
+    span_text,
+    value_text,
+)
 from civic_kpi.results import ComputeRun
 
 
@@ -10,16 +20,16 @@ def to_markdown(run: ComputeRun) -> str:
     lines = [
         f"# {markdown_cell(run.catalog.title)}: {run.period.label}",
         "",
-        f"Period {run.period.start} to {run.period.end}; compared with {run.prior_period.label} "
-        f"and {run.year_ago_period.label}." + (f" Data as of {run.as_of:%Y-%m-%d %H:%M}." if run.as_of else ""),
+        f"Period {span_text(run)}; {compared_with(run)}."
+        + (f" Data as of {run.as_of:%Y-%m-%d %H:%M}." if run.as_of else ""),
         "",
     ]
     for domain in dict.fromkeys(r.domain for r in run.results):
         lines += [
             f"## {markdown_cell(domain)}",
             "",
-            f"| KPI | Group | Value | Target | Status | n | vs {run.prior_period.label} |",
-            "|---|---|--:|---|---|--:|--:|",
+            f"| KPI |{' Period |' if run.every else ''} Group | Value | Target | Status | n | {change_heading(run)} |",
+            f"|---|{'---|' if run.every else ''}---|--:|---|---|--:|--:|",
         ]
         previous = None
         for result in (r for r in run.results if r.domain == domain):
@@ -27,6 +37,7 @@ def to_markdown(run: ComputeRun) -> str:
             previous = result.kpi_id
             cells = [
                 name,
+                *([result.period.label] if run.every else []),
                 result.group_label,
                 value_text(result.value, result.unit, result.decimals),
                 result.target or "",

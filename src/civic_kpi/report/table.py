@@ -8,7 +8,16 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT, change_text, count_text, value_text
+from civic_kpi.report.formatting import (
+    STATUS_STYLE,
+    STATUS_TEXT,
+    change_heading,
+    change_text,
+    compared_with,
+    count_text,
+    span_text,
+    value_text,
+)
 from civic_kpi.results import ComputeRun, KpiResult
 
 PLAIN_WIDTH = 150  # wide enough that a file or a pipe gets one line per row
@@ -25,18 +34,22 @@ def _change_style(result: KpiResult) -> str:
 def _domain_table(domain: str, results: list[KpiResult], run: ComputeRun) -> Table:
     table = Table(title=Text(domain, style="bold"), title_justify="left", expand=False, show_lines=False)
     table.add_column("KPI", overflow="fold", max_width=36)
+    if run.every:
+        table.add_column("Period", no_wrap=True)
     table.add_column("Group", overflow="fold", max_width=24)
     table.add_column("Value", justify="right", no_wrap=True)
     table.add_column("Target", overflow="fold", max_width=30)
     table.add_column("Status", no_wrap=True)
     table.add_column("n", justify="right", no_wrap=True)
-    table.add_column(f"vs {run.prior_period.label}", justify="right", no_wrap=True)
-    previous = None
+    table.add_column(change_heading(run), justify="right", no_wrap=True)
+    previous = previous_period = None
     for result in results:
         first = result.kpi_id != previous
-        previous = result.kpi_id
+        new_period = first or result.period.label != previous_period
+        previous, previous_period = result.kpi_id, result.period.label
         table.add_row(
             Text(result.name, style="bold") if first else "",
+            *([result.period.label if new_period else ""] if run.every else []),
             result.group_label,
             value_text(result.value, result.unit, result.decimals),
             result.target or "",
@@ -52,8 +65,8 @@ def render_table(run: ComputeRun) -> Group:
     as_of = f" · data as of {run.as_of:%Y-%m-%d %H:%M}" if run.as_of else ""
     header = Text.assemble(
         (run.catalog.title, "bold"),
-        f" · {run.period.label} ({run.period.start} to {run.period.end})",
-        f" · compared with {run.prior_period.label} and {run.year_ago_period.label}{as_of}",
+        f" · {span_text(run)}",
+        f" · {compared_with(run)}{as_of}",
     )
     parts: list = [header, Text("")]
     domains = list(dict.fromkeys(r.domain for r in run.results))
@@ -76,7 +89,7 @@ def render_table(run: ComputeRun) -> Group:
         if result.excluded:
             parts.append(
                 Text(
-                    f"note: {result.name} ({result.group_label}): {result.excluded} records of {run.period.label} "
+                    f"note: {result.name} ({result.group_label}): {result.excluded} records of {result.period.label} "
                     f"left out: {result.excluded_reason}",
                     style="dim",
                 )

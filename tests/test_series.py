@@ -1,0 +1,111 @@
+"""Series (`--every`): each period of a series must equal the same period computed on its own.
+
+The single-period path filters each period inside its aggregates; the series path groups records by a period key.
+They are two different plans, so comparing them on every KPI of the bundled catalog is a real check of both.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from civic_kpi import compute
+from civic_kpi.errors import UsageError
+from civic_kpi.periods import parse_period, split
+
+from .conftest import CATALOG
+
+SERIES_PERIOD = "2025-10-01..2026-10-31"  # 13 months: a year-ago twin inside the data, the storm month, a DST change
+
+
+def _key(result) -> tuple:
+    return (result.kpi_id, result.period.label, tuple(sorted(result.group.items())))
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def series_run():
+    return compute(CATALOG, period=SERIES_PERIOD, every="month", by=[["priority"], ["channel"]])
+
+
+def test_every_month_of_a_series_equals_that_month_computed_alone(series_run) -> None:
+    by_key = {_key(r): r for r in series_run.results}
+    months = [p.label for p in split(parse_period(SERIES_PERIOD), "month")]
+    assert sorted({r.period.label for r in series_run.results}) == months
+    checked = 0
+    for month in months:
+        alone = compute(CATALOG, period=month, by=[["priority"], ["channel"]])
+        assert {_key(r) for r in alone.results} == {k for k in by_key if k[1] == month}, month
+        for expected in alone.results:
+            got = by_key[_key(expected)]
+            for field in ("value", "numerator", "denominator"):
+                assert _same(getattr(got, field), getattr(expected, field)), (field, _key(expected))
+            assert (got.sample_size, got.status, got.excluded, got.status_reason) == (
+                expected.sample_size,
+                expected.status,
+                expected.excluded,
+                expected.status_reason,
+            ), _key(expected)
+            assert got.prior.period == expected.prior.period and _same(got.prior.value, expected.prior.value)
+            assert _same(got.year_ago.value, expected.year_ago.value), _key(expected)
+            checked += 1
+    assert checked > 1000  # every KPI, 13 months, overall + priority + channel groups
+
+
+def test_series_mixes_grouped_and_snapshot_kpis(series_run) -> None:
+    # Snapshot KPIs (overdue open requests) cannot be grouped by period; they are computed per period instead.
+    overdue = [r for r in series_run.results if r.kpi_id == "sla_overdue_open" and not r.group]
+    assert len(overdue) == 13 and all(r.value is not None for r in overdue)
+    assert series_run.every == "month" and series_run.period.label == SERIES_PERIOD
+    assert series_run.breakdowns == [["priority"], ["channel"]]
+
+
+def test_default_series_is_the_last_twelve_complete_months() -> None:
+    run = compute(CATALOG, every="month", kpis=["first_contact_resolution"], by=[])
+    labels = [r.period.label for r in run.results]
+    assert labels == [p.label for p in split(parse_period("2025-11-01..2026-10-31"), "month")]
+    quarters = compute(CATALOG, every="quarter", kpis=["first_contact_resolution"], by=[])
+    assert [r.period.label for r in quarters.results] == ["2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"]
+
+
+def test_fiscal_years_follow_the_catalog_start_month() -> None:
+    # FY2026 = July 2025 - June 2026 in the bundled catalog; the series of one FY equals the FY computed alone.
+    run = compute(CATALOG, period="2025-07-01..2026-06-30", every="fiscal_year", kpis=["sla_compliance"], by=[])
+    alone = compute(CATALOG, period="FY2026", kpis=["sla_compliance"], by=[])
+    assert [r.period.label for r in run.results] == ["FY2026"]
+    assert run.results[0].numerator == alone.results[0].numerator
+    assert run.results[0].denominator == alone.results[0].denominator
+    assert _same(run.results[0].year_ago.value, alone.results[0].year_ago.value)
+
+
+def test_a_period_that_does_not_split_is_refused_before_reading() -> None:
+    with pytest.raises(UsageError, match="does not split into whole quarters"):
+        compute(CATALOG, period="2026-10", every="quarter")
+    with pytest.raises(UsageError, match="cannot make a series of 'week'"):
+        compute(CATALOG, every="week")  # type: ignore[arg-type]
+
+
+def test_cli_series_and_separate_breakdowns(cli) -> None:
+    result = cli(
+        "compute", "-c", CATALOG, "--period", "2026", "--every", "quarter", "--kpi", "digital_channel_adoption",
+        "--by", "priority", "--by", "channel", "-f", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads(result.stdout)
+    groups = {tuple(r["group"]) for r in doc["results"]}
+    assert groups == {(), ("priority",), ("channel",)}  # two separate breakdowns, not priority x channel
+    assert doc["every"] == "quarter"
+    overall = [r["period"]["label"] for r in doc["results"] if not r["group"]]
+    assert overall == ["2026-Q1", "2026-Q2", "2026-Q3", "2026-Q4"]
+    crossed = json.loads(
+        cli("compute", "-c", CATALOG, "--kpi", "digital_channel_adoption", "--by", "priority,channel", "-f", "json")
+        .stdout
+    )  # fmt: skip
+    assert {tuple(r["group"]) for r in crossed["results"]} == {(), ("priority", "channel")}
