@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +49,14 @@ from civic_kpi.results import (
     KpiResult,
     PeriodInfo,
 )
-from civic_kpi.sources import DatasetScan, diagnose, load_reference, row_count_query, scan_dataset
+from civic_kpi.sources import (
+    DatasetScan,
+    diagnose,
+    estimated_rows,
+    load_reference,
+    row_count_query,
+    scan_dataset,
+)
 from civic_kpi.targets import describe, judge, percent_change, resolve_target
 
 if TYPE_CHECKING:
@@ -63,19 +71,38 @@ class _Plan:
     """One aggregation query: a dataset, the dimensions it groups by, and the KPIs it answers.
 
     A masked plan has one row per group and a column per KPI and period (each aggregate filters its own period);
-    a keyed plan (a series) has one row per period and group, the period being a key computed from the window date.
+    a keyed plan (a series) has one row per period and group, the period being a key computed from the window
+    date. A keyed plan's `query` is the frame with that key; `for_periods` filters and groups it, for all of the
+    series' periods or, for a big export, for one part of them at a time.
     """
 
     dataset: str
     dims: tuple[str, ...]
     kpis: tuple[KPI, ...]
     query: pl.LazyFrame
-    keyed: bool = False
+    window: str | None = None  # keyed plans: the window date column
+    exprs: tuple[pl.Expr, ...] = ()
+
+    @property
+    def keyed(self) -> bool:
+        return self.window is not None
+
+    def for_periods(self, keys: list[int], first: Period, last: Period, date_only: bool) -> pl.LazyFrame:
+        import polars as pl
+
+        assert self.window is not None
+        start: date | datetime = first.start if date_only else first.start_dt
+        end: date | datetime = last.end if date_only else last.end_dt
+        # The range on the raw column lets a Parquet reader skip row groups; the key keeps only asked-for periods.
+        column = pl.col(self.window)
+        in_range = (column >= pl.lit(start)) & (column < pl.lit(end)) & pl.col(PERIOD_KEY).is_in(keys)
+        return self.query.filter(in_range).group_by([PERIOD_KEY, *self.dims]).agg(self.exprs)
 
 
 Group = tuple[tuple[str, str | None], ...]  # ((dimension, value), ...); () is the overall row
 
 
+@lru_cache(maxsize=4096)
 def _period_info(period: Period) -> PeriodInfo:
     return PeriodInfo(label=period.label, start=period.start, end=period.last_day)
 
@@ -311,6 +338,25 @@ def _keyable(kpi: KPI, formulas: dict[str, Formula]) -> bool:
 
 _NO_PERIOD = datetime(2000, 1, 1)  # keyed plans hold only formulas that never read the period's bounds
 
+# Records per part of a series over a big export. Polars holds the records of a grouped percentile in memory
+# (about 200 bytes each with their group keys), so a series over more than twice this many records is computed
+# a few periods at a time: every part reads the export again (a cost in time), but memory stays flat as the
+# export grows. Up to twice this many, one pass is faster and its memory still modest (2.2 GB at 10M records).
+PART_ROWS = 6_000_000
+
+
+def _parts(counts: dict[int, int], budget: int) -> list[list[int]]:
+    """Consecutive period keys in groups of about `budget` records (a period bigger than that is a part alone)."""
+    parts: list[list[int]] = [[]]
+    held = 0
+    for key in sorted(counts):
+        if parts[-1] and held + counts[key] > budget:
+            parts.append([])
+            held = 0
+        parts[-1].append(key)
+        held += counts[key]
+    return parts
+
 
 def _aggregations(
     scan: DatasetScan,
@@ -441,7 +487,10 @@ def _read_plan(plan: _Plan, frame: pl.DataFrame, needed: list[Period], series_ki
 
 def _comparison(period: Period, value: float | None, base: float | None) -> Comparison:
     change = value - base if value is not None and base is not None else None
-    return Comparison(period=_period_info(period), value=base, change=change, change_pct=percent_change(value, base))
+    # model_construct: the engine's own values need no validation, and a series makes tens of thousands of these.
+    return Comparison.model_construct(
+        period=_period_info(period), value=base, change=change, change_pct=percent_change(value, base)
+    )
 
 
 def _results(
@@ -466,7 +515,7 @@ def _results(
                 target = resolve_target(kpi.target, named, period.label) if kpi.target else None
                 verdict = judge(target, now.value, prior_value.value, year_value.value)
                 results.append(
-                    KpiResult(
+                    KpiResult.model_construct(
                         kpi_id=kpi.id,
                         name=kpi.name,
                         domain=kpi.domain,
@@ -530,6 +579,7 @@ def compute(
     data_dir: str | Path | None = None,
     as_of: datetime | str | None = None,
     progress: Callable[[str], None] | None = None,
+    part_rows: int = PART_ROWS,
 ) -> ComputeRun:
     """Compute the catalog's KPIs for one period (default: the latest complete month in the data).
 
@@ -541,6 +591,7 @@ def compute(
     4 quarters or 3 years) is cut into periods of that kind and every KPI is computed for each, each compared with
     its own prior and year-ago period. `by` is a list of columns (one breakdown by all of them) or a list of lists
     (several breakdowns); None uses each KPI's catalog group_by. `progress`, if given, hears what is being read.
+    A series over more than `part_rows` records is computed a few periods at a time, to bound memory.
     Raises a CivicKpiError subclass for any user mistake.
     """
     import polars as pl
@@ -615,17 +666,27 @@ def compute(
     years = range(needed[-1].start.year - 3, series[-1].end.year + 3)
     plans: dict[str, _Plan] = {}
     deadline_frames: dict[str, tuple[Dataset, pl.LazyFrame]] = {}
+    in_parts: set[str] = set()  # datasets whose series is computed a few periods at a time
     for name, raw_scan in scans.items():
         scan = raw_scan
         if deadlines.get(name) or row_columns.get(name):
             frame = with_deadlines(raw_scan.frame, raw_scan.dataset, deadlines.get(name, set()), cat, root, years)
-            if deadlines.get(name):
-                deadline_frames[name] = (raw_scan.dataset, frame)
             frame = with_derived(frame, raw_scan.dataset, row_columns.get(name, set()), ctx_values)
             scan = replace(raw_scan, frame=frame)
         dataset_kpis = [k for k in chosen if k.dataset == name]
         keyed = [k for k in dataset_kpis if every is not None and _keyable(k, formulas[k.id])]
         masked = [k for k in dataset_kpis if k not in keyed]
+        if keyed and estimated_rows(raw_scan) > 2 * part_rows:
+            in_parts.add(name)  # each part reads the files with its own filter: one cache of it all would not fit
+        else:
+            # Every query of the dataset (KPIs, breakdowns, row counts) shares one read of its files. Left to
+            # itself, the optimizer projects each query differently and reads the files once per projection: on
+            # 10M rows a series took 12.2 s instead of 7.7 s from CSV, 3.9 s instead of 3.6 s from Parquet (for
+            # Parquet at the cost of 2.8 GB peak memory instead of 2.2 GB).
+            scan = replace(scan, frame=scan.frame.cache())
+        scans[name] = scan
+        if deadlines.get(name):
+            deadline_frames[name] = (raw_scan.dataset, scan.frame)
         for dims in sorted({d for k in dataset_kpis for d in dims_of[k.id]} | {()}, key=len):
             members = [k for k in masked if dims == () or dims in dims_of[k.id]]
             if members:
@@ -640,8 +701,7 @@ def compute(
                 query = scan.frame.group_by(list(dims)).agg(exprs) if dims else scan.frame.select(exprs)
                 plans[f"plan:{len(plans)}"] = _Plan(name, dims, tuple(members), query)
             # A series groups each window column's records by their period: one query per window column.
-            windows = {k.window.date or scan.dataset.date_column for k in keyed}
-            for window in sorted(windows):
+            for window in sorted({k.window.date or scan.dataset.date_column for k in keyed}):
                 members = [
                     k
                     for k in keyed
@@ -654,21 +714,26 @@ def compute(
                     for i, k in enumerate(members)
                     for expr in _aggregations(scan, k, f"{i}||", None, ctx_values, newest.get(name), formulas[k.id])
                 ]
-                keys = sorted({period_index(every, p.start, fy) for p in needed})
-                query = (
-                    scan.frame.with_columns(_period_key(window, every, fy))
-                    .filter(pl.col(PERIOD_KEY).is_in(keys))
-                    .group_by([PERIOD_KEY, *dims])
-                    .agg(exprs)
-                )
-                plans[f"plan:{len(plans)}"] = _Plan(name, dims, tuple(members), query, keyed=True)
-    queries = {key: plan.query for key, plan in plans.items()}
+                frame = scan.frame.with_columns(_period_key(window, every, fy))
+                plans[f"plan:{len(plans)}"] = _Plan(name, dims, tuple(members), frame, window, tuple(exprs))
+    queries = {key: plan.query for key, plan in plans.items() if not plan.keyed}
     unmatched = _unmatched_queries(deadline_frames)
     queries |= unmatched
     queries |= {f"rows:{name}": row_count_query(scan) for name, scan in scans.items()}
     if not oldest:
         queries |= {f"newest:{name}": _newest_query(scan) for name, scan in scans.items()}
-    frames = _collect(queries, list(scans.values()), tz)
+    keyed_parts = _series_parts(plans, scans, in_parts, needed, every, fy, part_rows, tz) if every else []
+    if progress is not None and len(keyed_parts) > 1:
+        progress(f"{_reading_text(scans)}: part 1 of {len(keyed_parts)}")
+    frames = _collect(queries | (keyed_parts[0] if keyed_parts else {}), list(scans.values()), tz)
+    for number, part in enumerate(keyed_parts[1:], start=2):
+        if progress is not None:
+            progress(f"{_reading_text(scans)}: part {number} of {len(keyed_parts)}")
+        frames |= _collect(part, list(scans.values()), tz)
+    for key, plan in plans.items():
+        if plan.keyed:
+            found = [frames.pop(f"{key}#{n}") for n in range(len(keyed_parts)) if f"{key}#{n}" in frames]
+            frames[key] = pl.concat(found, how="vertical")
     if not oldest:
         oldest = {name: frames[f"newest:{name}"]["oldest"][0] for name in scans}
         newest = newest or {name: frames[f"newest:{name}"]["newest"][0] for name in scans}
@@ -714,6 +779,55 @@ def compute(
         results=results,
         notes=notes,
     )
+
+
+def _series_parts(
+    plans: dict[str, _Plan],
+    scans: dict[str, DatasetScan],
+    big: set[str],
+    needed: list[Period],
+    every: SeriesKind,
+    fy: int,
+    part_rows: int,
+    tz: str | None,
+) -> list[dict[str, pl.LazyFrame]]:
+    """The keyed queries of a series, in parts of at most about `part_rows` records each.
+
+    A dataset not in `big` is one part. A big one is first counted per period of each window column (a cheap read
+    of one column), then cut into consecutive periods of about `part_rows` records.
+    """
+    import polars as pl
+
+    by_key = {period_index(every, p.start, fy): p for p in needed}
+    keys = sorted(by_key)
+    windows = {(plan.dataset, plan.window) for plan in plans.values() if plan.keyed}
+    counts: dict[tuple[str, str], dict[int, int]] = {}
+    if big:
+        count_queries = {
+            f"{name}|{window}": scans[name]
+            .frame.select(_period_key(window, every, fy))
+            .filter(pl.col(PERIOD_KEY).is_in(keys))
+            .group_by(PERIOD_KEY)
+            .len()
+            for name, window in sorted(windows)
+            if name in big
+        }
+        for label, frame in _collect(count_queries, [scans[n] for n in sorted(big)], tz).items():
+            name, window = label.split("|")
+            counts[(name, window)] = dict(frame.iter_rows())
+    parts: list[dict[str, pl.LazyFrame]] = []
+    for key, plan in plans.items():
+        if not plan.keyed:
+            continue
+        assert plan.window is not None
+        found = counts.get((plan.dataset, plan.window))
+        chunks = _parts(found, part_rows) if found else [keys]
+        date_only = scans[plan.dataset].dataset.columns[plan.window].type == "date"
+        for number, chunk in enumerate(chunks):
+            if number == len(parts):
+                parts.append({})
+            parts[number][f"{key}#{number}"] = plan.for_periods(chunk, by_key[chunk[0]], by_key[chunk[-1]], date_only)
+    return parts
 
 
 def _reading_text(scans: dict[str, DatasetScan]) -> str:

@@ -581,12 +581,14 @@ class _Compiler:
         value = self.visit(node.args[0])
         if _measures_duration(node.args[0]):
             # A negative time to close or to publish is a data error (end before start): leave it out, and
-            # count it so the output can say how many records were left out and why.
-            negative = value < 0
-            self.invalid.append(both(rows, negative.fill_null(False)).sum())  # type: ignore[union-attr]
-            value = pl.when(negative).then(None).otherwise(value)
-        self.samples.append(both(rows, value.is_not_null()).sum())  # type: ignore[union-attr]
-        picked = value if rows is None else value.filter(rows)
+            # count it so the output can say how many records were left out and why. (A filter, not a
+            # when/then to null: that would compute the duration once more for every aggregate of it.)
+            self.invalid.append(both(rows, (value < 0).fill_null(False)).sum())
+            rows = both(rows, (value >= 0).fill_null(False))
+        else:
+            rows = both(rows, value.is_not_null())
+        self.samples.append(rows.sum())
+        picked = value.filter(rows)
         if name == "sum":
             return picked.sum()
         if name == "mean":

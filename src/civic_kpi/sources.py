@@ -321,12 +321,14 @@ def check_columns(
     return problems
 
 
-def _clean_text(raw: pl.Expr) -> pl.Expr:
+def _clean_text(raw: pl.Expr, trim: bool = True) -> pl.Expr:
+    """An empty text is missing, whatever the type. CSV cells are also trimmed ("  " must not be a parse error);
+    text in a typed file (Parquet, JSON) is taken as stored, which spares a strip of every value of every column
+    (a third of the run time on a 10M-row Parquet export)."""
     import polars as pl
 
-    # A blank cell is missing, whatever the type; "  " must not be a parse error.
-    stripped = raw.str.strip_chars()
-    return pl.when(stripped == "").then(None).otherwise(stripped)
+    stripped = raw.str.strip_chars() if trim else raw
+    return pl.when(stripped.str.len_bytes() > 0).then(stripped)
 
 
 def _strptime(
@@ -367,13 +369,16 @@ def parse_column(
     timezone: str | None,
     strict: bool,
     time_raw: pl.Expr | None = None,
+    trim: bool = True,
 ) -> pl.Expr:
-    """The expression that turns a raw column into the catalog's type; `strict=False` yields null on bad values."""
+    """The expression that turns a raw column into the catalog's type; `strict=False` yields null on bad values.
+
+    `trim`: strip blanks around text values (CSV cells; typed files keep their text as stored)."""
     import polars as pl
 
     is_text = source_dtype == pl.String
     if is_text:
-        raw = _clean_text(raw)
+        raw = _clean_text(raw, trim)
     if spec.type == "string":
         return raw.cast(pl.String)
     if spec.type in ("integer", "float"):
@@ -464,7 +469,8 @@ def column_expr(dataset: Dataset, column: str, schema: dict, timezone: str | Non
     flat = flat_schema(schema)
     source = dataset.source_name(column)
     time_raw = source_expr(spec.time_source, schema) if spec.time_source else None
-    return parse_column(spec, source_expr(source, schema), flat[source], timezone, strict, time_raw)
+    trim = dataset.file_format == "csv"
+    return parse_column(spec, source_expr(source, schema), flat[source], timezone, strict, time_raw, trim)
 
 
 def scan_dataset(
@@ -495,6 +501,22 @@ def scan_dataset(
     frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
     notes = reading_notes(name, dataset, files, schemas)
     return DatasetScan(name, dataset, files, frame, tuple(sorted(columns)), notes)
+
+
+def estimated_rows(scan: DatasetScan) -> int:
+    """About how many records the dataset holds, without reading it: Parquet's metadata, or a CSV's size over the
+    length of its first lines. Decides whether a series is computed in parts to bound memory."""
+    import polars as pl
+
+    total = 0
+    for path in scan.files:
+        if scan.dataset.file_format == "parquet":
+            total += pl.scan_parquet(path).select(pl.len()).collect().item()
+        elif scan.dataset.file_format == "csv" and path.suffix.lower() != ".gz":
+            head = _head(path, 1 << 20)
+            lines = head.count(b"\n")
+            total += int(path.stat().st_size / (len(head) / lines)) if lines else 1
+    return total
 
 
 def row_count_query(scan: DatasetScan) -> pl.LazyFrame:

@@ -1,0 +1,43 @@
+"""The benchmark, run small: civic-kpi, hand-written Polars and DuckDB SQL must agree on a generated export.
+
+This is also a correctness test of the series path on data shaped like a big city's 311 export (about 60 skewed
+categories, 8% open, reopen windows still open at the as-of time): DuckDB is an engine civic-kpi does not use.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ROOT
+
+pytest.importorskip("numpy", reason="the benchmark's generator needs numpy (pip install -e '.[test]')")
+pytest.importorskip("duckdb", reason="the benchmark's SQL baseline needs duckdb (pip install -e '.[test]')")
+
+
+def test_benchmark_contenders_agree_on_a_small_export(tmp_path) -> None:
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--sizes", "30k", "--repeat", "1", "--data", str(tmp_path),
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads(out.read_text())
+    assert doc["agree"] is True and doc["disagreements"] == []
+    contenders = {(r["contender"], r["fmt"]) for r in doc["results"]}
+    assert {("civic-kpi", "parquet"), ("polars", "csv"), ("duckdb", "csv"), ("civic-kpi-full", "parquet")} <= contenders
+    assert "agree on" in done.stdout  # the count of compared values is printed, not just silence
+
+
+def test_generator_is_deterministic(tmp_path) -> None:
+    for folder in ("a", "b"):
+        subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "generate.py"), "--rows", "5000", "--out", str(tmp_path / folder),
+             "--formats", "csv"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+    assert (tmp_path / "a" / "requests.csv").read_bytes() == (tmp_path / "b" / "requests.csv").read_bytes()
