@@ -14,7 +14,7 @@ compared over time. Contenders, all computing the five 311 KPIs by month x prior
   to show what ten more KPIs cost against the five.
 
     python bench/run.py                          # 1M and 10M rows, Parquet and CSV, 5 runs each
-    python bench/run.py --sizes 30m --formats parquet
+    python bench/run.py --sizes 1m,10m,30m --readme   # what the README shows (CSV up to 10M rows)
     python bench/run.py --sizes 1m --repeat 1    # a quick check that everything agrees
 
 Needs `pip install -e ".[bench]"` (DuckDB and NumPy are benchmark-only dependencies).
@@ -264,18 +264,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1m,10m", help="comma-separated row counts: 20k, 1m, 10m, 30m, 100m")
     parser.add_argument("--formats", default="parquet,csv")
+    parser.add_argument("--csv-max", default="10m", help="no CSV for sizes above this (default 10m)")
     parser.add_argument("--repeat", type=int, default=5, help="fresh processes per contender (default 5)")
     parser.add_argument("--data", type=Path, default=HERE / "data", help="where exports are generated (not committed)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument("--no-full", action="store_true", help="skip the 15-KPI civic-kpi run")
     parser.add_argument("--readme", action="store_true", help="put the table and the machine into README.md")
+    parser.add_argument("--readme-from", type=Path, help="only put an earlier run's JSON results into README.md")
     args = parser.parse_args()
+    if args.readme_from:
+        document = json.loads(args.readme_from.read_text())
+        fields = ("contender", "size", "rows", "fmt", "runs", "rss_mb")
+        update_readme(report([Timing(**{k: r[k] for k in fields}) for r in document["results"]]), document)
+        return
     if shutil.which("civic-kpi") is None and not (Path(sys.executable).parent / "civic-kpi").exists():
         raise SystemExit("civic-kpi is not installed: pip install -e '.[bench]'")
     timings: list[Timing] = []
     problems: list[str] = []
     for size in args.sizes.split(","):
         for fmt in args.formats.split(","):
+            if fmt == "csv" and rows_of(size) > rows_of(args.csv_max):
+                continue
             found, disagreements = bench_one(size, fmt, args.data, args.repeat, full=not args.no_full)
             timings += found
             problems += disagreements
