@@ -33,17 +33,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-
-OUTPUT_SCHEMA = {
-    "kpi": pl.String,
-    "breakdown": pl.String,
-    "month": pl.String,
-    "group": pl.String,
-    "numerator": pl.Int64,
-    "denominator": pl.Int64,
-    "value": pl.Float64,
-    "n": pl.Int64,
-}
+from compare import OUTPUT_SCHEMA  # a sibling script: run these from any folder as bench/NAME.py
 
 QUERY = """
 WITH requests AS (

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
+from compare import OUTPUT_SCHEMA  # a sibling script: run these from any folder as bench/NAME.py
 
 AS_OF = datetime(2026, 1, 1)
 FIRST_MONTH = datetime(2024, 1, 1)  # months 2024-01 .. 2025-12: [FIRST_MONTH, END)
@@ -48,17 +49,6 @@ COLUMNS = [*TIMESTAMPS, "priority", "category", "channel", "first_contact_resolv
 US_PER_HOUR = 3_600_000_000
 
 CsvDates = Literal["naive", "strptime"]
-
-OUTPUT_SCHEMA = {
-    "kpi": pl.String,
-    "breakdown": pl.String,
-    "month": pl.String,
-    "group": pl.String,
-    "numerator": pl.Int64,
-    "denominator": pl.Int64,
-    "value": pl.Float64,
-    "n": pl.Int64,
-}
 
 
 def scan(path: Path, csv_dates: CsvDates = "naive") -> pl.LazyFrame:

@@ -21,6 +21,17 @@ from pathlib import Path
 import polars as pl
 
 KEYS = ["kpi", "breakdown", "month", "group"]
+# The long table every contender's results are brought to (the baselines write it; run.py converts civic-kpi's).
+OUTPUT_SCHEMA = {
+    "kpi": pl.String,
+    "breakdown": pl.String,
+    "month": pl.String,
+    "group": pl.String,
+    "numerator": pl.Int64,
+    "denominator": pl.Int64,
+    "value": pl.Float64,
+    "n": pl.Int64,
+}
 COUNTS = ["numerator", "denominator", "n"]
 COLUMNS = [*KEYS, *COUNTS, "value"]
 REL_TOL = 1e-9

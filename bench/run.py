@@ -41,7 +41,7 @@ import polars as pl
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from compare import compare  # noqa: E402  (a sibling script, not a package)
+from compare import OUTPUT_SCHEMA, compare  # noqa: E402  (a sibling script, not a package)
 
 PERIOD = ("2024-01-01", "2025-12-31")
 AS_OF = "2026-01-01 00:00"
@@ -120,16 +120,7 @@ def civic_kpi_table(path: Path) -> pl.DataFrame:
         )
     return pl.DataFrame(
         rows,
-        schema={
-            "kpi": pl.String,
-            "breakdown": pl.String,
-            "month": pl.String,
-            "group": pl.String,
-            "numerator": pl.Int64,
-            "denominator": pl.Int64,
-            "value": pl.Float64,
-            "n": pl.Int64,
-        },
+        schema=OUTPUT_SCHEMA,
     ).sort("kpi", "breakdown", "month", "group")
 
 

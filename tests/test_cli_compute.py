@@ -208,32 +208,39 @@ def test_no_color_env_and_forced_color(cli, tmp_path):
     assert ANSI not in cli(*compute_args(), env={"FORCE_COLOR": ""}).stdout
 
 
-def test_color_on_a_real_terminal_respects_no_color(tmp_path):
-    """Run the installed script under a pseudo-terminal: colors by default, none with NO_COLOR."""
+def _in_a_terminal(args: list[str], env: dict[str, str], redirect: tuple[int, Path | str]) -> bytes:
+    """Run the installed script with a pseudo-terminal, one of its streams sent to a file; what the terminal got."""
     pty = pytest.importorskip("pty")
     script = Path(sys.executable).parent / "civic-kpi"
     if not script.exists():
         pytest.skip("civic-kpi script not installed next to this Python")
+    out = bytearray()
+    pid, fd = pty.fork()
+    if pid == 0:  # child: become the CLI, with the pty as its terminal except for the redirected stream
+        os.chdir(ROOT)
+        stream, target = redirect
+        os.dup2(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), stream)
+        os.execve(str(script), [str(script), *args], env)
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    return bytes(out)
+
+
+def test_color_on_a_real_terminal_respects_no_color(tmp_path):
+    """Run the installed script under a pseudo-terminal: colors by default, none with NO_COLOR."""
 
     def run(env_extra: dict[str, str]) -> bytes:
         env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
         env.update(env_extra, COLUMNS="160", TERM="xterm-256color")
-        out = bytearray()
-        pid, fd = pty.fork()
-        if pid == 0:  # child: become the CLI, with the pty as its terminal (stdout only: progress goes to stderr)
-            os.chdir(ROOT)
-            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
-            os.execve(str(script), [str(script), "compute", "--kpi", "reopen_rate"], env)
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        os.waitpid(pid, 0)
-        return bytes(out)
+        # stdout only on the terminal: the progress display goes to stderr
+        return _in_a_terminal(["compute", "--kpi", "reopen_rate"], env, (2, os.devnull))
 
     assert b"\x1b[" in run({})
     plain = run({"NO_COLOR": "1"})
@@ -242,36 +249,14 @@ def test_color_on_a_real_terminal_respects_no_color(tmp_path):
 
 def test_progress_on_a_terminal_stderr_only_and_not_with_quiet(tmp_path):
     """A terminal on stderr shows which datasets are read; --quiet, or a stderr that is not a terminal, shows none."""
-    pty = pytest.importorskip("pty")
-    script = Path(sys.executable).parent / "civic-kpi"
-    if not script.exists():
-        pytest.skip("civic-kpi script not installed next to this Python")
-
-    def run(*extra: str) -> tuple[bytes, bytes]:
-        out = tmp_path / "stdout.txt"
-        env = {**os.environ, "COLUMNS": "160", "TERM": "xterm-256color"}
-        terminal = bytearray()
-        pid, fd = pty.fork()
-        if pid == 0:  # child: stderr is the pty, stdout a file
-            os.chdir(ROOT)
-            os.dup2(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
-            os.execve(str(script), [str(script), "compute", "--kpi", "reopen_rate", *extra], env)
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            terminal += chunk
-        os.waitpid(pid, 0)
-        return bytes(terminal), out.read_bytes()
-
-    shown, table = run()
+    out = tmp_path / "stdout.txt"
+    env = {**os.environ, "COLUMNS": "160", "TERM": "xterm-256color"}
+    shown = _in_a_terminal(["compute", "--kpi", "reopen_rate"], env, (1, out))
+    table = out.read_bytes()
     assert b"reading service_requests (26 files)" in shown and b"Reopen Rate" in table
     assert b"reading" not in table  # the results stay clean when stdout is piped to a file
-    quiet, table = run("--quiet")
-    assert b"reading" not in quiet and b"Reopen Rate" in table
+    quiet = _in_a_terminal(["compute", "--kpi", "reopen_rate", "--quiet"], env, (1, out))
+    assert b"reading" not in quiet and b"Reopen Rate" in out.read_bytes()
 
 
 def test_installed_script_in_a_subprocess():
