@@ -18,6 +18,7 @@ import typer
 
 from civic_kpi import __version__
 from civic_kpi.errors import CivicKpiError, ExitCode
+from civic_kpi.periods import SERIES_KINDS
 
 app = typer.Typer(
     name="civic-kpi",
@@ -45,11 +46,7 @@ class ListFormat(StrEnum):
     json = "json"
 
 
-class Every(StrEnum):
-    month = "month"
-    quarter = "quarter"
-    year = "year"
-    fiscal_year = "fiscal_year"
+Every = StrEnum("Every", {kind: kind for kind in SERIES_KINDS})  # type: ignore[misc]
 
 
 class FailOn(StrEnum):
@@ -233,7 +230,7 @@ def compute(
     as_of: AsOfOption = None,
     quiet: QuietOption = False,
 ) -> None:
-    """Compute every KPI of the catalog for one period and judge it against its target.
+    """Compute every KPI of the catalog for one period, or each period of a series, and judge it against its target.
 
     \b
     Examples:

@@ -1,10 +1,13 @@
-"""The engine: one lazy Polars plan per dataset, every KPI of it computed in a single pass over the data.
+"""The engine: lazy Polars plans per dataset, every KPI of it computed in a single aggregation per breakdown.
 
-For each dataset the engine builds one aggregation whose expressions cover every selected KPI for the reported
-period, the prior period and the same period a year earlier; each aggregate only looks at the records of its own
-period (a filter inside the aggregate, not a separate scan). Group breakdowns are further aggregations of the same
-frame, and all queries of all datasets are collected together, so Polars reads each file once and runs the
-datasets in parallel. The engine never prints; it returns typed results.
+For one period, the engine builds one aggregation per dataset and breakdown whose expressions cover every selected
+KPI for the reported period, the prior period and the same period a year earlier; each aggregate only looks at
+the records of its own period (a filter inside the aggregate, not a separate scan). For a series (`every`), KPIs
+are grouped by a period key of their window date instead, one aggregation per window column and breakdown, and
+each period's prior and year-ago values are looked up in the result (snapshots and formulas naming the period's
+bounds keep the per-period filters). All queries of all datasets are collected together from one shared read of
+each dataset, except a series over a big export, which is computed a few periods at a time to bound memory. The
+engine never prints; it returns typed results.
 """
 
 from __future__ import annotations
@@ -258,7 +261,7 @@ def _columns_needed(
 def _coverage_notes(series: list[Period], oldest: dict[str, datetime | None]) -> list[str]:
     """Say when a compared period starts before a dataset's first day of records: its values cover part of it."""
     notes: dict[str, str] = {}
-    compared = [("", p) for p in series] + [(w, q) for p in series for w, q in (("prior ", p.prior()),)]
+    compared = [("", p) for p in series] + [("prior ", p.prior()) for p in series]
     compared += [("year-ago ", p.year_ago()) for p in series]
     for which, period in compared:
         late = {
@@ -422,6 +425,7 @@ class _Value:
 
 
 _NO_RECORDS = _Value(None, reason="no records in the period")
+_COUNTS = ("rows", "sample", "excluded", "invalid")  # the per-period counts an aggregation reports besides values
 
 
 def _value(kpi: KPI, row: dict[str, Any], prefix: str) -> _Value:
@@ -457,13 +461,19 @@ class _Values:
     def __init__(self) -> None:
         self._values: dict[tuple[str, str, Group], _Value] = {}
         self._groups: dict[tuple[str, tuple[str, ...]], dict[Group, None]] = {}
+        # What a period with no records of a group is worth, per KPI: a keyed plan has no row for it, where a
+        # masked plan has a row of zero counts; this is that row's value, so both paths report the same.
+        self._empty: dict[str, _Value] = {}
 
     def add(self, kpi: KPI, dims: tuple[str, ...], group: Group, period: Period, value: _Value) -> None:
         self._values[(kpi.id, period.label, group)] = value
         self._groups.setdefault((kpi.id, dims), {})[group] = None
 
+    def set_empty(self, kpi: KPI, value: _Value) -> None:
+        self._empty[kpi.id] = value
+
     def get(self, kpi: KPI, period: Period, group: Group) -> _Value:
-        return self._values.get((kpi.id, period.label, group), _NO_RECORDS)
+        return self._values.get((kpi.id, period.label, group), self._empty.get(kpi.id, _NO_RECORDS))
 
     def groups(self, kpi: KPI, dims: tuple[str, ...]) -> list[Group]:
         found = self._groups.get((kpi.id, dims), {})
@@ -475,6 +485,11 @@ def _read_plan(plan: _Plan, frame: pl.DataFrame, needed: list[Period], series_ki
     """File the values of one collected plan under their KPI, period and group."""
     rows = frame.sort(list(plan.dims), nulls_last=True).to_dicts() if plan.dims else frame.to_dicts()
     by_key = {period_index(series_kind, p.start, fy): p for p in needed} if plan.keyed and series_kind else {}
+    if plan.keyed:
+        for index, kpi in enumerate(plan.kpis):
+            prefix = f"{index}||"
+            counts = [c for c in frame.columns if c.startswith(prefix) and c.rsplit("|", 1)[1] in _COUNTS]
+            values.set_empty(kpi, _value(kpi, dict.fromkeys(counts, 0), prefix))
     for row in rows:
         group: Group = tuple((dim, None if row[dim] is None else str(row[dim])) for dim in plan.dims)
         for index, kpi in enumerate(plan.kpis):
@@ -591,7 +606,8 @@ def compute(
     4 quarters or 3 years) is cut into periods of that kind and every KPI is computed for each, each compared with
     its own prior and year-ago period. `by` is a list of columns (one breakdown by all of them) or a list of lists
     (several breakdowns); None uses each KPI's catalog group_by. `progress`, if given, hears what is being read.
-    A series over more than `part_rows` records is computed a few periods at a time, to bound memory.
+    A series over a dataset of more than twice `part_rows` records (estimated from Parquet metadata or a CSV's
+    size; JSON and gzip files are always one part) is computed about `part_rows` records at a time.
     Raises a CivicKpiError subclass for any user mistake.
     """
     import polars as pl
@@ -663,7 +679,7 @@ def compute(
     needed = list(dict.fromkeys(p for s in series for p in (s, s.prior(), s.year_ago())))
 
     ctx_values = {"params": dict(cat.parameters), "refs": refs, "timezone": tz}
-    years = range(needed[-1].start.year - 3, series[-1].end.year + 3)
+    years = range(min(p.start.year for p in needed) - 3, max(p.end.year for p in needed) + 3)
     plans: dict[str, _Plan] = {}
     deadline_frames: dict[str, tuple[Dataset, pl.LazyFrame]] = {}
     in_parts: set[str] = set()  # datasets whose series is computed a few periods at a time

@@ -294,7 +294,11 @@ def _check_call(node: ast.Call, formula: Formula, in_aggregate: bool) -> None:
 
 def both(mask: pl.Expr | None, condition: pl.Expr) -> pl.Expr:
     """`mask & condition`, where a mask of None means every record."""
-    return condition if mask is None else mask & condition
+    if mask is not None:
+        return mask & condition
+    if not condition.meta.root_names():  # a constant (params.x > 0): one value, so its sum() would be 1
+        return all_rows() & condition
+    return condition
 
 
 def all_rows() -> pl.Expr:

@@ -188,7 +188,8 @@ def _first_month(kind: SeriesKind, fiscal_year_start_month: int) -> int:
 
 
 def period_index(kind: SeriesKind, day: date, fiscal_year_start_month: int = 1) -> int:
-    """A period's number on a running scale (month: year*12+month-1, quarter: that // 3, ...); see period_key."""
+    """A period's number on a running scale (month: year*12+month-1, quarter: that // 3, ...); the engine computes
+    the same number for each record in Polars (engine._period_key)."""
     months = day.year * 12 + day.month - 1 - (_first_month(kind, fiscal_year_start_month) - 1)
     return months // _SERIES_MONTHS[kind]
 
@@ -206,10 +207,16 @@ def split(period: Period, every: SeriesKind, fiscal_year_start_month: int = 1) -
     aligned = [day.day == 1 and (day.month - first) % step == 0 for day in (period.start, period.end)]
     if not all(aligned):
         name = every.replace("_", " ")
+        example = {
+            "month": "2026, 2026-Q3 or FY2026",
+            "quarter": "2026 or 2025-01-01..2026-12-31",
+            "year": "2024-01-01..2026-12-31",
+            "fiscal_year": f"FY2026, or a range from the 1st of month {fy} (the catalog's fiscal_year_start_month)",
+        }[every]
         raise UsageError(
             Problem(
                 f"period {period.label} does not split into whole {name}s",
-                hint=f"give a period that starts and ends on {name} boundaries, e.g. a year or FY for months",
+                hint=f"give a period that starts and ends on {name} boundaries, e.g. {example}",
             )
         )
     parts = []

@@ -108,7 +108,10 @@ class ComputeRun(RunHeader):
     every: str | None = Field(None, description="A series: each result is one month/quarter/year of the period.")
     prior_period: PeriodInfo = Field(description="What the (last) period is compared with.")
     year_ago_period: PeriodInfo
-    group_by: list[str] = Field(description="The --by dimensions asked for; empty: each KPI's catalog group_by.")
+    group_by: list[str] = Field(
+        description="Every column of the --by breakdowns asked for (see breakdowns for how they combine); empty: "
+        "each KPI's catalog group_by, or overall only when breakdowns is empty too and by=[] was asked."
+    )
     breakdowns: list[list[str]] = Field(
         default_factory=list, description="The --by breakdowns asked for, each a list of columns grouped together."
     )

@@ -499,6 +499,16 @@ class KPI(StrictModel):
             raise ValueError("'scale' applies to numerator/denominator KPIs")
         return self
 
+    @field_validator("group_by")
+    @classmethod
+    def _not_mixed(cls, value: list[str | list[str]]) -> list[str | list[str]]:
+        if any(isinstance(item, str) for item in value) and any(isinstance(item, list) for item in value):
+            raise ValueError(
+                "group_by mixes columns and lists: write [priority, channel] for one breakdown by both, "
+                "or [[priority], [channel]] for two breakdowns"
+            )
+        return value
+
     @property
     def is_ratio(self) -> bool:
         return self.numerator is not None
@@ -526,8 +536,7 @@ def as_breakdowns(group_by: list[str | list[str]] | list[str] | list[list[str]] 
         return []
     if all(isinstance(item, str) for item in group_by):
         return [tuple(item for item in group_by if isinstance(item, str))]
-    parts = [(item,) if isinstance(item, str) else tuple(item) for item in group_by]
-    return list(dict.fromkeys(part for part in parts if part))
+    return list(dict.fromkeys(tuple(item) for item in group_by if item and not isinstance(item, str)))
 
 
 class ReviewRule(StrictModel):
