@@ -156,3 +156,24 @@ def test_monthly_files_whose_columns_drift_are_reported(tmp_path):
     assert any(
         "column 'channel' is missing from 1 of 2 files (m_2024-01.csv); it was added later" in n for n in run.notes
     )
+
+
+def test_csv_cells_are_trimmed_and_typed_text_is_used_as_stored(tmp_path) -> None:
+    """'Closed ' is 'Closed' in a CSV; in Parquet the text is what was stored, and check says the same as compute."""
+    import polars as pl
+
+    from civic_kpi.catalog.model import Dataset
+    from civic_kpi.sources import scan_dataset
+
+    day = "2026-01-01"
+    rows = {"day": [day] * 5, "status": ["Closed", "Closed ", "  ", "", "Open"], "score": ["1", " 2", "3", "", "4"]}
+    pl.DataFrame(rows).write_csv(tmp_path / "a.csv")
+    pl.DataFrame(rows).write_parquet(tmp_path / "a.parquet")
+    columns = {"day": {"source": "day", "type": "date"}, "status": "status"}
+    csv = Dataset(path="a.csv", date_column="day", columns={**columns, "score": {"source": "score", "type": "integer"}})
+    parquet = Dataset(path="a.parquet", date_column="day", columns=columns)
+    read_csv = scan_dataset("a", csv, tmp_path, {"status", "score"}).frame.collect()
+    assert read_csv["status"].to_list() == ["Closed", "Closed", None, None, "Open"]
+    assert read_csv["score"].to_list() == [1, 2, 3, None, 4]
+    read_parquet = scan_dataset("a", parquet, tmp_path, {"status"}).frame.collect()
+    assert read_parquet["status"].to_list() == ["Closed", "Closed ", "  ", None, "Open"]

@@ -29,6 +29,7 @@ from civic_kpi.sources import (
     open_file,
     probe_fields,
     resolve_files,
+    trims_text,
 )
 
 if TYPE_CHECKING:
@@ -201,7 +202,8 @@ def _schema_problems(
             sources = [pl.col(s) for s in dataset.source_names(column)]
             original = pl.concat_str([s.cast(pl.String) for s in sources], separator=" ")
             parsed = column_expr(dataset, column, schema, timezone, strict=False)
-            bad_exprs.append((original.str.strip_chars().str.len_chars() > 0) & parsed.is_null())
+            present = (original.str.strip_chars() if trims_text(dataset) else original).str.len_chars() > 0
+            bad_exprs.append(present & parsed.is_null())
         frame = raw.select(pl.col(ROW), *[b.alias(c) for b, c in zip(bad_exprs, typed, strict=True)])
         counts = frame.select(pl.col(typed).sum()).collect().row(0, named=True)
         for column, bad in counts.items():

@@ -321,13 +321,20 @@ def check_columns(
     return problems
 
 
-def _clean_text(raw: pl.Expr) -> pl.Expr:
-    """A blank value is missing, whatever the type, and values are trimmed ("  " must not be a parse error, and
-    "Closed " is "Closed"), in CSV and typed files alike. One strip, kept when non-empty: a when/then/otherwise
-    strips twice, and Expr.replace("", None) was 5x slower on the sample's 26 small files."""
+def trims_text(dataset: Dataset) -> bool:
+    """Whether a dataset's text values are trimmed: CSV cells are; text in typed files is used as stored."""
+    return dataset.file_format == "csv"
+
+
+def _clean_text(raw: pl.Expr, trim: bool = True) -> pl.Expr:
+    """A blank value is missing, whatever the type. CSV cells are also trimmed ("  " must not be a parse error,
+    "Closed " is "Closed"): padding is an artifact of how CSV is written. Text in a typed file (Parquet, JSON) is
+    used as stored, as Polars and DuckDB read it; trimming every value of every text column cost 30% of the run
+    time on a 10M-row Parquet export. One strip, kept when non-empty: a when/then/otherwise strips twice, and
+    Expr.replace("", None) was 5x slower on the sample's 26 small files."""
     import polars as pl
 
-    stripped = raw.str.strip_chars()
+    stripped = raw.str.strip_chars() if trim else raw
     return pl.when(stripped.str.len_bytes() > 0).then(stripped)
 
 
@@ -369,13 +376,16 @@ def parse_column(
     timezone: str | None,
     strict: bool,
     time_raw: pl.Expr | None = None,
+    trim: bool = True,
 ) -> pl.Expr:
-    """The expression that turns a raw column into the catalog's type; `strict=False` yields null on bad values."""
+    """The expression that turns a raw column into the catalog's type; `strict=False` yields null on bad values.
+
+    `trim`: trim text values (CSV cells; see trims_text)."""
     import polars as pl
 
     is_text = source_dtype == pl.String
     if is_text:
-        raw = _clean_text(raw)
+        raw = _clean_text(raw, trim)
     if spec.type == "string":
         return raw.cast(pl.String)
     if spec.type in ("integer", "float"):
@@ -390,7 +400,7 @@ def parse_column(
         # Date and time in separate columns: the date's format may carry a (midnight) time, as Legistar's does.
         with_clock = any("%H" in f or "%I" in f or "%T" in f for f in spec.formats)
         day = _strptime(raw, pl.Datetime("us") if with_clock else pl.Date(), spec.formats, strict).cast(pl.Date)
-        clock = _clean_text(time_raw.cast(pl.String))
+        clock = _clean_text(time_raw.cast(pl.String), trim)
         clock = clock.str.to_time(spec.time_format, strict=strict) if spec.time_format else clock.str.to_time()
         parsed = day.dt.combine(clock)
     elif is_text:
@@ -466,7 +476,9 @@ def column_expr(dataset: Dataset, column: str, schema: dict, timezone: str | Non
     flat = flat_schema(schema)
     source = dataset.source_name(column)
     time_raw = source_expr(spec.time_source, schema) if spec.time_source else None
-    return parse_column(spec, source_expr(source, schema), flat[source], timezone, strict, time_raw)
+    return parse_column(
+        spec, source_expr(source, schema), flat[source], timezone, strict, time_raw, trims_text(dataset)
+    )
 
 
 def scan_dataset(
@@ -550,7 +562,7 @@ def diagnose(scan: DatasetScan, timezone: str | None = None) -> Problem | None:
                 if isinstance(exc, OSError):  # a gzip cut short, a file gone: name the file
                     return Problem(f"cannot read the file: {exc}", file=str(path), hint="is the file complete?")
                 continue
-            if bad.height and str(bad["__raw"][0]).strip():
+            if bad.height and (str(bad["__raw"][0]).strip() if trims_text(scan.dataset) else str(bad["__raw"][0])):
                 row, value = bad["__row"][0], bad["__raw"][0]
                 where = f"row {row}" + (f" (line {row + 1})" if scan.dataset.file_format == "csv" else "")
                 return Problem(
