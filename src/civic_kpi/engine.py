@@ -344,7 +344,7 @@ _NO_PERIOD = datetime(2000, 1, 1)  # keyed plans hold only formulas that never r
 # Records per part of a series over a big export. Polars holds the records of a grouped percentile in memory
 # (about 200 bytes each with their group keys), so a series over more than twice this many records is computed
 # a few periods at a time: every part reads the export again (a cost in time), but memory stays flat as the
-# export grows. Up to twice this many, one pass is faster and its memory still modest (2.2 GB at 10M records).
+# export grows. Up to twice this many, one pass is faster and its memory still modest (2.8 GB at 10M records).
 PART_ROWS = 6_000_000
 
 
