@@ -314,3 +314,12 @@ def test_as_of_option(cli):
     assert doc["as_of"].startswith("2026-09-20")
     result = cli(*compute_args("--as-of", "yesterday"))
     assert result.exit_code == 2 and "cannot read as-of" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["review", "--month", "2026-10"], ["scorecard"], ["check"]])
+def test_long_commands_show_progress_on_a_terminal_too(tmp_path, command):
+    out = tmp_path / "stdout.txt"
+    env = {**os.environ, "COLUMNS": "160", "TERM": "xterm-256color"}
+    shown = _in_a_terminal(command, env, (1, out))
+    assert b"\x1b[" in shown and out.read_bytes()  # a live display on the terminal, the report in the file
+    assert _in_a_terminal([*command, "--quiet"], env, (1, out)) == b""

@@ -315,6 +315,7 @@ def review(
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
     as_of: AsOfOption = None,
+    quiet: QuietOption = False,
 ) -> None:
     """List what needs a performance review this month (Houston 311 policy 5.2): every group under a
     standard of the catalog's performance_review (on time under 90%, satisfaction under 2 of 3), with its owner,
@@ -329,9 +330,10 @@ def review(
     from civic_kpi.report.review import render_review
 
     with _user_errors():
-        run = run_review(catalog, month=month, data_dir=data_dir, as_of=as_of)
+        with _progress(quiet, f"loading {catalog}") as progress:
+            run = run_review(catalog, month=month, data_dir=data_dir, as_of=as_of, progress=progress)
         summary = f"{len(run.items)} review findings for {run.month.label}"
-        _emit(lambda f, **kw: render_review(run, f, **kw), fmt, output, summary)
+        _emit(lambda f, **kw: render_review(run, f, **kw), fmt, output, summary, quiet)
 
 
 @app.command()
@@ -346,6 +348,7 @@ def scorecard(
     domain: Annotated[list[str] | None, typer.Option("--domain", help="Only KPIs of this domain.")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Print a fiscal-year scorecard the way Kansas City publishes its measures: last year's actual, this
     year's target and actual, and next year's target.
@@ -359,8 +362,12 @@ def scorecard(
     from civic_kpi.report.scorecard import render_scorecard
 
     with _user_errors():
-        run = run_scorecard(catalog, fiscal_year=fiscal_year, kpis=_split(kpi), domains=domain, data_dir=data_dir)
-        _emit(lambda f, **kw: render_scorecard(run, f, **kw), fmt, output, f"the {run.fiscal_year.label} scorecard")
+        with _progress(quiet, f"loading {catalog}") as progress:
+            run = run_scorecard(
+                catalog, fiscal_year=fiscal_year, kpis=_split(kpi), domains=domain, data_dir=data_dir, progress=progress
+            )
+        summary = f"the {run.fiscal_year.label} scorecard"
+        _emit(lambda f, **kw: render_scorecard(run, f, **kw), fmt, output, summary, quiet)
 
 
 class CheckFormat(StrEnum):
@@ -385,6 +392,7 @@ def check(
     now: Annotated[
         str | None, typer.Option("--now", help="The time 'future' and 'freshness' compare with (default: now).")
     ] = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Run the catalog's data-quality checks and exit 1 when one fails: for CI before an export is published.
 
@@ -398,12 +406,13 @@ def check(
     from civic_kpi.report.checks import render_checks
 
     with _user_errors():
-        run = run_check(catalog, data_dir=data_dir, datasets=_split(dataset), now=now)
+        with _progress(quiet, f"checking the datasets of {catalog}"):
+            run = run_check(catalog, data_dir=data_dir, datasets=_split(dataset), now=now)
         counts = run.counts()
         summary = (
             f"{len(run.results)} check results ({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail)"
         )
-        _emit(lambda f, **kw: render_checks(run, f, **kw), fmt, output, summary)
+        _emit(lambda f, **kw: render_checks(run, f, **kw), fmt, output, summary, quiet)
     _exit_on(fail_on, [result.status for result in run.results])
 
 

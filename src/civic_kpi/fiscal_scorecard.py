@@ -6,6 +6,7 @@ The targets are the catalog's, with `target.by_period` entries (FY2027: ...) whe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -71,13 +72,14 @@ def scorecard(
     kpis: list[str] | None = None,
     domains: list[str] | None = None,
     data_dir: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ScorecardRun:
-    """The scorecard of one fiscal year (default: the latest one that has ended)."""
+    """The scorecard of one fiscal year (default: the latest one that has ended); `progress` as in compute."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     chosen = select_kpis(loaded.catalog, kpis, domains)
     year = _fiscal_year(fiscal_year, loaded, data_dir)
     next_label = year.shifted(12).label
-    run = compute(loaded, period=year, kpis=[k.id for k in chosen], data_dir=data_dir, by=[])
+    run = compute(loaded, period=year, kpis=[k.id for k in chosen], data_dir=data_dir, by=[], progress=progress)
     overall = {result.kpi_id: result for result in run.results if not result.group}
     rows = []
     for kpi in chosen:

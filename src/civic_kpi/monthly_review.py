@@ -7,6 +7,7 @@ catalog's due day of the following month).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
@@ -60,8 +61,9 @@ def review(
     month: str | Period | None = None,
     data_dir: str | Path | None = None,
     as_of: datetime | str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> ReviewRun:
-    """The review list for one month (default: the latest complete month in the data)."""
+    """The review list for one month (default: the latest complete month in the data); `progress` as in compute."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     config = loaded.catalog.performance_review
     if config is None:
@@ -75,7 +77,7 @@ def review(
     period = _month(month, loaded)
     dims = [*config.by, *([config.owner] if config.owner and config.owner not in config.by else [])]
     rules = {rule.kpi: rule for rule in config.rules}
-    run = compute(loaded, period=period, by=dims, kpis=list(rules), data_dir=data_dir, as_of=as_of)
+    run = compute(loaded, period=period, by=dims, kpis=list(rules), data_dir=data_dir, as_of=as_of, progress=progress)
     items = []
     checked = set()
     for result in run.results:
