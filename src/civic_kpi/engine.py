@@ -41,6 +41,7 @@ from civic_kpi.periods import (
     latest_complete_month,
     parse_period,
     period_index,
+    period_number,
     split,
 )
 from civic_kpi.policies import with_deadlines
@@ -325,13 +326,12 @@ def _mask(scan: DatasetScan, kpi: KPI, period: Period) -> pl.Expr:
 
 
 def _period_key(column: str, kind: SeriesKind, fiscal_year_start_month: int) -> pl.Expr:
-    """The period a record falls in, as periods.period_index numbers it: the group key of a series."""
+    """The period a record falls in, numbered as the periods asked for are: the group key of a series."""
     import polars as pl
 
     value = pl.col(column)
-    first = fiscal_year_start_month if kind == "fiscal_year" else 1
-    months = value.dt.year().cast(pl.Int32) * 12 + value.dt.month().cast(pl.Int32) - first
-    return (months // {"month": 1, "quarter": 3, "year": 12, "fiscal_year": 12}[kind]).alias(PERIOD_KEY)
+    year, month = value.dt.year().cast(pl.Int32), value.dt.month().cast(pl.Int32)
+    return period_number(kind, year, month, fiscal_year_start_month).alias(PERIOD_KEY)
 
 
 def _keyable(kpi: KPI, formulas: dict[str, Formula]) -> bool:
@@ -480,11 +480,12 @@ class _Values:
         return list(found) if dims else [()]
 
 
-def _read_plan(plan: _Plan, frame: pl.DataFrame, needed: list[Period], series_kind: SeriesKind | None, fy: int,
-               values: _Values) -> None:  # fmt: skip
-    """File the values of one collected plan under their KPI, period and group."""
+def _read_plan(
+    plan: _Plan, frame: pl.DataFrame, needed: list[Period], by_key: dict[int, Period], values: _Values
+) -> None:
+    """File the values of one collected plan under their KPI, period and group (`by_key`: a series' periods by
+    their period key)."""
     rows = frame.sort(list(plan.dims), nulls_last=True).to_dicts() if plan.dims else frame.to_dicts()
-    by_key = {period_index(series_kind, p.start, fy): p for p in needed} if plan.keyed and series_kind else {}
     if plan.keyed:
         for index, kpi in enumerate(plan.kpis):
             prefix = f"{index}||"
@@ -677,6 +678,7 @@ def compute(
         current = period
     series = split(current, every, fy) if every is not None else [current]
     needed = list(dict.fromkeys(p for s in series for p in (s, s.prior(), s.year_ago())))
+    by_key = {period_index(every, p.start, fy): p for p in needed} if every is not None else {}
 
     ctx_values = {"params": dict(cat.parameters), "refs": refs, "timezone": tz}
     years = range(min(p.start.year for p in needed) - 3, max(p.end.year for p in needed) + 3)
@@ -738,7 +740,7 @@ def compute(
     queries |= {f"rows:{name}": row_count_query(scan) for name, scan in scans.items()}
     if not oldest:
         queries |= {f"newest:{name}": _newest_query(scan) for name, scan in scans.items()}
-    keyed_parts = _series_parts(plans, scans, in_parts, needed, every, fy, part_rows, tz) if every else []
+    keyed_parts = _series_parts(plans, scans, in_parts, by_key, every, fy, part_rows, tz) if every else []
     if progress is not None and len(keyed_parts) > 1:
         progress(f"{_reading_text(scans)}: part 1 of {len(keyed_parts)}")
     frames = _collect(queries | (keyed_parts[0] if keyed_parts else {}), list(scans.values()), tz)
@@ -766,7 +768,7 @@ def compute(
 
     values = _Values()
     for key, plan in plans.items():
-        _read_plan(plan, frames[key], needed, every, fy, values)
+        _read_plan(plan, frames[key], needed, by_key, values)
     results = [
         result
         for kpi in chosen
@@ -801,7 +803,7 @@ def _series_parts(
     plans: dict[str, _Plan],
     scans: dict[str, DatasetScan],
     big: set[str],
-    needed: list[Period],
+    by_key: dict[int, Period],
     every: SeriesKind,
     fy: int,
     part_rows: int,
@@ -814,7 +816,6 @@ def _series_parts(
     """
     import polars as pl
 
-    by_key = {period_index(every, p.start, fy): p for p in needed}
     keys = sorted(by_key)
     windows = {(plan.dataset, plan.window) for plan in plans.values() if plan.keyed}
     counts: dict[tuple[str, str], dict[int, int]] = {}

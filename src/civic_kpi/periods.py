@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from civic_kpi.errors import UsageError
 
@@ -187,11 +187,16 @@ def _first_month(kind: SeriesKind, fiscal_year_start_month: int) -> int:
     return {"month": 1, "quarter": 1, "year": 1, "fiscal_year": fiscal_year_start_month}[kind]
 
 
+def period_number(kind: SeriesKind, year: Any, month: Any, fiscal_year_start_month: int = 1) -> Any:
+    """The number of the period holding (year, month) on a running scale (month: year*12+month-1, quarter: that
+    // 3, ...). Plain arithmetic, so it works on ints and on Polars expressions alike: the engine numbers each
+    record with the same formula that numbers the periods asked for."""
+    return (year * 12 + month - _first_month(kind, fiscal_year_start_month)) // _SERIES_MONTHS[kind]
+
+
 def period_index(kind: SeriesKind, day: date, fiscal_year_start_month: int = 1) -> int:
-    """A period's number on a running scale (month: year*12+month-1, quarter: that // 3, ...); the engine computes
-    the same number for each record in Polars (engine._period_key)."""
-    months = day.year * 12 + day.month - 1 - (_first_month(kind, fiscal_year_start_month) - 1)
-    return months // _SERIES_MONTHS[kind]
+    """The number of the period of `kind` a day falls in (see period_number)."""
+    return period_number(kind, day.year, day.month, fiscal_year_start_month)
 
 
 def split(period: Period, every: SeriesKind, fiscal_year_start_month: int = 1) -> list[Period]:
