@@ -490,7 +490,7 @@ def list_kpis(
     domain: Annotated[list[str] | None, typer.Option("--domain", help="Only KPIs of this domain.")] = None,
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="Output format.")] = ListFormat.table,
 ) -> None:
-    """List the catalog's KPIs with their domain, unit, dataset and target.
+    """List the catalog's KPIs with their domain, unit, dataset (or the KPIs they are computed from) and target.
 
     \b
     Example:
@@ -498,6 +498,7 @@ def list_kpis(
     """
     import json
 
+    from civic_kpi.catalog.graph import inputs
     from civic_kpi.catalog.loader import load_catalog
     from civic_kpi.engine import select_kpis
     from civic_kpi.targets import describe_with_groups
@@ -512,6 +513,7 @@ def list_kpis(
             "domain": k.domain,
             "unit": k.unit,
             "dataset": k.dataset,
+            "from_kpis": list(inputs(k)),
             "group_by": k.group_by,
             "target": describe_with_groups(k.target, k.unit) if k.target else None,
             "reference": k.reference,
@@ -528,6 +530,7 @@ def list_kpis(
     for column in ("id", "name", "domain", "unit", "dataset", "target"):
         table.add_column(column, overflow="fold")
     for row in rows:
+        row["dataset"] = row["dataset"] or "from " + ", ".join(row["from_kpis"])
         table.add_row(*(str(row[c] or "") for c in ("id", "name", "domain", "unit", "dataset", "target")))
     Console(no_color=not _use_color(), highlight=False, markup=False, width=None if sys.stdout.isatty() else 160).print(
         table

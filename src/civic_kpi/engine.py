@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from civic_kpi.catalog.graph import datasets_under, inputs, with_inputs
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.catalog.model import KPI, Catalog, Dataset, as_breakdowns
 from civic_kpi.errors import DataError, Problem, UsageError, did_you_mean
@@ -31,6 +32,7 @@ from civic_kpi.expressions import (
     both,
     compile_formula,
     compile_row,
+    kpi_column,
     parse_formula,
 )
 from civic_kpi.periods import (
@@ -43,6 +45,7 @@ from civic_kpi.periods import (
     period_index,
     period_number,
     split,
+    to_date_start,
 )
 from civic_kpi.policies import with_deadlines
 from civic_kpi.results import (
@@ -50,6 +53,7 @@ from civic_kpi.results import (
     Comparison,
     ComputeRun,
     DataFileInfo,
+    KpiInput,
     KpiResult,
     PeriodInfo,
 )
@@ -142,17 +146,29 @@ def _dims_for(kpi: KPI, catalog: Catalog, by: list[tuple[str, ...]] | None, note
     """The KPI's breakdowns: the ones asked for where its dataset has the columns, else its catalog group_by."""
     if by is None:
         return kpi.breakdowns
-    columns = catalog.datasets[kpi.dataset].columns
     kept = []
     for dims in by:
-        missing = [d for d in dims if d not in columns]
+        lacking = {
+            name: [d for d in dims if d not in catalog.datasets[name].columns] for name in datasets_under(catalog, kpi)
+        }
+        name, missing = next(((n, m) for n, m in lacking.items() if m), (None, []))
         if missing:
-            notes.append(
-                f"{kpi.id}: not broken down by {', '.join(missing)} (dataset '{kpi.dataset}' has no such column)"
-            )
+            notes.append(f"{kpi.id}: not broken down by {', '.join(missing)} (dataset '{name}' has no such column)")
         else:
             kept.append(dims)
     return kept
+
+
+def _with_readers_dims(
+    computed: list[KPI], dims_of: dict[str, list[tuple[str, ...]]]
+) -> dict[str, list[tuple[str, ...]]]:
+    """Each KPI's breakdowns plus those of every KPI computed from it: an I-S rating by question needs the
+    importance and the satisfaction by question, whatever their own group_by. (`computed` lists inputs first.)"""
+    dims = {kpi_id: list(found) for kpi_id, found in dims_of.items()}
+    for kpi in reversed(computed):
+        for name in inputs(kpi):
+            dims[name] = list(dict.fromkeys([*dims[name], *dims[kpi.id]]))
+    return dims
 
 
 def _parse_as_of(value: datetime | str, timezone: str | None = None, what: str = "as-of") -> datetime:
@@ -243,6 +259,8 @@ def _columns_needed(
         dataset = cat.datasets[kpi.dataset]
         columns = needed.setdefault(kpi.dataset, {dataset.date_column, dataset.freshness_column})
         used = set().union(*(formula.columns for formula in formulas[kpi.id].values()))
+        if kpi.where is not None:
+            used |= parse_formula(kpi.where, row=True).columns
         rows = derived.setdefault(kpi.dataset, set())
         rows |= used & set(dataset.derived)
         used = (used - set(dataset.derived)) | {
@@ -313,13 +331,15 @@ def _collect(
         ) from None
 
 
-def _mask(scan: DatasetScan, kpi: KPI, period: Period) -> pl.Expr:
+def _mask(scan: DatasetScan, kpi: KPI, period: Period, fiscal_year_start_month: int) -> pl.Expr:
     import polars as pl
 
     if kpi.window.snapshot:
         return all_rows()
     column = kpi.window.date or scan.dataset.date_column
     is_date = scan.dataset.columns[column].type == "date"
+    if kpi.window.to_date is not None:
+        period = replace(period, start=to_date_start(kpi.window.to_date, period, fiscal_year_start_month))
     start: date | datetime = period.start if is_date else period.start_dt
     end: date | datetime = period.end if is_date else period.end_dt
     return (pl.col(column) >= pl.lit(start)) & (pl.col(column) < pl.lit(end))
@@ -336,7 +356,7 @@ def _period_key(column: str, kind: SeriesKind, fiscal_year_start_month: int) -> 
 
 def _keyable(kpi: KPI, formulas: dict[str, Formula]) -> bool:
     """Whether a series can group this KPI by period: not a snapshot, no formula naming the period's bounds."""
-    return not kpi.window.snapshot and not any(formula.specials for formula in formulas.values())
+    return not (kpi.window.snapshot or kpi.window.to_date) and not any(f.specials for f in formulas.values())
 
 
 _NO_PERIOD = datetime(2000, 1, 1)  # keyed plans hold only formulas that never read the period's bounds
@@ -369,6 +389,7 @@ def _aggregations(
     ctx_values: dict[str, Any],
     newest: datetime | None,
     formulas: dict[str, Formula],
+    fiscal_year_start_month: int = 1,
 ) -> list[pl.Expr]:
     """The aggregates of one KPI for one period (`period` None: for each group of a frame grouped by period)."""
     import polars as pl
@@ -376,7 +397,19 @@ def _aggregations(
     exprs: list[pl.Expr] = []
     follow_up = kpi.window.follow_up_days
     date_columns = scan.dataset.date_only_columns
-    mask = None if period is None else _mask(scan, kpi, period)
+    mask = None if period is None else _mask(scan, kpi, period, fiscal_year_start_month)
+    start, end = (period.start_dt, period.end_dt) if period else (_NO_PERIOD, _NO_PERIOD)
+    snapshot_at = end
+    if kpi.window.snapshot and period is not None and newest is not None:
+        # As things stood at the end of the period, but never past the newest record: after it we know nothing.
+        # Just after the newest record (a whole day after a date-only one), so that record still counts.
+        date_only = scan.dataset.columns[scan.dataset.freshness_column].type == "date"
+        snapshot_at = min(snapshot_at, newest + (timedelta(days=1) if date_only else timedelta(microseconds=1)))
+    where = None
+    if kpi.where is not None:
+        row_ctx = Context(None, start, end, snapshot_at, **ctx_values, date_columns=date_columns)
+        where = compile_row(parse_formula(kpi.where, row=True), row_ctx).fill_null(False)
+        mask = both(mask, where)
     if follow_up and newest is not None:
         # Only records whose follow-up window has fully elapsed by the as-of time can be judged; the rest are
         # counted as left out, so the output can say how many and why.
@@ -384,16 +417,9 @@ def _aggregations(
         elapsed = ((column.cast(pl.Datetime("us")) + pl.duration(days=follow_up)) <= pl.lit(newest)).fill_null(False)
         exprs.append(both(mask, ~elapsed).sum().cast(pl.Int64).alias(prefix + "excluded"))
         mask = both(mask, elapsed)
-    start, end = (period.start_dt, period.end_dt) if period else (_NO_PERIOD, _NO_PERIOD)
-    snapshot_at = end
     rows = pl.len() if mask is None else mask.sum()
     if kpi.window.snapshot and period is not None:
-        # As things stood at the end of the period, but never past the newest record: after it we know nothing.
-        if newest is not None:
-            # Just after the newest record (a whole day after a date-only one), so that record still counts.
-            date_only = scan.dataset.columns[scan.dataset.freshness_column].type == "date"
-            snapshot_at = min(snapshot_at, newest + (timedelta(days=1) if date_only else timedelta(microseconds=1)))
-        rows = (pl.col(scan.dataset.date_column) < pl.lit(snapshot_at)).sum()  # records that existed by then
+        rows = both(where, pl.col(scan.dataset.date_column) < pl.lit(snapshot_at)).sum()  # records existing by then
     ctx = Context(mask, start, end, snapshot_at, **ctx_values, date_columns=date_columns)
     compiled = {field: compile_formula(formula, ctx) for field, formula in formulas.items()}
     if kpi.is_ratio:
@@ -456,7 +482,7 @@ def _judgeable(kpi: KPI, row: dict[str, Any], prefix: str, sample: int | None, e
 
 
 class _Values:
-    """Every computed value, looked up by KPI, period and group; and each KPI breakdown's groups, in order."""
+    """Every computed value, looked up by KPI id, period and group; and each KPI breakdown's groups, in order."""
 
     def __init__(self) -> None:
         self._values: dict[tuple[str, str, Group], _Value] = {}
@@ -465,19 +491,51 @@ class _Values:
         # masked plan has a row of zero counts; this is that row's value, so both paths report the same.
         self._empty: dict[str, _Value] = {}
 
-    def add(self, kpi: KPI, dims: tuple[str, ...], group: Group, period: Period, value: _Value) -> None:
-        self._values[(kpi.id, period.label, group)] = value
-        self._groups.setdefault((kpi.id, dims), {})[group] = None
+    def add(self, kpi_id: str, dims: tuple[str, ...], group: Group, period: Period, value: _Value) -> None:
+        self._values[(kpi_id, period.label, group)] = value
+        self._groups.setdefault((kpi_id, dims), {})[group] = None
 
-    def set_empty(self, kpi: KPI, value: _Value) -> None:
-        self._empty[kpi.id] = value
+    def set_empty(self, kpi_id: str, value: _Value) -> None:
+        self._empty[kpi_id] = value
 
-    def get(self, kpi: KPI, period: Period, group: Group) -> _Value:
-        return self._values.get((kpi.id, period.label, group), self._empty.get(kpi.id, _NO_RECORDS))
+    def get(self, kpi_id: str, period: Period, group: Group) -> _Value:
+        return self._values.get((kpi_id, period.label, group), self._empty.get(kpi_id, _NO_RECORDS))
 
-    def groups(self, kpi: KPI, dims: tuple[str, ...]) -> list[Group]:
-        found = self._groups.get((kpi.id, dims), {})
+    def groups(self, kpi_id: str, dims: tuple[str, ...]) -> list[Group]:
+        found = self._groups.get((kpi_id, dims), {})
         return list(found) if dims else [()]
+
+
+def _from_kpis(
+    kpi: KPI,
+    breakdowns: list[tuple[str, ...]],
+    periods: list[Period],
+    values: _Values,
+    formulas: dict[str, Formula],
+    ctx_values: dict[str, Any],
+) -> None:
+    """Compute a KPI from its input KPIs' values, for every period and for the groups all its inputs have."""
+    import polars as pl
+
+    names = inputs(kpi)
+    ctx = Context(None, _NO_PERIOD, _NO_PERIOD, _NO_PERIOD, **ctx_values)
+    exprs = [compile_formula(formula, ctx).expr.cast(pl.Float64).alias(field) for field, formula in formulas.items()]
+    for dims in [(), *breakdowns]:
+        groups = list(dict.fromkeys(group for name in names for group in values.groups(name, dims)))
+        cells = [(period, group) for period in periods for group in groups]
+        got = {name: [values.get(name, period, group) for period, group in cells] for name in names}
+        columns = {kpi_column(name): [value.value for value in got[name]] for name in names}
+        frame = pl.DataFrame(columns, schema=dict.fromkeys(columns, pl.Float64)).select(exprs)
+        for index, (row, (period, group)) in enumerate(zip(frame.iter_rows(named=True), cells, strict=True)):
+            # The records behind a value are those of its scarcest input: a group some input has no records of
+            # (a survey question without an importance) is left out like any group without records.
+            rows = min(got[name][index].rows for name in names)
+            missing = next((name for name in names if got[name][index].value is None), None)
+            if missing is not None:  # a value needs every input: the first one missing says why there is none
+                value = _Value(None, reason=f"kpi.{missing} has no value: {got[missing][index].reason}", rows=rows)
+            else:
+                value = _value(kpi, {**row, "rows": rows}, "")
+            values.add(kpi.id, dims, group, period, value)
 
 
 def _read_plan(
@@ -490,15 +548,15 @@ def _read_plan(
         for index, kpi in enumerate(plan.kpis):
             prefix = f"{index}||"
             counts = [c for c in frame.columns if c.startswith(prefix) and c.rsplit("|", 1)[1] in _COUNTS]
-            values.set_empty(kpi, _value(kpi, dict.fromkeys(counts, 0), prefix))
+            values.set_empty(kpi.id, _value(kpi, dict.fromkeys(counts, 0), prefix))
     for row in rows:
         group: Group = tuple((dim, None if row[dim] is None else str(row[dim])) for dim in plan.dims)
         for index, kpi in enumerate(plan.kpis):
             if plan.keyed:
-                values.add(kpi, plan.dims, group, by_key[row[PERIOD_KEY]], _value(kpi, row, f"{index}||"))
+                values.add(kpi.id, plan.dims, group, by_key[row[PERIOD_KEY]], _value(kpi, row, f"{index}||"))
             else:
                 for period in needed:
-                    values.add(kpi, plan.dims, group, period, _value(kpi, row, f"{index}|{period.label}|"))
+                    values.add(kpi.id, plan.dims, group, period, _value(kpi, row, f"{index}|{period.label}|"))
 
 
 def _comparison(period: Period, value: float | None, base: float | None) -> Comparison:
@@ -515,18 +573,28 @@ def _results(
     series: list[Period],
     values: _Values,
     method: str | None,
+    reads: list[KPI],
+    fiscal_year_start_month: int,
 ) -> list[KpiResult]:
-    """The KPI's result rows: per period of the series, the overall row then each breakdown's groups."""
+    """The KPI's result rows: per period of the series, the overall row then each breakdown's groups (in rank
+    order for a ranked KPI). `reads`: the KPIs it is computed from, whose values each row lists."""
     results: list[KpiResult] = []
     for period in series:
         prior, year_ago = period.prior(), period.year_ago()
+        covers = _covers(kpi, period, fiscal_year_start_month)
         for dims in [(), *breakdowns]:
-            for group in values.groups(kpi, dims):
-                now = values.get(kpi, period, group)
-                prior_value = values.get(kpi, prior, group)
-                year_value = values.get(kpi, year_ago, group)
+            rows = []
+            for group in values.groups(kpi.id, dims):
+                now = values.get(kpi.id, period, group)
+                prior_value = values.get(kpi.id, prior, group)
+                year_value = values.get(kpi.id, year_ago, group)
                 if group and not (now.rows or prior_value.rows or year_value.rows):
                     continue  # a group with no records in any compared period is noise; one with records stays
+                rows.append((group, now, prior_value, year_value))
+            ranks = _ranks([now.value for _, now, _, _ in rows], kpi.rank) if kpi.rank and dims else {}
+            order = sorted(range(len(rows)), key=lambda i: ranks.get(i, len(rows) + 1))
+            for index in order:
+                group, now, prior_value, year_value = rows[index]
                 named = dict(group)
                 target = resolve_target(kpi.target, named, period.label) if kpi.target else None
                 verdict = judge(target, now.value, prior_value.value, year_value.value)
@@ -554,9 +622,44 @@ def _results(
                         if now.excluded is None and now.invalid is None
                         else (now.excluded or 0) + (now.invalid or 0),
                         excluded_reason=_excluded_reason(kpi, now),
+                        rank=ranks.get(index),
+                        covers=covers,
+                        inputs=[
+                            KpiInput.model_construct(
+                                kpi_id=read.id,
+                                name=read.name,
+                                unit=read.unit,
+                                decimals=read.decimals,
+                                value=values.get(read.id, period, group).value,
+                            )
+                            for read in reads
+                        ],
                     )
                 )
     return results
+
+
+def _covers(kpi: KPI, period: Period, fiscal_year_start_month: int) -> PeriodInfo | None:
+    """The days whose records a to-date window counts, when they are more than the period's."""
+    kind = kpi.window.to_date
+    if kind is None:
+        return None
+    start = to_date_start(kind, period, fiscal_year_start_month)
+    if start == period.start:
+        return None
+    return PeriodInfo(label=f"{kind.replace('_', ' ')} to date", start=start, end=period.last_day)
+
+
+def _ranks(found: list[float | None], order: str) -> dict[int, int]:
+    """Competition ranks ("1224", a spreadsheet's RANK) of the values present, by position; 1 is the highest
+    value with highest_first, the lowest with lowest_first."""
+    present = [value for value in found if value is not None]
+    sign = -1 if order == "highest_first" else 1
+    return {
+        index: 1 + sum(1 for other in present if sign * other < sign * value)
+        for index, value in enumerate(found)
+        if value is not None
+    }
 
 
 def _excluded_reason(kpi: KPI, value: _Value) -> str | None:
@@ -571,7 +674,7 @@ def _excluded_reason(kpi: KPI, value: _Value) -> str | None:
 
 
 def _percentile_method(formulas: dict[str, Formula]) -> str | None:
-    methods = set().union(*(formula.percentile_methods for formula in formulas.values()))
+    methods: set[str] = set().union(*(formula.percentile_methods for formula in formulas.values()))
     if not methods:
         return None
     if methods <= {"inclusive", "linear"}:
@@ -634,7 +737,7 @@ def compute(
         )
     breakdowns = _breakdowns(by)
     if breakdowns:
-        all_columns = {c for k in chosen for c in cat.datasets[k.dataset].columns}
+        all_columns = {c for k in chosen for name in datasets_under(cat, k) for c in cat.datasets[name].columns}
         for dimension in [d for dims in breakdowns for d in dims]:
             if dimension not in all_columns:
                 raise UsageError(
@@ -645,9 +748,14 @@ def compute(
                     )
                 )
     notes: list[str] = []
-    formulas = {kpi.id: {f: parse_formula(t) for f, t in kpi.formulas.items()} for kpi in chosen}
-    dims_of = {kpi.id: _dims_for(kpi, cat, breakdowns, notes) for kpi in chosen}
-    needed_columns, deadlines, row_columns = _columns_needed(chosen, cat, formulas, dims_of)
+    computed = with_inputs(cat, chosen)  # a KPI computed from other KPIs needs them, even when not asked for
+    formulas = {
+        kpi.id: {f: parse_formula(t, over_kpis=kpi.from_kpis) for f, t in kpi.formulas.items()} for kpi in computed
+    }
+    dims_of = {kpi.id: _dims_for(kpi, cat, breakdowns, notes if kpi in chosen else []) for kpi in computed}
+    dims_of = _with_readers_dims(computed, dims_of)
+    from_records = [kpi for kpi in computed if not kpi.from_kpis]
+    needed_columns, deadlines, row_columns = _columns_needed(from_records, cat, formulas, dims_of)
     tz = cat.timezone
     scans = {
         name: scan_dataset(name, cat.datasets[name], root, columns, tz) for name, columns in needed_columns.items()
@@ -662,7 +770,7 @@ def compute(
     if as_of is not None:
         moment = _parse_as_of(as_of, cat.timezone)
         newest = dict.fromkeys(scans, moment)
-    elif period is None or any(kpi.window.snapshot or kpi.window.follow_up_days for kpi in chosen):
+    elif period is None or any(kpi.window.snapshot or kpi.window.follow_up_days for kpi in from_records):
         # The default period and the snapshots' cut-off depend on the data, so this small query runs first.
         first = _collect({name: _newest_query(scan) for name, scan in scans.items()}, list(scans.values()), tz)
         newest = {name: frame["newest"][0] for name, frame in first.items()}
@@ -691,7 +799,7 @@ def compute(
             frame = with_deadlines(raw_scan.frame, raw_scan.dataset, deadlines.get(name, set()), cat, root, years)
             frame = with_derived(frame, raw_scan.dataset, row_columns.get(name, set()), ctx_values)
             scan = replace(raw_scan, frame=frame)
-        dataset_kpis = [k for k in chosen if k.dataset == name]
+        dataset_kpis = [k for k in from_records if k.dataset == name]
         keyed = [k for k in dataset_kpis if every is not None and _keyable(k, formulas[k.id])]
         masked = [k for k in dataset_kpis if k not in keyed]
         if keyed and estimated_rows(raw_scan) > 2 * part_rows:
@@ -713,7 +821,7 @@ def compute(
                     for i, k in enumerate(members)
                     for p in needed
                     for expr in _aggregations(
-                        scan, k, f"{i}|{p.label}|", p, ctx_values, newest.get(name), formulas[k.id]
+                        scan, k, f"{i}|{p.label}|", p, ctx_values, newest.get(name), formulas[k.id], fy
                     )
                 ]
                 query = scan.frame.group_by(list(dims)).agg(exprs) if dims else scan.frame.select(exprs)
@@ -769,11 +877,28 @@ def compute(
     values = _Values()
     for key, plan in plans.items():
         _read_plan(plan, frames[key], needed, by_key, values)
+    by_id = {kpi.id: kpi for kpi in computed}
+    for kpi in computed:
+        if kpi.from_kpis:
+            _from_kpis(kpi, dims_of[kpi.id], needed, values, formulas[kpi.id], ctx_values)
+    reported = {kpi.id: _dims_for(kpi, cat, breakdowns, []) for kpi in chosen}
     results = [
         result
         for kpi in chosen
-        for result in _results(kpi, dims_of[kpi.id], series, values, _percentile_method(formulas[kpi.id]))
+        for result in _results(
+            kpi,
+            reported[kpi.id],
+            series,
+            values,
+            _percentile_method(formulas[kpi.id]),
+            [by_id[i] for i in inputs(kpi)],
+            fy,
+        )
     ]
+    to_date = {kpi.id: _covers(kpi, series[-1], fy) for kpi in chosen}
+    for covers in dict.fromkeys(c for c in to_date.values() if c is not None):
+        ids = [kpi_id for kpi_id, found in to_date.items() if found == covers]
+        notes.append(f"{', '.join(ids)}: {series[-1].label} counts the {covers.label}, {covers.start} to {covers.end}")
 
     data_files = []
     for name, scan in scans.items():

@@ -36,6 +36,7 @@ ROW_FUNCTIONS: dict[str, tuple[int, int, str]] = {
     "hours_between": (2, 2, "hours_between(start, end): fractional hours from start to end"),
     "days_between": (2, 2, "days_between(start, end): fractional days from start to end"),
     "minutes_between": (2, 2, "minutes_between(start, end)"),
+    "seconds_between": (2, 2, "seconds_between(start, end): e.g. a call's wait from offered to answered"),
     "days": (1, 1, "days(n): a duration of n days, e.g. closed_at + days(30)"),
     "hours": (1, 1, "hours(n): a duration of n hours"),
     "is_null": (1, 1, "is_null(x): x is missing"),
@@ -90,17 +91,25 @@ class Formula:
     aggregate_count: int = 0
     percentile_methods: set[str] = field(default_factory=set)
     specials: set[str] = field(default_factory=set)  # as_of, period_start, period_end: the value needs the period
+    kpis: set[str] = field(default_factory=set)  # kpi.ID: a KPI computed from other KPIs' values
+    over_kpis: bool = False  # the formula of a KPI without a dataset: no columns, no aggregates
 
+
+_OVER_KPIS = "name other KPIs as kpi.ID, or give this KPI a dataset"
+
+# The names before a dot, and the Formula field collecting what follows it.
+NAMESPACES = {"params": "params", "ref": "refs", "kpi": "kpis"}
 
 _COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot)
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div)
 
 
-def parse_formula(text: str, row: bool = False) -> Formula:
+def parse_formula(text: str, row: bool = False, over_kpis: bool = False) -> Formula:
     """Parse and whitelist a formula; raises FormulaError naming the first construct that is not allowed.
 
     A KPI formula aggregates (`row=False`); a derived column's formula works on one record at a time (`row=True`)
-    and may not aggregate.
+    and may not aggregate; the formula of a KPI without a dataset (`over_kpis`) reads other KPIs' values (kpi.ID)
+    and no records.
     """
     try:
         tree = ast.parse(text.strip(), mode="eval").body
@@ -112,12 +121,14 @@ def parse_formula(text: str, row: bool = False) -> Formula:
             offset=(exc.offset - 1) if exc.offset else None,
             hint="formulas are expressions such as count(status == 'Open') / count()",
         ) from None
-    formula = Formula(text=text, tree=tree)
+    formula = Formula(text=text, tree=tree, over_kpis=over_kpis)
     try:
         _check(tree, formula, in_aggregate=row)
     except RecursionError:
         raise FormulaError("formula is nested too deeply", hint="split it into simpler parts") from None
     if row:
+        if formula.kpis:
+            raise FormulaError("kpi.ID is a KPI's value; a row formula works on one record's columns")
         return formula
     if formula.aggregate_count == 0 and formula.columns:
         raise FormulaError("a KPI formula must aggregate its records", hint="wrap columns in count(), sum(), ...")
@@ -151,11 +162,17 @@ def _check(node: ast.AST, formula: Formula, in_aggregate: bool) -> None:
         return
     if isinstance(node, ast.Name):
         if node.id in SPECIAL_NAMES:
+            if formula.over_kpis:
+                raise FormulaError(f"'{node.id}' needs a dataset's period; this KPI has none", offset, _OVER_KPIS)
             formula.specials.add(node.id)
             return
         # A bare name is a column even where a function has the same name: exports have columns called 'days'.
-        if node.id in ("params", "ref"):
+        if node.id in NAMESPACES:
             raise FormulaError(f"'{node.id}' needs a name: {node.id}.NAME", offset)
+        if formula.over_kpis:
+            raise FormulaError(
+                f"a KPI without a dataset has no records, so it cannot use column '{node.id}'", offset, _OVER_KPIS
+            )
         if not in_aggregate:
             raise FormulaError(
                 f"column '{node.id}' is used outside an aggregate",
@@ -165,13 +182,14 @@ def _check(node: ast.AST, formula: Formula, in_aggregate: bool) -> None:
         formula.columns.add(node.id)
         return
     if isinstance(node, ast.Attribute):
-        if isinstance(node.value, ast.Name) and node.value.id in ("params", "ref"):
-            (formula.params if node.value.id == "params" else formula.refs).add(node.attr)
+        if isinstance(node.value, ast.Name) and node.value.id in NAMESPACES:
+            getattr(formula, NAMESPACES[node.value.id]).add(node.attr)
             return
         raise FormulaError(
             "attribute access is not allowed",
             offset,
-            hint="only params.NAME (a catalog parameter) and ref.NAME (a reference table) use a dot",
+            hint="only params.NAME (a catalog parameter), ref.NAME (a reference table) and kpi.ID (another KPI's "
+            "value) use a dot",
         )
     if isinstance(node, (ast.List, ast.Tuple)):
         for element in node.elts:
@@ -256,6 +274,10 @@ def _check_call(node: ast.Call, formula: Formula, in_aggregate: bool) -> None:
                 hint=f"allowed: {', '.join(sorted(keywords))}" if keywords else usage,
             )
     if name in AGGREGATES:
+        if formula.over_kpis:
+            raise FormulaError(
+                f"a KPI without a dataset has no records, so it cannot use an aggregate ({name})", offset, _OVER_KPIS
+            )
         if in_aggregate:
             raise FormulaError(
                 f"aggregate {name}() inside another aggregate, or in a derived column (which works on one record)",
@@ -356,6 +378,11 @@ def refresh_days(text: pl.Expr) -> pl.Expr:
     return pl.coalesce(iso.replace(0.0, None), words)
 
 
+def kpi_column(kpi_id: str) -> str:
+    """The column holding a KPI's values where a formula over KPIs (kpi.ID) is evaluated."""
+    return f"kpi.{kpi_id}"
+
+
 def compile_row(formula: Formula, ctx: Context) -> pl.Expr:
     """A derived column's formula (one value per record)."""
     return _Compiler(ctx, []).visit(formula.tree)
@@ -402,7 +429,7 @@ def _to_lit(value: Any) -> pl.Expr:
     return pl.lit(value)
 
 
-DURATIONS = ("hours_between", "days_between", "minutes_between")
+DURATIONS = {"hours_between": 3_600e6, "days_between": 86_400e6, "minutes_between": 60e6, "seconds_between": 1e6}
 
 
 def _measures_duration(node: ast.AST) -> bool:
@@ -442,6 +469,8 @@ class _Compiler:
                 if isinstance(value, list):
                     raise FormulaError(f"params.{node.attr} is a list; use it after 'in'", node.col_offset)
                 return pl.lit(value)
+            if node.value.id == "kpi":
+                return pl.col(kpi_column(node.attr))
             raise FormulaError("ref.NAME can only be used after 'in' or in len()", node.col_offset)
         if isinstance(node, ast.BinOp):
             left, right = self.visit(node.left), self.visit(node.right)
@@ -523,8 +552,8 @@ class _Compiler:
         if name in ("date", "datetime"):
             return _to_lit(_literal_moment(node, name))
         args = [self.visit(arg) for arg in node.args]
-        if name in ("hours_between", "days_between", "minutes_between"):
-            per_unit = {"hours_between": 3_600e6, "days_between": 86_400e6, "minutes_between": 60e6}[name]
+        if name in DURATIONS:
+            per_unit = DURATIONS[name]
             # Between two timestamps: elapsed time, DST-aware. With a date on either side: calendar days, so the
             # days between 2026-03-01 and 2026-04-01 stay 31 whatever the clocks did in between.
             aware = self.ctx.timezone is not None and not any(self._is_date(arg) for arg in node.args)

@@ -199,6 +199,14 @@ def period_index(kind: SeriesKind, day: date, fiscal_year_start_month: int = 1) 
     return period_number(kind, day.year, day.month, fiscal_year_start_month)
 
 
+def to_date_start(kind: SeriesKind, period: Period, fiscal_year_start_month: int = 1) -> date:
+    """Where a 'to date' window of `kind` starts for `period`: the first day of the quarter, year or fiscal year
+    holding the period's last day, or the period's own start if that is earlier (a period longer than `kind`)."""
+    number = period_index(kind, period.last_day, fiscal_year_start_month)
+    months = number * _SERIES_MONTHS[kind] + _first_month(kind, fiscal_year_start_month) - 1  # year * 12 + month - 1
+    return min(period.start, date(months // 12, months % 12 + 1, 1))
+
+
 def split(period: Period, every: SeriesKind, fiscal_year_start_month: int = 1) -> list[Period]:
     """Cut a period into consecutive periods of `every`, e.g. FY2026 into its 12 months.
 

@@ -41,6 +41,16 @@ class Comparison(_Frozen):
     change_pct: float | None = Field(description="relative change in percent of the value then")
 
 
+class KpiInput(_Frozen):
+    """A KPI that a KPI computed from other KPIs read, with its value for the same period and group."""
+
+    kpi_id: str
+    name: str
+    unit: str
+    decimals: int = 1
+    value: float | None
+
+
 class KpiResult(_Frozen):
     kpi_id: str
     name: str
@@ -62,6 +72,17 @@ class KpiResult(_Frozen):
     decimals: int = 1
     excluded: int | None = Field(None, description="Records of the period left out of the value (see the reason).")
     excluded_reason: str | None = None
+    covers: PeriodInfo | None = Field(
+        None,
+        description="The days whose records the value counts, when they are more than the period's: a to-date "
+        "window ('fiscal year to date').",
+    )
+    rank: int | None = Field(
+        None, description="For a ranked KPI: the group's place among its breakdown's groups (1 = first)."
+    )
+    inputs: list[KpiInput] = Field(
+        default_factory=list, description="For a KPI computed from other KPIs: their values, in formula order."
+    )
 
     @property
     def group_label(self) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from civic_kpi.catalog.model import Target
 from civic_kpi.results import Status
+from civic_kpi.units import PREFIX, SUFFIX, with_unit
 
 # Values that differ from a goal only by floating-point noise (0.57 * 100 = 56.99999999999999) meet it.
 _EPSILON = 1e-9
@@ -65,23 +66,25 @@ def describe(target: Target, unit: str) -> str:
     """The rule in words, for tables: '>= 80% (warn >= 70%)', 'YoY change >= +10%', 'trend to zero'."""
     if target.trend_to_zero:
         return "trend to zero"
-    suffix = {"percent": "%", "hours": " h", "days": " d"}.get(unit, "")
-    if target.compare_to != "value":
-        suffix = "%"
+    # Units written as words ("per 1k residents") are left out of a rule: '>= 10', not '>= 10 per 1k residents'.
+    known = unit in SUFFIX or unit in PREFIX
+    relative = target.compare_to != "value"
+
+    def shown(number: str) -> str:
+        return f"{number}%" if relative else with_unit(number, unit) if known else number
+
     symbol = {"at_least": ">=", "above": ">", "at_most": "<=", "below": "<"}
     text = ""
     for name, sign in symbol.items():
         goal = getattr(target, name)
         if goal is not None:
-            shown = f"{goal:+g}" if target.compare_to != "value" else _fmt(goal)
-            text = f"{sign} {shown}{suffix}"
+            text = f"{sign} {shown(f'{goal:+g}' if relative else _fmt(goal))}"
             if target.warn is not None:
                 warn_sign = ">=" if target.higher_is_better else "<="
-                warn = f"{target.warn:+g}" if target.compare_to != "value" else _fmt(target.warn)
-                text += f" (warn {warn_sign} {warn}{suffix})"
+                text += f" (warn {warn_sign} {shown(f'{target.warn:+g}' if relative else _fmt(target.warn))})"
     if target.between is not None:
         low, high = target.between
-        text = f"{_fmt(low)} to {_fmt(high)}{suffix}"
+        text = f"{shown(_fmt(low)) if unit in PREFIX else _fmt(low)} to {shown(_fmt(high))}"
     if target.compare_to != "value":
         than = "the prior period" if target.compare_to == "prior" else "a year ago"
         if target.goal == 0 and target.warn is None and (target.below is not None or target.above is not None):

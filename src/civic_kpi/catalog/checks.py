@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -9,12 +10,16 @@ from civic_kpi.errors import Problem, did_you_mean
 from civic_kpi.expressions import (
     SPECIAL_NAMES,
     Context,
+    Formula,
     FormulaError,
     all_rows,
     compile_formula,
     compile_row,
+    kpi_column,
     parse_formula,
 )
+
+_NEVER = datetime(2000, 1, 1)  # a moment for compiling formulas that must not depend on the period
 
 if TYPE_CHECKING:
     import polars as pl
@@ -106,6 +111,9 @@ def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
         line = loaded.line_of(("kpis", index, field.split(".")[0], *loc_tail))
         problems.append(Problem(message, file=file, line=line, kpi=kpi.id, field=field, hint=hint))
 
+    if kpi.dataset is None:
+        _from_kpis_problems(loaded, index, kpi, problem)
+        return problems
     dataset = catalog.datasets.get(kpi.dataset)
     if dataset is None:
         problem(
@@ -116,9 +124,10 @@ def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
         return problems
     columns = list(dataset.columns) + list(dataset.deadlines) + list(dataset.derived)
     parsed = {}
-    for field, text in kpi.formulas.items():
+    fields = {**kpi.formulas, **({"where": kpi.where} if kpi.where is not None else {})}
+    for field, text in fields.items():
         try:
-            formula = parse_formula(text)
+            formula = parse_formula(text, row=field == "where")
         except FormulaError as exc:
             at = f" (at character {exc.offset + 1})" if exc.offset is not None else ""
             problem(f"{exc.message}{at} in formula: {text.strip()}", field, exc.hint)
@@ -130,18 +139,13 @@ def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
                 field,
                 hint or f"columns of '{kpi.dataset}': {', '.join(columns)}",
             )
-        for param in sorted(formula.params - set(catalog.parameters)):
+        for name in sorted(formula.kpis):
             problem(
-                f"unknown parameter 'params.{param}'",
+                f"kpi.{name} is another KPI's value; a KPI with a dataset aggregates records",
                 field,
-                did_you_mean(param, list(catalog.parameters)) or "declare it under 'parameters:'",
+                "compute it in a KPI without 'dataset', whose formula is built from kpi.ID values",
             )
-        for ref in sorted(formula.refs - set(catalog.reference_tables)):
-            problem(
-                f"unknown reference table 'ref.{ref}'",
-                field,
-                did_you_mean(ref, list(catalog.reference_tables)) or "declare it under 'reference_tables:'",
-            )
+        _name_problems(catalog, formula, field, problem)
         parsed[field] = formula
     window_column = kpi.window.date or dataset.date_column
     if window_column not in dataset.columns:
@@ -158,26 +162,131 @@ def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
             "declare it with type: date or type: datetime (and its format)",
             loc_tail=("date",),
         )
+    _dimension_problems(kpi, {kpi.dataset: dataset}, columns, problem)
+    if problems or len(parsed) != len(fields):
+        return problems
+    problems.extend(_type_problems(loaded, index, kpi, dataset, parsed))
+    return problems
+
+
+def _name_problems(catalog: Catalog, formula: Formula, field: str, problem: Callable[..., None]) -> None:
+    """params.NAME and ref.NAME that the catalog does not declare."""
+    for param in sorted(formula.params - set(catalog.parameters)):
+        problem(
+            f"unknown parameter 'params.{param}'",
+            field,
+            did_you_mean(param, list(catalog.parameters)) or "declare it under 'parameters:'",
+        )
+    for ref in sorted(formula.refs - set(catalog.reference_tables)):
+        problem(
+            f"unknown reference table 'ref.{ref}'",
+            field,
+            did_you_mean(ref, list(catalog.reference_tables)) or "declare it under 'reference_tables:'",
+        )
+
+
+def _dimension_problems(
+    kpi: KPI, datasets: dict[str, Dataset], known: list[str], problem: Callable[..., None], via: str = ""
+) -> None:
+    """Every group_by column and target.by_group key is a column of every dataset under the KPI."""
+
+    def lacking(dimension: str) -> str | None:
+        return next((name for name, dataset in datasets.items() if dimension not in dataset.columns), None)
+
     for position, item in enumerate(kpi.group_by):
         for inner, dimension in [(None, item)] if isinstance(item, str) else enumerate(item):
-            if dimension not in dataset.columns:
+            name = lacking(dimension)
+            if name is not None:
                 problem(
-                    f"group_by column '{dimension}' is not a column of '{kpi.dataset}'",
+                    f"group_by column '{dimension}' is not a column of '{name}'{via}",
                     "group_by",
-                    did_you_mean(dimension, columns),
+                    did_you_mean(dimension, known),
                     loc_tail=(position,) if inner is None else (position, inner),
                 )
     for dimension in kpi.target.by_group if kpi.target else {}:
-        if dimension not in dataset.columns:
+        name = lacking(dimension)
+        if name is not None:
             problem(
-                f"target.by_group names '{dimension}', which is not a column of '{kpi.dataset}'",
+                f"target.by_group names '{dimension}', which is not a column of '{name}'{via}",
                 "target.by_group",
-                did_you_mean(dimension, columns) or "by_group keys are columns the KPI can be grouped by",
+                did_you_mean(dimension, known) or "by_group keys are columns the KPI can be grouped by",
                 loc_tail=("by_group", dimension),
             )
-    if problems or len(parsed) != len(kpi.formulas):
-        return problems
-    problems.extend(_type_problems(loaded, index, kpi, dataset, parsed))
+
+
+def _from_kpis_problems(loaded: LoadedCatalog, index: int, kpi: KPI, problem: Callable[..., None]) -> None:
+    """A KPI without a dataset: a formula over kpi.ID values and params, with no records, columns or aggregates.
+
+    Its group_by is checked in `_input_problems`, once every KPI id is known to resolve.
+    """
+    import polars as pl
+
+    catalog = loaded.catalog
+    ids = [k.id for k in catalog.kpis]
+    parsed = {}
+    for field, text in kpi.formulas.items():
+        try:
+            formula = parse_formula(text, over_kpis=True)
+        except FormulaError as exc:
+            at = f" (at character {exc.offset + 1})" if exc.offset is not None else ""
+            problem(f"{exc.message}{at} in formula: {text.strip()}", field, exc.hint)
+            continue
+        if not formula.kpis and field != "denominator":
+            problem(
+                "a KPI without a dataset is computed from other KPIs, but this formula names none",
+                field,
+                "name other KPIs as kpi.ID, or give this KPI a dataset",
+            )
+        for name in sorted(formula.kpis - set(ids)):
+            problem(f"unknown KPI 'kpi.{name}'", field, did_you_mean(name, ids) or "see `civic-kpi list`")
+        _name_problems(catalog, formula, field, problem)
+        parsed[field] = formula
+    if len(parsed) != len(kpi.formulas):
+        return
+    frame = pl.DataFrame(schema={kpi_column(name): pl.Float64 for f in parsed.values() for name in f.kpis})
+    ctx = Context(None, _NEVER, _NEVER, _NEVER, dict(catalog.parameters), {r: [] for r in catalog.reference_tables})
+    for field, formula in parsed.items():
+        try:
+            frame.select(compile_formula(formula, ctx).expr.alias("x"))
+        except (pl.exceptions.PolarsError, FormulaError, TypeError, ValueError) as exc:
+            problem(f"formula does not compute: {str(exc).strip().splitlines()[0]}", field)
+
+
+def _input_problems(loaded: LoadedCatalog) -> list[Problem]:
+    """KPIs computed from KPIs: no circles, and every breakdown a column of every dataset underneath."""
+    from civic_kpi.catalog.graph import cycle, datasets_under, inputs
+
+    cat, file = loaded.catalog, str(loaded.path)
+    index_of = {k.id: i for i, k in enumerate(cat.kpis)}
+    circle = cycle(cat)
+    if circle:
+        first = cat.kpis[index_of[circle[0]]]
+        field = next(iter(first.formulas))
+        return [
+            Problem(
+                f"KPIs are computed from each other in a circle: {' -> '.join(circle)}",
+                file=file,
+                line=loaded.line_of(("kpis", index_of[first.id], field)),
+                kpi=first.id,
+                field=field,
+                hint="one of them must be computed from a dataset's records",
+            )
+        ]
+    problems: list[Problem] = []
+    for index, kpi in enumerate(cat.kpis):
+        if not kpi.from_kpis or any(name not in index_of for name in inputs(kpi)):
+            continue
+        names = datasets_under(cat, kpi)
+        if not names or any(name not in cat.datasets for name in names):
+            continue
+
+        def problem(message: str, field: str, hint: str | None = None, loc_tail: tuple = (), at: int = index) -> None:
+            line = loaded.line_of(("kpis", at, field.split(".")[0], *loc_tail))
+            problems.append(Problem(message, file=file, line=line, kpi=cat.kpis[at].id, field=field, hint=hint))
+
+        datasets = {name: cat.datasets[name] for name in names}
+        shared = [c for c in datasets[names[0]].columns if all(c in d.columns for d in datasets.values())]
+        _dimension_problems(kpi, datasets, shared, problem, via=", a dataset it is computed from")
     return problems
 
 
@@ -212,7 +321,10 @@ def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset
     problems = []
     for field, formula in parsed.items():
         try:
-            empty.select(compile_formula(formula, ctx).expr.alias("x")).collect()
+            if field == "where":  # a row filter: it must be a condition
+                empty.filter(compile_row(formula, ctx)).collect()
+            else:
+                empty.select(compile_formula(formula, ctx).expr.alias("x")).collect()
         except (pl.exceptions.PolarsError, FormulaError, TypeError, ValueError) as exc:
             message = str(exc).strip().splitlines()[0]
             problems.append(
@@ -275,17 +387,19 @@ def reference_problems(loaded: LoadedCatalog) -> list[Problem]:
         dims = [*review.by, *([review.owner] if review.owner else [])]
         for index, rule in enumerate(review.rules):
             if rule.kpi in seen:
-                dataset = cat.kpis[seen[rule.kpi]].dataset
-                for dim in dims:
-                    if dim not in cat.datasets[dataset].columns:
-                        problem(
-                            f"review rule KPI '{rule.kpi}' reads dataset '{dataset}', which has no column '{dim}' "
-                            "to group the review by",
-                            ("performance_review", "rules", index),
-                            "performance_review.rules",
-                            dim,
-                            list(cat.datasets[dataset].columns),
-                        )
+                from civic_kpi.catalog.graph import datasets_under
+
+                for dataset in datasets_under(cat, cat.kpis[seen[rule.kpi]]):
+                    for dim in dims if dataset in cat.datasets else []:
+                        if dim not in cat.datasets[dataset].columns:
+                            problem(
+                                f"review rule KPI '{rule.kpi}' reads dataset '{dataset}', which has no column '{dim}' "
+                                "to group the review by",
+                                ("performance_review", "rules", index),
+                                "performance_review.rules",
+                                dim,
+                                list(cat.datasets[dataset].columns),
+                            )
             if rule.kpi not in seen:
                 problem(
                     f"review rule KPI '{rule.kpi}' is not a KPI of this catalog",
@@ -344,4 +458,4 @@ def check_catalog(loaded: LoadedCatalog) -> list[Problem]:
     problems: list[Problem] = reference_problems(loaded) + derived_problems(loaded) + quality_check_problems(loaded)
     for index, kpi in enumerate(loaded.catalog.kpis):
         problems.extend(_kpi_problems(loaded, index, kpi))
-    return problems
+    return problems + _input_problems(loaded)

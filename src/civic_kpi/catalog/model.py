@@ -451,6 +451,11 @@ class Window(StrictModel):
         description="Only count records whose follow-up window (this many days after the window date) has fully "
         "elapsed by the data's as-of time, e.g. 30 for 'reopened within 30 days of closure'.",
     )
+    to_date: Literal["quarter", "year", "fiscal_year"] | None = Field(
+        None,
+        description="Count the records from the start of the quarter, year or fiscal year the period ends in, up "
+        "to the period's end: 'fiscal year to date' for a survey fielded once a quarter.",
+    )
 
     @model_validator(mode="after")
     def _not_both(self) -> Window:
@@ -458,11 +463,21 @@ class Window(StrictModel):
             raise ValueError("a snapshot window is not filtered by a date column; give either snapshot or date")
         if self.snapshot and self.follow_up_days:
             raise ValueError("follow_up_days applies to records dated in the period, not to a snapshot")
+        if self.snapshot and self.to_date:
+            raise ValueError("to_date applies to records dated in the period, not to a snapshot")
         return self
+
+    @property
+    def is_default(self) -> bool:
+        return self == Window()
 
 
 class KPI(StrictModel):
-    """One indicator: a formula over one dataset, the window that feeds it, its grouping and target."""
+    """One indicator: a formula over one dataset, the window that feeds it, its grouping and target.
+
+    A KPI without a dataset is computed from other KPIs of the same period and group: its formula names them as
+    kpi.ID (`kpi.contact_center_cost / kpi.calls_handled`).
+    """
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Stable identifier (lowercase, digits, _).")
     name: str
@@ -472,11 +487,20 @@ class KPI(StrictModel):
     unit: str = Field(
         description="'percent', 'hours', 'days', 'count', or free text shown after the value (e.g. 'per 1k residents')."
     )
-    dataset: Identifier
+    dataset: Identifier | None = Field(
+        None,
+        description="The dataset its formula aggregates. Leave it out for a KPI computed from other KPIs' values "
+        "(kpi.ID in the formula), of the same period and group.",
+    )
     value: str | None = Field(None, description="Formula for a single aggregate: percentile(...), count(...).")
     numerator: str | None = Field(None, description="Formula of the ratio's numerator (an aggregate).")
     denominator: str | None = Field(None, description="Formula of the ratio's denominator (an aggregate).")
     scale: float | None = Field(None, description="Multiplier of numerator/denominator; default 100 for percent.")
+    where: str | None = Field(
+        None,
+        description="Only the records where this row formula holds feed the KPI: every aggregate, and the groups "
+        "it reports (e.g. category == 'Communication').",
+    )
     window: Window = Field(default_factory=Window)
     group_by: list[Identifier | list[Identifier]] = Field(
         default_factory=list,
@@ -485,6 +509,11 @@ class KPI(StrictModel):
     )
     target: Target | None = None
     decimals: int = Field(1, ge=0, le=6, description="Decimals shown in tables (JSON keeps full precision).")
+    rank: Literal["highest_first", "lowest_first"] | None = Field(
+        None,
+        description="Rank the groups of each breakdown by value in every period (1 = highest with highest_first; "
+        "ties share a rank, as a spreadsheet's RANK does), and list them in rank order.",
+    )
 
     @model_validator(mode="after")
     def _value_or_ratio(self) -> KPI:
@@ -497,6 +526,10 @@ class KPI(StrictModel):
             raise ValueError("a KPI needs a formula: 'value', or 'numerator' and 'denominator'")
         if self.scale is not None and not ratio:
             raise ValueError("'scale' applies to numerator/denominator KPIs")
+        if self.dataset is None and self.where is not None:
+            raise ValueError("'where' filters a dataset's records; a KPI without a dataset has none (its inputs can)")
+        if self.dataset is None and not self.window.is_default:
+            raise ValueError("a KPI without a dataset takes the windows of the KPIs it is computed from; drop 'window'")
         return self
 
     @field_validator("group_by")
@@ -512,6 +545,11 @@ class KPI(StrictModel):
     @property
     def is_ratio(self) -> bool:
         return self.numerator is not None
+
+    @property
+    def from_kpis(self) -> bool:
+        """Computed from other KPIs' values rather than from a dataset's records."""
+        return self.dataset is None
 
     @property
     def breakdowns(self) -> list[tuple[str, ...]]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from civic_kpi.results import ComputeRun, KpiResult, Status
+from dataclasses import dataclass
 
-UNIT_SUFFIX = {"percent": "%", "hours": " h", "days": " d", "count": ""}
+from civic_kpi.results import ComputeRun, KpiResult, Status
+from civic_kpi.units import with_unit
 
 STATUS_TEXT = {
     Status.PASS: "✔ pass",
@@ -26,8 +27,7 @@ def value_text(value: float | None, unit: str, decimals: int) -> str:
     if value is None:
         return "–"
     digits = 0 if unit == "count" and float(value).is_integer() else decimals
-    suffix = UNIT_SUFFIX.get(unit, f" {unit}")
-    return f"{value:,.{digits}f}{suffix}"
+    return with_unit(f"{value:,.{digits}f}", unit)
 
 
 def _amount(number: float) -> str:
@@ -36,8 +36,9 @@ def _amount(number: float) -> str:
 
 
 def count_text(result: KpiResult) -> str:
-    if result.numerator is not None and result.denominator is not None and result.unit == "percent":
-        return f"{_amount(result.numerator)}/{_amount(result.denominator)}"
+    ratio = result.numerator is not None and result.denominator is not None
+    if ratio and (result.unit == "percent" or result.sample_size is None):  # None: computed from other KPIs
+        return f"{_amount(result.numerator)}/{_amount(result.denominator)}"  # type: ignore[arg-type]
     if result.sample_size is not None:
         return f"{result.sample_size:,}"
     return ""
@@ -54,6 +55,39 @@ def change_text(result: KpiResult) -> str:
     if prior.change_pct is None:
         return f"{arrow} {prior.change:+,.{result.decimals}f}"
     return f"{arrow} {prior.change_pct:+.1f}%"
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A ranked KPI's groups in the last period, laid out as cities publish such a ranking: each group with the
+    values it was computed from, its own value and its rank (Kansas City's importance-satisfaction table)."""
+
+    title: str
+    headings: list[str]
+    rows: list[list[str]]
+
+
+def rankings(run: ComputeRun) -> list[Ranking]:
+    last = run.results[-1].period.label if run.results else None
+    found: dict[tuple[str, tuple[str, ...]], list[KpiResult]] = {}
+    for result in run.results:
+        if result.rank is not None and result.period.label == last:
+            found.setdefault((result.kpi_id, tuple(result.group)), []).append(result)
+    tables = []
+    for (_, dims), results in found.items():
+        first = results[0]
+        headings = [", ".join(dims), *(read.name for read in first.inputs), first.name, "Rank"]
+        rows = [
+            [
+                result.group_label,
+                *(value_text(read.value, read.unit, read.decimals) for read in result.inputs),
+                value_text(result.value, result.unit, result.decimals),
+                str(result.rank),
+            ]
+            for result in sorted(results, key=lambda r: r.rank or 0)
+        ]
+        tables.append(Ranking(f"{first.name} by {', '.join(dims)}, {last}: ranked", headings, rows))
+    return tables
 
 
 def markdown_cell(text: str) -> str:

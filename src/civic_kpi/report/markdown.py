@@ -10,6 +10,7 @@ from civic_kpi.report.formatting import (
     count_text,
     markdown_cell,
     markdown_row,
+    rankings,
     span_text,
     value_text,
 )
@@ -47,6 +48,15 @@ def to_markdown(run: ComputeRun) -> str:
             ]
             lines.append(markdown_row(cells))
         lines.append("")
+    for ranking in rankings(run):
+        lines += [
+            f"### {markdown_cell(ranking.title)}",
+            "",
+            markdown_row(ranking.headings),
+            "|---|" + "--:|" * (len(ranking.headings) - 1),
+            *(markdown_row(row) for row in ranking.rows),
+            "",
+        ]
     counts = run.counts()
     lines.append(
         f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['no_data']} no data. "

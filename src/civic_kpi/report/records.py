@@ -13,7 +13,7 @@ CSV_COLUMNS = [
     "value", "numerator", "denominator", "sample_size", "target", "status", "status_reason",
     "prior_period", "prior_value", "change_vs_prior", "change_pct_vs_prior",
     "year_ago_period", "year_ago_value", "change_vs_year_ago", "change_pct_vs_year_ago",
-    "percentile_method", "schema_version",
+    "rank", "inputs", "percentile_method", "schema_version",
 ]  # fmt: skip
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -57,6 +57,8 @@ def flat_record(run: ComputeRun, result: KpiResult) -> dict[str, Any]:
         "year_ago_value": year.value if year else None,
         "change_vs_year_ago": year.change if year else None,
         "change_pct_vs_year_ago": year.change_pct if year else None,
+        "rank": result.rank,
+        "inputs": "; ".join(f"{read.kpi_id}={'' if read.value is None else read.value}" for read in result.inputs),
         "percentile_method": result.percentile_method,
         "schema_version": run.schema_version,
     }

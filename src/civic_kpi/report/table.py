@@ -15,6 +15,7 @@ from civic_kpi.report.formatting import (
     change_text,
     compared_with,
     count_text,
+    rankings,
     span_text,
     value_text,
 )
@@ -73,6 +74,13 @@ def render_table(run: ComputeRun) -> Group:
     for domain in domains:
         parts.append(_domain_table(domain, [r for r in run.results if r.domain == domain], run))
         parts.append(Text(""))
+    for ranking in rankings(run):
+        table = Table(title=Text(ranking.title, style="bold"), title_justify="left", expand=False)
+        for number, heading in enumerate(ranking.headings):
+            table.add_column(heading, overflow="fold", justify="left" if number == 0 else "right", max_width=60)
+        for row in ranking.rows:
+            table.add_row(*row)
+        parts += [table, Text("")]
     counts = run.counts()
     summary = Text.assemble(
         (f"{counts['pass']} pass", "bold green"),
