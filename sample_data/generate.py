@@ -10,19 +10,25 @@ What it makes (all paths relative to this file's folder):
 * ``open_data/portal_usage.parquet``     API calls and downloads per dataset per month (zstd)
 * ``meetings/meetings.csv``              public meetings of ~10 bodies
 * ``meetings/participants.csv``          sign-in cards of people who attended a meeting
+* ``contact_center/calls_YYYY-MM.csv``   the 311 contact center's ACD call log, one file per month offered
+* ``contact_center/staffing.csv``        agent FTE and operating cost per month (budget office)
+* ``survey/resident_survey.csv``         quarterly resident satisfaction survey, one row per answer
 
 Why the data is imperfect on purpose: a KPI engine has to survive what real
 municipal exports look like, so the data has open (unclosed) items, empty
 fields, misspelled neighborhood names, late or never-landed refreshes, agendas
-posted too late, minutes not yet posted at export time, and a bad month
-(2026-02, a winter storm). The parameters are tuned so that October 2026, the
-latest complete month before the export (2026-11-14 17:00), shows a mix of
-passing, warning and failing KPIs (see README.md next to this file).
+posted too late, minutes not yet posted at export time, hold times the phone
+system did not record, "don't know" survey answers, and a bad month (2026-02,
+a winter storm that also floods the contact center with calls). The parameters
+are tuned so that October 2026, the latest complete month before the export
+(2026-11-14 17:00), shows a mix of passing, warning and failing KPIs (see
+README.md next to this file).
 
 Every random draw comes from ``random.Random`` seeded from ``SEED``: one stream
 per data set, and from it one child generator per row (per meeting: one per
-aspect, keyed by the meeting), so that tuning one knob only moves the rows it
-touches. Running the script twice writes byte-identical files.
+aspect, keyed by the meeting; per contact-center day: one per day, then one per
+call), so that tuning one knob only moves the rows it touches. Running the
+script twice writes byte-identical files.
 
 Usage: ``python sample_data/generate.py`` (from anywhere).
 """
@@ -30,6 +36,7 @@ Usage: ``python sample_data/generate.py`` (from anywhere).
 from __future__ import annotations
 
 import csv
+import heapq
 import math
 import random
 import string
@@ -50,6 +57,7 @@ STORM_MONTH = (2026, 2)  # winter storm: the "bad month"
 
 # Independent random streams, one per data set (see rng_for).
 STREAM_311, STREAM_RECORDS, STREAM_OPEN_DATA, STREAM_MEETINGS = 1, 2, 3, 4
+STREAM_CALLS, STREAM_SURVEY = 5, 6
 
 TS_311 = "%Y-%m-%d %H:%M:%S"
 TS_OPEN_DATA = "%Y-%m-%dT%H:%M:%S"
@@ -111,7 +119,7 @@ def weighted(rng: random.Random, items: list, weights: list[float]):
 
 
 def poisson(rng: random.Random, lam: float) -> int:
-    """Knuth's method; lam is small everywhere it is used."""
+    """Knuth's method: fine while exp(-lam) does not underflow (lam up to a few hundred)."""
     limit, k, p = math.exp(-lam), 0, 1.0
     while True:
         p *= rng.random()
@@ -1039,6 +1047,435 @@ def write_meetings() -> None:
     )
 
 
+# --------------------------------------------------------------------------- 311 contact center (ACD call log)
+
+CALLS_START = date(2025, 7, 1)  # the new phone (ACD) system went live; the old one's log was not migrated
+TS_CALLS = "%m/%d/%Y %H:%M:%S"  # what the ACD vendor's export writes
+QUEUES = ["311 General", "311 Spanish", "Water & Sewer"]
+QUEUE_WEIGHTS = [78, 9, 13]
+# interpreting and utility-account look-ups make those calls longer
+QUEUE_TALK = {"311 General": 1.0, "311 Spanish": 1.15, "Water & Sewer": 1.08}
+
+CALLS_PER_MONTH = 2630  # offered calls in a typical month; the daily counts scatter around it
+CALLS_SEASON = [1.0, 1.0, 1.0, 0.99, 1.0, 1.01, 1.02, 1.01, 0.99, 1.0, 0.98, 0.96]  # Jan..Dec: summer water calls
+CALLS_DAY_SPREAD = 0.05  # sd of a day's log volume: busier and quieter days than Poisson alone gives
+CALLS_STORM = 0.52  # extra calls at full storm intensity: about +40 % over February 2026
+CALL_DAY_WEIGHT = [1.18, 1.06, 1.0, 0.97, 0.9, 0.3, 0.0]  # Mon..Sun: Saturday is a 4-hour morning, Sunday closed
+# opening hours and each hour's relative traffic: residents call mid-morning
+CALL_HOURS = {
+    "weekday": dict(zip(range(7, 19), [0.55, 1.0, 1.45, 1.55, 1.4, 1.15, 1.05, 1.1, 1.0, 0.85, 0.6, 0.4], strict=True)),
+    "saturday": {9: 1.2, 10: 1.3, 11: 1.1, 12: 0.8},
+}
+
+
+@dataclass(frozen=True)
+class Agent:
+    agent_id: str
+    shift: str  # key of SHIFTS
+    first_day: date
+    last_day: date
+    saturdays: bool  # in the Saturday rotation
+    pace: float  # talk-time multiplier: some agents are chattier than others
+    replaces: str | None = None  # the leaver whose seat this hire fills
+
+
+SHIFTS = {  # (start hour, minute, end hour, minute); early and late together cover 7:00-19:00
+    "early": (7, 0, 15, 30),
+    "mid": (8, 30, 17, 0),
+    "late": (10, 30, 19, 0),
+    "peak": (9, 30, 13, 30),  # part-timers for the mid-morning peak
+    "saturday": (9, 0, 13, 0),
+}
+LAST = date(2099, 12, 31)
+# Turnover: AG12 quits in November 2025 and AG18 takes the late seat in December; AG14 leaves in
+# March 2026 and AG19 starts in April; a second part-timer (AG21) is hired for the summer of 2026.
+AGENTS = [
+    Agent("AG03", "early", CALLS_START, LAST, True, 0.95),
+    Agent("AG07", "early", CALLS_START, LAST, False, 1.04),
+    Agent("AG11", "late", CALLS_START, LAST, True, 1.0),
+    Agent("AG12", "late", CALLS_START, date(2025, 11, 14), True, 1.1),
+    Agent("AG14", "mid", CALLS_START, date(2026, 3, 20), False, 0.92),
+    Agent("AG15", "peak", CALLS_START, LAST, True, 1.02),
+    Agent("AG18", "late", date(2025, 12, 8), LAST, True, 1.07, replaces="AG12"),
+    Agent("AG19", "mid", date(2026, 4, 13), LAST, False, 0.98, replaces="AG14"),
+    Agent("AG21", "peak", date(2026, 6, 1), LAST, True, 1.0),
+]
+P_DAY_OFF = 0.06  # leave and sick days on a weekday; a storm day keeps up to 35 % more at home (roads)
+SATURDAY_CREW = 2
+
+# Waits. Most callers reach an agent within 30 s; a heavy tail waits minutes (and stays on the line);
+# some hang up. Every rate drifts slowly better (CALL_TREND per year, relative to 2026-10) and gets
+# worse in busy hours and in the storm.
+P_GHOST = 0.01  # hang up within 1-4 s: misdials, callers who hear the IVR greeting and leave
+P_ABANDON = 0.046  # hang up after 5-300 s, at an average hour of 2026-10
+P_TAIL = 0.052  # answered calls that wait more than 30 s, at an average hour of 2026-10
+TAIL_MEDIAN = 230  # seconds past the first 30 s, for those tail calls
+CALL_TREND = 0.30  # relative improvement per year of P_ABANDON and P_TAIL
+STORM_ABANDON, STORM_TAIL = 0.09, 0.18  # added at full storm intensity
+P_HOLD = 0.35  # answered calls that put the caller on hold at all
+ACW_MEDIAN = 29  # after-call work (plus a fixed 8 s to close the ticket), 2026-10
+ACW_TREND = 0.03  # per year shorter: the CRM's call-note templates spread
+P_HOLD_MISSING = 0.002  # the ACD did not record the hold time (empty, not 0)
+
+
+def call_day_weight(d: date) -> float:
+    return CALL_DAY_WEIGHT[d.weekday()]
+
+
+def open_hours(d: date) -> dict[int, float]:
+    if d.weekday() == 6:
+        return {}
+    return CALL_HOURS["saturday" if d.weekday() == 5 else "weekday"]
+
+
+def day_roster(d: date) -> list[tuple[Agent, datetime, datetime]]:
+    """Who is logged in on that day, with their shift. A weekday's early and late seats are never
+    both empty: the supervisor refuses leave that would leave 7:00 or 19:00 uncovered."""
+    active = [a for a in AGENTS if a.first_day <= d <= a.last_day]
+    if d.weekday() == 6:
+        return []
+    noon = datetime(d.year, d.month, d.day, 12)
+    if d.weekday() == 5:
+        crew = [a for a in active if a.saturdays]
+        week = d.isocalendar().week
+        on = [crew[(week + k) % len(crew)] for k in range(SATURDAY_CREW)]
+        shifts = [(a, SHIFTS["saturday"]) for a in on]
+    else:
+        p_off = P_DAY_OFF + 0.35 * storm_intensity(noon)
+        off = {a.agent_id for a in active if keyed_rng("day off", a.agent_id, d).random() < p_off}
+        for seat in ("early", "late"):
+            seated = [a for a in active if a.shift == seat]
+            if seated and all(a.agent_id in off for a in seated):
+                off.discard(seated[0].agent_id)
+        shifts = [(a, SHIFTS[a.shift]) for a in active if a.agent_id not in off]
+    return [
+        (a, datetime(d.year, d.month, d.day, h0, m0), datetime(d.year, d.month, d.day, h1, m1))
+        for a, (h0, m0, h1, m1) in shifts
+    ]
+
+
+@dataclass
+class Call:
+    queue: str
+    offered: datetime
+    wait: int  # seconds until an agent would pick up, or until the caller hangs up
+    abandoned: bool
+    talk: int = 0
+    hold: int | None = 0
+    acw: int = 0
+    answered: datetime | None = None
+    agent: Agent | None = None
+
+
+def draw_call(rng: random.Random, offered: datetime, load: float, mi: int) -> Call:
+    """Queue, outcome, wait and handling times of one call, before agents are assigned."""
+    trend = 1 - CALL_TREND * (mi - 24) / 12  # earlier months are a bit worse
+    storm = storm_intensity(offered)
+    queue = weighted(rng, QUEUES, QUEUE_WEIGHTS)
+    p_abandon = P_ABANDON * trend * (0.8 + 0.2 * load) + STORM_ABANDON * storm
+    p_tail = P_TAIL * trend * (0.7 + 0.3 * load) + STORM_TAIL * storm
+    r = rng.random()
+    if r < P_GHOST:
+        return Call(queue, offered, rng.randint(1, 4), True)
+    if r < P_GHOST + p_abandon:
+        while True:  # most give up within a minute or two; nobody in the log waits more than 300 s to hang up
+            wait = 5 + round(rng.lognormvariate(math.log(45 * (1 + storm)), 0.9))
+            if wait <= 300:
+                return Call(queue, offered, wait, True)
+    if rng.random() < p_tail:
+        while True:
+            wait = 31 + round(rng.lognormvariate(math.log(TAIL_MEDIAN * (1 + 0.5 * storm)), 0.85))
+            if wait <= 2400:
+                break
+    else:
+        wait = int(2 + 28 * rng.random() ** 1.6)  # ringing and routing: 2-30 s, mostly short
+    talk = max(15, round(rng.lognormvariate(math.log(172), 0.62) * QUEUE_TALK[queue]))
+    hold = round(rng.lognormvariate(math.log(60), 0.8)) if rng.random() < P_HOLD else 0
+    if rng.random() < P_HOLD_MISSING:
+        hold = None
+    acw = 8 + round(rng.lognormvariate(math.log(ACW_MEDIAN * (1 - ACW_TREND * (mi - 24) / 12)), 0.55))
+    return Call(queue, offered, wait, False, talk, hold, acw)
+
+
+def assign_agents(calls: list[Call], roster: list[tuple[Agent, datetime, datetime]]) -> None:
+    """Hand the day's answered calls to agents, in the order they would be picked up.
+
+    An agent takes one call at a time (talk, hold and after-call work); the longest-idle agent gets
+    the next call. If nobody is free the call waits until someone is, so an understaffed hour shows
+    up as longer waits. Agents stay past their shift end to clear calls offered before it.
+    """
+    free_at = {a.agent_id: start for a, start, _ in roster}
+    heap = [(c.offered + timedelta(seconds=c.wait), n) for n, c in enumerate(calls) if not c.abandoned]
+    heapq.heapify(heap)
+    while heap:
+        t, n = heapq.heappop(heap)
+        call = calls[n]
+        eligible = [(free_at[a.agent_id], a.agent_id, a) for a, _, end in roster if call.offered < end]
+        if not eligible:
+            raise RuntimeError(f"nobody on shift for the call offered at {call.offered}")
+        ready = [e for e in eligible if e[0] <= t]
+        if not ready:
+            heapq.heappush(heap, (min(e[0] for e in eligible), n))
+            continue
+        _, agent_id, agent = min(ready)  # longest idle
+        talk = max(15, round(call.talk * agent.pace))
+        call.answered, call.agent, call.talk = t, agent, talk
+        free_at[agent_id] = t + timedelta(seconds=talk + (call.hold or 0) + call.acw)
+
+
+def gen_calls() -> list[tuple[tuple[int, int], list[list]]]:
+    """Rows per month of the offered time, sorted by offered time."""
+    rng = rng_for(STREAM_CALLS)
+    out = []
+    for y, m in months((CALLS_START.year, CALLS_START.month), (EXPORT.year, EXPORT.month)):
+        mi = month_index(y, m)
+        days = [date(y, m, d) for d in range(1, days_in_month(y, m) + 1)]
+        per_weight = CALLS_PER_MONTH * CALLS_SEASON[m - 1] / sum(call_day_weight(d) for d in days)
+        calls: list[Call] = []
+        for d in days:
+            rng_day = child(rng)  # one generator per day: a busier day does not reshuffle the next ones
+            hours = open_hours(d)
+            if not hours or d > EXPORT.date():
+                continue
+            noon = datetime(d.year, d.month, d.day, 12)
+            lam = per_weight * call_day_weight(d) * (1 + CALLS_STORM * storm_intensity(noon))
+            lam *= rng_day.lognormvariate(0, CALLS_DAY_SPREAD)
+            mean_weight = sum(hours.values()) / len(hours)
+            offered = []
+            for _ in range(poisson(rng_day, lam)):
+                hour = weighted(rng_day, list(hours), list(hours.values()))
+                offered.append(datetime(y, m, d.day, hour, rng_day.randrange(60), rng_day.randrange(60)))
+            offered.sort()
+            day_calls = [draw_call(child(rng_day), ts, hours[ts.hour] / mean_weight, mi) for ts in offered]
+            assign_agents(day_calls, day_roster(d))
+            calls += day_calls
+        rows = []
+        for seq, call in enumerate(calls, start=1):
+            ended = call.offered + timedelta(seconds=call.wait) if call.abandoned else call.answered
+            if call.offered > EXPORT or ended > EXPORT:
+                continue  # not in the export yet (the last Saturday closes at 13:00, so none in practice)
+            call_id = f"C{y % 100:02d}{m:02d}-{seq:05d}"
+            if call.abandoned:
+                rows.append([call_id, call.queue, fmt(call.offered, TS_CALLS), "", fmt(ended, TS_CALLS)] + [""] * 4)
+            else:
+                rows.append(
+                    [
+                        call_id,
+                        call.queue,
+                        fmt(call.offered, TS_CALLS),
+                        fmt(call.answered, TS_CALLS),
+                        "",
+                        call.agent.agent_id,
+                        call.talk,
+                        "" if call.hold is None else call.hold,
+                        call.acw,
+                    ]
+                )
+        out.append(((y, m), rows))
+    return out
+
+
+# Budget office: budgeted call-taker FTE and the cost center's monthly operating cost. The budget
+# counts positions its own way, so agent_fte does not reconcile with the number of agent IDs in the log.
+BUDGET_FTE = 2.26
+VACANCY_FTE = 0.24  # a vacant seat for a whole month
+COST_FIXED = 4040.0  # telephony and ACD licences, CRM seats, supervisor share
+COST_PER_FTE = 1960.0  # FY2026; FY2027 (from July 2026) carries a 3 % pay raise
+PAY_RAISE_FROM, PAY_RAISE = date(2026, 7, 1), 1.03
+OVERTIME_VACANCY = 420.0  # the remaining agents cover the vacant seat with overtime
+OVERTIME_STORM = 1150.0  # February 2026 (scaled by the storm's average intensity)
+
+
+def vacancy_share(y: int, m: int) -> float:
+    """Share of the month's weekdays with a seat empty: from a leaver's last day to the hire's first."""
+    gaps = []
+    for hire in AGENTS:
+        if hire.replaces:
+            leaver = next(a for a in AGENTS if a.agent_id == hire.replaces)
+            gaps.append((leaver.last_day, hire.first_day))
+    weekdays = [date(y, m, d) for d in range(1, days_in_month(y, m) + 1) if date(y, m, d).weekday() < 5]
+    return sum(any(left < d < hired for left, hired in gaps) for d in weekdays) / len(weekdays)
+
+
+def gen_staffing() -> list[list]:
+    rng = rng_for(STREAM_CALLS, 1)
+    rows = []
+    for y, m in months((CALLS_START.year, CALLS_START.month), (2026, 10)):  # November is not booked yet
+        vacant = vacancy_share(y, m)
+        fte = BUDGET_FTE - VACANCY_FTE * vacant + rng.uniform(-0.03, 0.03)  # part-timers' hours vary
+        fte_c = round(fte * 100)
+        rate = COST_PER_FTE * (PAY_RAISE if date(y, m, 1) >= PAY_RAISE_FROM else 1.0)
+        storm = sum(storm_intensity(datetime(y, m, d, 12)) for d in range(1, days_in_month(y, m) + 1))
+        storm /= days_in_month(y, m)
+        cost = COST_FIXED + rate * fte_c / 100 + OVERTIME_VACANCY * vacant + OVERTIME_STORM * storm
+        cost_c = round((cost + rng.uniform(-60, 60)) * 100)
+        rows.append([f"{y}-{m:02d}-01", f"{fte_c // 100}.{fte_c % 100:02d}", f"{cost_c // 100}.{cost_c % 100:02d}"])
+    return rows
+
+
+def write_contact_center() -> None:
+    header = [
+        "Call ID",
+        "Queue",
+        "Offered",
+        "Answered",
+        "Abandoned",
+        "Agent ID",
+        "Talk Seconds",
+        "Hold Seconds",
+        "ACW Seconds",
+    ]
+    for (y, m), rows in gen_calls():
+        write_csv(OUT_DIR / "contact_center" / f"calls_{y}-{m:02d}.csv", header, rows)
+    write_csv(OUT_DIR / "contact_center" / "staffing.csv", ["month", "agent_fte", "operating_cost"], gen_staffing())
+
+
+# --------------------------------------------------------------------------- resident satisfaction survey
+
+# Fielded each quarter in the middle month of the fiscal-year quarter (the fiscal year starts in July).
+SURVEY_WAVES = [(2024, 11), (2025, 2), (2025, 5), (2025, 8), (2025, 11), (2026, 2), (2026, 5), (2026, 8), (2026, 11)]
+REFERENCE_WAVE = (2026, 8)  # the targets below are for this wave (FY2027 to date at the 2026-10 report)
+RESPONDENTS_PER_WAVE = 200
+SURVEY_DAYS = 21  # completed during the first three weeks of the wave's month
+SURVEY_RAMP = 0.8  # responses pick up as the reminders go out: weight of day d is d ** SURVEY_RAMP
+DISTRICT_WEIGHTS = {1: 1.05, 2: 0.95, 3: 1.1, 4: 1.0, 5: 0.92, 6: 0.98}
+DISTRICT_MOOD = {1: 0.3, 2: 0.2, 3: 0.25, 4: -0.2, 5: -0.25, 6: -0.3}  # logit shift: 1-3 are happier
+PERSON_MOOD = 0.7  # sd of a respondent's own logit shift: some people rate everything higher
+SURVEY_TREND = 0.035  # logit per wave: satisfaction creeps up, earlier waves a bit lower
+WAVE_NOISE = 0.08  # sd of a wave's logit shift per item, on top of the trend
+PICK_NOISE = 0.08  # sd of a wave's log shift of each item's top-three draw weight
+# How many communication items a respondent names as top-three priorities. Its mean (1.33) must
+# equal the sum of the items' importance below: each item's share can then be matched exactly.
+TOP_THREE_COUNT = {0: 0.17, 1: 0.44, 2: 0.28, 3: 0.11}
+
+
+@dataclass(frozen=True)
+class SurveyItem:
+    category: str
+    question: str
+    satisfied: float  # expected share of 4-5 among the 1-5 answers in REFERENCE_WAVE
+    dont_know: float  # share answering 9
+    importance: float | None = None  # expected share naming it among the top three (Communication items only)
+
+
+# Aimed at Kansas City's FY2016 communication table (importance / satisfied: engage 40/30, information
+# 49/47, website 26/47, social media 15/46, video 8/42, magazine 5/41). The expected values are nudged
+# off it so that the ~200 respondents this seed draws for the reference wave land near that table, with
+# the neighbours' importance x (1 - satisfaction) far enough apart to keep KC's ranking (README.md).
+SURVEY_ITEMS = [
+    SurveyItem(
+        "Communication", "Opportunity to engage and provide input into decisions made by the city", 0.283, 0.12, 0.395
+    ),
+    SurveyItem("Communication", "Availability of information about city programs and services", 0.438, 0.08, 0.453),
+    SurveyItem("Communication", "Overall usefulness of the city's website", 0.485, 0.13, 0.209),
+    SurveyItem("Communication", "The city's use of social media", 0.415, 0.16, 0.155),
+    SurveyItem(
+        "Communication", "Quality of city video programming (city TV channel and web streaming)", 0.413, 0.18, 0.075
+    ),
+    SurveyItem("Communication", "The content of the city's magazine", 0.42, 0.17, 0.041),
+    SurveyItem("Customer Service", "Customer service from city employees", 0.565, 0.09),
+    SurveyItem("Communication Overall", "Effectiveness of city communication with the public", 0.462, 0.08),
+]
+
+
+def pick_shares(w: list[float]) -> list[float]:
+    """Exact share of respondents who pick each item, when n_picks ~ TOP_THREE_COUNT items are drawn
+    one after another with weights w, without replacement."""
+    shares = [0.0] * len(w)
+
+    def walk(p: float, chosen: tuple[int, ...], left: int) -> None:
+        if left == 0:
+            for i in chosen:
+                shares[i] += p
+            return
+        rest = sum(w[j] for j in range(len(w)) if j not in chosen)
+        for j in range(len(w)):
+            if j not in chosen:
+                walk(p * w[j] / rest, (*chosen, j), left - 1)
+
+    for k, p_k in TOP_THREE_COUNT.items():
+        walk(p_k, (), k)
+    return shares
+
+
+def top_three_weights() -> list[float]:
+    """Draw weights that give each communication item its target importance (fixed-point iteration)."""
+    targets = [item.importance for item in SURVEY_ITEMS if item.importance is not None]
+    if abs(sum(targets) - sum(k * p for k, p in TOP_THREE_COUNT.items())) > 0.01:
+        raise ValueError("the items' importance must add up to the mean of TOP_THREE_COUNT")
+    w = list(targets)
+    for _ in range(200):
+        w = [wi * t / s for wi, t, s in zip(w, targets, pick_shares(w), strict=True)]
+    return w
+
+
+def answer(rng: random.Random, p_satisfied: float) -> str:
+    if rng.random() < p_satisfied:
+        return weighted(rng, ["5", "4"], [30, 70])
+    return weighted(rng, ["3", "2", "1"], [50, 30, 20])
+
+
+def gen_survey() -> list[list]:
+    rng = rng_for(STREAM_SURVEY)
+    base_w = top_three_weights()
+    comm = [i for i, item in enumerate(SURVEY_ITEMS) if item.importance is not None]
+    # the person mood shrinks the average toward 50 %; scale the logits so the average lands on target
+    spread = math.sqrt(1 + math.pi * PERSON_MOOD**2 / 8)
+    rows = []
+    for wave_no, (y, m) in enumerate(SURVEY_WAVES):
+        # the targets are the reference wave's expected values; the other waves drift and wobble around them
+        offset = wave_no - SURVEY_WAVES.index(REFERENCE_WAVE)
+        noise = 0.0 if offset == 0 else 1.0
+        shift = [
+            SURVEY_TREND * offset + keyed_rng("survey wave", y, m, i).gauss(0, noise * WAVE_NOISE)
+            for i in range(len(SURVEY_ITEMS))
+        ]
+        pick_w = [
+            w * keyed_rng("survey pick", y, m, i).lognormvariate(0, noise * PICK_NOISE)
+            for i, w in zip(comm, base_w, strict=True)
+        ]
+        respondents = []
+        for _ in range(RESPONDENTS_PER_WAVE + rng.randint(-15, 15)):
+            rng_row = child(rng)
+            day = weighted(
+                rng_row, list(range(1, SURVEY_DAYS + 1)), [d**SURVEY_RAMP for d in range(1, SURVEY_DAYS + 1)]
+            )
+            done = datetime(y, m, day, 8) + timedelta(seconds=rng_row.randrange(14 * 3600))  # 8:00-22:00
+            if done > EXPORT:
+                continue  # the November 2026 wave is still in the field
+            district = weighted(rng_row, list(DISTRICT_WEIGHTS), list(DISTRICT_WEIGHTS.values()))
+            mood = DISTRICT_MOOD[district] + rng_row.gauss(0, PERSON_MOOD)
+            n_picks = weighted(rng_row, list(TOP_THREE_COUNT), list(TOP_THREE_COUNT.values()))
+            picks: set[int] = set()
+            while len(picks) < n_picks:
+                picks.add(
+                    weighted(rng_row, comm, [0.0 if i in picks else w for i, w in zip(comm, pick_w, strict=True)])
+                )
+            answers = []
+            for i, item in enumerate(SURVEY_ITEMS):
+                dont_know = rng_row.random() < item.dont_know
+                logit = math.log(item.satisfied / (1 - item.satisfied)) * spread + shift[i] + mood
+                sat = answer(rng_row, 1 / (1 + math.exp(-logit)))  # drawn anyway: every row uses 3 draws per item
+                if dont_know:
+                    sat = "9"
+                top = "" if item.importance is None else ("Y" if i in picks else "N")
+                answers.append([str(district), item.category, item.question, sat, top])
+            respondents.append((done, answers))
+        respondents.sort(key=lambda r: r[0])
+        for seq, (done, answers) in enumerate(respondents, start=1):
+            rid = f"R{y % 100:02d}{m:02d}-{seq:04d}"
+            rows += [[rid, done.date().isoformat(), *a] for a in answers]
+    return rows
+
+
+def write_survey() -> None:
+    write_csv(
+        OUT_DIR / "survey" / "resident_survey.csv",
+        ["respondent_id", "completed_on", "council_district", "category", "question", "satisfaction", "top_three"],
+        gen_survey(),
+    )
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -1048,6 +1485,8 @@ def main() -> None:
     write_records()
     write_open_data()
     write_meetings()
+    write_contact_center()
+    write_survey()
     print(f"sample data written to {OUT_DIR}")
 
 
