@@ -1,6 +1,7 @@
 """Regenerate the README's generated blocks from the real program, so the docs cannot drift.
 
-- the sample output: `civic-kpi compute` on the bundled catalog and sample data, as a file or pipe gets it;
+- the sample output: `civic-kpi compute` on the bundled catalog and sample data, as a file or pipe gets it, and
+  the outputs of a few other commands the README shows (review, scorecard, check, the I-S ranking);
 - the CLI reference: the real `--help` of every command.
 
     python scripts/update_readme.py          # rewrite README.md in place
@@ -88,6 +89,7 @@ BLOCKS = {
     "sample-output": sample_output,
     "review-output": review_output,
     "scorecard-output": scorecard_output,
+    "ranking-output": lambda: run_in_root("compute", "--kpi", "importance_satisfaction", "--by", "question"),
     "check-output": lambda: run_in_root("check", "--now", "2026-11-15 08:00", "--dataset", "service_requests"),
     "presets": preset_sections,
     "cli-reference": cli_reference,

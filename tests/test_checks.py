@@ -138,6 +138,6 @@ def test_check_mistakes_are_user_errors(tmp_path, cli):
 def test_bundled_catalog_checks_the_sample_data(cli):
     result = cli("check", "-c", CATALOG, "--now", "2026-11-15 08:00")
     assert result.exit_code == 0  # the sample's blank and misspelt neighborhoods warn; nothing fails
-    assert "13 pass, 2 warn, 0 fail" in result.stdout
+    assert "20 pass, 2 warn, 0 fail" in result.stdout
     late = cli("check", "-c", CATALOG, "--now", "2026-12-15 08:00", "--dataset", "service_requests")
     assert late.exit_code == 1 and "newest created_at is 30.6 days old" in late.stdout

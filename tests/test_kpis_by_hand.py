@@ -49,9 +49,9 @@ SR_HEADER = [
 
 
 def sr(created, closed=None, status="Resolved", *, priority="Medium", due=None, reopened=None, channel="Web",
-       fcr="Y", rtype="Pothole") -> dict:
+       fcr="Y", rtype="Pothole", sat=None) -> dict:
     return {"created": created, "closed": closed, "status": status, "priority": priority, "due": due,
-            "reopened": reopened, "channel": channel, "fcr": fcr, "rtype": rtype}
+            "reopened": reopened, "channel": channel, "fcr": fcr, "rtype": rtype, "sat": sat}
 
 
 # The SLA policy table the catalog's deadlines come from: calendar days keep these hand calculations simple
@@ -64,7 +64,7 @@ def write_311(data: Path, requests: list[dict]) -> None:
     by_month: dict[str, list[list[object]]] = {}
     for n, r in enumerate(requests, start=1):
         row = [f"SR-{n:05d}", r["created"], r["closed"], r["status"], r["priority"], r["rtype"], "Streets",
-               "Public Works", r["channel"], r["fcr"], r["reopened"], r["due"], "Downtown", None]
+               "Public Works", r["channel"], r["fcr"], r["reopened"], r["due"], "Downtown", r["sat"]]
         by_month.setdefault(r["created"][:7], []).append(row)
     for month, rows in by_month.items():
         write_csv(data / "311" / f"service_requests_{month}.csv", SR_HEADER, rows)
@@ -618,3 +618,219 @@ def test_month_without_records_is_no_data(catalog, data, kpi):
     assert result.value is None
     assert result.status is Status.NO_DATA
     assert result.prior.value is None and result.year_ago.value is None
+
+
+# ----------------------------------------------------------------------------------------------- 311 contact center
+
+CALLS_HEADER = ["Call ID", "Queue", "Offered", "Answered", "Abandoned", "Agent ID", "Talk Seconds", "Hold Seconds",
+                "ACW Seconds"]
+ACD = "%m/%d/%Y %H:%M:%S"
+
+
+def call(offered: str, wait: float, *, answered=True, talk=None, hold=None, acw=None, queue="311 General") -> dict:
+    """A call offered at `offered` (YYYY-MM-DD HH:MM:SS) and answered, or abandoned, `wait` seconds later."""
+    start = datetime.strptime(offered, "%Y-%m-%d %H:%M:%S")
+    end = (start + timedelta(seconds=wait)).strftime(ACD)
+    return {"queue": queue, "offered": start.strftime(ACD), "answered": end if answered else None,
+            "abandoned": None if answered else end, "agent": "AG01" if answered else None,
+            "talk": talk, "hold": hold, "acw": acw}
+
+
+def write_calls(data: Path, calls: list[dict], staffing: list[tuple[str, float, float]]) -> None:
+    by_month: dict[str, list[list[object]]] = {}
+    for n, c in enumerate(calls, start=1):
+        month = datetime.strptime(c["offered"], ACD).strftime("%Y-%m")
+        by_month.setdefault(month, []).append(
+            [f"C{n:05d}", c["queue"], c["offered"], c["answered"], c["abandoned"], c["agent"], c["talk"], c["hold"],
+             c["acw"]])
+    for month, rows in by_month.items():
+        write_csv(data / "contact_center" / f"calls_{month}.csv", CALLS_HEADER, rows)
+    write_csv(data / "contact_center" / "staffing.csv", ["month", "agent_fte", "operating_cost"],
+              [list(row) for row in staffing])
+
+
+# October 2026: four answered calls and two abandoned ones; September and October 2025 one answered call each.
+# The first call is offered on the last second of September: it belongs to September, however long it waits.
+CALLS_OCTOBER = [
+    call("2026-09-30 23:59:59", 12, talk=100, hold=0, acw=20),
+    call("2026-10-01 08:00:00", 10, talk=100, hold=0, acw=20),
+    call("2026-10-01 09:00:00", 30, talk=200, hold=30, acw=40),   # exactly 30 s: within the service level
+    call("2026-10-02 08:00:00", 31, talk=300, hold=None, acw=60),  # 31 s: outside; no hold recorded
+    call("2026-10-02 10:00:00", 5, talk=400, hold=90, acw=80, queue="Water & Sewer"),
+    call("2026-10-03 11:00:00", 45, answered=False),
+    call("2026-10-31 23:59:00", 3, answered=False),
+    call("2025-10-15 12:00:00", 20, talk=150, hold=10, acw=30),
+]
+STAFFING = [("2025-10-01", 1.0, 30.0), ("2026-09-01", 1.5, 50.0), ("2026-10-01", 2.5, 9.0)]
+
+
+def test_contact_center_call_measures(catalog, data):
+    write_calls(data, CALLS_OCTOBER, STAFFING)
+    got = {r.kpi_id: r for r in civic_kpi.compute(catalog, period=PERIOD, domains=["311 Contact Center"]).results}
+    # Offered in October: 6 calls; answered 4 (waits 10, 30, 31, 5); abandoned 2.
+    assert got["calls_handled"].value == 4
+    assert got["calls_handled"].prior.value == 1 and got["calls_handled"].year_ago.value == 1
+    # ASA = (10 + 30 + 31 + 5) / 4 = 19 s <= 50 -> pass; September's one call waited 12 s
+    assert got["average_speed_of_answer"].value == pytest.approx(19.0)
+    assert got["average_speed_of_answer"].sample_size == 4
+    assert got["average_speed_of_answer"].status is Status.PASS
+    assert got["average_speed_of_answer"].prior.value == pytest.approx(12.0)
+    # Service level: answered within 30 s (10, 30, 5) over offered (6) = 50% < 95 -> fail
+    assert (got["service_level"].numerator, got["service_level"].denominator) == (3, 6)
+    assert got["service_level"].value == pytest.approx(50.0)
+    assert got["service_level"].status is Status.FAIL
+    # Abandonment: 2 of 6 offered; no target
+    assert got["abandonment_rate"].value == pytest.approx(100 * 2 / 6)
+    assert got["abandonment_rate"].status is Status.NO_TARGET
+    # Talk (100 + 200 + 300 + 400) / 4 = 250; hold (0 + 30 + 90) / 3 = 40, the empty one left out;
+    # after-call work (20 + 40 + 60 + 80) / 4 = 50; handle time 250 + 40 + 50 = 340
+    assert got["average_talk_time"].value == pytest.approx(250.0)
+    assert got["average_hold_time"].value == pytest.approx(40.0)
+    assert got["average_hold_time"].sample_size == 3
+    assert got["average_after_call_work"].value == pytest.approx(50.0)
+    assert got["average_handle_time"].value == pytest.approx(340.0)
+    # September: 100 + 0 + 20 = 120; October 2025: 150 + 10 + 30 = 190
+    assert got["average_handle_time"].prior.value == pytest.approx(120.0)
+    assert got["average_handle_time"].year_ago.value == pytest.approx(190.0)
+    assert [i.kpi_id for i in got["average_handle_time"].inputs] == [
+        "average_talk_time", "average_hold_time", "average_after_call_work"]
+
+
+def test_cost_per_call_and_calls_per_agent_from_two_datasets(catalog, data):
+    write_calls(data, CALLS_OCTOBER, STAFFING)
+    got = {r.kpi_id: r for r in civic_kpi.compute(catalog, period=PERIOD, domains=["311 Contact Center"]).results}
+    assert got["agents_on_staff"].value == pytest.approx(2.5)
+    assert got["contact_center_cost"].value == pytest.approx(9.0)
+    # Calls per agent: 4 handled / 2.5 FTE = 1.6; September 1 / 1.5; October 2025 1 / 1.0
+    per_agent = got["calls_per_agent"]
+    assert (per_agent.numerator, per_agent.denominator) == (4, 2.5)
+    assert per_agent.value == pytest.approx(1.6)
+    assert per_agent.prior.value == pytest.approx(1 / 1.5)
+    assert per_agent.year_ago.value == pytest.approx(1.0)
+    # Cost per call: $9 / 4 calls = $2.25 <= $3.52 -> pass; September $50 / 1 = $50
+    cost = got["cost_per_call"]
+    assert (cost.numerator, cost.denominator) == (9.0, 4)
+    assert cost.value == pytest.approx(2.25)
+    assert cost.status is Status.PASS
+    assert cost.prior.value == pytest.approx(50.0)
+    assert cost.sample_size is None
+
+
+def test_calls_per_agent_over_a_fiscal_year_averages_the_monthly_staffing(catalog, data):
+    # FY2026 = 2025-07 .. 2026-06: the year-ago call of 2025-10 is its only call; staffing 1.0 FTE in 2025-10.
+    # Add two more months of staffing inside FY2026 (3.0 and 2.0): mean FTE (1 + 3 + 2) / 3 = 2; 1 call / 2 = 0.5
+    write_calls(data, CALLS_OCTOBER, [*STAFFING, ("2025-11-01", 3.0, 10.0), ("2026-06-01", 2.0, 10.0)])
+    result = overall(catalog, "calls_per_agent", period="FY2026")
+    assert result.value == pytest.approx(0.5)
+    assert overall(catalog, "cost_per_call", period="FY2026").value == pytest.approx(30 + 10 + 10)
+
+
+# ----------------------------------------------------------------------------------------------- customer satisfaction
+
+
+def test_customer_satisfaction_per_request_type_and_share_satisfied(catalog, data):
+    write_311(data, [
+        # Closed in October: potholes rated 3, 1, 1 (mean 1.67 < 2 -> fail), streetlights 3, 2 (2.5 -> pass).
+        sr("2026-10-01 08:00:00", "2026-10-02 08:00:00", sat=3),
+        sr("2026-10-01 09:00:00", "2026-10-03 08:00:00", sat=1),
+        sr("2026-10-01 10:00:00", "2026-10-04 08:00:00", status="Cancelled", sat=1),
+        sr("2026-10-02 08:00:00", "2026-10-05 08:00:00", rtype="Streetlight", sat=3),
+        sr("2026-10-02 09:00:00", "2026-10-31 23:59:59", rtype="Streetlight", sat=2),
+        sr("2026-10-03 08:00:00", "2026-10-06 08:00:00", rtype="Streetlight"),      # not rated
+        sr("2026-09-28 08:00:00", "2026-11-01 00:00:00", sat=1),                   # closed in November
+        sr("2026-10-05 08:00:00", None, status="Open", sat=3),                     # open: not counted
+    ])
+    rows = {r.group.get("request_type"): r for r in results(catalog, "customer_satisfaction")}
+    # Overall (3 + 1 + 1 + 3 + 2) / 5 = 2.0 -> pass (at least 2)
+    assert rows[None].value == pytest.approx(2.0) and rows[None].status is Status.PASS
+    assert rows["Pothole"].value == pytest.approx(5 / 3) and rows["Pothole"].status is Status.FAIL
+    assert rows["Streetlight"].value == pytest.approx(2.5) and rows["Streetlight"].status is Status.PASS
+    assert rows["Streetlight"].sample_size == 2
+    # Satisfied (3 of 3): 2 of the 5 rated -> 40% < 85 -> fail
+    share = overall(catalog, "satisfied_with_311_service")
+    assert (share.numerator, share.denominator) == (2, 5)
+    assert share.status is Status.FAIL
+
+
+SURVEY_HEADER = ["respondent_id", "completed_on", "council_district", "category", "question", "satisfaction",
+                 "top_three"]
+ENGAGE = ("Communication", "Opportunity to engage and provide input into decisions made by the city")
+INFO = ("Communication", "Availability of information about city programs and services")
+EMPLOYEES = ("Customer Service", "Customer service from city employees")
+EFFECTIVE = ("Communication Overall", "Effectiveness of city communication with the public")
+
+
+def write_survey(data: Path, respondents: list[tuple[str, str, int, list[tuple[int, str | None]]]]) -> None:
+    """Each respondent: id, date, district, and (satisfaction, top_three) for ENGAGE, INFO, EMPLOYEES, EFFECTIVE."""
+    rows = [[rid, day, district, category, question, sat, top]
+            for rid, day, district, answers in respondents
+            for (category, question), (sat, top) in zip((ENGAGE, INFO, EMPLOYEES, EFFECTIVE), answers, strict=True)]
+    write_csv(data / "survey" / "resident_survey.csv", SURVEY_HEADER, rows)
+
+
+# FY2027 to date for 2026-10 is 2026-07-01 .. 2026-10-31: R1-R4 (August). R5 answered in June (FY2026) and R6 in
+# November (after the period); R7 in August 2025 is the year-ago FY2026 to date. 9 = don't know.
+SURVEY = [
+    ("R1", "2026-08-03", 1, [(2, "Y"), (5, "Y"), (4, None), (3, None)]),
+    ("R2", "2026-08-04", 1, [(9, "N"), (4, "Y"), (5, None), (4, None)]),
+    ("R3", "2026-08-05", 2, [(1, "Y"), (3, "N"), (2, None), (9, None)]),
+    ("R4", "2026-08-20", 2, [(4, "N"), (9, "Y"), (9, None), (5, None)]),
+    ("R5", "2026-06-30", 1, [(5, "Y"), (5, "Y"), (5, None), (5, None)]),
+    ("R6", "2026-11-01", 2, [(1, "Y"), (1, "Y"), (1, None), (1, None)]),
+    ("R7", "2025-08-10", 1, [(5, "N"), (5, "Y"), (5, None), (1, None)]),
+]
+
+
+def test_resident_survey_satisfaction_per_question_and_district(catalog, data):
+    write_survey(data, SURVEY)
+    rows = {tuple(r.group.items()): r for r in results(catalog, "survey_satisfaction")}
+    # Per question, satisfied (4-5) over answered 1-5: engage 4 of (2, 1, 4) = 1/3; information (5, 4) of
+    # (5, 4, 3) = 2/3; employees (4, 5) of (4, 5, 2) = 2/3; effectiveness (4, 5) of (3, 4, 5) = 2/3
+    assert rows[(("question", ENGAGE[1]),)].value == pytest.approx(100 / 3)
+    assert rows[(("question", INFO[1]),)].value == pytest.approx(200 / 3)
+    assert rows[(("question", EMPLOYEES[1]),)].value == pytest.approx(200 / 3)
+    # Overall 7 of 12; district 1 (R1, R2): 5, 4, 4, 5, 4 of 2, 5, 4, 3, 4, 5, 4 = 5/7; district 2: 4, 5 of
+    # 1, 3, 2, 4, 5 = 2/5
+    assert (rows[()].numerator, rows[()].denominator) == (7, 12)
+    assert (rows[(("council_district", "1"),)].numerator, rows[(("council_district", "1"),)].denominator) == (5, 7)
+    assert rows[(("council_district", "2"),)].value == pytest.approx(40.0)
+    # The prior month (FY2027 to 2026-09-30) holds the same four respondents; a year earlier only R7
+    assert rows[()].prior.value == pytest.approx(700 / 12)
+    assert rows[()].year_ago.value == pytest.approx(75.0)  # R7: 5, 5, 5 satisfied of 5, 5, 5, 1
+
+
+def test_kansas_city_survey_measures_with_their_targets(catalog, data):
+    write_survey(data, SURVEY)
+    employees = {r.group.get("council_district"): r for r in results(catalog, "employee_service_satisfaction")}
+    # 2 of 3 (4, 5, 2) -> 66.7% >= 52 pass; district 1: 2/2; district 2: 0 of 1 (the 9 is left out) -> fail
+    assert employees[None].value == pytest.approx(200 / 3) and employees[None].status is Status.PASS
+    assert employees["1"].value == pytest.approx(100.0)
+    assert (employees["2"].value, employees["2"].status) == (pytest.approx(0.0), Status.FAIL)
+    assert employees[None].year_ago.value == pytest.approx(100.0)
+    covers = employees[None].covers
+    assert (covers.label, covers.start, covers.end) == ("fiscal year to date", date(2026, 7, 1), date(2026, 10, 31))
+    effective = overall(catalog, "communication_satisfaction")
+    assert (effective.numerator, effective.denominator) == (2, 3)
+    # FY2027 as a whole: same respondents (R6 answered in November, also FY2027: 1 is dissatisfied) -> 2 of 4 = 50%
+    # against the FY2027 target of 54%
+    fiscal = overall(catalog, "employee_service_satisfaction", period="FY2027")
+    assert (fiscal.numerator, fiscal.denominator) == (2, 4)
+    assert fiscal.status is Status.FAIL and fiscal.target == ">= 54%"
+
+
+def test_importance_satisfaction_rating_is_ranked_as_kansas_city_publishes_it(catalog, data):
+    write_survey(data, SURVEY)
+    rows = [r for r in results(catalog, "importance_satisfaction") if r.group]
+    # Importance: engage named by R1, R3 = 2 of 4; information by R1, R2, R4 = 3 of 4.
+    # I-S: engage 0.50 x (1 - 1/3) = 0.3333, information 0.75 x (1 - 2/3) = 0.25 -> engage ranks first.
+    assert [(r.group["question"], r.rank) for r in rows] == [(ENGAGE[1], 1), (INFO[1], 2)]
+    assert rows[0].value == pytest.approx(0.5 * (1 - 1 / 3))
+    assert rows[1].value == pytest.approx(0.75 * (1 - 2 / 3))
+    assert [(i.kpi_id, i.value) for i in rows[0].inputs] == [
+        ("communication_importance", pytest.approx(50.0)), ("survey_satisfaction", pytest.approx(100 / 3))]
+    # Only the two communication items have an importance, so only they are rated.
+    # The overall row is the formula over the inputs' overall rows: importance 5 of 8 communication answers,
+    # satisfaction 7 of 12 over every question.
+    overall_row = overall(catalog, "importance_satisfaction")
+    assert overall_row.rank is None
+    assert overall_row.value == pytest.approx(5 / 8 * (1 - 7 / 12))
