@@ -48,8 +48,8 @@ def test_json_carries_every_kpi_with_provenance(cli):
     assert doc["catalog"]["path"].endswith("kpi_definitions.yaml")
     ids = {r["kpi_id"] for r in doc["results"]}
     # the 15 reference KPIs (fulfilment time is two entries), 2 from the SLA policy, 12 of the contact center and
-    # 7 of customer satisfaction (customer_satisfaction counted with the SLA policy's)
-    assert len(ids) == 36
+    # 8 of customer satisfaction (customer_satisfaction counted with the SLA policy's)
+    assert len(ids) == 37
     files = {Path(f["path"]).name: f["rows"] for f in doc["data_files"]}
     assert files["service_requests_2026-10.csv"] > 500
     assert sum(f["rows"] for f in doc["data_files"] if f["dataset"] == "service_requests") >= 20_000
@@ -275,7 +275,7 @@ def test_installed_script_in_a_subprocess():
     )
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
-    assert len({r["kpi_id"] for r in doc["results"]}) == 36
+    assert len({r["kpi_id"] for r in doc["results"]}) == 37
     statuses = {r["status"] for r in doc["results"]}
     assert {"pass", "warn", "fail"} <= statuses
     bad = subprocess.run(
@@ -299,13 +299,13 @@ def test_scorecard_on_the_sample_data(cli):
     assert "FY2025 Actual" in table.stdout and "FY2027 Target" in table.stdout
     assert "FY2025 starts before the first record" in table.stdout  # data begin in October 2024
     doc = json.loads(cli("scorecard", "-c", CATALOG, "--fiscal-year", "FY2026", "-f", "json").stdout)
-    assert doc["complete"] is True and len(doc["rows"]) == 36
+    assert doc["complete"] is True and len(doc["rows"]) == 37
     sla = next(r for r in doc["rows"] if r["kpi_id"] == "sla_compliance")
     assert (sla["this_year_target"], sla["next_year_target"]) == (">= 90%", ">= 92%")
     markdown = cli("scorecard", "-c", CATALOG, "-y", "FY2026", "-f", "markdown").stdout
     assert "| Measure | FY2025 Actual | FY2026 Target | FY2026 Actual | Status | FY2027 Target |" in markdown
     rows = cli("scorecard", "-c", CATALOG, "-y", "FY2026", "-f", "csv").stdout.splitlines()
-    assert len(rows) == 37 and rows[0].startswith("kpi_id,measure,domain")
+    assert len(rows) == 38 and rows[0].startswith("kpi_id,measure,domain")
     running = json.loads(cli("scorecard", "-c", CATALOG, "-y", "FY2027", "-f", "json").stdout)
     assert running["complete"] is False  # a year to date
     assert cli("scorecard", "-c", CATALOG, "-y", "2026").exit_code == 2

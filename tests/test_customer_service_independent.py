@@ -31,6 +31,7 @@ COUNT_RATIOS = {
     "communication_satisfaction",
     "survey_satisfaction",
     "communication_importance",
+    "communication_items_satisfaction",
 }
 
 # The targets of the two domains as the catalog writes them (checked against kpi_definitions.yaml below); a

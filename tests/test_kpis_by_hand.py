@@ -827,10 +827,12 @@ def test_importance_satisfaction_rating_is_ranked_as_kansas_city_publishes_it(ca
     assert rows[0].value == pytest.approx(0.5 * (1 - 1 / 3))
     assert rows[1].value == pytest.approx(0.75 * (1 - 2 / 3))
     assert [(i.kpi_id, i.value) for i in rows[0].inputs] == [
-        ("communication_importance", pytest.approx(50.0)), ("survey_satisfaction", pytest.approx(100 / 3))]
+        ("communication_importance", pytest.approx(50.0)),
+        ("communication_items_satisfaction", pytest.approx(100 / 3))]
     # Only the two communication items have an importance, so only they are rated.
-    # The overall row is the formula over the inputs' overall rows: importance 5 of 8 communication answers,
-    # satisfaction 7 of 12 over every question.
+    # The overall row is the formula over the inputs' overall rows, both over the communication items: importance
+    # 5 of 8 answers, satisfaction 3 of the 6 answered 1-5 (engage 4; information 5, 4).
     overall_row = overall(catalog, "importance_satisfaction")
     assert overall_row.rank is None
-    assert overall_row.value == pytest.approx(5 / 8 * (1 - 7 / 12))
+    assert overall_row.value == pytest.approx(5 / 8 * (1 - 3 / 6))
+    assert overall_row.covers.start == date(2026, 7, 1)

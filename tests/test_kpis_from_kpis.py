@@ -148,7 +148,7 @@ def test_cli_prints_the_ranking_table_and_json_carries_rank_and_inputs(small, cl
     assert "| agency | Spent | Hours worked | Cost per hour | Rank |" in markdown
     assert "| B | $40.0 | 10.0 h | $4.0 | 1 |" in markdown
     csv_text = cli("compute", "-c", small, "--period", "2026-10", "-f", "csv").stdout
-    assert ",1,spent=40.0; hours=10.0," in csv_text
+    assert ",1,spent=40.0; hours=10.0\n" in csv_text  # rank and inputs come last, after the columns of 1.0
 
 
 def test_where_and_a_quarter_to_date_window(tmp_path):
@@ -234,7 +234,7 @@ kpis:
         ),
         (
             "  - {id: a, name: A, domain: D, unit: x, value: params.budget * 2}\n",
-            "a KPI without a dataset is computed from other KPIs, but this formula names none",
+            "a KPI without a dataset is computed from other KPIs, but its formula names none",
         ),
         (
             "  - {id: a, name: A, domain: D, unit: x, dataset: t, value: sum(hours) / kpi.other_hours}\n",
@@ -281,6 +281,43 @@ kpis:
 def test_catalog_problems_of_kpis_from_kpis(tmp_path, kpis, expected):
     problems = bad_catalog(tmp_path, kpis)
     assert any(expected in problem for problem in problems), problems
+
+
+def test_ranks_tie_within_rounding_and_skip_the_next_place():
+    from civic_kpi.engine import _ranks
+
+    assert _ranks([0.1 + 0.2, 0.3, None, 0.5], "highest_first") == {3: 1, 0: 2, 1: 2}
+    assert _ranks([2.0, 1.0, 1.0, 3.0], "lowest_first") == {1: 1, 2: 1, 0: 3, 3: 4}
+
+
+def test_a_column_named_kpi_still_works_and_where_reads_reference_tables_and_period_names(tmp_path):
+    write_csv(tmp_path / "t.csv", ["day", "kpi", "closed"], [
+        ["2026-01-10", "a", "2026-02-15"], ["2026-01-20", "b", ""], ["2026-02-10", "a", "2026-02-20"],
+        ["2026-03-05", "c", "2026-04-02"],
+    ])  # fmt: skip
+    write_csv(tmp_path / "kinds.csv", ["kind"], [["a"], ["c"]])
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        """
+reference_tables: {kinds: {path: kinds.csv, key: kind}}
+datasets:
+  t:
+    path: t.csv
+    date_column: day
+    columns: {day: {type: date, format: "%Y-%m-%d"}, kpi: kpi, closed: {type: date, format: "%Y-%m-%d"}}
+kpis:
+  - {id: known, name: K, domain: D, unit: count, dataset: t, value: count(kpi == 'a'), where: kpi in ref.kinds}
+  - {id: open_at_end, name: O, domain: D, unit: count, dataset: t, value: count(),
+     where: closed is None or closed >= period_end}
+""",
+        encoding="utf-8",
+    )
+    # Requests created in the month still open at its end: January 2 (a closes in February, b never), March 1 (c
+    # closes in April). February's one request closed on the 20th: `where` leaves the month without records, so
+    # no data rather than 0. A series must agree with each month alone.
+    series = civic_kpi.compute(path, period="2026-Q1", every="month", kpis=["open_at_end"])
+    assert [(r.period.label, r.value) for r in series.results] == [("2026-01", 2), ("2026-02", None), ("2026-03", 1)]
+    assert civic_kpi.compute(path, period="2026-01", kpis=["known"]).results[0].value == 1
 
 
 def test_list_names_the_kpis_a_kpi_is_computed_from(small, cli):

@@ -66,5 +66,5 @@ def test_two_concurrent_runs_leave_one_complete_file(tmp_path):
         proc.communicate(timeout=120)
         assert proc.returncode == 0
     doc = json.loads(target.read_text())
-    assert len({r["kpi_id"] for r in doc["results"]}) == 36
+    assert len({r["kpi_id"] for r in doc["results"]}) == 37
     assert sorted(p.name for p in Path(tmp_path).iterdir()) == ["results.json"]

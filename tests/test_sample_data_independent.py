@@ -95,6 +95,7 @@ def test_latest_month_shows_every_status(catalog):
         "communication_satisfaction": "pass",
         "survey_satisfaction": "no_target",
         "communication_importance": "no_target",
+        "communication_items_satisfaction": "no_target",
         "importance_satisfaction": "no_target",
     }
     critical = next(r for r in run.results if r.group == {"priority": "Critical"})

@@ -25,7 +25,7 @@ def broken(tmp_path: Path, old: str, new: str, count: int = 1) -> tuple[Path, in
 def test_bundled_catalog_and_data_are_valid(cli):
     result = cli("validate", CATALOG)
     assert result.exit_code == 0, result.output
-    assert "36 KPIs, 10 datasets" in result.stdout
+    assert "37 KPIs, 10 datasets" in result.stdout
     assert "columns checked in" in result.stdout
     # The sample SLA table has one long SLA without an explanation on purpose (Houston 5.1.4): a warning, exit 0.
     assert "1 warning(s)" in result.stdout
@@ -164,7 +164,7 @@ def test_list_shows_every_kpi(cli):
     result = cli("list", "--catalog", CATALOG, "--format", "json")
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
-    assert len(rows) == 36
+    assert len(rows) == 37
     sla = next(r for r in rows if r["id"] == "sla_compliance")
     assert sla["target"] == ">= 90% (Critical: >= 95%)"
     table = cli("list", "--catalog", CATALOG)

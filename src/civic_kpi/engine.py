@@ -143,7 +143,7 @@ def select_kpis(catalog: Catalog, kpi_ids: list[str] | None = None, domains: lis
 
 
 def _dims_for(kpi: KPI, catalog: Catalog, by: list[tuple[str, ...]] | None, notes: list[str]) -> list[tuple[str, ...]]:
-    """The KPI's breakdowns: the ones asked for where its dataset has the columns, else its catalog group_by."""
+    """The KPI's breakdowns: the ones asked for whose columns every dataset under it has, else its group_by."""
     if by is None:
         return kpi.breakdowns
     kept = []
@@ -259,8 +259,6 @@ def _columns_needed(
         dataset = cat.datasets[kpi.dataset]
         columns = needed.setdefault(kpi.dataset, {dataset.date_column, dataset.freshness_column})
         used = set().union(*(formula.columns for formula in formulas[kpi.id].values()))
-        if kpi.where is not None:
-            used |= parse_formula(kpi.where, row=True).columns
         rows = derived.setdefault(kpi.dataset, set())
         rows |= used & set(dataset.derived)
         used = (used - set(dataset.derived)) | {
@@ -355,7 +353,8 @@ def _period_key(column: str, kind: SeriesKind, fiscal_year_start_month: int) -> 
 
 
 def _keyable(kpi: KPI, formulas: dict[str, Formula]) -> bool:
-    """Whether a series can group this KPI by period: not a snapshot, no formula naming the period's bounds."""
+    """Whether a series can group this KPI by period: not a snapshot or to-date window, and no formula (its
+    `where` included) naming the period's bounds."""
     return not (kpi.window.snapshot or kpi.window.to_date) and not any(f.specials for f in formulas.values())
 
 
@@ -406,9 +405,9 @@ def _aggregations(
         date_only = scan.dataset.columns[scan.dataset.freshness_column].type == "date"
         snapshot_at = min(snapshot_at, newest + (timedelta(days=1) if date_only else timedelta(microseconds=1)))
     where = None
-    if kpi.where is not None:
+    if "where" in formulas:
         row_ctx = Context(None, start, end, snapshot_at, **ctx_values, date_columns=date_columns)
-        where = compile_row(parse_formula(kpi.where, row=True), row_ctx).fill_null(False)
+        where = compile_row(formulas["where"], row_ctx).fill_null(False)
         mask = both(mask, where)
     if follow_up and newest is not None:
         # Only records whose follow-up window has fully elapsed by the as-of time can be judged; the rest are
@@ -421,7 +420,7 @@ def _aggregations(
     if kpi.window.snapshot and period is not None:
         rows = both(where, pl.col(scan.dataset.date_column) < pl.lit(snapshot_at)).sum()  # records existing by then
     ctx = Context(mask, start, end, snapshot_at, **ctx_values, date_columns=date_columns)
-    compiled = {field: compile_formula(formula, ctx) for field, formula in formulas.items()}
+    compiled = {field: compile_formula(formula, ctx) for field, formula in formulas.items() if field != "where"}
     if kpi.is_ratio:
         exprs.append(compiled["numerator"].expr.cast(pl.Float64).alias(prefix + "numerator"))
         exprs.append(compiled["denominator"].expr.cast(pl.Float64).alias(prefix + "denominator"))
@@ -514,7 +513,8 @@ def _from_kpis(
     formulas: dict[str, Formula],
     ctx_values: dict[str, Any],
 ) -> None:
-    """Compute a KPI from its input KPIs' values, for every period and for the groups all its inputs have."""
+    """Compute a KPI from its input KPIs' values, for every period and every group of any input; a group some
+    input has no records of gets no records either, so `_results` leaves it out like any group without records."""
     import polars as pl
 
     names = inputs(kpi)
@@ -575,13 +575,15 @@ def _results(
     method: str | None,
     reads: list[KPI],
     fiscal_year_start_month: int,
+    to_date: str | None,
 ) -> list[KpiResult]:
     """The KPI's result rows: per period of the series, the overall row then each breakdown's groups (in rank
-    order for a ranked KPI). `reads`: the KPIs it is computed from, whose values each row lists."""
+    order for a ranked KPI). `reads`: the KPIs it is computed from, whose values each row lists; `to_date`: the
+    to-date window of the KPI or of the KPIs under it, which each row's `covers` spells out."""
     results: list[KpiResult] = []
     for period in series:
         prior, year_ago = period.prior(), period.year_ago()
-        covers = _covers(kpi, period, fiscal_year_start_month)
+        covers = _covers(to_date, period, fiscal_year_start_month)
         for dims in [(), *breakdowns]:
             rows = []
             for group in values.groups(kpi.id, dims):
@@ -639,12 +641,11 @@ def _results(
     return results
 
 
-def _covers(kpi: KPI, period: Period, fiscal_year_start_month: int) -> PeriodInfo | None:
-    """The days whose records a to-date window counts, when they are more than the period's."""
-    kind = kpi.window.to_date
+def _covers(kind: str | None, period: Period, fiscal_year_start_month: int) -> PeriodInfo | None:
+    """The days whose records a to-date window of `kind` counts, when they are more than the period's."""
     if kind is None:
         return None
-    start = to_date_start(kind, period, fiscal_year_start_month)
+    start = to_date_start(kind, period, fiscal_year_start_month)  # type: ignore[arg-type]
     if start == period.start:
         return None
     return PeriodInfo(label=f"{kind.replace('_', ' ')} to date", start=start, end=period.last_day)
@@ -652,14 +653,19 @@ def _covers(kpi: KPI, period: Period, fiscal_year_start_month: int) -> PeriodInf
 
 def _ranks(found: list[float | None], order: str) -> dict[int, int]:
     """Competition ranks ("1224", a spreadsheet's RANK) of the values present, by position; 1 is the highest
-    value with highest_first, the lowest with lowest_first."""
-    present = [value for value in found if value is not None]
-    sign = -1 if order == "highest_first" else 1
-    return {
-        index: 1 + sum(1 for other in present if sign * other < sign * value)
-        for index, value in enumerate(found)
-        if value is not None
-    }
+    value with highest_first, the lowest with lowest_first. Values within 1e-9 of each other tie, as targets
+    treat them as equal, so 0.1 + 0.2 and 0.3 share a rank."""
+    present = sorted(
+        ((value, index) for index, value in enumerate(found) if value is not None),
+        key=lambda pair: pair[0],
+        reverse=order == "highest_first",
+    )
+    ranks: dict[int, int] = {}
+    for position, (value, index) in enumerate(present):
+        before = present[position - 1] if position else None
+        tied = before is not None and math.isclose(value, before[0], rel_tol=1e-9, abs_tol=1e-12)
+        ranks[index] = ranks[before[1]] if tied and before is not None else position + 1
+    return ranks
 
 
 def _excluded_reason(kpi: KPI, value: _Value) -> str | None:
@@ -749,8 +755,12 @@ def compute(
                 )
     notes: list[str] = []
     computed = with_inputs(cat, chosen)  # a KPI computed from other KPIs needs them, even when not asked for
+    # Every formula of a KPI, its `where` included, so that the columns, reference tables and period names it
+    # reads are found in one place.
     formulas = {
-        kpi.id: {f: parse_formula(t, over_kpis=kpi.from_kpis) for f, t in kpi.formulas.items()} for kpi in computed
+        kpi.id: {f: parse_formula(t, over_kpis=kpi.from_kpis) for f, t in kpi.formulas.items()}
+        | ({"where": parse_formula(kpi.where, row=True)} if kpi.where is not None else {})
+        for kpi in computed
     }
     dims_of = {kpi.id: _dims_for(kpi, cat, breakdowns, notes if kpi in chosen else []) for kpi in computed}
     dims_of = _with_readers_dims(computed, dims_of)
@@ -882,6 +892,10 @@ def compute(
         if kpi.from_kpis:
             _from_kpis(kpi, dims_of[kpi.id], needed, values, formulas[kpi.id], ctx_values)
     reported = {kpi.id: _dims_for(kpi, cat, breakdowns, []) for kpi in chosen}
+    # A KPI computed from to-date KPIs counts what they count (the I-S rating: the fiscal year to date).
+    to_date = {
+        kpi.id: next((k.window.to_date for k in with_inputs(cat, [kpi]) if k.window.to_date), None) for kpi in chosen
+    }
     results = [
         result
         for kpi in chosen
@@ -893,11 +907,12 @@ def compute(
             _percentile_method(formulas[kpi.id]),
             [by_id[i] for i in inputs(kpi)],
             fy,
+            to_date[kpi.id],
         )
     ]
-    to_date = {kpi.id: _covers(kpi, series[-1], fy) for kpi in chosen}
-    for covers in dict.fromkeys(c for c in to_date.values() if c is not None):
-        ids = [kpi_id for kpi_id, found in to_date.items() if found == covers]
+    spans = {kpi_id: _covers(kind, series[-1], fy) for kpi_id, kind in to_date.items()}
+    for covers in dict.fromkeys(c for c in spans.values() if c is not None):
+        ids = [kpi_id for kpi_id, found in spans.items() if found == covers]
         notes.append(f"{', '.join(ids)}: {series[-1].label} counts the {covers.label}, {covers.start} to {covers.end}")
 
     data_files = []

@@ -91,13 +91,14 @@ class Formula:
     aggregate_count: int = 0
     percentile_methods: set[str] = field(default_factory=set)
     specials: set[str] = field(default_factory=set)  # as_of, period_start, period_end: the value needs the period
-    kpis: set[str] = field(default_factory=set)  # kpi.ID: a KPI computed from other KPIs' values
-    over_kpis: bool = False  # the formula of a KPI without a dataset: no columns, no aggregates
+    kpis: set[str] = field(default_factory=set)  # the KPIs a KPI without a dataset is computed from
+    over_kpis: bool = False  # a KPI without a dataset has no records: columns and aggregates are errors
 
 
 _OVER_KPIS = "name other KPIs as kpi.ID, or give this KPI a dataset"
 
-# The names before a dot, and the Formula field collecting what follows it.
+# The names before a dot, and the Formula field collecting what follows it. `kpi.` only means another KPI in a KPI
+# without a dataset; elsewhere the checks say so, rather than calling it an unknown column.
 NAMESPACES = {"params": "params", "ref": "refs", "kpi": "kpis"}
 
 _COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot)
@@ -167,7 +168,7 @@ def _check(node: ast.AST, formula: Formula, in_aggregate: bool) -> None:
             formula.specials.add(node.id)
             return
         # A bare name is a column even where a function has the same name: exports have columns called 'days'.
-        if node.id in NAMESPACES:
+        if node.id in NAMESPACES and (node.id != "kpi" or formula.over_kpis):  # a column may be called 'kpi'
             raise FormulaError(f"'{node.id}' needs a name: {node.id}.NAME", offset)
         if formula.over_kpis:
             raise FormulaError(

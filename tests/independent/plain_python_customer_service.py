@@ -87,6 +87,7 @@ SATISFACTION_KPIS = [
     "communication_satisfaction",
     "survey_satisfaction",
     "communication_importance",
+    "communication_items_satisfaction",
     "importance_satisfaction",
 ]
 KPI_IDS = CONTACT_CENTER_KPIS + SATISFACTION_KPIS
@@ -406,6 +407,7 @@ def _survey(data: dict, period: Period) -> dict[str, dict[GroupKey, dict]]:
         "communication_satisfaction": _grouped(communication, ["council_district"], share_satisfied),
         "survey_satisfaction": _grouped(window, ["question", "council_district"], share_satisfied),
         "communication_importance": _grouped(comm_items, ["question"], share_top_three),
+        "communication_items_satisfaction": _grouped(comm_items, ["question"], share_satisfied),
     }
 
 
@@ -438,8 +440,8 @@ def _derived(base: dict[str, dict[GroupKey, dict]], groups: dict[str, list[Group
 
     out: dict[GroupKey, dict] = {}
     for key in groups["importance_satisfaction"]:
-        imp, sat = get("communication_importance", key), get("survey_satisfaction", key)
-        inputs = [("communication_importance", _f(imp)), ("survey_satisfaction", _f(sat))]
+        imp, sat = get("communication_importance", key), get("communication_items_satisfaction", key)
+        inputs = [("communication_importance", _f(imp)), ("communication_items_satisfaction", _f(sat))]
         value = None if imp is None or sat is None else imp / 100 * (1 - sat / 100)
         out[key] = _row(value, inputs=inputs)
     ranks = competition_ranks({k: r["exact"] for k, r in out.items() if k})
@@ -477,7 +479,7 @@ def compute(sample_dir: pathlib.Path, period: Period) -> dict[str, dict[GroupKey
             keys |= set(b[kpi])
         groups[kpi] = sorted(keys, key=lambda k: (len(k), k))
     imp = set(groups["communication_importance"])
-    sat = set(groups["survey_satisfaction"])
+    sat = set(groups["communication_items_satisfaction"])
     groups["importance_satisfaction"] = sorted(imp & sat, key=lambda k: (len(k), k))
     for b in bases.values():
         _derived(b, groups)

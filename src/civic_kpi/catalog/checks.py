@@ -231,17 +231,19 @@ def _from_kpis_problems(loaded: LoadedCatalog, index: int, kpi: KPI, problem: Ca
             at = f" (at character {exc.offset + 1})" if exc.offset is not None else ""
             problem(f"{exc.message}{at} in formula: {text.strip()}", field, exc.hint)
             continue
-        if not formula.kpis and field != "denominator":
-            problem(
-                "a KPI without a dataset is computed from other KPIs, but this formula names none",
-                field,
-                "name other KPIs as kpi.ID, or give this KPI a dataset",
-            )
         for name in sorted(formula.kpis - set(ids)):
             problem(f"unknown KPI 'kpi.{name}'", field, did_you_mean(name, ids) or "see `civic-kpi list`")
         _name_problems(catalog, formula, field, problem)
         parsed[field] = formula
     if len(parsed) != len(kpi.formulas):
+        return
+    if not any(formula.kpis for formula in parsed.values()):  # a ratio may take one side from params alone
+        field = next(iter(parsed))
+        problem(
+            "a KPI without a dataset is computed from other KPIs, but its formula names none",
+            field,
+            "name other KPIs as kpi.ID, or give this KPI a dataset",
+        )
         return
     frame = pl.DataFrame(schema={kpi_column(name): pl.Float64 for f in parsed.values() for name in f.kpis})
     ctx = Context(None, _NEVER, _NEVER, _NEVER, dict(catalog.parameters), {r: [] for r in catalog.reference_tables})
@@ -287,6 +289,17 @@ def _input_problems(loaded: LoadedCatalog) -> list[Problem]:
         datasets = {name: cat.datasets[name] for name in names}
         shared = [c for c in datasets[names[0]].columns if all(c in d.columns for d in datasets.values())]
         _dimension_problems(kpi, datasets, shared, problem, via=", a dataset it is computed from")
+        for dimension in sorted({d for dims in kpi.breakdowns for d in dims if d in shared}):
+            # Groups are matched by their text: an integer 1 in one dataset and a float 1.0 in another differ.
+            types = {name: datasets[name].columns[dimension].type for name in names}
+            if len(set(types.values())) > 1:
+                listed = ", ".join(f"{kind} in '{name}'" for name, kind in types.items())
+                problem(
+                    f"group_by column '{dimension}' has different types in the datasets it is computed from "
+                    f"({listed}), so their groups would not match",
+                    "group_by",
+                    "declare the column with the same type in every dataset",
+                )
     return problems
 
 

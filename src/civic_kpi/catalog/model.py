@@ -473,7 +473,7 @@ class Window(StrictModel):
 
 
 class KPI(StrictModel):
-    """One indicator: a formula over one dataset, the window that feeds it, its grouping and target.
+    """One indicator: a formula over one dataset's records (or over other KPIs), its window, grouping and target.
 
     A KPI without a dataset is computed from other KPIs of the same period and group: its formula names them as
     kpi.ID (`kpi.contact_center_cost / kpi.calls_handled`).

@@ -30,7 +30,7 @@ def value_text(value: float | None, unit: str, decimals: int) -> str:
     return with_unit(f"{value:,.{digits}f}", unit)
 
 
-def _amount(number: float) -> str:
+def amount(number: float) -> str:
     # Counts print as integers; sums of hours or dollars keep their decimals (86.5/86.72, not 86/87).
     return f"{number:,.0f}" if float(number).is_integer() else f"{number:,.2f}".rstrip("0").rstrip(".")
 
@@ -38,7 +38,7 @@ def _amount(number: float) -> str:
 def count_text(result: KpiResult) -> str:
     ratio = result.numerator is not None and result.denominator is not None
     if ratio and (result.unit == "percent" or result.sample_size is None):  # None: computed from other KPIs
-        return f"{_amount(result.numerator)}/{_amount(result.denominator)}"  # type: ignore[arg-type]
+        return f"{amount(result.numerator)}/{amount(result.denominator)}"  # type: ignore[arg-type]
     if result.sample_size is not None:
         return f"{result.sample_size:,}"
     return ""

@@ -13,7 +13,7 @@ CSV_COLUMNS = [
     "value", "numerator", "denominator", "sample_size", "target", "status", "status_reason",
     "prior_period", "prior_value", "change_vs_prior", "change_pct_vs_prior",
     "year_ago_period", "year_ago_value", "change_vs_year_ago", "change_pct_vs_year_ago",
-    "rank", "inputs", "percentile_method", "schema_version",
+    "percentile_method", "schema_version", "rank", "inputs",
 ]  # fmt: skip
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from civic_kpi.monthly_review import ReviewItem, ReviewRun
-from civic_kpi.report.formatting import markdown_row, value_text
+from civic_kpi.report.formatting import amount, markdown_row, value_text
 from civic_kpi.report.records import safe_cell
 from civic_kpi.report.table import console_text
 
@@ -22,7 +22,7 @@ def _group(item: ReviewItem, owner_key: str | None = None) -> str:
 
 def _counts(item: ReviewItem) -> str:
     if item.numerator is not None and item.denominator is not None:
-        return f"{item.numerator:,.0f} of {item.denominator:,.0f}"
+        return f"{amount(item.numerator)} of {amount(item.denominator)}"
     return f"{item.sample_size:,} answers" if item.sample_size is not None else ""
 
 
