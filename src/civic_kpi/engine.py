@@ -25,6 +25,7 @@ from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.catalog.model import KPI, Catalog, Dataset, as_breakdowns
 from civic_kpi.errors import DataError, Problem, UsageError, did_you_mean
 from civic_kpi.expressions import (
+    NO_PERIOD,
     PERCENTILE_METHOD_TEXT,
     Context,
     Formula,
@@ -206,8 +207,7 @@ def with_derived(frame: pl.LazyFrame, dataset: Dataset, names: set[str], ctx_val
     """Add the dataset's derived (row formula) columns `names` to its lazy frame."""
     if not names:
         return frame
-    moment = datetime(2000, 1, 1)  # row formulas have no period; period names are refused in them by the checks
-    ctx = Context(all_rows(), moment, moment, moment, **ctx_values, date_columns=dataset.date_only_columns)
+    ctx = Context(all_rows(), NO_PERIOD, NO_PERIOD, NO_PERIOD, **ctx_values, date_columns=dataset.date_only_columns)
     return frame.with_columns(
         compile_row(parse_formula(dataset.derived[name], row=True), ctx).alias(name) for name in sorted(names)
     )
@@ -358,8 +358,6 @@ def _keyable(kpi: KPI, formulas: dict[str, Formula]) -> bool:
     return not (kpi.window.snapshot or kpi.window.to_date) and not any(f.specials for f in formulas.values())
 
 
-_NO_PERIOD = datetime(2000, 1, 1)  # keyed plans hold only formulas that never read the period's bounds
-
 # Records per part of a series over a big export. Polars holds the records of a grouped percentile in memory
 # (about 200 bytes each with their group keys), so a series over more than twice this many records is computed
 # a few periods at a time: every part reads the export again (a cost in time), but memory stays flat as the
@@ -397,7 +395,7 @@ def _aggregations(
     follow_up = kpi.window.follow_up_days
     date_columns = scan.dataset.date_only_columns
     mask = None if period is None else _mask(scan, kpi, period, fiscal_year_start_month)
-    start, end = (period.start_dt, period.end_dt) if period else (_NO_PERIOD, _NO_PERIOD)
+    start, end = (period.start_dt, period.end_dt) if period else (NO_PERIOD, NO_PERIOD)
     snapshot_at = end
     if kpi.window.snapshot and period is not None and newest is not None:
         # As things stood at the end of the period, but never past the newest record: after it we know nothing.
@@ -518,7 +516,7 @@ def _from_kpis(
     import polars as pl
 
     names = inputs(kpi)
-    ctx = Context(None, _NO_PERIOD, _NO_PERIOD, _NO_PERIOD, **ctx_values)
+    ctx = Context(None, NO_PERIOD, NO_PERIOD, NO_PERIOD, **ctx_values)
     exprs = [compile_formula(formula, ctx).expr.cast(pl.Float64).alias(field) for field, formula in formulas.items()]
     for dims in [(), *breakdowns]:
         groups = list(dict.fromkeys(group for name in names for group in values.groups(name, dims)))
@@ -762,8 +760,8 @@ def compute(
         | ({"where": parse_formula(kpi.where, row=True)} if kpi.where is not None else {})
         for kpi in computed
     }
-    dims_of = {kpi.id: _dims_for(kpi, cat, breakdowns, notes if kpi in chosen else []) for kpi in computed}
-    dims_of = _with_readers_dims(computed, dims_of)
+    own_dims = {kpi.id: _dims_for(kpi, cat, breakdowns, notes if kpi in chosen else []) for kpi in computed}
+    dims_of = _with_readers_dims(computed, own_dims)  # what is computed; own_dims is what is reported
     from_records = [kpi for kpi in computed if not kpi.from_kpis]
     needed_columns, deadlines, row_columns = _columns_needed(from_records, cat, formulas, dims_of)
     tz = cat.timezone
@@ -891,7 +889,6 @@ def compute(
     for kpi in computed:
         if kpi.from_kpis:
             _from_kpis(kpi, dims_of[kpi.id], needed, values, formulas[kpi.id], ctx_values)
-    reported = {kpi.id: _dims_for(kpi, cat, breakdowns, []) for kpi in chosen}
     # A KPI computed from to-date KPIs counts what they count (the I-S rating: the fiscal year to date).
     to_date = {
         kpi.id: next((k.window.to_date for k in with_inputs(cat, [kpi]) if k.window.to_date), None) for kpi in chosen
@@ -901,7 +898,7 @@ def compute(
         for kpi in chosen
         for result in _results(
             kpi,
-            reported[kpi.id],
+            own_dims[kpi.id],
             series,
             values,
             _percentile_method(formulas[kpi.id]),

@@ -379,6 +379,11 @@ def refresh_days(text: pl.Expr) -> pl.Expr:
     return pl.coalesce(iso.replace(0.0, None), words)
 
 
+# The moment formulas are compiled with where the period cannot matter: row formulas, formulas over KPIs, type
+# checks, and keyed plans (which hold only formulas that never read the period's bounds).
+NO_PERIOD = datetime(2000, 1, 1)
+
+
 def kpi_column(kpi_id: str) -> str:
     """The column holding a KPI's values where a formula over KPIs (kpi.ID) is evaluated."""
     return f"kpi.{kpi_id}"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from civic_kpi.errors import Problem, did_you_mean
 from civic_kpi.expressions import (
+    NO_PERIOD,
     SPECIAL_NAMES,
     Context,
     Formula,
@@ -18,8 +18,6 @@ from civic_kpi.expressions import (
     kpi_column,
     parse_formula,
 )
-
-_NEVER = datetime(2000, 1, 1)  # a moment for compiling formulas that must not depend on the period
 
 if TYPE_CHECKING:
     import polars as pl
@@ -80,9 +78,9 @@ def derived_problems(loaded: LoadedCatalog) -> list[Problem]:
                 continue
             ctx = Context(
                 all_rows(),
-                datetime(2000, 1, 1),
-                datetime(2000, 1, 1),
-                datetime(2000, 1, 1),
+                NO_PERIOD,
+                NO_PERIOD,
+                NO_PERIOD,
                 params=dict(loaded.catalog.parameters),
                 refs={r: [] for r in loaded.catalog.reference_tables},
                 timezone=loaded.catalog.timezone,
@@ -126,11 +124,8 @@ def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
     parsed = {}
     fields = {**kpi.formulas, **({"where": kpi.where} if kpi.where is not None else {})}
     for field, text in fields.items():
-        try:
-            formula = parse_formula(text, row=field == "where")
-        except FormulaError as exc:
-            at = f" (at character {exc.offset + 1})" if exc.offset is not None else ""
-            problem(f"{exc.message}{at} in formula: {text.strip()}", field, exc.hint)
+        formula = _parsed(text, field, problem, row=field == "where")
+        if formula is None:
             continue
         for column in sorted(formula.columns - set(columns)):
             hint = did_you_mean(column, columns + list(SPECIAL_NAMES))
@@ -167,6 +162,16 @@ def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
         return problems
     problems.extend(_type_problems(loaded, index, kpi, dataset, parsed))
     return problems
+
+
+def _parsed(text: str, field: str, problem: Callable[..., None], **mode: bool) -> Formula | None:
+    """A KPI's formula parsed in `mode` (row, over_kpis), or None after reporting where it breaks the language."""
+    try:
+        return parse_formula(text, **mode)
+    except FormulaError as exc:
+        at = f" (at character {exc.offset + 1})" if exc.offset is not None else ""
+        problem(f"{exc.message}{at} in formula: {text.strip()}", field, exc.hint)
+        return None
 
 
 def _name_problems(catalog: Catalog, formula: Formula, field: str, problem: Callable[..., None]) -> None:
@@ -225,11 +230,8 @@ def _from_kpis_problems(loaded: LoadedCatalog, index: int, kpi: KPI, problem: Ca
     ids = [k.id for k in catalog.kpis]
     parsed = {}
     for field, text in kpi.formulas.items():
-        try:
-            formula = parse_formula(text, over_kpis=True)
-        except FormulaError as exc:
-            at = f" (at character {exc.offset + 1})" if exc.offset is not None else ""
-            problem(f"{exc.message}{at} in formula: {text.strip()}", field, exc.hint)
+        formula = _parsed(text, field, problem, over_kpis=True)
+        if formula is None:
             continue
         for name in sorted(formula.kpis - set(ids)):
             problem(f"unknown KPI 'kpi.{name}'", field, did_you_mean(name, ids) or "see `civic-kpi list`")
@@ -246,7 +248,8 @@ def _from_kpis_problems(loaded: LoadedCatalog, index: int, kpi: KPI, problem: Ca
         )
         return
     frame = pl.DataFrame(schema={kpi_column(name): pl.Float64 for f in parsed.values() for name in f.kpis})
-    ctx = Context(None, _NEVER, _NEVER, _NEVER, dict(catalog.parameters), {r: [] for r in catalog.reference_tables})
+    refs: dict[str, list] = {r: [] for r in catalog.reference_tables}
+    ctx = Context(None, NO_PERIOD, NO_PERIOD, NO_PERIOD, dict(catalog.parameters), refs)
     for field, formula in parsed.items():
         try:
             frame.select(compile_formula(formula, ctx).expr.alias("x"))
@@ -308,7 +311,6 @@ def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset
     import polars as pl
 
     empty = pl.DataFrame(schema=polars_schema(dataset)).lazy()
-    moment = datetime(2000, 1, 1)
     if dataset.derived:
         from civic_kpi.engine import with_derived
 
@@ -323,9 +325,9 @@ def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset
             return []  # reported by derived_problems
     ctx = Context(
         mask=all_rows(),
-        period_start=moment,
-        period_end=moment,
-        as_of=moment,
+        period_start=NO_PERIOD,
+        period_end=NO_PERIOD,
+        as_of=NO_PERIOD,
         params=dict(loaded.catalog.parameters),
         refs={name: [] for name in loaded.catalog.reference_tables},
         timezone=loaded.catalog.timezone,
