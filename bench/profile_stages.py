@@ -43,8 +43,8 @@ def main() -> None:
     import polars as pl
 
     from civic_kpi import compute, load_catalog
+    from civic_kpi.data.sources import scan_dataset
     from civic_kpi.report import render
-    from civic_kpi.sources import scan_dataset
 
     folder = args.export.parent
     text = (HERE / "kpi_bench.yaml").read_text().replace("path: requests.parquet", f"path: {args.export.name}")

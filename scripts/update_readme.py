@@ -64,7 +64,7 @@ def preset_sections() -> str:
     """One section per bundled preset: where the layout comes from, the choices it makes, and how to use it."""
     import yaml
 
-    from civic_kpi.presets import presets
+    from civic_kpi.catalog.presets import presets
 
     parts = []
     for name, document in presets().items():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import civic_kpi
-from civic_kpi.periods import parse_period
+from civic_kpi.time.periods import parse_period
 from tests.conftest import CATALOG, write_csv
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import polars as pl
 import pytest
 
-from civic_kpi.expressions import Context, FormulaError, all_rows, compile_formula, parse_formula
+from civic_kpi.formula import Context, FormulaError, all_rows, compile_formula, parse_formula
 
 ROWS = {
     "status": ["Resolved", "Cancelled", "Open", "Resolved", None],

@@ -8,9 +8,9 @@ import pytest
 
 from civic_kpi.catalog.model import Target
 from civic_kpi.errors import UsageError
-from civic_kpi.periods import latest_complete_month, parse_period
 from civic_kpi.results import Status
 from civic_kpi.targets import describe, judge, target_for_group
+from civic_kpi.time.periods import latest_complete_month, parse_period
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import civic_kpi
-from civic_kpi.presets import presets
+from civic_kpi.catalog.presets import presets
 
 NYC_HEADER = "Unique Key,Created Date,Closed Date,Agency,Complaint Type,Status,Due Date,Open Data Channel Type\n"
 KC_HEADER = (
@@ -186,7 +186,7 @@ def test_inspect_names_the_preset(tmp_path, cli):
 
 
 def civic_kpi_inspect(path):
-    from civic_kpi.inspect_file import inspect
+    from civic_kpi.data.inspect import inspect
 
     return inspect(path)
 

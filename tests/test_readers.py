@@ -163,7 +163,7 @@ def test_csv_cells_are_trimmed_and_typed_text_is_used_as_stored(tmp_path) -> Non
     import polars as pl
 
     from civic_kpi.catalog.model import Dataset
-    from civic_kpi.sources import scan_dataset
+    from civic_kpi.data.sources import scan_dataset
 
     day = "2026-01-01"
     rows = {"day": [day] * 5, "status": ["Closed", "Closed ", "  ", "", "Open"], "score": ["1", " 2", "3", "", "4"]}

@@ -166,7 +166,7 @@ def test_check_formulas_and_columns_are_validated(tmp_path, cli):
 
 
 def test_inspect_keeps_leading_zeros_and_two_digit_years(tmp_path):
-    from civic_kpi.inspect_file import inspect
+    from civic_kpi.data.inspect import inspect
 
     (tmp_path / "z.csv").write_text("zip,opened\n02134,01/15/24\n10001,02/01/24\n")
     types = {c.name: (c.type, c.format) for c in inspect(tmp_path / "z.csv").columns}

@@ -181,7 +181,7 @@ def test_review_list_worked_by_hand(catalog, data, cli):
     ],
 )
 def test_validate_warns_about_long_slas_without_explanation(catalog, data, cli, row, warned):
-    from civic_kpi.validation import validate
+    from civic_kpi.data.validation import validate
 
     write_requests(data, [sr("2026-10-05 08:00:00")], sla=[*SLA, row])
     warnings = validate(catalog).warnings

@@ -19,13 +19,13 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
+    from civic_kpi.data.deadlines import sla_deadlines
     from civic_kpi.engine import compute
     from civic_kpi.errors import CatalogError, CivicKpiError, DataError, ExitCode, UsageError
-    from civic_kpi.fiscal_scorecard import ScorecardRun, scorecard
-    from civic_kpi.monthly_review import ReviewRun, review
-    from civic_kpi.periods import Period, parse_period
-    from civic_kpi.policies import sla_deadlines
-    from civic_kpi.results import ComputeRun, KpiResult, Status
+    from civic_kpi.programs.houston_review import review
+    from civic_kpi.programs.kansas_city_scorecard import scorecard
+    from civic_kpi.results import ComputeRun, KpiResult, ReviewRun, ScorecardRun, Status
+    from civic_kpi.time.periods import Period, parse_period
 
 _EXPORTS = {
     "load_catalog": "civic_kpi.catalog.loader",
@@ -36,13 +36,13 @@ _EXPORTS = {
     "DataError": "civic_kpi.errors",
     "UsageError": "civic_kpi.errors",
     "ExitCode": "civic_kpi.errors",
-    "Period": "civic_kpi.periods",
-    "parse_period": "civic_kpi.periods",
-    "sla_deadlines": "civic_kpi.policies",
-    "review": "civic_kpi.monthly_review",
-    "ReviewRun": "civic_kpi.monthly_review",
-    "scorecard": "civic_kpi.fiscal_scorecard",
-    "ScorecardRun": "civic_kpi.fiscal_scorecard",
+    "Period": "civic_kpi.time.periods",
+    "parse_period": "civic_kpi.time.periods",
+    "sla_deadlines": "civic_kpi.data.deadlines",
+    "review": "civic_kpi.programs.houston_review",
+    "ReviewRun": "civic_kpi.results",
+    "scorecard": "civic_kpi.programs.kansas_city_scorecard",
+    "ScorecardRun": "civic_kpi.results",
     "ComputeRun": "civic_kpi.results",
     "KpiResult": "civic_kpi.results",
     "Status": "civic_kpi.results",

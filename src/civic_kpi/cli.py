@@ -18,7 +18,7 @@ import typer
 
 from civic_kpi import __version__
 from civic_kpi.errors import CivicKpiError, ExitCode
-from civic_kpi.periods import SERIES_KINDS
+from civic_kpi.time.periods import SERIES_KINDS
 
 app = typer.Typer(
     name="civic-kpi",
@@ -241,8 +241,8 @@ def compute(
     """
     from civic_kpi.engine import compute as run_compute
     from civic_kpi.errors import UsageError
-    from civic_kpi.periods import date_range
     from civic_kpi.report import render
+    from civic_kpi.time.periods import date_range
 
     with _user_errors():
         chosen_period = period
@@ -286,7 +286,7 @@ def validate(
     Example:
       civic-kpi validate kpi_definitions.yaml
     """
-    from civic_kpi.validation import validate as run_validate
+    from civic_kpi.data.validation import validate as run_validate
 
     with _user_errors():
         report = run_validate(catalog, data_dir=data_dir, check_data=not no_data)
@@ -326,7 +326,7 @@ def review(
       civic-kpi review --month 2026-10
       civic-kpi review --month 2026-10 --format csv -o review-2026-10.csv
     """
-    from civic_kpi.monthly_review import review as run_review
+    from civic_kpi.programs.houston_review import review as run_review
     from civic_kpi.report.review import render_review
 
     with _user_errors():
@@ -358,7 +358,7 @@ def scorecard(
       civic-kpi scorecard --fiscal-year FY2026
       civic-kpi scorecard --domain "311 Customer Service" --format markdown
     """
-    from civic_kpi.fiscal_scorecard import scorecard as run_scorecard
+    from civic_kpi.programs.kansas_city_scorecard import scorecard as run_scorecard
     from civic_kpi.report.scorecard import render_scorecard
 
     with _user_errors():
@@ -429,7 +429,7 @@ def inspect(
       civic-kpi inspect exports/311_Service_Requests.csv
       civic-kpi inspect events.json --format json
     """
-    from civic_kpi.inspect_file import inspect as run_inspect
+    from civic_kpi.data.inspect import inspect as run_inspect
 
     with _user_errors():
         profile = run_inspect(file)
@@ -476,7 +476,7 @@ def presets() -> None:
     Example:
       civic-kpi presets
     """
-    from civic_kpi.presets import presets as bundled
+    from civic_kpi.catalog.presets import presets as bundled
 
     for name, document in bundled().items():
         typer.echo(f"{name}: {document['title']}")

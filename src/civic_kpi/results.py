@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -144,4 +144,75 @@ class ComputeRun(RunHeader):
         counts = {status.value: 0 for status in Status}
         for result in self.results:
             counts[result.status.value] += 1
+        return counts
+
+
+class ReviewItem(_Frozen):
+    group: dict[str, str | None] = Field(description="The review group and its owner, e.g. request_type, agency.")
+    owner: str | None
+    kpi_id: str
+    kpi_name: str
+    rule: str = Field(description="The standard that was missed, in words.")
+    threshold: float
+    value: float
+    unit: str
+    numerator: float | None = None
+    denominator: float | None = None
+    sample_size: int | None = None
+
+
+class ReviewRun(RunHeader):
+    month: PeriodInfo
+    owner_key: str | None = Field(None, description="The group column naming the owner (agency).")
+    review_due: date = Field(description="Reviews are due by this date (Houston 5.2.4: the 15th of the next month).")
+    as_of: datetime | None
+    groups_checked: int = Field(description="Groups with data for at least one rule in the month.")
+    items: list[ReviewItem]
+    notes: list[str] = Field(default_factory=list)
+
+
+class ScorecardRow(_Frozen):
+    kpi_id: str
+    measure: str
+    domain: str
+    unit: str
+    decimals: int
+    last_year_actual: float | None
+    this_year_target: str | None
+    this_year_actual: float | None
+    status: Status
+    next_year_target: str | None
+
+
+class ScorecardRun(RunHeader):
+    fiscal_year: PeriodInfo
+    last_year: PeriodInfo
+    next_year: str
+    as_of: datetime | None
+    complete: bool = Field(description="False while the fiscal year is still running (year to date).")
+    rows: list[ScorecardRow]
+    notes: list[str] = Field(default_factory=list)
+
+
+class CheckResult(_Frozen):
+    dataset: str
+    name: str
+    check: str
+    status: Status
+    metric: float | None
+    unit: str = Field(description="records, share, days or problems")
+    threshold: str
+    message: str
+    catalog_line: int | None = None
+    examples: list[dict[str, Any]] = Field(default_factory=list, description="A few offending records.")
+
+
+class CheckRun(RunHeader):
+    checked_at: datetime = Field(description="The moment 'future' and 'freshness' compare with (--now).")
+    results: list[CheckResult]
+
+    def counts(self) -> dict[str, int]:
+        counts = {"pass": 0, "warn": 0, "fail": 0}
+        for result in self.results:
+            counts[result.status.value] = counts.get(result.status.value, 0) + 1
         return counts

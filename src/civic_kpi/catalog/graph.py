@@ -10,7 +10,7 @@ import ast
 from functools import cache
 
 from civic_kpi.catalog.model import KPI, Catalog
-from civic_kpi.expressions import FormulaError, parse_formula
+from civic_kpi.formula import FormulaError, parse_formula
 
 
 @cache

@@ -231,7 +231,7 @@ def load_catalog(path: str | Path, check_formulas: bool = True) -> LoadedCatalog
         )
     datasets = data.get("datasets")
     if isinstance(datasets, dict):
-        from civic_kpi.presets import apply_preset
+        from civic_kpi.catalog.presets import apply_preset
 
         data = {
             **data,
@@ -248,7 +248,7 @@ def load_catalog(path: str | Path, check_formulas: bool = True) -> LoadedCatalog
         raise CatalogError(_problems_from_validation(exc, data, lines, display)) from None
     loaded = LoadedCatalog(catalog=catalog, path=path, sha256=hashlib.sha256(raw).hexdigest(), lines=lines)
     if check_formulas:
-        from civic_kpi.catalog.checks import check_catalog
+        from civic_kpi.catalog.rules import check_catalog
 
         problems = check_catalog(loaded)
         if problems:

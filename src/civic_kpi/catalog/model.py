@@ -123,9 +123,6 @@ class HolidaySource(StrictModel):
     categories: list[str] | None = Field(None, description="Holiday categories of the package (default: public).")
 
 
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
 class Calendar(StrictModel):
     """Which days are business days: weekdays minus public holidays minus the city's own closures."""
 

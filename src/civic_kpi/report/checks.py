@@ -10,10 +10,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from civic_kpi.quality import CheckResult, CheckRun
 from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT
 from civic_kpi.report.table import console_text
-from civic_kpi.results import Status
+from civic_kpi.results import CheckResult, CheckRun, Status
 
 FORMATS = ("table", "json", "junit", "github")
 

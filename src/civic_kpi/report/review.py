@@ -8,10 +8,10 @@ import io
 from rich.table import Table
 from rich.text import Text
 
-from civic_kpi.monthly_review import ReviewItem, ReviewRun
 from civic_kpi.report.formatting import amount, markdown_row, value_text
 from civic_kpi.report.records import safe_cell
 from civic_kpi.report.table import console_text
+from civic_kpi.results import ReviewItem, ReviewRun
 
 COLUMNS = ["owner", "group", "kpi_id", "rule", "value", "threshold", "numerator", "denominator", "sample_size"]
 

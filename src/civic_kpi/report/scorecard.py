@@ -8,10 +8,10 @@ import io
 from rich.table import Table
 from rich.text import Text
 
-from civic_kpi.fiscal_scorecard import ScorecardRun
 from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT, markdown_row, value_text
 from civic_kpi.report.records import safe_cell
 from civic_kpi.report.table import console_text
+from civic_kpi.results import ScorecardRun
 
 
 def _headers(run: ScorecardRun) -> list[str]:

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
+from civic_kpi.data.deadlines import long_sla_warnings
+from civic_kpi.data.sources import check_columns, load_reference, resolve_files
 from civic_kpi.errors import CivicKpiError, Problem
-from civic_kpi.policies import long_sla_warnings
-from civic_kpi.sources import check_columns, load_reference, resolve_files
 
 
 @dataclass

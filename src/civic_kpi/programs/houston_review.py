@@ -11,39 +11,11 @@ from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.engine import compute
 from civic_kpi.errors import Problem, UsageError
-from civic_kpi.periods import Period, parse_period
-from civic_kpi.results import PeriodInfo, RunHeader, Status
-
-
-class ReviewItem(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    group: dict[str, str | None] = Field(description="The review group and its owner, e.g. request_type, agency.")
-    owner: str | None
-    kpi_id: str
-    kpi_name: str
-    rule: str = Field(description="The standard that was missed, in words.")
-    threshold: float
-    value: float
-    unit: str
-    numerator: float | None = None
-    denominator: float | None = None
-    sample_size: int | None = None
-
-
-class ReviewRun(RunHeader):
-    month: PeriodInfo
-    owner_key: str | None = Field(None, description="The group column naming the owner (agency).")
-    review_due: date = Field(description="Reviews are due by this date (Houston 5.2.4: the 15th of the next month).")
-    as_of: datetime | None
-    groups_checked: int = Field(description="Groups with data for at least one rule in the month.")
-    items: list[ReviewItem]
-    notes: list[str] = Field(default_factory=list)
+from civic_kpi.results import ReviewItem, ReviewRun, Status
+from civic_kpi.time.periods import Period, parse_period
 
 
 def _month(value: str | Period | None, loaded: LoadedCatalog) -> Period | None:

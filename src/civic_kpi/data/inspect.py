@@ -15,9 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from civic_kpi.catalog.model import Dataset
+from civic_kpi.catalog.presets import match
+from civic_kpi.data.sources import file_encoding, file_separator, open_file
 from civic_kpi.errors import DataError, Problem
-from civic_kpi.presets import match
-from civic_kpi.sources import file_encoding, file_separator, open_file
 
 SAMPLE = 20_000
 DATE_FORMATS = [

@@ -10,39 +10,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.engine import compute, data_as_of, select_kpis
 from civic_kpi.errors import Problem, UsageError
-from civic_kpi.periods import Period, fiscal_year_containing, parse_period
-from civic_kpi.results import PeriodInfo, RunHeader, Status
+from civic_kpi.results import ScorecardRow, ScorecardRun
 from civic_kpi.targets import describe, resolve_target
-
-
-class ScorecardRow(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    kpi_id: str
-    measure: str
-    domain: str
-    unit: str
-    decimals: int
-    last_year_actual: float | None
-    this_year_target: str | None
-    this_year_actual: float | None
-    status: Status
-    next_year_target: str | None
-
-
-class ScorecardRun(RunHeader):
-    fiscal_year: PeriodInfo
-    last_year: PeriodInfo
-    next_year: str
-    as_of: datetime | None
-    complete: bool = Field(description="False while the fiscal year is still running (year to date).")
-    rows: list[ScorecardRow]
-    notes: list[str] = Field(default_factory=list)
+from civic_kpi.time.periods import Period, fiscal_year_containing, parse_period
 
 
 def _fiscal_year(value: str | None, loaded: LoadedCatalog, data_dir: str | Path | None) -> Period:

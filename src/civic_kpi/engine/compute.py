@@ -23,8 +23,17 @@ from typing import TYPE_CHECKING, Any
 from civic_kpi.catalog.graph import datasets_under, inputs, with_inputs
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.catalog.model import KPI, Catalog, Dataset, as_breakdowns
+from civic_kpi.data.deadlines import with_deadlines
+from civic_kpi.data.sources import (
+    DatasetScan,
+    diagnose,
+    estimated_rows,
+    load_reference,
+    row_count_query,
+    scan_dataset,
+)
 from civic_kpi.errors import DataError, Problem, UsageError, did_you_mean
-from civic_kpi.expressions import (
+from civic_kpi.formula import (
     NO_PERIOD,
     PERCENTILE_METHOD_TEXT,
     Context,
@@ -35,8 +44,20 @@ from civic_kpi.expressions import (
     compile_row,
     kpi_column,
     parse_formula,
+    with_derived,
 )
-from civic_kpi.periods import (
+from civic_kpi.results import (
+    CatalogInfo,
+    Comparison,
+    ComputeRun,
+    DataFileInfo,
+    KpiInput,
+    KpiResult,
+    PeriodInfo,
+)
+from civic_kpi.targets import describe, judge, percent_change, resolve_target
+from civic_kpi.time.moment import parse_moment
+from civic_kpi.time.periods import (
     SERIES_KINDS,
     Period,
     SeriesKind,
@@ -48,25 +69,6 @@ from civic_kpi.periods import (
     split,
     to_date_start,
 )
-from civic_kpi.policies import with_deadlines
-from civic_kpi.results import (
-    CatalogInfo,
-    Comparison,
-    ComputeRun,
-    DataFileInfo,
-    KpiInput,
-    KpiResult,
-    PeriodInfo,
-)
-from civic_kpi.sources import (
-    DatasetScan,
-    diagnose,
-    estimated_rows,
-    load_reference,
-    row_count_query,
-    scan_dataset,
-)
-from civic_kpi.targets import describe, judge, percent_change, resolve_target
 
 if TYPE_CHECKING:
     import polars as pl
@@ -172,24 +174,6 @@ def _with_readers_dims(
     return dims
 
 
-def _parse_as_of(value: datetime | str, timezone: str | None = None, what: str = "as-of") -> datetime:
-    """A moment as naive local time of the catalog's zone; an offset given with it is converted, not dropped."""
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise UsageError(
-                Problem(f"cannot read {what} '{value}'", hint="write it as 2026-11-14 or 2026-11-14 17:00")
-            ) from None
-    if moment.tzinfo is not None:
-        from zoneinfo import ZoneInfo
-
-        moment = moment.astimezone(ZoneInfo(timezone or "UTC"))
-    return moment.replace(tzinfo=None)
-
-
 def data_as_of(catalog: LoadedCatalog | str | Path, data_dir: str | Path | None = None) -> datetime | None:
     """The newest record over all datasets of the catalog (their as_of_column or date column)."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
@@ -201,16 +185,6 @@ def data_as_of(catalog: LoadedCatalog | str | Path, data_dir: str | Path | None 
     frames = _collect({name: _newest_query(scan) for name, scan in scans.items()}, list(scans.values()), cat.timezone)
     known = [frame["newest"][0] for frame in frames.values() if frame["newest"][0] is not None]
     return max(known) if known else None
-
-
-def with_derived(frame: pl.LazyFrame, dataset: Dataset, names: set[str], ctx_values: dict[str, Any]) -> pl.LazyFrame:
-    """Add the dataset's derived (row formula) columns `names` to its lazy frame."""
-    if not names:
-        return frame
-    ctx = Context(all_rows(), NO_PERIOD, NO_PERIOD, NO_PERIOD, **ctx_values, date_columns=dataset.date_only_columns)
-    return frame.with_columns(
-        compile_row(parse_formula(dataset.derived[name], row=True), ctx).alias(name) for name in sorted(names)
-    )
 
 
 def _unmatched_queries(deadline_frames: dict[str, tuple[Dataset, pl.LazyFrame]]) -> dict[str, pl.LazyFrame]:
@@ -776,7 +750,7 @@ def compute(
     newest: dict[str, datetime | None] = {}
     oldest: dict[str, datetime | None] = {}
     if as_of is not None:
-        moment = _parse_as_of(as_of, cat.timezone)
+        moment = parse_moment(as_of, cat.timezone)
         newest = dict.fromkeys(scans, moment)
     elif period is None or any(kpi.window.snapshot or kpi.window.follow_up_days for kpi in from_records):
         # The default period and the snapshots' cut-off depend on the data, so this small query runs first.
@@ -805,7 +779,13 @@ def compute(
         scan = raw_scan
         if deadlines.get(name) or row_columns.get(name):
             frame = with_deadlines(raw_scan.frame, raw_scan.dataset, deadlines.get(name, set()), cat, root, years)
-            frame = with_derived(frame, raw_scan.dataset, row_columns.get(name, set()), ctx_values)
+            frame = with_derived(
+                frame,
+                raw_scan.dataset.derived,
+                row_columns.get(name, set()),
+                ctx_values,
+                raw_scan.dataset.date_only_columns,
+            )
             scan = replace(raw_scan, frame=frame)
         dataset_kpis = [k for k in from_records if k.dataset == name]
         keyed = [k for k in dataset_kpis if every is not None and _keyable(k, formulas[k.id])]

@@ -14,6 +14,7 @@ Aggregates only see the records of the period being computed (the engine passes 
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -643,3 +644,19 @@ class _Compiler:
             method = keywords["method"].value  # type: ignore[attr-defined]
         quantile = 0.5 if name == "median" else float(node.args[1].value) / 100.0  # type: ignore[attr-defined]
         return picked.quantile(quantile, interpolation=PERCENTILE_METHODS[method])  # type: ignore[arg-type]
+
+
+def with_derived(
+    frame: pl.LazyFrame,
+    derived: Mapping[str, str],
+    names: set[str],
+    ctx_values: dict[str, Any],
+    date_columns: frozenset[str] = frozenset(),
+) -> pl.LazyFrame:
+    """Add the derived (row formula) columns `names`, out of `derived` (name -> formula text), to a lazy frame."""
+    if not names:
+        return frame
+    ctx = Context(all_rows(), NO_PERIOD, NO_PERIOD, NO_PERIOD, **ctx_values, date_columns=date_columns)
+    return frame.with_columns(
+        compile_row(parse_formula(derived[name], row=True), ctx).alias(name) for name in sorted(names)
+    )

@@ -11,14 +11,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.catalog.model import Check, Dataset
-from civic_kpi.errors import DataError, Problem, UsageError, did_you_mean
-from civic_kpi.expressions import Context, all_rows, compile_row, parse_formula
-from civic_kpi.results import CatalogInfo, RunHeader, Status
-from civic_kpi.sources import (
+from civic_kpi.data.sources import (
     FILE_INDEX,
     check_columns,
     column_expr,
@@ -31,38 +26,15 @@ from civic_kpi.sources import (
     resolve_files,
     trims_text,
 )
+from civic_kpi.errors import DataError, Problem, UsageError, did_you_mean
+from civic_kpi.formula import Context, all_rows, compile_row, parse_formula
+from civic_kpi.results import CatalogInfo, CheckResult, CheckRun, Status
 
 if TYPE_CHECKING:
     import polars as pl
 
 EXAMPLES = 5
 ROW = "__row"
-
-
-class CheckResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    dataset: str
-    name: str
-    check: str
-    status: Status
-    metric: float | None
-    unit: str = Field(description="records, share, days or problems")
-    threshold: str
-    message: str
-    catalog_line: int | None = None
-    examples: list[dict[str, Any]] = Field(default_factory=list, description="A few offending records.")
-
-
-class CheckRun(RunHeader):
-    checked_at: datetime = Field(description="The moment 'future' and 'freshness' compare with (--now).")
-    results: list[CheckResult]
-
-    def counts(self) -> dict[str, int]:
-        counts = {"pass": 0, "warn": 0, "fail": 0}
-        for result in self.results:
-            counts[result.status.value] = counts.get(result.status.value, 0) + 1
-        return counts
 
 
 def _threshold_text(spec: Check) -> str:
@@ -257,9 +229,9 @@ def check(
 
 def _moment(now: datetime | str | None, timezone: str | None) -> datetime:
     if now is not None:
-        from civic_kpi.engine import _parse_as_of
+        from civic_kpi.time.moment import parse_moment
 
-        return _parse_as_of(now, timezone, "--now")
+        return parse_moment(now, timezone, "--now")
     if timezone:
         from zoneinfo import ZoneInfo
 
@@ -297,10 +269,10 @@ def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime) 
     physical = {c for c in columns | inputs if c in dataset.columns}
     frame = _lenient_frame(dataset, files, schemas, physical, cat.timezone)
     if derived:
-        from civic_kpi.engine import with_derived
+        from civic_kpi.formula import with_derived
 
         values = {"params": dict(cat.parameters), "refs": {}, "timezone": cat.timezone}
-        frame = with_derived(frame, dataset, derived, values)
+        frame = with_derived(frame, dataset.derived, derived, values, dataset.date_only_columns)
     ctx = Context(all_rows(), now, now, now, dict(cat.parameters), {}, cat.timezone, dataset.date_only_columns)
     plans: dict[int, tuple[pl.Expr, pl.Expr | None]] = {}
     results: dict[int, CheckResult] = {}

@@ -12,52 +12,19 @@ onto the records lazily and computes every deadline in Polars:
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from civic_kpi.catalog.model import WEEKDAYS, Calendar, Catalog, Dataset, SlaPolicy
+from civic_kpi.catalog.model import Catalog, Dataset, SlaPolicy
+from civic_kpi.data.sources import read_small_table, resolve_files
 from civic_kpi.errors import DataError, Problem, did_you_mean
-from civic_kpi.sources import read_small_table, resolve_files
+from civic_kpi.time.business_days import holiday_dates, week_mask
 
 if TYPE_CHECKING:
     import polars as pl
 
 # Houston 5.1.4: SLAs longer than this many calendar days need a written explanation.
 LONG_SLA_CALENDAR_DAYS = 30
-
-
-def holiday_dates(calendar: Calendar, years: range, name: str = "") -> list[date]:
-    """Every non-business date of the calendar other than weekends, for the given years."""
-    days: set[date] = set(calendar.closures)
-    if calendar.holidays is not None:
-        import holidays
-
-        source = calendar.holidays
-        try:
-            found = holidays.country_holidays(
-                source.country,
-                subdiv=source.subdivision,
-                years=years,
-                categories=tuple(source.categories) if source.categories else None,
-            )
-        except (NotImplementedError, KeyError, ValueError) as exc:
-            raise DataError(
-                Problem(
-                    f"the holidays package does not know {source.country}"
-                    + (f"/{source.subdivision}" if source.subdivision else "")
-                    + f": {exc}",
-                    field=f"calendars.{name}.holidays" if name else "calendars.holidays",
-                    hint="use an ISO country code (US) and, optionally, a state code (TX)",
-                )
-            ) from None
-        days.update(found.keys())
-    return sorted(days)
-
-
-def week_mask(calendar: Calendar | None) -> tuple[bool, ...]:
-    weekend = set(calendar.weekend) if calendar else {"Sat", "Sun"}
-    return tuple(day not in weekend for day in WEEKDAYS)
 
 
 def load_policy_table(name: str, policy: SlaPolicy, data_dir: Path) -> pl.DataFrame:
@@ -214,8 +181,8 @@ def with_deadlines(
 def sla_deadlines(catalog: object, dataset: str, data_dir: str | Path | None = None) -> pl.DataFrame:
     """Every record of a dataset with its deadline columns (and the columns they derive from), for checking."""
     from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
+    from civic_kpi.data.sources import scan_dataset
     from civic_kpi.errors import UsageError
-    from civic_kpi.sources import scan_dataset
 
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)  # type: ignore[arg-type]
     cat = loaded.catalog

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from civic_kpi.errors import Problem, did_you_mean
-from civic_kpi.expressions import (
+from civic_kpi.formula import (
     NO_PERIOD,
     SPECIAL_NAMES,
     Context,
@@ -312,7 +312,7 @@ def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset
 
     empty = pl.DataFrame(schema=polars_schema(dataset)).lazy()
     if dataset.derived:
-        from civic_kpi.engine import with_derived
+        from civic_kpi.formula import with_derived
 
         values = {
             "params": dict(loaded.catalog.parameters),
@@ -320,7 +320,7 @@ def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset
             "timezone": loaded.catalog.timezone,
         }
         try:
-            empty = with_derived(empty, dataset, set(dataset.derived), values)
+            empty = with_derived(empty, dataset.derived, set(dataset.derived), values, dataset.date_only_columns)
         except FormulaError:
             return []  # reported by derived_problems
     ctx = Context(
@@ -426,7 +426,7 @@ def reference_problems(loaded: LoadedCatalog) -> list[Problem]:
     for name, calendar in cat.calendars.items():
         if calendar.holidays is not None:
             from civic_kpi.errors import CivicKpiError
-            from civic_kpi.policies import holiday_dates
+            from civic_kpi.time.business_days import holiday_dates
 
             try:
                 holiday_dates(calendar, range(2020, 2021), name)

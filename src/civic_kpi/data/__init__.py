@@ -1,0 +1,1 @@
+"""Data sources: files and globs, CSV / Parquet / JSON, typed parsing, SLA deadlines, validation and profiling."""
