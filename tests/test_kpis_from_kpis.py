@@ -284,7 +284,7 @@ def test_catalog_problems_of_kpis_from_kpis(tmp_path, kpis, expected):
 
 
 def test_ranks_tie_within_rounding_and_skip_the_next_place():
-    from civic_kpi.engine.compute import _ranks
+    from civic_kpi.engine.judge import _ranks
 
     assert _ranks([0.1 + 0.2, 0.3, None, 0.5], "highest_first") == {3: 1, 0: 2, 1: 2}
     assert _ranks([2.0, 1.0, 1.0, 3.0], "lowest_first") == {1: 1, 2: 1, 0: 3, 3: 4}

@@ -79,7 +79,7 @@ def test_a_series_in_parts_equals_the_series_in_one_go(series_run) -> None:
 
 
 def test_parts_are_consecutive_periods_of_about_the_budget() -> None:
-    from civic_kpi.engine.compute import _parts
+    from civic_kpi.engine.polars_executor import split_in_parts as _parts
 
     assert _parts({1: 5, 2: 5, 3: 5, 4: 20, 5: 1}, 10) == [[1, 2], [3], [4], [5]]
     assert _parts({7: 3}, 10) == [[7]]

@@ -67,6 +67,12 @@ class ColumnSpec(StrictModel):
         default_factory=lambda: ["Y", "Yes", "YES", "y", "yes", "true", "True", "TRUE", "1"],
         description="For boolean columns: the texts that mean true. Anything else non-empty is false.",
     )
+    scheduled: bool = Field(
+        False,
+        description="For date and datetime columns: the value is planned ahead (a due date, a meeting's start) and "
+        "may lie after the as-of moment. Other date columns record events: a value after the as-of moment had not "
+        "happened yet then, and is read as missing.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -84,6 +90,8 @@ class ColumnSpec(StrictModel):
             raise ValueError("'time_format' goes with 'time_source'")
         if self.timezone is not None and self.type != "datetime":
             raise ValueError("'timezone' applies to datetime columns")
+        if self.scheduled and self.type not in ("date", "datetime"):
+            raise ValueError("'scheduled' applies to date and datetime columns")
         return self
 
     @property
@@ -320,6 +328,13 @@ class Dataset(StrictModel):
         """Columns (and deadlines) holding dates without a time: differences between them are whole days."""
         dates = {name for name, spec in self.columns.items() if spec.type == "date"}
         return frozenset(dates | {name for name, d in self.deadlines.items() if d.start in dates})
+
+    @property
+    def event_columns(self) -> frozenset[str]:
+        """Date and datetime columns that record when something happened (not scheduled ahead)."""
+        return frozenset(
+            name for name, spec in self.columns.items() if spec.type in ("date", "datetime") and not spec.scheduled
+        )
 
     @property
     def freshness_column(self) -> str:

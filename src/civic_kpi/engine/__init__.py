@@ -1,5 +1,15 @@
-"""The engine: a request is resolved, planned, executed and judged into a run document."""
+"""The engine: a request is resolved, planned, executed and judged into a run document.
 
-from civic_kpi.engine.compute import compute, data_as_of, select_kpis
+request.py          options checked against the catalog: KPIs, breakdowns, formulas, columns
+plan.py             the plan: periods at the moment, per dataset the files, columns and queries
+polars_executor.py  the plan run on Polars: lazy queries collected together, rows filed as values
+values.py           values by KPI, period and group; KPIs computed from other KPIs
+judge.py            targets, comparisons, ranks: the result rows
+compute.py          the stages in order
+"""
 
-__all__ = ["compute", "data_as_of", "select_kpis"]
+from civic_kpi.engine.compute import compute, data_as_of, plan_compute, select_kpis
+from civic_kpi.engine.plan import Plan
+from civic_kpi.engine.request import Request, resolve
+
+__all__ = ["Plan", "Request", "compute", "data_as_of", "plan_compute", "resolve", "select_kpis"]

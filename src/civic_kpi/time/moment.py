@@ -1,10 +1,27 @@
-"""The as-of moment: the one instant a run describes, read from the user's text."""
+"""The as-of moment: the one instant a run describes, and the one place that decides what was known by then.
+
+Every command (compute, check, review, scorecard, explain, rows) fixes one `Moment` and hands the same value to
+every formula (`as_of`), every snapshot, every follow-up window and every note, so the moment printed is, to the
+microsecond, the moment the numbers were computed at. The moment is naive wall-clock time in the catalog's zone.
+
+A date-only moment (`--as-of 2014-05-01`) is midnight at the start of that day. "Known by the moment" follows
+spreadsheet arithmetic: a timestamp is known when it is at or before the moment; a date-only value d is read as
+midnight of d, so a record dated on the as-of day is known at 00:00 of that day, and as-of 2014-05-01 minus
+2014-04-01 is 30 days.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Literal
 
 from civic_kpi.errors import Problem, UsageError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+MomentSource = Literal["given", "data", "clock", "period"]  # "period": no data, so the end of the period asked for
 
 
 def parse_moment(value: datetime | str, timezone: str | None = None, what: str = "as-of") -> datetime:
@@ -23,3 +40,44 @@ def parse_moment(value: datetime | str, timezone: str | None = None, what: str =
 
         moment = moment.astimezone(ZoneInfo(timezone or "UTC"))
     return moment.replace(tzinfo=None)
+
+
+@dataclass(frozen=True, order=True)
+class Moment:
+    """The instant a run describes, and where it came from: the user's --as-of, the newest record, or the clock."""
+
+    at: datetime
+    source: MomentSource = "given"
+
+    @classmethod
+    def given(cls, value: datetime | str, timezone: str | None = None, what: str = "as-of") -> Moment:
+        return cls(parse_moment(value, timezone, what), "given")
+
+    @classmethod
+    def of_data(cls, newest: datetime) -> Moment:
+        """The newest record's stamp: a date-only stamp is midnight of its day, as it prints."""
+        if not isinstance(newest, datetime):  # a date column's newest day
+            newest = datetime(newest.year, newest.month, newest.day)
+        return cls(newest, "data")
+
+    @classmethod
+    def now(cls, timezone: str | None = None) -> Moment:
+        if timezone:
+            from zoneinfo import ZoneInfo
+
+            return cls(datetime.now(ZoneInfo(timezone)).replace(tzinfo=None), "clock")
+        return cls(datetime.now(), "clock")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S}" if self.at.second or self.at.microsecond else f"{self.at:%Y-%m-%d %H:%M}"
+
+    def capped(self, end: datetime) -> datetime:
+        """The earlier of the moment and `end` (a period's end): a snapshot never looks past what is known."""
+        return min(self.at, end)
+
+    def known(self, column: pl.Expr, at: datetime | None = None) -> pl.Expr:
+        """Whether a date or timestamp column's value is known at the moment (or at `at`): at or before it.
+        Missing stamps are not 'after' anything, so they stay as they are (true)."""
+        import polars as pl
+
+        return (column.cast(pl.Datetime("us")) <= pl.lit(at or self.at, dtype=pl.Datetime("us"))).fill_null(True)
