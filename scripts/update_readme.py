@@ -2,7 +2,8 @@
 
 - the sample output: `civic-kpi compute` on the bundled catalog and sample data, as a file or pipe gets it, and
   the outputs of a few other commands the README shows (review, scorecard, check, the I-S ranking);
-- the CLI reference: the real `--help` of every command.
+- the CLI reference: the real `--help` of the app and of every command it registers, in the order `civic-kpi --help`
+  lists them, so a new command is documented without editing this script.
 
     python scripts/update_readme.py          # rewrite README.md in place
     python scripts/update_readme.py --check  # exit 1 if README.md is out of date (a test does this)
@@ -15,20 +16,27 @@ import shlex
 import sys
 from pathlib import Path
 
+import typer
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from civic_kpi.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-COMMANDS = [[], ["compute"], ["review"], ["scorecard"], ["check"], ["inspect"], ["presets"], ["validate"], ["list"],
-            ["schema"]]  # fmt: skip
+
+
+def command_names() -> list[str]:
+    """Every command the app registers and shows, in the order of `civic-kpi --help`."""
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    return [name for name, command in group.commands.items() if not command.hidden]
 
 
 def cli_reference() -> str:
     runner = CliRunner()
     parts = []
-    for command in COMMANDS:
+    for command in [[], *([name] for name in command_names())]:
         result = runner.invoke(app, [*command, "--help"], terminal_width=100, env={"COLUMNS": "100"})
         title = " ".join(["civic-kpi", *command])
         parts.append(f"### `{title} --help`\n\n```\n{result.stdout.rstrip()}\n```\n")
@@ -90,7 +98,7 @@ BLOCKS = {
     "review-output": review_output,
     "scorecard-output": scorecard_output,
     "ranking-output": lambda: run_in_root("compute", "--kpi", "importance_satisfaction", "--by", "question"),
-    "check-output": lambda: run_in_root("check", "--now", "2026-11-15 08:00", "--dataset", "service_requests"),
+    "check-output": lambda: run_in_root("check", "--as-of", "2026-11-15 08:00", "--dataset", "service_requests"),
     "presets": preset_sections,
     "cli-reference": cli_reference,
 }

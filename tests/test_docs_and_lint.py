@@ -30,7 +30,43 @@ def test_readme_set_up_commands_are_the_ones_ci_runs():
     assert commands[1] in (ROOT / ".ci" / "run").read_text()
 
 
-@pytest.mark.parametrize("command", ["compute", "validate", "list", "schema"])
+REGISTERED = update_readme.command_names()
+
+
+def test_every_registered_command_is_found():
+    # The two tests below are only as good as this list: it must come from the app, not be typed by hand.
+    assert {"compute", "review", "scorecard", "check", "validate", "inspect", "presets", "list", "schema"} <= set(
+        REGISTERED
+    )
+
+
+def test_readme_cli_reference_covers_every_registered_command():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    reference = text.split("<!-- cli-reference:start -->", 1)[1].split("<!-- cli-reference:end -->", 1)[0]
+    missing = [name for name in REGISTERED if f"### `civic-kpi {name} --help`" not in reference]
+    assert missing == [], "run: python scripts/update_readme.py"
+
+
+def test_a_new_command_enters_the_cli_reference_without_editing_the_script(monkeypatch):
+    import typer
+
+    scratch = typer.Typer(name="civic-kpi", rich_markup_mode=None)
+
+    @scratch.command()
+    def first() -> None:
+        """A command."""
+
+    @scratch.command("second-one")
+    def second() -> None:
+        """Another command, named apart from its function."""
+
+    monkeypatch.setattr(update_readme, "app", scratch)
+    assert update_readme.command_names() == ["first", "second-one"]
+    reference = update_readme.cli_reference()
+    assert "### `civic-kpi first --help`" in reference and "### `civic-kpi second-one --help`" in reference
+
+
+@pytest.mark.parametrize("command", REGISTERED)
 def test_every_command_help_has_an_example(cli, command):
     result = cli(command, "--help")
     assert result.exit_code == 0

@@ -1,12 +1,15 @@
 """civic-kpi: compute and judge city-government KPIs from a YAML catalog.
 
-The library API mirrors the CLI:
+The library API mirrors the CLI: a session holds the catalog, the data folder and the as-of moment, and has one
+method per command, taking the command's options under the same names.
 
     import civic_kpi
-    catalog = civic_kpi.load_catalog("kpi_definitions.yaml")
-    run = civic_kpi.compute(catalog, period="2026-10", by=["priority"])
+    session = civic_kpi.open("kpi_definitions.yaml")
+    run = session.compute(period="2026-10", by=["priority"])
     for result in run.results:
         print(result.kpi_id, result.group, result.value, result.status)
+
+The functions behind the methods (compute, review, scorecard, ...) stay available for one-off calls.
 
 Names are imported lazily so that `civic-kpi --help` does not pay for importing Polars.
 """
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from civic_kpi.programs.houston_review import review
     from civic_kpi.programs.kansas_city_scorecard import scorecard
     from civic_kpi.results import ComputeRun, KpiResult, ReviewRun, ScorecardRun, Status
+    from civic_kpi.session import Session, open
     from civic_kpi.time.periods import Period, parse_period
 
 _EXPORTS = {
@@ -46,6 +50,8 @@ _EXPORTS = {
     "ComputeRun": "civic_kpi.results",
     "KpiResult": "civic_kpi.results",
     "Status": "civic_kpi.results",
+    "open": "civic_kpi.session",
+    "Session": "civic_kpi.session",
 }
 
 __all__ = [
@@ -59,11 +65,13 @@ __all__ = [
     "Period",
     "ReviewRun",
     "ScorecardRun",
+    "Session",
     "Status",
     "UsageError",
     "__version__",
     "compute",
     "load_catalog",
+    "open",
     "parse_period",
     "review",
     "scorecard",

@@ -1,6 +1,8 @@
-"""The `civic-kpi` command: parse options, call the library, hand the results to a reporter. Nothing else.
+"""The `civic-kpi` command: parse options, make one call on a library session, hand the result to a reporter.
 
-Heavy imports (Polars, the engine) happen inside the commands so that `civic-kpi --help` starts fast.
+Every command is a method of civic_kpi.session.Session under the same name and options, so whatever a command does
+beyond reading its options belongs there (or in the library below it), where a notebook gets it too. Reporters
+are imported inside the commands so that `civic-kpi --help` does not pay for Rich tables or Polars.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import typer
 
 from civic_kpi import __version__
 from civic_kpi.errors import CivicKpiError, ExitCode
+from civic_kpi.session import Session
 from civic_kpi.time.periods import SERIES_KINDS
 
 app = typer.Typer(
@@ -239,29 +242,18 @@ def compute(
       civic-kpi compute --period FY2026 --every month --by priority --by channel -f csv -o fy2026.csv
       civic-kpi compute --domain "311 Customer Service" --fail-on fail
     """
-    from civic_kpi.engine import compute as run_compute
-    from civic_kpi.errors import UsageError
     from civic_kpi.report import render
-    from civic_kpi.time.periods import date_range
 
     with _user_errors():
-        chosen_period = period
-        if date_from or date_to:
-            if period:
-                raise UsageError("give either --period or --from/--to, not both")
-            if not (date_from and date_to):
-                raise UsageError("--from and --to go together")
-            chosen_period = date_range(date_from, date_to).label
         with _progress(quiet, f"loading {catalog}") as progress:
-            run = run_compute(
-                catalog,
-                period=chosen_period,
-                every=every.value if every else None,
+            run = Session(catalog, data_dir, as_of).compute(
+                period,
+                every=every.value if every else None,  # type: ignore[arg-type]  # Every's values are SERIES_KINDS
                 by=_breakdowns(by),
                 kpis=_split(kpi),
                 domains=domain or None,
-                data_dir=data_dir,
-                as_of=as_of,
+                date_from=date_from,
+                date_to=date_to,
                 progress=progress,
             )
         counts = run.counts()
@@ -286,10 +278,8 @@ def validate(
     Example:
       civic-kpi validate kpi_definitions.yaml
     """
-    from civic_kpi.data.validation import validate as run_validate
-
     with _user_errors():
-        report = run_validate(catalog, data_dir=data_dir, check_data=not no_data)
+        report = Session(catalog, data_dir).validate(check_data=not no_data)
     for warning in report.warnings:
         _err(f"warning: {warning.render()}")
     if not report.ok:
@@ -326,12 +316,11 @@ def review(
       civic-kpi review --month 2026-10
       civic-kpi review --month 2026-10 --format csv -o review-2026-10.csv
     """
-    from civic_kpi.programs.houston_review import review as run_review
     from civic_kpi.report.review import render_review
 
     with _user_errors():
         with _progress(quiet, f"loading {catalog}") as progress:
-            run = run_review(catalog, month=month, data_dir=data_dir, as_of=as_of, progress=progress)
+            run = Session(catalog, data_dir, as_of).review(month, progress=progress)
         summary = f"{len(run.items)} review findings for {run.month.label}"
         _emit(lambda f, **kw: render_review(run, f, **kw), fmt, output, summary, quiet)
 
@@ -348,6 +337,7 @@ def scorecard(
     domain: Annotated[list[str] | None, typer.Option("--domain", help="Only KPIs of this domain.")] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
+    as_of: AsOfOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Print a fiscal-year scorecard the way Kansas City publishes its measures: last year's actual, this
@@ -358,13 +348,12 @@ def scorecard(
       civic-kpi scorecard --fiscal-year FY2026
       civic-kpi scorecard --domain "311 Customer Service" --format markdown
     """
-    from civic_kpi.programs.kansas_city_scorecard import scorecard as run_scorecard
     from civic_kpi.report.scorecard import render_scorecard
 
     with _user_errors():
         with _progress(quiet, f"loading {catalog}") as progress:
-            run = run_scorecard(
-                catalog, fiscal_year=fiscal_year, kpis=_split(kpi), domains=domain, data_dir=data_dir, progress=progress
+            run = Session(catalog, data_dir, as_of).scorecard(
+                fiscal_year, kpis=_split(kpi), domains=domain, progress=progress
             )
         summary = f"the {run.fiscal_year.label} scorecard"
         _emit(lambda f, **kw: render_scorecard(run, f, **kw), fmt, output, summary, quiet)
@@ -389,8 +378,14 @@ def check(
     fail_on: Annotated[
         FailOn, typer.Option("--fail-on", help="Exit 1 when a check is at this status or worse.")
     ] = FailOn.fail,
-    now: Annotated[
-        str | None, typer.Option("--now", help="The time 'future' and 'freshness' compare with (default: now).")
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            "--now",
+            help="The time 'future' and 'freshness' compare with (default: now). YYYY-MM-DD or 'YYYY-MM-DD HH:MM'; "
+            "--now is another name for it.",
+        ),
     ] = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -401,13 +396,13 @@ def check(
       civic-kpi check
       civic-kpi check --format junit -o quality.xml
       civic-kpi check --format github --fail-on warn
+      civic-kpi check --as-of '2026-11-15 08:00' --dataset service_requests
     """
-    from civic_kpi.quality import check as run_check
     from civic_kpi.report.checks import render_checks
 
     with _user_errors():
         with _progress(quiet, f"checking the datasets of {catalog}"):
-            run = run_check(catalog, data_dir=data_dir, datasets=_split(dataset), now=now)
+            run = Session(catalog, data_dir, as_of).check(_split(dataset))
         counts = run.counts()
         summary = (
             f"{len(run.results)} check results ({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail)"
@@ -429,43 +424,12 @@ def inspect(
       civic-kpi inspect exports/311_Service_Requests.csv
       civic-kpi inspect events.json --format json
     """
-    from civic_kpi.data.inspect import inspect as run_inspect
+    from civic_kpi.report.profile import render_profile
 
     with _user_errors():
-        profile = run_inspect(file)
-    if fmt == ListFormat.json:
-        typer.echo(profile.model_dump_json(indent=2))
-        return
-    from rich.console import Console
-    from rich.syntax import Syntax
-    from rich.table import Table
-
-    console = Console(
-        no_color=not _use_color(), highlight=False, markup=False, width=None if sys.stdout.isatty() else 160
-    )
-    details = f"{profile.rows:,} records · {profile.format}"
-    if profile.encoding:
-        delimiter = {"\t": "tab"}.get(profile.delimiter or ",", profile.delimiter)
-        details += f" · {profile.encoding} · delimiter {delimiter}"
-    table = Table(title=f"{profile.path} ({details})", title_justify="left")
-    for header in ("column", "type", "format", "missing", "distinct", "range", "examples"):
-        table.add_column(header, overflow="fold")
-    for column in profile.columns:
-        span = f"{column.minimum} .. {column.maximum}" if column.minimum is not None else ""
-        table.add_row(
-            column.name,
-            column.type,
-            column.format or "",
-            f"{column.null_share:.1%}",
-            f"{column.distinct:,}",
-            span,
-            " | ".join(column.examples),
-        )
-    console.print(table)
-    if profile.presets:
-        console.print(f"Matches the preset {profile.presets[0]} (see civic-kpi presets).")
-    console.print("Catalog entry:")
-    console.print(Syntax(profile.snippet, "yaml", theme="ansi_dark", background_color="default"))
+        # The session reads its catalog only when a method needs one; inspect needs none.
+        profile = Session(DEFAULT_CATALOG).inspect(file)
+        _emit(lambda f, **kw: render_profile(profile, f, **kw), fmt, None, "")
 
 
 @app.command()
@@ -476,12 +440,10 @@ def presets() -> None:
     Example:
       civic-kpi presets
     """
-    from civic_kpi.catalog.presets import presets as bundled
+    from civic_kpi.report.catalog import render_presets
 
-    for name, document in bundled().items():
-        typer.echo(f"{name}: {document['title']}")
-        for choice in document.get("choices", []):
-            typer.echo(f"    - {choice}")
+    with _user_errors():
+        sys.stdout.write(render_presets(Session(DEFAULT_CATALOG).presets()))  # no catalog is read, as for inspect
 
 
 @app.command("list")
@@ -496,45 +458,11 @@ def list_kpis(
     Example:
       civic-kpi list --domain "Public Records & Open Data"
     """
-    import json
-
-    from civic_kpi.catalog.graph import inputs
-    from civic_kpi.catalog.loader import load_catalog
-    from civic_kpi.engine import select_kpis
-    from civic_kpi.targets import describe_with_groups
+    from civic_kpi.report.catalog import render_kpi_list
 
     with _user_errors():
-        loaded = load_catalog(catalog)
-        kpis = select_kpis(loaded.catalog, None, domain)
-    rows = [
-        {
-            "id": k.id,
-            "name": k.name,
-            "domain": k.domain,
-            "unit": k.unit,
-            "dataset": k.dataset,
-            "from_kpis": list(inputs(k)),
-            "group_by": k.group_by,
-            "target": describe_with_groups(k.target, k.unit) if k.target else None,
-            "reference": k.reference,
-        }
-        for k in kpis
-    ]
-    if fmt == ListFormat.json:
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=loaded.catalog.title, title_justify="left")
-    for column in ("id", "name", "domain", "unit", "dataset", "target"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        row["dataset"] = row["dataset"] or "from " + ", ".join(row["from_kpis"])
-        table.add_row(*(str(row[c] or "") for c in ("id", "name", "domain", "unit", "dataset", "target")))
-    Console(no_color=not _use_color(), highlight=False, markup=False, width=None if sys.stdout.isatty() else 160).print(
-        table
-    )
+        listing = Session(catalog).list(domains=domain)
+        _emit(lambda f, **kw: render_kpi_list(listing, f, **kw), fmt, None, "")
 
 
 @app.command()

@@ -208,7 +208,7 @@ class CheckResult(_Frozen):
 
 
 class CheckRun(RunHeader):
-    checked_at: datetime = Field(description="The moment 'future' and 'freshness' compare with (--now).")
+    checked_at: datetime = Field(description="The moment 'future' and 'freshness' compare with (--as-of).")
     results: list[CheckResult]
 
     def counts(self) -> dict[str, int]:
@@ -216,3 +216,49 @@ class CheckRun(RunHeader):
         for result in self.results:
             counts[result.status.value] = counts.get(result.status.value, 0) + 1
         return counts
+
+
+class KpiEntry(_Frozen):
+    """One line of `civic-kpi list`: what a KPI is, where it reads from and what it aims at."""
+
+    id: str
+    name: str
+    domain: str
+    unit: str
+    dataset: str | None
+    from_kpis: list[str] = Field(description="The KPIs it is computed from, when it has no dataset.")
+    group_by: list[str | list[str]]
+    target: str | None = Field(description="The target in words, with the groups that have their own.")
+    reference: str | None
+
+
+class KpiList(_Frozen):
+    """The catalog's KPIs (`civic-kpi list`), in catalog order."""
+
+    catalog: CatalogInfo
+    kpis: list[KpiEntry]
+
+
+class ColumnProfile(_Frozen):
+    name: str
+    kpi_name: str
+    type: str
+    format: str | None = None
+    null_share: float
+    distinct: int
+    minimum: str | None = None
+    maximum: str | None = None
+    examples: list[str]
+
+
+class FileProfile(_Frozen):
+    """An export profiled by `civic-kpi inspect`, with the catalog entry that would read it."""
+
+    path: str
+    format: str
+    encoding: str | None
+    delimiter: str | None
+    rows: int
+    columns: list[ColumnProfile]
+    presets: list[str]
+    snippet: str

@@ -1,3 +1,222 @@
-"""A library session: one catalog, one data folder, one as-of moment; its methods mirror the commands."""
+"""A library session: one catalog, one data folder, one as-of moment; its methods mirror the commands.
+
+    import civic_kpi
+
+    session = civic_kpi.open("kpi_definitions.yaml", as_of="2026-11-15")
+    run = session.compute(period="2026-10", by=["priority"])
+
+Each method is the command of the same name, takes the command's options under the same names and returns the
+document the command renders; nothing here prints or exits. The CLI is a thin shell over these methods, so a
+session and a command given the same options give the same results and raise the same errors.
+
+Heavy modules (Polars, the engine) are imported inside the methods, so that the CLI can import this module without
+making `civic-kpi --help` pay for them.
+"""
 
 from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from civic_kpi.errors import UsageError
+
+if TYPE_CHECKING:
+    from civic_kpi.catalog.loader import LoadedCatalog
+    from civic_kpi.data.validation import ValidationReport
+    from civic_kpi.results import CheckRun, ComputeRun, FileProfile, KpiList, ReviewRun, ScorecardRun
+    from civic_kpi.time.periods import Period, SeriesKind
+
+Progress = Callable[[str], None]
+
+
+class Session:
+    """The catalog, data folder and as-of moment every command of one analysis shares.
+
+    `catalog` is a path (read at the first method that needs it, then reused) or a catalog already loaded.
+    `data_dir` (default: the catalog's data_dir) is where dataset paths start. `as_of` (a datetime, or text such as
+    "2026-11-15 08:00") is the moment the results describe; left out, compute, review and scorecard take the
+    newest record of the data and check takes the current time.
+    """
+
+    def __init__(
+        self,
+        catalog: LoadedCatalog | str | Path,
+        data_dir: str | Path | None = None,
+        as_of: datetime | str | None = None,
+    ) -> None:
+        # A path is read lazily because `inspect` and `presets` need no catalog and `validate` reports a broken
+        # catalog's problems instead of raising them.
+        if isinstance(catalog, str | os.PathLike):
+            self._loaded: LoadedCatalog | None = None
+            self.catalog_path = Path(catalog)
+        else:
+            self._loaded = catalog
+            self.catalog_path = catalog.path
+        self.data_dir = data_dir
+        self.as_of = as_of
+
+    def __repr__(self) -> str:
+        return f"Session(catalog={str(self.catalog_path)!r}, data_dir={self.data_dir!r}, as_of={self.as_of!r})"
+
+    @property
+    def catalog(self) -> LoadedCatalog:
+        """The loaded catalog: read once, then shared by every method."""
+        if self._loaded is None:
+            from civic_kpi.catalog.loader import load_catalog
+
+            self._loaded = load_catalog(self.catalog_path)
+        return self._loaded
+
+    def compute(
+        self,
+        period: Period | str | None = None,
+        *,
+        every: SeriesKind | None = None,
+        by: list[str] | list[list[str]] | None = None,
+        kpis: list[str] | None = None,
+        domains: list[str] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        progress: Progress | None = None,
+    ) -> ComputeRun:
+        """`civic-kpi compute`: every KPI (or those of `kpis` / `domains`) for one period or a series.
+
+        `period` is 2026-10, 2026-Q3, 2026, FY2026 or 2026-01-01..2026-03-31 (default: the latest complete month);
+        `date_from` and `date_to` (--from/--to) give a range instead. `every` ("month", "quarter", "year",
+        "fiscal_year") makes a series. `by` is a list of columns (one breakdown by all of them) or a list of lists
+        (several breakdowns); None uses each KPI's catalog group_by and [] gives the overall rows only.
+        `progress`, if given, hears which datasets are being read.
+        """
+        from civic_kpi.engine import compute
+
+        chosen = period
+        if date_from or date_to:
+            if period:
+                raise UsageError("give either --period or --from/--to, not both")
+            if not (date_from and date_to):
+                raise UsageError("--from and --to go together")
+            from civic_kpi.time.periods import date_range
+
+            chosen = date_range(date_from, date_to).label
+        return compute(
+            self.catalog,
+            period=chosen,
+            every=every,
+            by=by,
+            kpis=kpis,
+            domains=domains,
+            data_dir=self.data_dir,
+            as_of=self.as_of,
+            progress=progress,
+        )
+
+    def review(self, month: Period | str | None = None, *, progress: Progress | None = None) -> ReviewRun:
+        """`civic-kpi review`: the groups under a standard of the catalog's performance_review in one month
+        (YYYY-MM, default: the latest complete month)."""
+        from civic_kpi.programs.houston_review import review
+
+        return review(self.catalog, month=month, data_dir=self.data_dir, as_of=self.as_of, progress=progress)
+
+    def scorecard(
+        self,
+        fiscal_year: str | None = None,
+        *,
+        kpis: list[str] | None = None,
+        domains: list[str] | None = None,
+        progress: Progress | None = None,
+    ) -> ScorecardRun:
+        """`civic-kpi scorecard`: one fiscal year (FY2026, default: the latest that has ended at the as-of moment)
+        as Kansas City publishes it."""
+        from civic_kpi.programs.kansas_city_scorecard import scorecard
+
+        return scorecard(
+            self.catalog,
+            fiscal_year=fiscal_year,
+            kpis=kpis,
+            domains=domains,
+            data_dir=self.data_dir,
+            as_of=self.as_of,
+            progress=progress,
+        )
+
+    def check(self, datasets: list[str] | None = None) -> CheckRun:
+        """`civic-kpi check`: the data-quality checks of every dataset that declares some (or of `datasets`), with
+        the session's as_of as the time 'future' and 'freshness' compare with (default: now)."""
+        from civic_kpi.quality import check
+
+        return check(self.catalog, data_dir=self.data_dir, datasets=datasets, now=self._moment())
+
+    def validate(self, check_data: bool = True) -> ValidationReport:
+        """`civic-kpi validate`: every problem with the catalog and, unless `check_data` is False, with the columns
+        of its data files. A catalog that cannot be loaded is a report of its problems, not an exception."""
+        from civic_kpi.data.validation import validate
+
+        report = validate(self._loaded or self.catalog_path, data_dir=self.data_dir, check_data=check_data)
+        if self._loaded is None and report.catalog is not None:
+            self._loaded = report.catalog  # validate had to read it; the next method need not
+        return report
+
+    def inspect(self, file: str | Path) -> FileProfile:
+        """`civic-kpi inspect`: profile one export (a path as given, not under the data folder) and propose the
+        catalog entry that reads it."""
+        from civic_kpi.data.inspect import inspect
+
+        return inspect(file)
+
+    # `list` is named like its command; below it, `list` in this class body would be the method, so the methods
+    # that annotate with list[...] come before it.
+    def list(self, domains: list[str] | None = None) -> KpiList:
+        """`civic-kpi list`: the catalog's KPIs (or those of `domains`) with their dataset and target."""
+        from civic_kpi.catalog.graph import inputs
+        from civic_kpi.engine import select_kpis
+        from civic_kpi.results import CatalogInfo, KpiEntry, KpiList
+        from civic_kpi.targets import describe_with_groups
+
+        loaded = self.catalog
+        return KpiList(
+            catalog=CatalogInfo(path=str(loaded.path), sha256=loaded.sha256, title=loaded.catalog.title),
+            kpis=[
+                KpiEntry(
+                    id=kpi.id,
+                    name=kpi.name,
+                    domain=kpi.domain,
+                    unit=kpi.unit,
+                    dataset=kpi.dataset,
+                    from_kpis=[*inputs(kpi)],
+                    group_by=kpi.group_by,
+                    target=describe_with_groups(kpi.target, kpi.unit) if kpi.target else None,
+                    reference=kpi.reference,
+                )
+                for kpi in select_kpis(loaded.catalog, None, domains)
+            ],
+        )
+
+    def presets(self) -> dict[str, dict[str, Any]]:
+        """`civic-kpi presets`: the bundled presets by name (title, publisher, choices, the dataset mapping)."""
+        from civic_kpi.catalog.presets import presets
+
+        return copy.deepcopy(presets())  # the loader keeps the originals; a caller may edit what it gets
+
+    def _moment(self) -> datetime | None:
+        """The as-of moment, read here so that a bad one is named as-of, as compute names it, and not --now."""
+        if self.as_of is None:
+            return None
+        from civic_kpi.time.moment import parse_moment
+
+        return parse_moment(self.as_of, self.catalog.catalog.timezone)
+
+
+def open(
+    catalog: LoadedCatalog | str | Path,
+    data_dir: str | Path | None = None,
+    as_of: datetime | str | None = None,
+) -> Session:
+    """A session over `catalog`, read now so that a mistake in it is raised here (a CatalogError listing every
+    problem) rather than at the first command."""
+    session = Session(catalog, data_dir=data_dir, as_of=as_of)
+    _ = session.catalog
+    return session

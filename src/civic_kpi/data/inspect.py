@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict
 
 from civic_kpi.catalog.model import Dataset
 from civic_kpi.catalog.presets import match
 from civic_kpi.data.sources import file_encoding, file_separator, open_file
 from civic_kpi.errors import DataError, Problem
+from civic_kpi.results import ColumnProfile, FileProfile
 
 SAMPLE = 20_000
 DATE_FORMATS = [
@@ -38,33 +38,6 @@ DATE_FORMATS = [
     "%m/%d/%Y %H:%M",
 ]
 BOOLEAN_TEXTS = {"true", "false", "y", "n", "yes", "no", "t", "f"}
-
-
-class ColumnProfile(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    name: str
-    kpi_name: str
-    type: str
-    format: str | None = None
-    null_share: float
-    distinct: int
-    minimum: str | None = None
-    maximum: str | None = None
-    examples: list[str]
-
-
-class FileProfile(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    path: str
-    format: str
-    encoding: str | None
-    delimiter: str | None
-    rows: int
-    columns: list[ColumnProfile]
-    presets: list[str]
-    snippet: str
 
 
 def kpi_name(column: str) -> str:

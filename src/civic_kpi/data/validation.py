@@ -23,12 +23,19 @@ class ValidationReport:
         return not self.problems
 
 
-def validate(catalog: str | Path, data_dir: str | Path | None = None, check_data: bool = True) -> ValidationReport:
-    """Every problem with the catalog and, unless check_data is False, with the columns its files must have."""
-    try:
-        loaded = load_catalog(catalog)
-    except CivicKpiError as exc:
-        return ValidationReport(None, exc.problems)
+def validate(
+    catalog: LoadedCatalog | str | Path, data_dir: str | Path | None = None, check_data: bool = True
+) -> ValidationReport:
+    """Every problem with the catalog and, unless check_data is False, with the columns its files must have.
+
+    A catalog already loaded has passed the catalog's own checks, so only its data files are checked again."""
+    if isinstance(catalog, LoadedCatalog):
+        loaded = catalog
+    else:
+        try:
+            loaded = load_catalog(catalog)
+        except CivicKpiError as exc:
+            return ValidationReport(None, exc.problems)
     report = ValidationReport(loaded)
     if not check_data:
         return report

@@ -15,18 +15,21 @@ from civic_kpi.engine import compute, data_as_of, select_kpis
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.results import ScorecardRow, ScorecardRun
 from civic_kpi.targets import describe, resolve_target
+from civic_kpi.time.moment import parse_moment
 from civic_kpi.time.periods import Period, fiscal_year_containing, parse_period
 
 
-def _fiscal_year(value: str | None, loaded: LoadedCatalog, data_dir: str | Path | None) -> Period:
+def _fiscal_year(
+    value: str | None, loaded: LoadedCatalog, data_dir: str | Path | None, as_of: datetime | str | None
+) -> Period:
     start_month = loaded.catalog.fiscal_year_start_month
     if value is not None:
         period = parse_period(value, start_month)
         if period.kind != "fiscal_year":
             raise UsageError(Problem(f"'{value}' is not a fiscal year", hint="write it as FY2026"))
         return period
-    # Default: the latest fiscal year that had ended at the newest record in the data.
-    newest = data_as_of(loaded, data_dir)
+    # Default: the latest fiscal year that had ended at the as-of moment, else at the newest record in the data.
+    newest = parse_moment(as_of, loaded.catalog.timezone) if as_of is not None else data_as_of(loaded, data_dir)
     if newest is None:
         raise UsageError("the data holds no dated records; pass --fiscal-year")
     year = fiscal_year_containing(newest.date(), start_month)
@@ -45,14 +48,18 @@ def scorecard(
     kpis: list[str] | None = None,
     domains: list[str] | None = None,
     data_dir: str | Path | None = None,
+    as_of: datetime | str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ScorecardRun:
-    """The scorecard of one fiscal year (default: the latest one that has ended); `progress` as in compute."""
+    """The scorecard of one fiscal year (default: the latest one that has ended at `as_of`, which defaults to the
+    newest record); `as_of` and `progress` as in compute."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     chosen = select_kpis(loaded.catalog, kpis, domains)
-    year = _fiscal_year(fiscal_year, loaded, data_dir)
+    year = _fiscal_year(fiscal_year, loaded, data_dir, as_of)
     next_label = year.shifted(12).label
-    run = compute(loaded, period=year, kpis=[k.id for k in chosen], data_dir=data_dir, by=[], progress=progress)
+    run = compute(
+        loaded, period=year, kpis=[k.id for k in chosen], data_dir=data_dir, by=[], as_of=as_of, progress=progress
+    )
     overall = {result.kpi_id: result for result in run.results if not result.group}
     rows = []
     for kpi in chosen:
