@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from civic_kpi.check_kinds import kind_named
 from civic_kpi.errors import Problem, did_you_mean
 from civic_kpi.formula import (
     NO_PERIOD,
@@ -449,10 +450,12 @@ def quality_check_problems(loaded: LoadedCatalog) -> list[Problem]:
     problems = []
     for name, dataset in loaded.catalog.datasets.items():
         known = list(dataset.columns) + list(dataset.derived)
+        types = {column: column_spec.type for column, column_spec in dataset.columns.items()}
         for index, spec in enumerate(dataset.checks):
             where = {"file": str(loaded.path), "line": loaded.line_of(("datasets", name, "checks", index)),
                      "field": f"datasets.{name}.checks.{index}"}  # fmt: skip
-            used = {c for c in (spec.column, spec.first, spec.then) if c} | set(spec.columns)
+            kind = kind_named(spec.check)
+            used = set(kind.columns(spec))
             if spec.where:
                 try:
                     used |= parse_formula(spec.where, row=True).columns
@@ -461,10 +464,7 @@ def quality_check_problems(loaded: LoadedCatalog) -> list[Problem]:
             for column in sorted(used - set(known)):
                 message = f"check '{spec.label}' names unknown column '{column}'"
                 problems.append(Problem(message, hint=did_you_mean(column, known), **where))
-            kind = dataset.columns[spec.column].type if spec.column in dataset.columns else None
-            if spec.check in ("future", "freshness") and kind not in (None, "date", "datetime"):
-                message = f"a '{spec.check}' check needs a date or datetime column; '{spec.column}' is {kind}"
-                problems.append(Problem(message, **where))
+            problems.extend(Problem(message, **where) for message in kind.column_type_problems(spec, types))
     return problems
 
 

@@ -1,0 +1,59 @@
+"""What the `schema` check measures: declared columns missing from the files, and values that do not parse as the
+declared type. It lives with the runner because it reads the files, which the check kinds never do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from civic_kpi.catalog.model import Dataset
+from civic_kpi.check_kinds import FileProblems
+from civic_kpi.data.sources import check_columns, column_expr, flat_schema, open_file, trims_text
+from civic_kpi.quality.scan import ROW
+
+
+def file_problems(
+    name: str, dataset: Dataset, files: list[Path], schemas: dict[Path, dict], timezone: str | None, examples: int
+) -> FileProblems:
+    import polars as pl
+
+    problems = check_columns(name, dataset, files, set(dataset.columns), schemas)
+    shown: list[dict[str, Any]] = [{"file": p.file, "problem": p.message} for p in problems[:examples]]
+    count = len(problems)
+    for path in files:
+        schema = schemas[path]
+        present = set(flat_schema(schema))
+        typed = [
+            c
+            for c, spec in dataset.columns.items()
+            if spec.type != "string" and all(s in present for s in dataset.source_names(c))
+        ]
+        if not typed:
+            continue
+        raw = open_file(path, dataset).with_row_index(ROW, offset=1)
+        bad_exprs = []
+        for column in typed:
+            sources = [pl.col(s) for s in dataset.source_names(column)]
+            original = pl.concat_str([s.cast(pl.String) for s in sources], separator=" ")
+            parsed = column_expr(dataset, column, schema, timezone, strict=False)
+            given = (original.str.strip_chars() if trims_text(dataset) else original).str.len_chars() > 0
+            bad_exprs.append(given & parsed.is_null())
+        frame = raw.select(pl.col(ROW), *[b.alias(c) for b, c in zip(bad_exprs, typed, strict=True)])
+        counts = frame.select(pl.col(typed).sum()).collect().row(0, named=True)
+        for column, bad in counts.items():
+            if not bad:
+                continue
+            count += bad
+            rows = frame.filter(pl.col(column)).select(ROW).head(examples).collect()[ROW].to_list()
+            spec = dataset.columns[column]
+            expected = " or ".join(spec.formats) if spec.formats else spec.type
+            shown.append(
+                {
+                    "file": path.name,
+                    "column": column,
+                    "bad_values": bad,
+                    "rows": rows,
+                    "problem": f"{bad} value(s) are not a valid {spec.type} ({expected})",
+                }
+            )
+    return FileProblems(count, shown[:examples])
