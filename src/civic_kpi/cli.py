@@ -411,6 +411,121 @@ def check(
     _exit_on(fail_on, [result.status for result in run.results])
 
 
+class ExplainFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class RowsFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+    json = "json"
+
+
+class Part(StrEnum):
+    all = "all"
+    numerator = "numerator"
+    denominator = "denominator"
+    rest = "rest"
+    sample = "sample"
+    excluded = "excluded"
+
+
+PeriodOption = Annotated[
+    str | None,
+    typer.Option("--period", "-p", help="2026-10, 2026-Q3, 2026, FY2026 or a range (default: latest complete month)."),
+]
+GroupOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--group", "-g", help="One group, as COLUMN=VALUE (repeat for a group of several columns; VALUE (missing))."
+    ),
+]
+
+
+def _group(values: list[str] | None) -> dict[str, str | None]:
+    """--group priority=Critical --group agency=Parks as {"priority": "Critical", "agency": "Parks"}."""
+    from civic_kpi.errors import UsageError
+
+    group: dict[str, str | None] = {}
+    for value in values or []:
+        column, sign, chosen = value.partition("=")
+        if not sign or not column.strip():
+            raise UsageError(f"--group takes COLUMN=VALUE, not '{value}' (for example --group priority=Critical)")
+        group[column.strip()] = chosen
+    return group
+
+
+@app.command()
+def explain(
+    kpi: Annotated[str, typer.Argument(help="The KPI id (see civic-kpi list).")],
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    data_dir: DataDirOption = None,
+    period: PeriodOption = None,
+    group: GroupOption = None,
+    by: Annotated[
+        list[str] | None, typer.Option("--by", "-b", help="Also list every group of this column with its target.")
+    ] = None,
+    fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="text or json.")] = ExplainFormat.text,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
+    as_of: AsOfOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Show how one KPI's number was computed: the formula as written and as resolved (files, columns, formats),
+    the window and the as-of moment, the records left after each step, a percentile's order statistics, the target
+    chosen and why, the comparison periods and the Polars plan.
+
+    \b
+    Examples:
+      civic-kpi explain sla_compliance --period 2026-10 --group priority=Critical
+      civic-kpi explain time_to_close_p90 --by priority -f json -o explain.json
+    """
+    from civic_kpi.report.explain import render_explanation
+
+    with _user_errors():
+        with _progress(quiet, f"loading {catalog}"):
+            found = Session(catalog, data_dir, as_of).explain(kpi, period, by=_split(by), group=_group(group))
+        _emit(lambda f, **kw: render_explanation(found, f, **kw), fmt, output, f"the explanation of {kpi}", quiet)
+
+
+@app.command()
+def rows(
+    kpi: Annotated[str, typer.Argument(help="The KPI id (see civic-kpi list).")],
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    data_dir: DataDirOption = None,
+    period: PeriodOption = None,
+    group: GroupOption = None,
+    part: Annotated[
+        Part,
+        typer.Option(
+            "--part",
+            help="numerator, denominator, rest (in the denominator, not the numerator: e.g. the requests that "
+            "missed their SLA), sample (a single-value KPI's records), excluded (left out, with the reason) or all.",
+        ),
+    ] = Part.all,
+    fmt: Annotated[RowsFormat, typer.Option("--format", "-f", help="csv, parquet or json.")] = RowsFormat.csv,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
+    as_of: AsOfOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Write the records behind one KPI's number, with the KPI's own columns (the deadline, hours to close, in the
+    numerator or not, why a record was left out) and the file each came from.
+
+    \b
+    Examples:
+      civic-kpi rows sla_compliance --period 2026-10 --part rest -o missed-sla-2026-10.csv
+      civic-kpi rows reopen_rate --part excluded --group agency=Sanitation -f json
+    """
+    from civic_kpi.report.rows import write_rows
+
+    with _user_errors():
+        with _progress(quiet, f"loading {catalog}"):
+            found = Session(catalog, data_dir, as_of).rows(kpi, period, group=_group(group), part=part.value)
+            written = write_rows(found, fmt.value, output)  # type: ignore[arg-type]
+        if output is not None and not quiet:
+            _err(f"wrote {written:,} records ({found.part} of {kpi}, {found.period.label}) to {output}")
+
+
 @app.command()
 def inspect(
     file: Annotated[Path, typer.Argument(help="An export: CSV (also .gz, .tsv), Parquet or JSON.")],

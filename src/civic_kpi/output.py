@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from civic_kpi.errors import Problem, UsageError
@@ -15,6 +16,18 @@ def write_atomic(path: str | Path, text: str) -> None:
     Renaming within one directory is atomic, so readers (and a second run writing the same file) only ever see
     the old complete file or the new complete one.
     """
+
+    def write(temp: Path) -> None:
+        with temp.open("w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    replace_atomic(path, write)
+
+
+def replace_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
+    """Let `write` fill a temporary file beside `path` (a Polars sink, say), then rename it over `path`."""
     target = Path(path)
     if target.is_dir():
         raise UsageError(Problem("output path is a directory", file=str(target), hint="give a file name"))
@@ -26,11 +39,9 @@ def write_atomic(path: str | Path, text: str) -> None:
         raise UsageError(
             Problem(f"cannot write here: {exc.strerror or exc}", file=str(target), hint="choose a writable folder")
         ) from None
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        write(Path(temp))
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the mode a plain open() would

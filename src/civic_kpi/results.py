@@ -5,6 +5,7 @@ The JSON shape is versioned by SCHEMA_VERSION: add fields freely, but rename or 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -262,3 +263,90 @@ class FileProfile(_Frozen):
     columns: list[ColumnProfile]
     presets: list[str]
     snippet: str
+
+
+class ExplainColumn(_Frozen):
+    """A column a KPI reads, as resolved: the export column behind it and how its text is parsed, or how it is
+    derived (a row formula, an SLA deadline)."""
+
+    name: str
+    role: Literal["read", "derived", "deadline"]
+    source: str | None = Field(None, description="The export column(s) read, after preset mapping.")
+    type: str | None = None
+    formats: list[str] = Field(default_factory=list)
+    timezone: str | None = None
+    scheduled: bool = False
+    definition: str | None = Field(None, description="A derived column's formula, or a deadline's rule.")
+
+
+class ExplainStep(_Frozen):
+    """One step from the records read to the number: how many records are left after it."""
+
+    step: str
+    records: int
+    note: str | None = None
+
+
+class OrderStatistics(_Frozen):
+    """How a percentile was read off its sample: between which two sorted values it interpolated."""
+
+    definition: str
+    n: int
+    percentile: float | None = Field(None, description="p / 100, as the formula asks (0.9 for P90).")
+    rank: float | None = Field(None, description="1-based position (n - 1) * p + 1 of the value in the sorted sample.")
+    lower_rank: int | None = None
+    lower_value: float | None = None
+    upper_rank: int | None = None
+    upper_value: float | None = None
+    value: float | None = None
+
+
+class GroupTarget(_Frozen):
+    """A group's value, and the target it was judged against, with why that target."""
+
+    group: dict[str, str | None]
+    value: float | None
+    sample_size: int | None
+    target: str | None
+    reason: str
+    status: Status
+
+
+class Explanation(RunHeader):
+    """How one KPI's number for one period and group was made (`civic-kpi explain`)."""
+
+    kpi_id: str
+    name: str
+    domain: str
+    unit: str
+    description: str | None = None
+    reference: str | None = None
+    formulas: dict[str, str] = Field(description="Each formula as written (numerator, denominator or value; where).")
+    dataset: str | None = None
+    computed_from: list[str] = Field(default_factory=list, description="For a KPI of KPIs: the KPIs it reads.")
+    files: list[DataFileInfo] = Field(default_factory=list)
+    columns: list[ExplainColumn] = Field(default_factory=list)
+    as_of: datetime | None = Field(description="The moment every formula saw.")
+    as_of_source: str = Field(description="given (--as-of), data (the newest record) or period (no data).")
+    period: PeriodInfo
+    window: str = Field(description="Which records the period holds, in words, with its dates.")
+    group: dict[str, str | None] = Field(default_factory=dict)
+    steps: list[ExplainStep] = Field(default_factory=list)
+    result: KpiResult | None = Field(None, description="The row compute reports for this period and group.")
+    target_reason: str | None = None
+    order_statistics: list[OrderStatistics] = Field(default_factory=list)
+    groups: list[GroupTarget] = Field(default_factory=list, description="With --by: every group and its target.")
+    query_plan: str | None = Field(None, description="The optimized Polars plan of the KPI's aggregation.")
+    notes: list[str] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RecordRows:
+    """The records behind a number (`civic-kpi rows`): a lazy frame, written by a reporter in one pass."""
+
+    kpi_id: str
+    period: PeriodInfo
+    group: dict[str, str | None]
+    part: str
+    frame: Any = field(repr=False)  # a polars LazyFrame; results do not import Polars
+    described: str = ""  # what the flag and measure columns mean, for the reader

@@ -27,7 +27,16 @@ from civic_kpi.errors import UsageError
 if TYPE_CHECKING:
     from civic_kpi.catalog.loader import LoadedCatalog
     from civic_kpi.data.validation import ValidationReport
-    from civic_kpi.results import CheckRun, ComputeRun, FileProfile, KpiList, ReviewRun, ScorecardRun
+    from civic_kpi.results import (
+        CheckRun,
+        ComputeRun,
+        Explanation,
+        FileProfile,
+        KpiList,
+        RecordRows,
+        ReviewRun,
+        ScorecardRun,
+    )
     from civic_kpi.time.periods import Period, SeriesKind
 
 Progress = Callable[[str], None]
@@ -166,6 +175,43 @@ class Session:
         from civic_kpi.data.inspect import inspect
 
         return inspect(file)
+
+    def explain(
+        self,
+        kpi: str,
+        period: Period | str | None = None,
+        *,
+        by: list[str] | None = None,
+        group: dict[str, str | None] | None = None,
+    ) -> Explanation:
+        """`civic-kpi explain`: how one KPI's number for a period (default: the latest complete month) and group
+        (default: overall, e.g. {"priority": "Critical"}) was made, step by step; `by` lists every group of those
+        columns with the target it was judged against and why."""
+        from civic_kpi.engine.explain import explain
+
+        return explain(self.catalog, kpi, period=period, by=by, group=group, data_dir=self.data_dir, as_of=self.as_of)
+
+    def rows(
+        self,
+        kpi: str,
+        period: Period | str | None = None,
+        *,
+        group: dict[str, str | None] | None = None,
+        part: str = "all",
+    ) -> RecordRows:
+        """`civic-kpi rows`: the records behind one KPI's number (`part`: numerator, denominator, rest, sample,
+        excluded or all), as a lazy Polars frame in `.frame` with the KPI's flags and computed columns."""
+        from civic_kpi.engine.rows import rows
+
+        return rows(
+            self.catalog,
+            kpi,
+            period=period,
+            group=group,
+            part=part,  # type: ignore[arg-type]
+            data_dir=self.data_dir,
+            as_of=self.as_of,
+        )
 
     # `list` is named like its command; below it, `list` in this class body would be the method, so the methods
     # that annotate with list[...] come before it.

@@ -321,6 +321,17 @@ def check_columns(
     return problems
 
 
+def columns_in_files(name: str, dataset: Dataset, data_dir: Path, wanted: set[str]) -> set[str]:
+    """The columns of `wanted` that every file of the dataset has (a preset may declare one an older layout
+    lacks). A dataset whose files cannot be found has none."""
+    try:
+        files = resolve_files(name, dataset.path, data_dir)
+    except DataError:
+        return set()
+    missing = {p.field.rsplit(".", 1)[1] for p in check_columns(name, dataset, files, wanted) if p.field}
+    return wanted - missing
+
+
 def trims_text(dataset: Dataset) -> bool:
     """Whether a dataset's text values are trimmed: CSV cells are; text in typed files is used as stored."""
     return dataset.file_format == "csv"

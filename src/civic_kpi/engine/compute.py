@@ -16,10 +16,9 @@ from pathlib import Path
 
 from civic_kpi.catalog.graph import inputs, with_inputs
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
-from civic_kpi.data.sources import scan_dataset
 from civic_kpi.engine.judge import coverage_notes, covers, kpi_results, percentile_method, period_info
 from civic_kpi.engine.plan import PART_ROWS, Plan, build_plan
-from civic_kpi.engine.polars_executor import Execution, PolarsExecutor, collect, newest_query
+from civic_kpi.engine.polars_executor import Execution, PolarsExecutor, catalog_span
 from civic_kpi.engine.request import Request, resolve, select_kpis
 from civic_kpi.errors import DataError
 from civic_kpi.formula import PERCENTILE_METHOD_TEXT
@@ -75,7 +74,7 @@ def plan_compute(
 
 
 def fix_moment(request: Request, executor: PolarsExecutor) -> Moment:
-    """The newest record over the request's datasets: the moment the data describes. Datasets without a dated
+    """The newest stamp over the catalog's datasets: the moment the data describes. Datasets without a dated
     record describe no moment: a period asked for is then computed as of its end (and reports no data)."""
     newest, _ = executor.data_span()
     known = [moment for moment in newest.values() if moment is not None]
@@ -159,16 +158,8 @@ def _moment_notes(plan: Plan, execution: Execution) -> list[str]:
 
 
 def data_as_of(catalog: LoadedCatalog | str | Path, data_dir: str | Path | None = None) -> datetime | None:
-    """The newest stamp over all datasets of the catalog (the moment the data describes, as compute fixes it)."""
+    """The newest stamp over all datasets of the catalog: the moment compute takes when no --as-of is given."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
-    cat, root = loaded.catalog, loaded.data_dir(data_dir)
-    scans = {
-        name: scan_dataset(
-            name, dataset, root, {dataset.freshness_column, dataset.date_column, *dataset.event_columns}, cat.timezone
-        )
-        for name, dataset in cat.datasets.items()
-    }
-    queries = {name: newest_query(scan.frame, scan) for name, scan in scans.items()}
-    frames = collect(queries, list(scans.values()), cat.timezone)
-    known = [frame["newest"][0] for frame in frames.values() if frame["newest"][0] is not None]
+    newest, _ = catalog_span(loaded, loaded.data_dir(data_dir), set(loaded.catalog.datasets))
+    known = [moment for moment in newest.values() if moment is not None]
     return max(known) if known else None

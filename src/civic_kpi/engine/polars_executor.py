@@ -13,16 +13,26 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from civic_kpi.catalog.loader import LoadedCatalog
 from civic_kpi.data.deadlines import with_deadlines
 from civic_kpi.data.known import after_moment_note, after_moment_query, as_known_at, known_records
-from civic_kpi.data.sources import DatasetScan, diagnose, estimated_rows, load_reference, row_count_query, scan_dataset
+from civic_kpi.data.sources import (
+    DatasetScan,
+    columns_in_files,
+    diagnose,
+    estimated_rows,
+    load_reference,
+    row_count_query,
+    scan_dataset,
+)
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query
 from civic_kpi.engine.request import Request
 from civic_kpi.engine.values import COUNTS, Group, Values, from_kpis, value_of
 from civic_kpi.errors import DataError, Problem
-from civic_kpi.formula import NO_PERIOD, Context, all_rows, both, compile_formula, compile_row, with_derived
+from civic_kpi.formula import NO_PERIOD, Compiled, Context, all_rows, both, compile_formula, compile_row, with_derived
 from civic_kpi.time.periods import Period, SeriesKind, period_number, to_date_start
 
 if TYPE_CHECKING:
@@ -31,6 +41,20 @@ if TYPE_CHECKING:
     from civic_kpi.catalog.model import KPI
 
 PERIOD_KEY = "__period"
+
+
+@dataclass(frozen=True)
+class KpiExprs:
+    """One KPI in one period as Polars expressions; None where a piece does not apply (all records pass)."""
+
+    window: pl.Expr | None  # the records of the period's window (a snapshot: all)
+    where: pl.Expr | None  # the KPI's own `where`
+    elapsed: pl.Expr | None  # a follow-up window: it has fully elapsed by the moment
+    mask: pl.Expr | None  # window and where
+    seen: pl.Expr | None  # window, where and elapsed: the records the aggregates look at
+    existing: pl.Expr | None  # a snapshot: the records that existed by `as_of`
+    as_of: datetime
+    compiled: dict[str, Compiled]
 
 
 @dataclass
@@ -70,11 +94,8 @@ class PolarsExecutor:
         return estimated_rows(self.scans[name])
 
     def data_span(self) -> tuple[dict[str, datetime | None], dict[str, datetime | None]]:
-        """Each dataset's newest stamp and oldest date, as exported: one small query, run before planning when the
-        moment comes from the data."""
-        queries = {name: newest_query(scan.frame, scan) for name, scan in self.scans.items()}
-        frames = collect(queries, list(self.scans.values()), self.request.catalog.timezone)
-        return {n: f["newest"][0] for n, f in frames.items()}, {n: f["oldest"][0] for n, f in frames.items()}
+        """Each dataset's newest stamp and oldest date, as exported (see `catalog_span`)."""
+        return catalog_span(self.request.loaded, self.request.root, set(self.scans))
 
     def frame(self, dp: DatasetPlan, plan: Plan) -> pl.LazyFrame:
         """The dataset's records as known at the moment, with its deadlines and derived columns (all records,
@@ -106,7 +127,7 @@ class PolarsExecutor:
                 if query.keyed:
                     keyed[query.key] = (query, self._keyed_frame(plan, dp, query, records))
                 else:
-                    queries[query.key] = self._masked_query(plan, dp, query, records)
+                    queries[query.key] = self.masked_query(plan, dp, query, records)
             queries[f"rows:{name}"] = row_count_query(replace(self.scans[name], frame=frames[name]))
             queries[f"moment:{name}"] = after_moment_query(frames[name], dp.dataset, set(dp.columns))
             queries[f"span:{name}"] = newest_query(records, self.scans[name])
@@ -154,7 +175,7 @@ class PolarsExecutor:
         oldest = {name: collected[f"span:{name}"]["oldest"][0] for name in plan.datasets}
         return Execution(values, file_rows, newest, oldest, notes, cut)
 
-    def _masked_query(self, plan: Plan, dp: DatasetPlan, query: Query, records: pl.LazyFrame) -> pl.LazyFrame:
+    def masked_query(self, plan: Plan, dp: DatasetPlan, query: Query, records: pl.LazyFrame) -> pl.LazyFrame:
         exprs = [
             expr
             for i, kpi in enumerate(query.kpis)
@@ -171,19 +192,19 @@ class PolarsExecutor:
     def keyed_exprs(self, plan: Plan, dp: DatasetPlan, query: Query) -> list[pl.Expr]:
         return [expr for i, kpi in enumerate(query.kpis) for expr in self.aggregations(plan, dp, kpi, f"{i}||", None)]
 
-    def aggregations(self, plan: Plan, dp: DatasetPlan, kpi: KPI, prefix: str, period: Period | None) -> list[pl.Expr]:
-        """The aggregates of one KPI for one period (`period` None: per group of a frame grouped by period)."""
+    def kpi_exprs(self, plan: Plan, dp: DatasetPlan, kpi: KPI, period: Period | None) -> KpiExprs:
+        """One KPI in one period as expressions over the dataset's known records (`period` None: per group of a
+        frame grouped by period). The aggregates and `explain`/`rows` are built from the same pieces."""
         import polars as pl
 
         formulas = plan.formulas(kpi.id)
         dataset, fy = dp.dataset, plan.request.catalog.fiscal_year_start_month
-        exprs: list[pl.Expr] = []
-        mask = None if period is None else window_mask(dp, kpi, period, fy)
+        window = None if period is None else window_mask(dp, kpi, period, fy)
         start, end = (period.start_dt, period.end_dt) if period else (NO_PERIOD, NO_PERIOD)
         # As things stood at the end of the period, but never past the moment: after it nothing is known.
         as_of = plan.moment.capped(end) if period is not None else NO_PERIOD
         ctx_values, dates = self.ctx_values, dataset.date_only_columns
-        where = None
+        mask, where, elapsed, existing = window, None, None, None
         if "where" in formulas:
             where = compile_row(formulas["where"], Context(None, start, end, as_of, **ctx_values, date_columns=dates))
             where = where.fill_null(False)
@@ -194,14 +215,26 @@ class PolarsExecutor:
             column = pl.col(kpi.window.date or dataset.date_column).cast(pl.Datetime("us"))
             ends = column + pl.duration(days=kpi.window.follow_up_days)
             elapsed = (ends <= pl.lit(plan.moment.at, dtype=pl.Datetime("us"))).fill_null(False)
-            exprs.append(both(mask, ~elapsed).sum().cast(pl.Int64).alias(prefix + "excluded"))
-            mask = both(mask, elapsed)
-        rows = pl.len() if mask is None else mask.sum()
         if kpi.window.snapshot and period is not None:
             existing = pl.col(dataset.date_column).cast(pl.Datetime("us")) <= pl.lit(as_of, dtype=pl.Datetime("us"))
-            rows = both(where, existing.fill_null(False)).sum()  # records that existed by then
-        ctx = Context(mask, start, end, as_of, **ctx_values, date_columns=dates)
+            existing = existing.fill_null(False)
+        seen = both(mask, elapsed) if elapsed is not None else mask
+        ctx = Context(seen, start, end, as_of, **ctx_values, date_columns=dates)
         compiled = {name: compile_formula(formula, ctx) for name, formula in formulas.items() if name != "where"}
+        return KpiExprs(window, where, elapsed, mask, seen, existing, as_of, compiled)
+
+    def aggregations(self, plan: Plan, dp: DatasetPlan, kpi: KPI, prefix: str, period: Period | None) -> list[pl.Expr]:
+        """The aggregates of one KPI for one period (`period` None: per group of a frame grouped by period)."""
+        import polars as pl
+
+        parts = self.kpi_exprs(plan, dp, kpi, period)
+        exprs: list[pl.Expr] = []
+        if parts.elapsed is not None:
+            exprs.append(both(parts.mask, ~parts.elapsed).sum().cast(pl.Int64).alias(prefix + "excluded"))
+        rows = pl.len() if parts.seen is None else parts.seen.sum()
+        if parts.existing is not None:
+            rows = both(parts.where, parts.existing).sum()  # records that existed by then
+        compiled = parts.compiled
         if kpi.is_ratio:
             exprs.append(compiled["numerator"].expr.cast(pl.Float64).alias(prefix + "numerator"))
             exprs.append(compiled["denominator"].expr.cast(pl.Float64).alias(prefix + "denominator"))
@@ -209,7 +242,7 @@ class PolarsExecutor:
         else:
             exprs.append(compiled["value"].expr.cast(pl.Float64).alias(prefix + "value"))
             samples = compiled["value"].samples
-        sample = samples[0] if samples else (pl.len() if mask is None else mask.sum())
+        sample = samples[0] if samples else (pl.len() if parts.seen is None else parts.seen.sum())
         exprs.append(sample.cast(pl.Int64).alias(prefix + "sample"))
         invalid = [flag for compiled_formula in compiled.values() for flag in compiled_formula.invalid]
         if invalid:
@@ -264,6 +297,39 @@ class PolarsExecutor:
                 first, last = plan.by_key[chunk[0]], plan.by_key[chunk[-1]]
                 parts[number][f"{key}@{number:04d}"] = for_periods(frame, query, exprs, chunk, first, last, date_only)
         return parts
+
+
+def catalog_span(
+    loaded: LoadedCatalog, root: Path, needed: set[str]
+) -> tuple[dict[str, datetime | None], dict[str, datetime | None]]:
+    """Each dataset's newest stamp (over its freshness and event columns) and oldest date: one small query per
+    dataset, collected together. The moment a run describes is the newest over every dataset of the catalog, not
+    only those the chosen KPIs read, so that it does not change with --kpi; a dataset outside `needed` whose files
+    cannot be read does not stop the run (its own KPIs would report it)."""
+    from civic_kpi.errors import CivicKpiError
+
+    cat = loaded.catalog
+    scans = {}
+    for name, dataset in cat.datasets.items():
+        # Every event column the files have: a preset may declare a column an older layout lacks.
+        events = columns_in_files(name, dataset, root, set(dataset.event_columns))
+        try:
+            scans[name] = scan_dataset(
+                name, dataset, root, {dataset.freshness_column, dataset.date_column, *events}, cat.timezone
+            )
+        except CivicKpiError:
+            if name in needed:
+                raise
+    for chosen in (scans, {name: scan for name, scan in scans.items() if name in needed}):
+        queries = {name: newest_query(scan.frame, scan) for name, scan in chosen.items()}
+        try:
+            frames = collect(queries, list(chosen.values()), cat.timezone)
+        except CivicKpiError:
+            if len(chosen) == len(needed):
+                raise
+            continue  # a dataset no KPI of the run reads does not parse: leave it out of the moment
+        return {n: f["newest"][0] for n, f in frames.items()}, {n: f["oldest"][0] for n, f in frames.items()}
+    raise AssertionError("unreachable: the second pass raises or returns")
 
 
 def for_periods(

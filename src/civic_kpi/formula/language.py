@@ -417,13 +417,25 @@ class Compiled:
     samples: list[pl.Expr]
     # Per aggregate of a duration: how many records it left out because the duration was negative.
     invalid: list[pl.Expr] = field(default_factory=list)
+    # Per aggregate, record by record (for `explain` and `rows`): whether the record fed it, the value it fed (None
+    # for a count), and whether it was left out for a negative duration.
+    feeds: list[pl.Expr] = field(default_factory=list)
+    inputs: list[pl.Expr | None] = field(default_factory=list)
+    negative: list[pl.Expr] = field(default_factory=list)
 
 
 def compile_formula(formula: Formula, ctx: Context) -> Compiled:
     """Turn a parsed formula into one Polars aggregate expression for the period in `ctx`."""
     compiler = _Compiler(ctx, [])
     expr = compiler.visit(formula.tree)
-    return Compiled(expr=expr, samples=compiler.samples, invalid=compiler.invalid)
+    return Compiled(
+        expr=expr,
+        samples=compiler.samples,
+        invalid=compiler.invalid,
+        feeds=compiler.feeds,
+        inputs=compiler.inputs,
+        negative=compiler.negative,
+    )
 
 
 def _to_lit(value: Any) -> pl.Expr:
@@ -455,6 +467,9 @@ class _Compiler:
         self.ctx = ctx
         self.samples = samples
         self.invalid: list[pl.Expr] = []
+        self.feeds: list[pl.Expr] = []
+        self.inputs: list[pl.Expr | None] = []
+        self.negative: list[pl.Expr] = []
 
     def visit(self, node: ast.AST) -> pl.Expr:
         import polars as pl
@@ -617,17 +632,23 @@ class _Compiler:
                 rows = both(rows, self.visit(node.args[0]).fill_null(False))
             counted = pl.len() if rows is None else rows.sum()
             self.samples.append(counted)
+            self.feeds.append(pl.lit(True) if rows is None else rows)
+            self.inputs.append(None)
             return counted
         value = self.visit(node.args[0])
         if _measures_duration(node.args[0]):
             # A negative time to close or to publish is a data error (end before start): leave it out, and
             # count it so the output can say how many records were left out and why. (A filter, not a
             # when/then to null: that would compute the duration once more for every aggregate of it.)
-            self.invalid.append(both(rows, (value < 0).fill_null(False)).sum())
+            negative = both(rows, (value < 0).fill_null(False))
+            self.invalid.append(negative.sum())
+            self.negative.append(negative)
             rows = both(rows, (value >= 0).fill_null(False))
         else:
             rows = both(rows, value.is_not_null())
         self.samples.append(rows.sum())
+        self.feeds.append(rows)
+        self.inputs.append(value)
         picked = value.filter(rows)
         if name == "sum":
             return picked.sum()

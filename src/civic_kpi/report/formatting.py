@@ -115,3 +115,12 @@ def span_text(run: ComputeRun) -> str:
     if ".." not in span:  # a range's label already says its days
         span += f" ({run.period.start} to {run.period.end})"
     return f"{span} by {run.every.replace('_', ' ')}" if run.every else span
+
+
+_CONTROL = {c: None for c in [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]}
+
+
+def plain(text: str) -> str:
+    """Text from a catalog or the data with control characters removed, so that an escape sequence in a value
+    cannot act on the reader's terminal."""
+    return text.translate(_CONTROL)

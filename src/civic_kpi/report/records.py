@@ -17,7 +17,7 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def to_json(run: ComputeRun) -> str:
@@ -26,7 +26,7 @@ def to_json(run: ComputeRun) -> str:
 
 def safe_cell(cell: Any) -> Any:
     """A CSV cell a spreadsheet will show as text, never run as a formula."""
-    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
+    if isinstance(cell, str) and cell.startswith(FORMULA_START):
         return "'" + cell
     return cell
 

@@ -1,0 +1,293 @@
+"""`explain` and `rows`: how a number was made and which records are behind it, on the bundled sample.
+
+The records `rows` writes for a part must be, in count (or, for a sum, in total), what `compute` reports for the
+same period and group; `explain`'s steps and order statistics must reproduce compute's value; and the CSV a
+supervisor opens must hold what its flags say, checked here in plain Python.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+import civic_kpi
+from civic_kpi.catalog.graph import inputs
+from civic_kpi.catalog.loader import load_catalog
+from civic_kpi.errors import UsageError
+from tests.conftest import CATALOG, ROOT
+
+PERIOD = "2026-10"
+LOADED = load_catalog(CATALOG)
+FROM_RECORDS = [k.id for k in LOADED.catalog.kpis if not k.from_kpis]
+FROM_KPIS = [k.id for k in LOADED.catalog.kpis if k.from_kpis]
+
+
+@pytest.fixture(scope="module")
+def session():
+    return civic_kpi.open(LOADED)
+
+
+@pytest.fixture(scope="module")
+def computed(session):
+    """compute's rows for the period, overall and per catalog group_by, by KPI id and group."""
+    run = session.compute(PERIOD)
+    return {(r.kpi_id, tuple(sorted(r.group.items()))): r for r in run.results}
+
+
+def flag_totals(rows) -> dict:
+    import polars as pl
+
+    frame = rows.frame.collect()
+    totals = {"records": frame.height}
+    for flag in ("in_numerator", "in_denominator", "in_sample"):
+        if flag in frame.columns:
+            totals[flag] = int(frame[flag].sum())
+    totals["excluded"] = int(frame["excluded_reason"].is_not_null().sum())
+    totals["frame"] = frame.filter(pl.col("in_period"))
+    return totals
+
+
+def _is_count(text: str) -> bool:
+    return text.startswith("count(") and text.count("count(") == 1 and text.endswith(")")
+
+
+# ------------------------------------------------------------------------- rows: the records behind each number
+
+
+@pytest.mark.parametrize("kpi_id", FROM_RECORDS)
+def test_rows_of_each_part_add_up_to_what_compute_reports(session, computed, kpi_id):
+    import polars as pl
+
+    kpi = next(k for k in LOADED.catalog.kpis if k.id == kpi_id)
+    groups = [()]
+    if kpi.breakdowns:  # one group of the catalog's own breakdown too
+        first = next(key for (kid, key) in computed if kid == kpi_id and key)
+        groups.append(first)
+    for group in groups:
+        result = computed[(kpi_id, group)]
+        rows = session.rows(kpi_id, PERIOD, group=dict(group))
+        totals = flag_totals(rows)
+        frame = totals["frame"]
+        assert totals["excluded"] == (result.excluded or 0), (kpi_id, group)
+        if kpi.is_ratio:
+            numerator, denominator = kpi.numerator or "", kpi.denominator or ""
+            if _is_count(numerator):
+                assert totals["in_numerator"] == result.numerator, (kpi_id, group)
+            if _is_count(denominator):
+                assert totals["in_denominator"] == result.denominator, (kpi_id, group)
+                assert totals["in_denominator"] == result.sample_size, (kpi_id, group)
+            if numerator.startswith("sum(") and "+" not in numerator:
+                assert frame.filter(pl.col("in_numerator"))["measure"].sum() == pytest.approx(result.numerator)
+            if numerator.startswith("n_unique(") and " - " not in numerator:
+                column = numerator[len("n_unique(") :].split(",")[0].rstrip(")")
+                assert frame.filter(pl.col("in_numerator"))[column].n_unique() == result.numerator
+        else:
+            assert totals["in_sample"] == result.sample_size, (kpi_id, group)
+            if _is_count(kpi.value or ""):
+                assert totals["in_sample"] == result.value, (kpi_id, group)
+
+
+def test_sums_over_the_rows_give_the_sum_ratios(session, computed):
+    import polars as pl
+
+    # livestream_availability: sum(accessible, where Held) / sum(scheduled, where Held); participation adds two sums.
+    result = computed[("livestream_availability", ())]
+    frame = session.rows("livestream_availability", PERIOD, part="denominator").frame.collect()
+    assert frame["livestream_scheduled_hours"].sum() == pytest.approx(result.denominator)
+    held = frame.filter(pl.col("in_numerator"))
+    assert held["livestream_accessible_hours"].sum() == pytest.approx(result.numerator)
+    result = computed[("participation_per_10k", ())]
+    frame = session.rows("participation_per_10k", PERIOD, part="numerator").frame.collect()
+    assert (frame["in_person_attendees"].sum() + frame["virtual_attendees"].sum()) == pytest.approx(result.numerator)
+
+
+def test_rest_is_the_requests_that_missed_their_sla_checked_in_plain_python(tmp_path, cli, computed):
+    result = computed[("sla_compliance", ())]
+    out = tmp_path / "missed.csv"
+    done = cli("rows", "sla_compliance", "--period", PERIOD, "--part", "rest", "-o", out)
+    assert done.exit_code == 0, done.stderr
+    with out.open(newline="", encoding="utf-8") as handle:
+        records = list(csv.DictReader(handle))
+    assert len(records) == result.denominator - result.numerator == 122
+    assert f"wrote 122 records (rest of sla_compliance, {PERIOD})" in done.stderr
+    for record in records:  # closed in October, resolved or cancelled, and after the deadline: late
+        closed = datetime.fromisoformat(record["closed_at"])
+        due = datetime.fromisoformat(record["sla_due_at"])
+        assert datetime(2026, 10, 1) <= closed < datetime(2026, 11, 1)
+        assert record["status"] in ("Resolved", "Cancelled")
+        assert closed > due
+        assert record["in_numerator"] == "false" and record["in_denominator"] == "true"
+        assert record["request_id"].startswith("SR-")  # every declared column is kept, the id included
+        assert Path(record["source_file"]).name.startswith("service_requests_")
+
+
+def test_excluded_rows_say_why_and_match_compute(session, computed):
+    result = computed[("reopen_rate", ())]
+    assert result.excluded  # closures of late October are still inside their 30-day window on 2026-11-14
+    frame = session.rows("reopen_rate", PERIOD, part="excluded").frame.collect()
+    assert frame.height == result.excluded
+    assert set(frame["excluded_reason"]) == {"its 30-day follow-up window is still open at the as-of moment"}
+    # Independently: closed_at + 30 days after the moment (2026-11-14 17:00) is exactly what keeps them out.
+    moment = datetime(2026, 11, 14, 17, 0)
+    assert all((closed - moment).total_seconds() > -30 * 86400 for closed in frame["closed_at"])
+
+
+def test_a_kpi_of_kpis_names_the_kpis_to_ask_instead(session):
+    for kpi_id in FROM_KPIS:
+        with pytest.raises(UsageError) as error:
+            session.rows(kpi_id, PERIOD)
+        kpi = next(k for k in LOADED.catalog.kpis if k.id == kpi_id)
+        assert "computed from other KPIs" in str(error.value)
+        assert error.value.problems[0].hint == f"ask for the records of the KPIs it reads: {', '.join(inputs(kpi))}"
+
+
+def test_a_single_value_kpi_has_a_sample_not_a_denominator(cli):
+    done = cli("rows", "time_to_close_p90", "--part", "denominator")
+    assert done.exit_code == 2
+    assert "not a ratio, so it has no denominator" in done.stderr
+    assert "sample, excluded, all" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# ------------------------------------------------------------------------- rows: groups, formats, files
+
+
+def test_group_picks_one_group_and_unknown_columns_get_a_hint(session, computed):
+    result = computed[("sla_compliance", (("priority", "Critical"),))]
+    frame = session.rows("sla_compliance", PERIOD, group={"priority": "Critical"}, part="denominator").frame.collect()
+    assert frame.height == result.denominator == 73
+    assert set(frame["priority"]) == {"Critical"}
+    with pytest.raises(UsageError, match="did you mean 'priority'"):
+        session.rows("sla_compliance", PERIOD, group={"Priority": "Critical"})
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
+def test_every_format_writes_the_same_records_atomically(tmp_path, cli, fmt):
+    import polars as pl
+
+    out = tmp_path / f"rows.{fmt}"
+    out.write_text("the previous results")
+    done = cli("rows", "first_contact_resolution", "--part", "numerator", "-f", fmt, "-o", out)
+    assert done.exit_code == 0, done.stderr
+    frame = {"csv": pl.read_csv, "parquet": pl.read_parquet, "json": pl.read_json}[fmt](out)
+    assert frame.height == 752  # 752/986 on the sample, as compute prints it
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary file left behind
+
+
+def test_a_failed_run_leaves_the_previous_file_as_it_was(tmp_path, cli):
+    out = tmp_path / "rows.csv"
+    out.write_text("the previous results")
+    done = cli("rows", "sla_compliance", "--period", "2026-13", "-o", out)
+    assert done.exit_code == 2
+    assert out.read_text() == "the previous results"
+
+
+def test_parquet_needs_a_file(cli):
+    done = cli("rows", "sla_compliance", "-f", "parquet")
+    assert done.exit_code == 2 and "Parquet is binary" in done.stderr
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_text(tmp_path, cli, data):
+    from tests.test_kpis_by_hand import sr, write_311
+
+    write_311(data, [sr("2026-10-02 09:00:00", "2026-10-03 09:00:00", channel='=HYPERLINK("http://x")')])
+    out = tmp_path / "rows.csv"
+    done = cli("rows", "digital_channel_adoption", "-c", data.parent / "kpi_definitions.yaml", "--period", PERIOD,
+               "-o", out)  # fmt: skip
+    assert done.exit_code == 0, done.stderr
+    with out.open(newline="", encoding="utf-8") as handle:
+        (record,) = list(csv.DictReader(handle))
+    assert record["channel"] == '\'=HYPERLINK("http://x")'
+
+
+def test_rows_through_the_installed_script(tmp_path):
+    script = Path(sys.executable).with_name("civic-kpi")
+    out = tmp_path / "late.json"
+    done = subprocess.run(
+        [str(script), "rows", "sla_compliance", "--part", "rest", "-f", "json", "-o", str(out), "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert len(json.loads(out.read_text())) == 122
+
+
+# ------------------------------------------------------------------------- explain: how the number was made
+
+
+def test_explain_steps_lead_to_the_numerator_and_denominator(session, computed):
+    found = session.explain("sla_compliance", PERIOD, group={"priority": "Critical"})
+    steps = {step.step.split(":")[0]: step.records for step in found.steps}
+    assert steps["denominator"] == 73 and steps["numerator"] == 71
+    assert steps["in the period's window"] >= steps["denominator"]
+    assert found.result == computed[("sla_compliance", (("priority", "Critical"),))]
+    assert found.target_reason == "the target for priority = Critical (target.by_group.priority)"
+    assert found.as_of == datetime(2026, 11, 14, 17, 0) and found.as_of_source == "data"
+    sources = {column.name: column.source for column in found.columns}
+    assert sources["closed_at"] == "Closed Date"  # the export column behind the name
+    assert "sla_due_at" in {c.name for c in found.columns if c.role == "deadline"}
+    assert "AGGREGATE" in (found.query_plan or "") or "SELECT" in (found.query_plan or "")
+
+
+def test_explain_percentile_names_the_order_statistics_it_interpolated_between(session, computed):
+    import polars as pl
+
+    found = session.explain("time_to_close_p90", PERIOD)
+    (stats,) = found.order_statistics
+    # Independently: sort the sample the rows command gives and apply PERCENTILE.INC by hand.
+    sample = session.rows("time_to_close_p90", PERIOD, part="sample").frame.collect()
+    values = sorted(sample["measure"].to_list())
+    n = len(values)
+    rank = (n - 1) * 0.9 + 1
+    low = math.floor(rank)
+    by_hand = values[low - 1] + (rank - low) * (values[low] - values[low - 1])
+    assert (stats.n, stats.rank, stats.lower_rank, stats.upper_rank) == (n, pytest.approx(rank), low, low + 1)
+    assert stats.value == pytest.approx(by_hand, rel=1e-12)
+    assert computed[("time_to_close_p90", ())].value == pytest.approx(by_hand, rel=1e-12)
+    assert isinstance(sample, pl.DataFrame)
+
+
+def test_explain_with_by_gives_each_group_its_target_and_why(session):
+    found = session.explain("sla_compliance", PERIOD, by=["priority"])
+    reasons = {g.group["priority"]: g.reason for g in found.groups}
+    assert reasons["Critical"].startswith("the target for priority = Critical")
+    assert reasons["Standard"] == "the KPI's target, no target of the group's own"
+
+
+def test_explain_a_kpi_of_kpis_lists_its_inputs(session):
+    found = session.explain("cost_per_call", PERIOD)
+    assert found.computed_from == ["contact_center_cost", "calls_handled"]
+    assert [i.kpi_id for i in found.result.inputs] == ["contact_center_cost", "calls_handled"]
+    assert found.notes[0].startswith("cost_per_call is computed from contact_center_cost, calls_handled")
+
+
+def test_explain_on_the_command_line_as_text_and_json(cli):
+    done = cli("explain", "reopen_rate", "--period", PERIOD)
+    assert done.exit_code == 0, done.stderr
+    for phrase in ("Records, step by step", "left out: follow-up window still open", "as of 2026-11-14 17:00:00",
+                   "records whose closed_at is from 2026-10-01 00:00 up to, not including, 2026-11-01 00:00",
+                   "Polars plan"):  # fmt: skip
+        assert phrase in done.stdout
+    done = cli("explain", "reopen_rate", "--period", PERIOD, "-f", "json")
+    document = json.loads(done.stdout)
+    assert document["kpi_id"] == "reopen_rate" and document["schema_version"]
+    assert document["result"]["excluded"] == next(
+        s["records"] for s in document["steps"] if s["step"].startswith("left out: follow-up")
+    )
+
+
+def test_explain_bad_input_is_a_message_not_a_traceback(cli):
+    done = cli("explain", "sla_compliancee")
+    assert done.exit_code == 2 and "did you mean 'sla_compliance'" in done.stderr
+    done = cli("explain", "sla_compliance", "--group", "priority")
+    assert done.exit_code == 2 and "--group takes COLUMN=VALUE" in done.stderr
