@@ -27,6 +27,7 @@ from civic_kpi.errors import UsageError
 if TYPE_CHECKING:
     from civic_kpi.catalog.loader import LoadedCatalog
     from civic_kpi.data.validation import ValidationReport
+    from civic_kpi.engine.plan import Plan
     from civic_kpi.results import (
         CheckRun,
         ComputeRun,
@@ -175,6 +176,31 @@ class Session:
         from civic_kpi.data.inspect import inspect
 
         return inspect(file)
+
+    def plan(
+        self,
+        period: Period | str | None = None,
+        *,
+        every: SeriesKind | None = None,
+        by: list[str] | list[list[str]] | None = None,
+        kpis: list[str] | None = None,
+        domains: list[str] | None = None,
+    ) -> Plan:
+        """The plan compute would run for these options: print it to read it, `civic_kpi.engine.execute(plan)` to
+        run it (as often as you like: the same plan gives the same results)."""
+        from civic_kpi.engine import plan_compute, resolve
+
+        request = resolve(
+            self.catalog,
+            period=period,
+            every=every,
+            by=by,
+            kpis=kpis,
+            domains=domains,
+            data_dir=self.data_dir,
+            as_of=self.as_of,
+        )
+        return plan_compute(request)[0]
 
     def explain(
         self,

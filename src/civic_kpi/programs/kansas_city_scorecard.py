@@ -15,25 +15,37 @@ from civic_kpi.engine import compute, data_as_of, select_kpis
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.results import ScorecardRow, ScorecardRun
 from civic_kpi.targets import describe, resolve_target
-from civic_kpi.time.moment import parse_moment
+from civic_kpi.time.moment import Moment
 from civic_kpi.time.periods import Period, fiscal_year_containing, parse_period
 
 
-def _fiscal_year(
-    value: str | None, loaded: LoadedCatalog, data_dir: str | Path | None, as_of: datetime | str | None
-) -> Period:
+def _fiscal_year(value: str | None, loaded: LoadedCatalog, moment: Moment | None) -> Period:
     start_month = loaded.catalog.fiscal_year_start_month
     if value is not None:
         period = parse_period(value, start_month)
         if period.kind != "fiscal_year":
             raise UsageError(Problem(f"'{value}' is not a fiscal year", hint="write it as FY2026"))
         return period
-    # Default: the latest fiscal year that had ended at the as-of moment, else at the newest record in the data.
-    newest = parse_moment(as_of, loaded.catalog.timezone) if as_of is not None else data_as_of(loaded, data_dir)
-    if newest is None:
+    # Default: the latest fiscal year that had ended at the as-of moment.
+    if moment is None:
         raise UsageError("the data holds no dated records; pass --fiscal-year")
-    year = fiscal_year_containing(newest.date(), start_month)
-    return year if _ended(year, newest) else year.prior()
+    year = fiscal_year_containing(moment.at.date(), start_month)
+    return year if _ended(year, moment.at) else year.prior()
+
+
+def _moment(
+    loaded: LoadedCatalog, fiscal_year: str | None, data_dir: str | Path | None, as_of: Moment | datetime | str | None
+) -> Moment | None:
+    """The run's one moment, fixed here when the default fiscal year depends on it, so that compute does not read
+    the data a second time to find it."""
+    if isinstance(as_of, Moment):
+        return as_of
+    if as_of is not None:
+        return Moment.given(as_of, loaded.catalog.timezone)
+    if fiscal_year is not None:
+        return None  # compute fixes it from the data, as for any period asked for
+    newest = data_as_of(loaded, data_dir)
+    return Moment.of_data(newest) if newest is not None else None
 
 
 def _ended(period: Period, moment: datetime) -> bool:
@@ -48,17 +60,18 @@ def scorecard(
     kpis: list[str] | None = None,
     domains: list[str] | None = None,
     data_dir: str | Path | None = None,
-    as_of: datetime | str | None = None,
+    as_of: Moment | datetime | str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ScorecardRun:
     """The scorecard of one fiscal year (default: the latest one that has ended at `as_of`, which defaults to the
     newest record); `as_of` and `progress` as in compute."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     chosen = select_kpis(loaded.catalog, kpis, domains)
-    year = _fiscal_year(fiscal_year, loaded, data_dir, as_of)
+    moment = _moment(loaded, fiscal_year, data_dir, as_of)
+    year = _fiscal_year(fiscal_year, loaded, moment)
     next_label = year.shifted(12).label
     run = compute(
-        loaded, period=year, kpis=[k.id for k in chosen], data_dir=data_dir, by=[], as_of=as_of, progress=progress
+        loaded, period=year, kpis=[k.id for k in chosen], data_dir=data_dir, by=[], as_of=moment, progress=progress
     )
     overall = {result.kpi_id: result for result in run.results if not result.group}
     rows = []

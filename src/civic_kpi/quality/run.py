@@ -50,15 +50,10 @@ def check(
 
 
 def _moment(now: datetime | str | None, timezone: str | None) -> datetime:
-    if now is not None:
-        from civic_kpi.time.moment import parse_moment
+    """The time 'future' and 'freshness' compare with: the as-of moment given, else the clock."""
+    from civic_kpi.time.moment import Moment
 
-        return parse_moment(now, timezone, "--now")
-    if timezone:
-        from zoneinfo import ZoneInfo
-
-        return datetime.now(ZoneInfo(timezone)).replace(tzinfo=None)
-    return datetime.now()
+    return (Moment.given(now, timezone, "--now") if now is not None else Moment.now(timezone)).at
 
 
 def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime) -> list[CheckResult]:
