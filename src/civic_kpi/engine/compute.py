@@ -150,9 +150,7 @@ def _moment_notes(plan: Plan, execution: Execution) -> list[str]:
     notes = []
     moment, last = plan.moment, plan.series[-1]
     if moment.at < last.end_dt:
-        notes.append(
-            f"the period {last.label} runs past the as-of time ({moment.at:%Y-%m-%d %H:%M}); it is not complete"
-        )
+        notes.append(f"the period {last.label} runs past the as-of time ({moment}); it is not complete")
     known = [stamp for stamp in execution.newest.values() if stamp is not None]
     if moment.source == "given" and known and max(known) < moment.at and not execution.cut_at_moment:
         notes.append(
