@@ -4,7 +4,7 @@ The rules under test (time/moment.py, data/known.py, engine/compute.py, engine/p
 
 - One moment per run. A date-only --as-of is midnight of that day in the catalog's zone (America/Chicago). The moment
   printed (`ComputeRun.as_of`, JSON `as_of`) is, to the microsecond, the `as_of` every formula sees, capped at the
-  period's end for earlier periods. Without --as-of it is the newest stamp the run reads.
+  period's end for earlier periods. Without --as-of it is the newest stamp of the catalog's data.
 - Ages involving a `date` column are spreadsheet day arithmetic (2014-05-01 minus 2014-04-01 is 30 days); durations
   between timestamps are elapsed time, DST-aware.
 - "As of" is the data as known then: a record whose date column is after the moment did not exist yet; an event stamp
@@ -80,7 +80,7 @@ def overall(run: ComputeRun, kpi: str) -> KpiResult:
 def left_out_note(dataset: str, column: str, count: int, moment: str) -> str:
     return (
         f"{dataset}: {count} record{'s' if count != 1 else ''} whose {column} is after the as-of moment ({moment}) "
-        "did not exist yet and are left out"
+        f"did not exist yet and {'are' if count != 1 else 'is'} left out"
     )
 
 
@@ -510,12 +510,11 @@ MONTH_END = [
         # R2 (created at the moment) exists but is November's. Oct: R1, R3, R4 -> digital R1, R4 = 2 of 3.
         # Overdue at as_of = min(11-01 00:00, Oct's end 11-01 00:00): R3's deadline 10-31 23:59:59 is past -> 1.
         ("2026-11-01", "2026-10", (2, 3), 1, 0, False),
-        # 23:59:59: October runs past the moment by one second: noted as not complete, and its snapshot is taken at
-        # 23:59:59, not at its end. R1 created at the moment exists -> still 2 of 3; R2 left out. R3's deadline
-        # 23:59:59 == as_of is not past -> 0 (1 at the end of October, above).
-        # The default period is nevertheless October: time/periods.latest_complete_month counts a month whose last
-        # second has been reached as complete (pinned in test_periods_and_targets.py), which contradicts the note.
-        ("2026-10-31 23:59:59", "2026-10", (2, 3), 0, 1, True),
+        # 23:59:59: data through the last second of October completes it (as time/periods.latest_complete_month
+        # says, pinned in test_periods_and_targets.py), so no "not complete" note and October is the default period;
+        # its snapshot is still taken at 23:59:59, the moment. R1 created at the moment exists -> still 2 of 3; R2
+        # left out. R3's deadline 23:59:59 == as_of is not past -> 0 (1 at the end of October, above).
+        ("2026-10-31 23:59:59", "2026-10", (2, 3), 0, 1, False),
         # 23:59:58: R1 does not exist yet either -> R3, R4: 1 of 2; R1, R2 left out.
         ("2026-10-31 23:59:58", "2026-09", (1, 2), 0, 2, True),
     ],
@@ -724,7 +723,7 @@ def test_an_as_of_with_an_offset_is_converted_to_the_catalogs_zone_not_dropped(c
 # ----------------------------------------------------------------------------------------------- without --as-of
 
 
-def test_without_as_of_the_moment_is_the_newest_stamp_the_run_reads(catalog, data):
+def test_without_as_of_the_moment_is_the_newest_stamp_of_the_catalogs_data(catalog, data):
     # fmt: off
     write_311(data, [
         sr("2026-10-20 09:30:00", "2026-11-02 10:00:00", rtype="Streetlight"),   # closed in Nov, late (due 10-25)
@@ -741,9 +740,9 @@ def test_without_as_of_the_moment_is_the_newest_stamp_the_run_reads(catalog, dat
     result = overall(november, "sla_compliance")
     assert (result.numerator, result.denominator, result.value) == (0, 1, pytest.approx(0.0))
     assert moment_notes(november) == [runs_past_note("2026-11", "2026-11-02 10:00")]
-    # digital_channel_adoption reads created_at only: its newest stamp is 10-20 09:30, so September is the latest
-    # complete month
+    # digital_channel_adoption reads created_at only, but the moment is the data's, whichever KPIs are asked for:
+    # the closure at 11-02 10:00 still fixes it, and October is still the latest complete month.
     created_only = run_at(catalog, ["digital_channel_adoption"], None)
-    assert created_only.as_of == datetime(2026, 10, 20, 9, 30)
-    assert created_only.period.label == "2026-09"
+    assert created_only.as_of == datetime(2026, 11, 2, 10, 0)
+    assert created_only.period.label == "2026-10"
     assert moment_notes(created_only) == []

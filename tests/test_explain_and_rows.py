@@ -12,7 +12,7 @@ import json
 import math
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -134,9 +134,13 @@ def test_excluded_rows_say_why_and_match_compute(session, computed):
     frame = session.rows("reopen_rate", PERIOD, part="excluded").frame.collect()
     assert frame.height == result.excluded
     assert set(frame["excluded_reason"]) == {"its 30-day follow-up window is still open at the as-of moment"}
-    # Independently: closed_at + 30 days after the moment (2026-11-14 17:00) is exactly what keeps them out.
-    moment = datetime(2026, 11, 14, 17, 0)
-    assert all((closed - moment).total_seconds() > -30 * 86400 for closed in frame["closed_at"])
+    # Independently, in plain Python over every record of October: a closure whose 30 days end after the moment
+    # (the newest stamp of the sample, 2026-11-14 16:44:44) is exactly what is left out.
+    moment = datetime(2026, 11, 14, 16, 44, 44)
+    october = session.rows("reopen_rate", PERIOD, part="all").frame.collect()["closed_at"].to_list()
+    still_open = [closed for closed in october if closed + timedelta(days=30) > moment]
+    assert len(still_open) == frame.height
+    assert sorted(still_open) == sorted(frame["closed_at"].to_list())
 
 
 def test_a_kpi_of_kpis_names_the_kpis_to_ask_instead(session):
@@ -232,7 +236,7 @@ def test_explain_steps_lead_to_the_numerator_and_denominator(session, computed):
     assert steps["in the period's window"] >= steps["denominator"]
     assert found.result == computed[("sla_compliance", (("priority", "Critical"),))]
     assert found.target_reason == "the target for priority = Critical (target.by_group.priority)"
-    assert found.as_of == datetime(2026, 11, 14, 17, 0) and found.as_of_source == "data"
+    assert found.as_of == datetime(2026, 11, 14, 16, 44, 44) and found.as_of_source == "data"
     sources = {column.name: column.source for column in found.columns}
     assert sources["closed_at"] == "Closed Date"  # the export column behind the name
     assert "sla_due_at" in {c.name for c in found.columns if c.role == "deadline"}
@@ -274,7 +278,7 @@ def test_explain_a_kpi_of_kpis_lists_its_inputs(session):
 def test_explain_on_the_command_line_as_text_and_json(cli):
     done = cli("explain", "reopen_rate", "--period", PERIOD)
     assert done.exit_code == 0, done.stderr
-    for phrase in ("Records, step by step", "left out: follow-up window still open", "as of 2026-11-14 17:00:00",
+    for phrase in ("Records, step by step", "left out: follow-up window still open", "as of 2026-11-14 16:44:44",
                    "records whose closed_at is from 2026-10-01 00:00 up to, not including, 2026-11-01 00:00",
                    "Polars plan"):  # fmt: skip
         assert phrase in done.stdout

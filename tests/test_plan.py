@@ -78,11 +78,12 @@ def test_a_printed_plan_says_what_will_be_read_and_run(session):
     text = str(session.plan("2026-10", kpis=["sla_compliance", "sla_overdue_open", "cost_per_call"], by=[]))
     for line in (
         "Plan: 2026-10 (2026-10-01 to 2026-10-31)",
-        "moment: 2026-11-14 17:00 (the newest record); every formula sees it",
+        "moment: 2026-11-14 16:44:44 (the newest record); every formula sees it",
         "periods computed: 2026-10, 2026-09, 2025-10",
         "dataset service_requests: 26 csv files, read once for all its queries",
         "closed_at <- 'Closed Date' (datetime %Y-%m-%d %H:%M:%S)",
-        "known at the moment: records with created_at <= 2026-11-14 17:00; stamps after it read as missing: closed_at",
+        "known at the moment: records with created_at <= 2026-11-14 16:44:44; stamps after it read as missing: "
+        "closed_at",
         "deadline sla_due_at = created_at + SLA policy 'service_requests' per request_type",
         "query service_requests#0 (overall): sla_compliance, sla_overdue_open",
         "cost_per_call <- contact_center_cost, calls_handled",

@@ -15,6 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 SCHEMA_VERSION = "1.0"
 
 
+def moment_text(moment: datetime) -> str:
+    """A moment as every output prints it: to the minute, with seconds (and microseconds) where it has them, so
+    that the moment printed is the moment the formulas saw."""
+    if moment.microsecond:
+        return f"{moment:%Y-%m-%d %H:%M:%S.%f}"
+    return f"{moment:%Y-%m-%d %H:%M:%S}" if moment.second else f"{moment:%Y-%m-%d %H:%M}"
+
+
 class Status(StrEnum):
     PASS = "pass"
     WARN = "warn"

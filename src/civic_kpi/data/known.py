@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from civic_kpi.time.moment import Moment
 
 KNOWN = "__known"  # the record existed at the moment
-LATE = "__late_stamps"  # which of the record's event stamps lay after the moment (bit i: events[i]), now missing
+LATE = "__late_stamps"  # which of the record's event stamps lay after the moment (bit i: event_columns[i])
 
 
 def as_known_at(frame: pl.LazyFrame, dataset: Dataset, columns: set[str], moment: Moment) -> pl.LazyFrame:
@@ -24,20 +24,25 @@ def as_known_at(frame: pl.LazyFrame, dataset: Dataset, columns: set[str], moment
     dropped, so that the per-file row counts read from the same frame still count every record of the file."""
     import polars as pl
 
-    events = event_columns(dataset, columns)
     date_column = dataset.date_column
     exists = moment.known(pl.col(date_column)) if date_column in dataset.event_columns else pl.lit(True)
-    bits = [(~moment.known(pl.col(c))).cast(pl.UInt32) * (1 << i) for i, c in enumerate(events)]
+    bits = [
+        (~moment.known(pl.col(c))).cast(pl.UInt64) * (1 << i) for i, c in enumerate(event_columns(dataset, columns))
+    ]
     return frame.with_columns(
         exists.alias(KNOWN),
-        (pl.sum_horizontal(bits) if bits else pl.lit(0)).cast(pl.UInt32).alias(LATE),
-        *(pl.when(moment.known(pl.col(c))).then(pl.col(c)).otherwise(None).alias(c) for c in events),
+        (pl.sum_horizontal(bits) if bits else pl.lit(0)).cast(pl.UInt64).alias(LATE),
+        *(
+            pl.when(moment.known(pl.col(c))).then(pl.col(c)).otherwise(None).alias(c)
+            for c in sorted(dataset.event_columns & columns)  # every one, even past the counted 64
+        ),
     )
 
 
 def event_columns(dataset: Dataset, columns: set[str]) -> list[str]:
-    """The event columns of `columns`, in the order of LATE's bits (at most 32: one bit each)."""
-    return sorted(dataset.event_columns & columns)[:32]
+    """The event columns of `columns` whose late stamps are counted, in the order of LATE's bits (one bit each, so
+    at most 64; a 65th is still blanked, just not counted)."""
+    return sorted(dataset.event_columns & columns)[:64]
 
 
 def known_records(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -70,7 +75,7 @@ def after_moment_note(name: str, dataset: Dataset, moment: Moment, counts: dict[
     if unborn:
         parts.append(
             f"{unborn} record{'s' if unborn != 1 else ''} whose {dataset.date_column} is after the as-of moment "
-            f"({moment}) did not exist yet and are left out"
+            f"({moment}) did not exist yet and {'are' if unborn != 1 else 'is'} left out"
         )
     late = {column: count for column, count in counts.items() if column != "unborn" and count}
     if late:

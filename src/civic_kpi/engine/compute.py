@@ -11,7 +11,7 @@ run = assemble(plan, execution)                      engine/judge.py: targets, c
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from civic_kpi.catalog.graph import inputs, with_inputs
@@ -149,7 +149,8 @@ def _moment_notes(plan: Plan, execution: Execution) -> list[str]:
     """Say when the last period runs past the moment, and when the moment is after everything the data holds."""
     notes = []
     moment, last = plan.moment, plan.series[-1]
-    if moment.at < last.end_dt:
+    # As for the latest complete month: data through the last second of the period completes it.
+    if moment.at < last.end_dt - timedelta(seconds=1):
         notes.append(f"the period {last.label} runs past the as-of time ({moment}); it is not complete")
     known = [stamp for stamp in execution.newest.values() if stamp is not None]
     if moment.source == "given" and known and max(known) < moment.at and not execution.cut_at_moment:

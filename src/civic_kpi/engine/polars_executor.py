@@ -416,10 +416,14 @@ def newest_query(frame: pl.LazyFrame, scan: DatasetScan) -> pl.LazyFrame:
     newer than the last request opened) and the oldest date of its date column."""
     import polars as pl
 
-    stamps = sorted((scan.dataset.event_columns & set(scan.columns)) | {scan.dataset.freshness_column})
+    dataset = scan.dataset
+    # A scheduled date column (a due date) may lie ahead of the export: it says nothing of how fresh the data is,
+    # unless the catalog names it as_of_column.
+    named = {dataset.as_of_column} if dataset.as_of_column else set()
+    stamps = sorted((dataset.event_columns | named) & set(scan.columns)) or [dataset.freshness_column]
     return frame.select(
         pl.max_horizontal([pl.col(c).cast(pl.Datetime("us")).max() for c in stamps]).alias("newest"),
-        pl.col(scan.dataset.date_column).cast(pl.Datetime("us")).min().alias("oldest"),
+        pl.col(dataset.date_column).cast(pl.Datetime("us")).min().alias("oldest"),
     )
 
 

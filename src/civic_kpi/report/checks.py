@@ -12,7 +12,7 @@ from rich.text import Text
 
 from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT
 from civic_kpi.report.table import console_text
-from civic_kpi.results import CheckResult, CheckRun, Status
+from civic_kpi.results import CheckResult, CheckRun, Status, moment_text
 
 FORMATS = ("table", "json", "junit", "github")
 
@@ -36,7 +36,7 @@ def _example_text(example: dict) -> str:
 def checks_table(run: CheckRun, *, color: bool, width: int | None = None) -> str:
     counts = run.counts()
     title = (
-        f"Data-quality checks · {run.catalog.title} · at {run.checked_at:%Y-%m-%d %H:%M} · "
+        f"Data-quality checks · {run.catalog.title} · at {moment_text(run.checked_at)} · "
         f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail"
     )
     table = Table(title=Text(title, style="bold"), title_justify="left")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from civic_kpi.report.formatting import amount, plain, value_text
-from civic_kpi.results import Explanation
+from civic_kpi.results import Explanation, moment_text
 
 ExplainFormat = Literal["text", "json"]
 
@@ -20,7 +20,7 @@ def to_text(e: Explanation) -> str:
     lines: list[str] = []
     group = ", ".join(f"{k} = {v if v is not None else '(missing)'}" for k, v in e.group.items()) or "all"
     lines.append(f"{plain(e.name)} ({e.kpi_id}) · {e.period.label} ({e.period.start} to {e.period.end}) · {group}")
-    moment = f"{e.as_of:%Y-%m-%d %H:%M:%S}" if e.as_of else "none (no dated records)"
+    moment = moment_text(e.as_of) if e.as_of else "none (no dated records)"
     source = {"given": "--as-of", "data": "the newest record", "period": "the period's end"}.get(e.as_of_source, "")
     lines.append(f"as of {moment} ({source}); every formula sees this moment")
     if e.description:

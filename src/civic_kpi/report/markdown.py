@@ -14,7 +14,7 @@ from civic_kpi.report.formatting import (
     span_text,
     value_text,
 )
-from civic_kpi.results import ComputeRun
+from civic_kpi.results import ComputeRun, moment_text
 
 
 def to_markdown(run: ComputeRun) -> str:
@@ -22,7 +22,7 @@ def to_markdown(run: ComputeRun) -> str:
         f"# {markdown_cell(run.catalog.title)}: {run.period.label}",
         "",
         f"Period {span_text(run)}; {compared_with(run)}."
-        + (f" Data as of {run.as_of:%Y-%m-%d %H:%M}." if run.as_of else ""),
+        + (f" Data as of {moment_text(run.as_of)}." if run.as_of else ""),
         "",
     ]
     for domain in dict.fromkeys(r.domain for r in run.results):

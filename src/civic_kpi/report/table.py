@@ -19,7 +19,7 @@ from civic_kpi.report.formatting import (
     span_text,
     value_text,
 )
-from civic_kpi.results import ComputeRun, KpiResult
+from civic_kpi.results import ComputeRun, KpiResult, moment_text
 
 PLAIN_WIDTH = 150  # wide enough that a file or a pipe gets one line per row
 
@@ -63,7 +63,7 @@ def _domain_table(domain: str, results: list[KpiResult], run: ComputeRun) -> Tab
 
 
 def render_table(run: ComputeRun) -> Group:
-    as_of = f" · data as of {run.as_of:%Y-%m-%d %H:%M}" if run.as_of else ""
+    as_of = f" · data as of {moment_text(run.as_of)}" if run.as_of else ""
     header = Text.assemble(
         (run.catalog.title, "bold"),
         f" · {span_text(run)}",

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from civic_kpi.errors import Problem, UsageError
+from civic_kpi.results import moment_text
 
 if TYPE_CHECKING:
     import polars as pl
@@ -69,7 +70,7 @@ class Moment:
         return cls(datetime.now(), "clock")
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S}" if self.at.second or self.at.microsecond else f"{self.at:%Y-%m-%d %H:%M}"
+        return moment_text(self.at)
 
     def capped(self, end: datetime) -> datetime:
         """The earlier of the moment and `end` (a period's end): a snapshot never looks past what is known."""
