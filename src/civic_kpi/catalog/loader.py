@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -36,10 +37,12 @@ class LoadedCatalog:
     derived_formulas: Mapping[str, Mapping[str, Formula]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # Frozen: these are computed from `catalog`, never passed in, so they cannot disagree with it.
-        object.__setattr__(self, "formulas", {kpi.id: _kpi_formulas(kpi) for kpi in self.catalog.kpis})
-        derived = {name: _derived_formulas(dataset) for name, dataset in self.catalog.datasets.items()}
-        object.__setattr__(self, "derived_formulas", derived)
+        # Computed from `catalog`, never passed in, so they cannot disagree with it; read-only, because every
+        # caller shares them.
+        kpis = {kpi.id: MappingProxyType(_kpi_formulas(kpi)) for kpi in self.catalog.kpis}
+        derived = {name: MappingProxyType(_derived_formulas(d)) for name, d in self.catalog.datasets.items()}
+        object.__setattr__(self, "formulas", MappingProxyType(kpis))
+        object.__setattr__(self, "derived_formulas", MappingProxyType(derived))
 
     def line_of(self, loc: Loc) -> int | None:
         return line_of(self.lines, loc)
