@@ -3,7 +3,8 @@
 - the sample output: `civic-kpi compute` on the bundled catalog and sample data, as a file or pipe gets it, and
   the outputs of a few other commands the README shows (review, scorecard, check, the I-S ranking);
 - the CLI reference: the real `--help` of the app and of every command it registers, in the order `civic-kpi --help`
-  lists them, so a new command is documented without editing this script.
+  lists them, so a new command is documented without editing this script;
+- the formula functions: every function of the formula registry, with its signature and one-line doc.
 
     python scripts/update_readme.py          # rewrite README.md in place
     python scripts/update_readme.py --check  # exit 1 if README.md is out of date (a test does this)
@@ -89,6 +90,29 @@ def preset_sections() -> str:
     return "\n".join(parts)
 
 
+def formula_functions() -> str:
+    """The registry of formula functions as two tables, aggregates then row functions, in registry order."""
+    from civic_kpi.formula import REGISTRY
+
+    tables = [
+        ("aggregate", "**Aggregates** see the period's records, narrowed by their `where=condition`:", "aggregate"),
+        ("row", "**Row functions** work on one record's values (or on literals):", "function"),
+    ]
+    parts = []
+    for kind, title, header in tables:
+        rows = [
+            f"| `{function.signature}` | {_cell(function.doc)} |"
+            for function in REGISTRY.values()
+            if function.kind == kind
+        ]
+        parts.append("\n".join([title, "", f"| {header} | gives |", "|---|---|", *rows]) + "\n")
+    return "\n".join(parts)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a bar would end the table cell
+
+
 def _example_file(dataset: dict) -> str:
     return {"json": "export.json", "parquet": "export.parquet"}.get(dataset.get("format", ""), "export_*.csv")
 
@@ -100,6 +124,7 @@ BLOCKS = {
     "ranking-output": lambda: run_in_root("compute", "--kpi", "importance_satisfaction", "--by", "question"),
     "check-output": lambda: run_in_root("check", "--as-of", "2026-11-15 08:00", "--dataset", "service_requests"),
     "presets": preset_sections,
+    "formula-functions": formula_functions,
     "cli-reference": cli_reference,
 }
 

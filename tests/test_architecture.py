@@ -3,6 +3,7 @@ back through another."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -37,3 +38,14 @@ def test_the_catalog_never_reaches_the_engine_or_the_data_sources():
     graph = grimp.build_graph("civic_kpi", exclude_type_checking_imports=True)
     for low, high in [("civic_kpi.catalog", "civic_kpi.engine"), ("civic_kpi.catalog", "civic_kpi.data")]:
         assert not graph.chain_exists(importer=low, imported=high, as_packages=True), (low, high)
+
+
+def test_only_the_formula_parser_reads_python_syntax():
+    """Formulas become the language's own tree in formula/parse.py; nothing else walks Python's `ast`."""
+    src = ROOT / "src" / "civic_kpi"
+    readers = sorted(
+        path.relative_to(src).as_posix()
+        for path in src.rglob("*.py")
+        if re.search(r"^\s*(import ast\b|from ast import)", path.read_text(encoding="utf-8"), re.MULTILINE)
+    )
+    assert readers == ["formula/parse.py"]

@@ -267,6 +267,9 @@ CASES = [
     ("formula_walrus", formula("count((c := channel) == 'Web')"), CHECK, 2, (AT, "field 'numerator'", "(:=)")),
     ("formula_fstring", formula("count(channel == f'{channel}')"), CHECK, 2, (AT, "field 'numerator'", "f-strings")),
     ("formula_syntax_error", formula("count(channel == 'Web'"), CHECK, 2, (AT, "field 'numerator'", "syntax error")),
+    # é is two bytes in UTF-8; the position counts characters, so it points at y.z, not one past it
+    ("formula_position_counts_characters", formula("count(x == 'Café' and y.z)"), CHECK, 2,
+     (AT, "attribute access is not allowed (at character 23) in formula: count(x == 'Café' and y.z)")),
     ("formula_text_summed", formula("sum(channel)"), CHECK, 2, (AT, "formula does not fit the column types")),
     # ---- catalog problems found when computing
     ("data_dir_missing", (edit("data_dir: sample_data", "data_dir: sample_dta"), SMALL), FCR + " -o {out}", 2,

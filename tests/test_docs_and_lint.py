@@ -20,6 +20,15 @@ def test_readme_cli_reference_is_current():
     assert update_readme.updated(text) == text, "run: python scripts/update_readme.py"
 
 
+def test_readme_formula_reference_lists_every_function_of_the_registry():
+    from civic_kpi.formula import REGISTRY
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("<!-- formula-functions:start -->", 1)[1].split("<!-- formula-functions:end -->", 1)[0]
+    for function in REGISTRY.values():
+        assert f"| `{function.signature}` | {function.doc} |" in block, function.name
+
+
 def test_readme_set_up_commands_are_the_ones_ci_runs():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     commands = re.findall(r"```sh\n(python3 -m venv[^\n]+)\n```", text)

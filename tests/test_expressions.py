@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 import polars as pl
 import pytest
 
-from civic_kpi.formula import Context, FormulaError, all_rows, compile_formula, parse_formula
+from civic_kpi.formula import REGISTRY, Context, FormulaError, all_rows, compile_formula, parse_formula
+from civic_kpi.formula.tree import BinaryOp, Call, Column, Compare, Keyword, ListLiteral, Literal, Param, Ref, walk
 
 ROWS = {
     "status": ["Resolved", "Cancelled", "Open", "Resolved", None],
@@ -116,6 +118,10 @@ def test_if_else_coalesce_and_durations():
         ("len(a)", "len(ref.NAME)"),
         ("sum", "column 'sum' is used outside an aggregate"),
         ("coutn(a)", "did you mean 'count'"),
+        ("sum(a, where=b, where=c)", "has the keyword 'where' twice"),
+        ("date(a)", "takes a text literal"),
+        ("date('2026-02-30')", "not a valid date"),
+        ("count(a in ['x', ...])", "lists may only hold literal values"),
     ],
 )
 def test_refused(text, phrase):
@@ -129,3 +135,107 @@ def test_names_are_collected():
     assert formula.columns == {"a", "b", "c"}
     assert formula.params == {"p"} and formula.refs == {"r"}
     assert formula.aggregate_count == 2
+
+
+# One worked example per function of the registry, on ROWS: a function added to the registry without one fails here.
+EXAMPLES = {
+    "count": ("count(status == 'Resolved')", 2),
+    "sum": ("sum(hours)", 17.0),
+    "mean": ("mean(hours)", 4.25),
+    "median": ("median(hours)", 3.0),
+    "percentile": ("percentile(hours, 90)", 8.2),
+    "n_unique": ("n_unique(status)", 3),
+    "min": ("min(hours)", 1.0),
+    "max": ("max(hours)", 10.0),
+    "hours_between": ("sum(hours_between(created, closed))", 12 + 24 + 1.5),
+    "days_between": ("sum(days_between(created, closed))", (12 + 24 + 1.5) / 24),
+    "minutes_between": ("max(minutes_between(created, closed))", 24 * 60),
+    "seconds_between": ("min(seconds_between(created, closed))", 90 * 60),
+    "days": ("count(closed <= created + days(1))", 3),
+    "hours": ("count(closed <= created + hours(12))", 2),
+    "is_null": ("count(is_null(closed))", 2),
+    "not_null": ("count(not_null(closed))", 3),
+    "coalesce": ("count(coalesce(status, 'none') == 'none')", 1),
+    "if_else": ("sum(if_else(status == 'Open', 1, 0))", 1),
+    "lower": ("count(lower(status) == 'resolved')", 2),
+    "upper": ("count(upper(status) == 'OPEN')", 1),
+    "abs": ("sum(abs(0 - hours))", 17.0),
+    "len": ("len(ref.known)", 2),
+    "refresh_days": ("sum(refresh_days(if_else(status == 'Open', 'R/P1W', 'Daily')))", 7 + 4 * 1.0),
+    "date": ("count(created < date('2026-10-02'))", 2),
+    "datetime": ("count(created < datetime('2026-10-01 09:00'))", 1),
+}
+
+
+def test_every_registry_function_has_a_worked_example():
+    assert set(EXAMPLES) == set(REGISTRY)
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_registry_function_computes(name):
+    text, expected = EXAMPLES[name]
+    assert run(text, refs={"known": ["Resolved", "Open"]}) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("function", list(REGISTRY.values()), ids=list(REGISTRY))
+def test_arity_comes_from_the_registry(function):
+    wrapped = (lambda call: call) if function.kind == "aggregate" else (lambda call: f"count({call} == 1)")
+    too_many = ", ".join(["1"] * (function.max_args + 1))
+    with pytest.raises(FormulaError, match=rf"{function.name}\(\) takes"):
+        parse_formula(wrapped(f"{function.name}({too_many})"))
+    if function.min_args > 0:
+        with pytest.raises(FormulaError, match=rf"{function.name}\(\) takes"):
+            parse_formula(wrapped(f"{function.name}()"))
+
+
+def test_the_tree_is_our_own_with_character_offsets():
+    formula = parse_formula("sum(hours, where=status in ref.r) / params.p")
+    assert formula.tree == BinaryOp(
+        "/",
+        Call(
+            "sum",
+            (Column("hours", 4),),
+            (Keyword("where", Compare(Column("status", 17), ("in",), (Ref("r", 27),), 17), 11),),
+            0,
+        ),
+        Param("p", 36),
+        0,
+    )
+    in_list = parse_formula("count(channel in ['Web', 'App'])").tree
+    assert isinstance(in_list, Call) and in_list.args == (
+        Compare(Column("channel", 6), ("in",), (ListLiteral((Literal("Web", 18), Literal("App", 25)), 17),), 6),
+    )
+    assert [type(node).__name__ for node in walk(formula.tree)] == [
+        "BinaryOp", "Call", "Column", "Compare", "Column", "Ref", "Param",
+    ]  # fmt: skip
+
+
+def test_error_positions_count_characters_not_bytes():
+    text = "count(x == 'Café' and y.z)"
+    with pytest.raises(FormulaError) as info:
+        parse_formula(text)
+    assert info.value.message == "attribute access is not allowed"
+    assert info.value.offset == text.index("y.z")  # 22; Python's col_offset says 23 (é is two UTF-8 bytes)
+    with pytest.raises(FormulaError) as info:
+        parse_formula("count(status == 'Ré' and)")
+    assert info.value.message.startswith("syntax error") and info.value.offset == len("count(status == 'Ré' and")
+
+
+def test_error_positions_count_from_the_start_of_a_formula_over_several_lines():
+    text = "count(status == 'Ré'\n      and y.z)"
+    with pytest.raises(FormulaError) as info:
+        parse_formula(text)
+    assert info.value.offset == text.index("y.z")
+
+
+def test_a_formula_is_parsed_once_per_text_and_mode():
+    text = "count(status == 'Open')"
+    first = parse_formula(text)
+    assert parse_formula(text) is first
+    assert parse_formula(text, row=False, over_kpis=False) is first
+    assert parse_formula("status == 'Open'", row=True) is parse_formula("status == 'Open'", True)
+    assert parse_formula("status == 'Open'", row=True) is not parse_formula("count(status == 'Open')")
+    # Shared, so it must not change under anyone: frozen, with frozen sets, and hashable.
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        first.text = "count()"  # type: ignore[misc]
+    assert isinstance(first.columns, frozenset) and hash(first) == hash(parse_formula(text))

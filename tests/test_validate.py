@@ -169,3 +169,26 @@ def test_list_shows_every_kpi(cli):
     assert sla["target"] == ">= 90% (Critical: >= 95%)"
     table = cli("list", "--catalog", CATALOG)
     assert "time_to_close_p90" in table.stdout and "lower than a year ago" in table.stdout
+
+
+def test_the_loaded_catalog_holds_every_formula_parsed_once(tmp_path):
+    from civic_kpi.catalog.loader import load_catalog
+    from civic_kpi.formula import parse_formula
+
+    glob = "    path: 311/service_requests_*.csv\n"
+    path, _ = broken(tmp_path, glob, glob + "    derived: {is_web: \"channel == 'Web'\"}\n")
+    loaded = load_catalog(path)
+    for kpi in loaded.catalog.kpis:
+        formulas = loaded.formulas[kpi.id]
+        assert set(formulas) == set(kpi.formulas) | ({"where"} if kpi.where is not None else set())
+        for field, text in kpi.formulas.items():
+            # the very object every later caller of parse_formula gets: parsed once, at load time
+            assert formulas[field] is parse_formula(text, over_kpis=kpi.from_kpis)
+        if kpi.where is not None:
+            assert formulas["where"] is parse_formula(kpi.where, row=True)
+    for name, dataset in loaded.catalog.datasets.items():
+        assert set(loaded.derived_formulas[name]) == set(dataset.derived)
+        for column, text in dataset.derived.items():
+            assert loaded.derived_formulas[name][column] is parse_formula(text, row=True)
+    assert loaded.derived_formulas["service_requests"]["is_web"].columns == {"channel"}
+    assert any("where" in formulas for formulas in loaded.formulas.values())

@@ -6,11 +6,11 @@ resolve (`catalog.checks` reports unknown ids and cycles first); `cycle` is what
 
 from __future__ import annotations
 
-import ast
 from functools import cache
 
 from civic_kpi.catalog.model import KPI, Catalog
 from civic_kpi.formula import FormulaError, parse_formula
+from civic_kpi.formula.tree import KpiRef, walk
 
 
 @cache
@@ -21,12 +21,8 @@ def _inputs_of_formulas(formulas: tuple[str, ...]) -> tuple[str, ...]:
             tree = parse_formula(text, over_kpis=True).tree
         except FormulaError:
             continue  # reported by the catalog checks
-        named = [
-            node
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "kpi"
-        ]
-        found |= dict.fromkeys(node.attr for node in sorted(named, key=lambda n: (n.lineno, n.col_offset)))
+        named = sorted((node for node in walk(tree) if isinstance(node, KpiRef)), key=lambda node: node.offset)
+        found |= dict.fromkeys(node.name for node in named)
     return tuple(found)
 
 

@@ -3,27 +3,46 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from civic_kpi.catalog.model import Catalog
+from civic_kpi.catalog.model import KPI, Catalog, Dataset
 from civic_kpi.errors import CatalogError, Problem, did_you_mean
+from civic_kpi.formula import Formula, FormulaError, parse_formula
 
 Loc = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
 class LoadedCatalog:
-    """A validated catalog with where it came from: the path, its hash (for provenance) and its YAML lines."""
+    """A validated catalog with where it came from: the path, its hash (for provenance) and its YAML lines.
+
+    It also holds every formula parsed, once, when it is loaded: `formulas[kpi_id]` maps each formula field of a
+    KPI (value, numerator, denominator, and `where` as a row formula) to its Formula, and
+    `derived_formulas[dataset][column]` each derived column's row formula. A formula that does not parse is left
+    out; the catalog checks report it (a catalog loaded with check_formulas=False may lack some).
+    """
 
     catalog: Catalog
     path: Path
     sha256: str
     lines: dict[Loc, int] = field(default_factory=dict, repr=False)
+    formulas: Mapping[str, Mapping[str, Formula]] = field(init=False, repr=False, compare=False)
+    derived_formulas: Mapping[str, Mapping[str, Formula]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Computed from `catalog`, never passed in, so they cannot disagree with it; read-only, because every
+        # caller shares them.
+        kpis = {kpi.id: MappingProxyType(_kpi_formulas(kpi)) for kpi in self.catalog.kpis}
+        derived = {name: MappingProxyType(_derived_formulas(d)) for name, d in self.catalog.datasets.items()}
+        object.__setattr__(self, "formulas", MappingProxyType(kpis))
+        object.__setattr__(self, "derived_formulas", MappingProxyType(derived))
 
     def line_of(self, loc: Loc) -> int | None:
         return line_of(self.lines, loc)
@@ -32,6 +51,28 @@ class LoadedCatalog:
         if override is not None:
             return Path(override)
         return (self.path.parent / self.catalog.data_dir).resolve()
+
+
+def _kpi_formulas(kpi: KPI) -> dict[str, Formula]:
+    texts = [(name, text, False) for name, text in kpi.formulas.items()]
+    texts += [("where", kpi.where, True)] if kpi.where is not None else []
+    parsed = {}
+    for name, text, row in texts:
+        try:
+            parsed[name] = parse_formula(text, row=row, over_kpis=kpi.from_kpis and not row)
+        except FormulaError:
+            continue
+    return parsed
+
+
+def _derived_formulas(dataset: Dataset) -> dict[str, Formula]:
+    parsed = {}
+    for column, text in dataset.derived.items():
+        try:
+            parsed[column] = parse_formula(text, row=True)
+        except FormulaError:
+            continue
+    return parsed
 
 
 def line_of(lines: dict[Loc, int], loc: Loc) -> int | None:

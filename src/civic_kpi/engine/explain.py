@@ -8,7 +8,6 @@ order statistics it interpolated between, the target chosen and why, the compari
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +31,8 @@ from civic_kpi.engine.records import (
     kpi_records,
 )
 from civic_kpi.engine.request import select_kpis
-from civic_kpi.formula import PERCENTILE_METHOD_TEXT, Formula
+from civic_kpi.formula import PERCENTILE_METHOD_TEXT, Formula, walk
+from civic_kpi.formula.tree import Call, Literal
 from civic_kpi.results import (
     CatalogInfo,
     DataFileInfo,
@@ -292,12 +292,11 @@ def _group_target(kpi: KPI, result: KpiResult, period_label: str) -> GroupTarget
 def _percentiles(formula: Formula) -> list[float]:
     """The p of every percentile() / median() the formula asks for, as fractions."""
     found = []
-    for node in ast.walk(ast.parse(formula.text.strip(), mode="eval")):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id == "median":
-                found.append(0.5)
-            elif node.func.id == "percentile" and len(node.args) == 2 and isinstance(node.args[1], ast.Constant):
-                found.append(float(node.args[1].value) / 100)
+    for node in walk(formula.tree):
+        if isinstance(node, Call) and node.name == "median":
+            found.append(0.5)
+        elif isinstance(node, Call) and node.name == "percentile" and isinstance(node.args[1], Literal):
+            found.append(float(node.args[1].value) / 100)  # type: ignore[arg-type]
     return found
 
 

@@ -108,7 +108,7 @@ def resolve(
     _check_breakdown_columns(cat, chosen, breakdowns or ())
     notes: list[str] = []
     computed = with_inputs(cat, chosen)  # a KPI computed from other KPIs needs them, even when not asked for
-    formulas = {kpi.id: kpi_formulas(kpi) for kpi in computed}
+    formulas = {kpi.id: loaded.formulas.get(kpi.id) or kpi_formulas(kpi) for kpi in computed}  # parsed at load
     own_dims = {kpi.id: tuple(_dims_for(kpi, cat, breakdowns, notes if kpi in chosen else [])) for kpi in computed}
     dims_of = _with_readers_dims(computed, own_dims)
     columns, deadlines, derived = _columns_needed([k for k in computed if not k.from_kpis], cat, formulas, dims_of)

@@ -1,29 +1,28 @@
 """The restricted formula language of the catalog: parse once, check against a whitelist, compile to Polars.
 
 It knows nothing of the catalog: callers hand it formula text and the values its free names take.
+
+- tree.py       the language's own syntax tree (frozen nodes with character offsets) and the parsed Formula
+- parse.py      text -> checked tree, memoised per text and mode
+- functions.py  the one registry of functions: signature, doc, kind and compile step of each
+- compile.py    tree -> Polars expressions for one period (or per record)
+- context.py    what the free names mean while a period is computed, and the masks every part shares
+- cadence.py    refresh_days(): update cadences ('R/P1M', 'weekly') in days
 """
 
-from civic_kpi.formula.language import (
+from civic_kpi.formula.cadence import refresh_days
+from civic_kpi.formula.compile import Compiled, compile_formula, compile_row, with_derived
+from civic_kpi.formula.context import NO_PERIOD, Context, all_rows, both, kpi_column
+from civic_kpi.formula.functions import (
     AGGREGATES,
     FUNCTIONS,
-    NAMESPACES,
-    NO_PERIOD,
     PERCENTILE_METHOD_TEXT,
+    REGISTRY,
     ROW_FUNCTIONS,
-    SPECIAL_NAMES,
-    Compiled,
-    Context,
-    Formula,
-    FormulaError,
-    all_rows,
-    both,
-    compile_formula,
-    compile_row,
-    kpi_column,
-    parse_formula,
-    refresh_days,
-    with_derived,
+    Function,
 )
+from civic_kpi.formula.parse import NAMESPACES, parse_formula
+from civic_kpi.formula.tree import SPECIAL_NAMES, Formula, FormulaError, Node, walk
 
 __all__ = [
     "AGGREGATES",
@@ -31,12 +30,15 @@ __all__ = [
     "NAMESPACES",
     "NO_PERIOD",
     "PERCENTILE_METHOD_TEXT",
+    "REGISTRY",
     "ROW_FUNCTIONS",
     "SPECIAL_NAMES",
     "Compiled",
     "Context",
     "Formula",
     "FormulaError",
+    "Function",
+    "Node",
     "all_rows",
     "both",
     "compile_formula",
@@ -44,5 +46,6 @@ __all__ = [
     "kpi_column",
     "parse_formula",
     "refresh_days",
+    "walk",
     "with_derived",
 ]

@@ -1,0 +1,220 @@
+"""A checked formula tree -> one Polars expression for the period a Context describes.
+
+Aggregates only see the records of the period being computed (the engine passes that mask in), narrowed by their
+where=. Each function's own step comes from the registry (functions.py); this module owns what every aggregate
+shares: which records it sees, and how many fed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from civic_kpi.formula.context import NO_PERIOD, Context, all_rows, both, kpi_column, moment_literal
+from civic_kpi.formula.functions import REGISTRY, measures_duration
+from civic_kpi.formula.parse import parse_formula
+from civic_kpi.formula.tree import (
+    BinaryOp,
+    BoolOp,
+    Call,
+    Column,
+    Compare,
+    Formula,
+    FormulaError,
+    KpiRef,
+    ListLiteral,
+    Literal,
+    Node,
+    Param,
+    Ref,
+    Special,
+    UnaryOp,
+)
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+@dataclass
+class Compiled:
+    expr: pl.Expr
+    # Per aggregate, in formula order: how many records of the period fed it (its `where`, non-null input).
+    # The engine reports the first one as the KPI's sample size.
+    samples: list[pl.Expr]
+    # Per aggregate of a duration: how many records it left out because the duration was negative.
+    invalid: list[pl.Expr] = field(default_factory=list)
+    # Per aggregate, record by record (for `explain` and `rows`): whether the record fed it, the value it fed (None
+    # for a count), and whether it was left out for a negative duration.
+    feeds: list[pl.Expr] = field(default_factory=list)
+    inputs: list[pl.Expr | None] = field(default_factory=list)
+    negative: list[pl.Expr] = field(default_factory=list)
+
+
+def compile_formula(formula: Formula, ctx: Context) -> Compiled:
+    """Turn a parsed formula into one Polars aggregate expression for the period in `ctx`."""
+    compiler = _Compiler(ctx)
+    expr = compiler.visit(formula.tree)
+    return Compiled(
+        expr=expr,
+        samples=compiler.samples,
+        invalid=compiler.invalid,
+        feeds=compiler.feeds,
+        inputs=compiler.inputs,
+        negative=compiler.negative,
+    )
+
+
+def compile_row(formula: Formula, ctx: Context) -> pl.Expr:
+    """A derived column's formula (one value per record)."""
+    return _Compiler(ctx).visit(formula.tree)
+
+
+def with_derived(
+    frame: pl.LazyFrame,
+    derived: Mapping[str, str],
+    names: set[str],
+    ctx_values: dict[str, Any],
+    date_columns: frozenset[str] = frozenset(),
+) -> pl.LazyFrame:
+    """Add the derived (row formula) columns `names`, out of `derived` (name -> formula text), to a lazy frame."""
+    if not names:
+        return frame
+    ctx = Context(all_rows(), NO_PERIOD, NO_PERIOD, NO_PERIOD, **ctx_values, date_columns=date_columns)
+    return frame.with_columns(
+        compile_row(parse_formula(derived[name], row=True), ctx).alias(name) for name in sorted(names)
+    )
+
+
+class _Compiler:
+    """Implements functions.Lowering: the registry's compile steps call back into it for their arguments."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self.samples: list[pl.Expr] = []
+        self.invalid: list[pl.Expr] = []
+        self.feeds: list[pl.Expr] = []
+        self.inputs: list[pl.Expr | None] = []
+        self.negative: list[pl.Expr] = []
+
+    @property
+    def ctx(self) -> Context:
+        return self._ctx
+
+    def visit(self, node: Node) -> pl.Expr:
+        import polars as pl
+
+        if isinstance(node, Literal):
+            return pl.lit(node.value)
+        if isinstance(node, Column):
+            return pl.col(node.name)
+        if isinstance(node, Special):  # as_of, period_start, period_end: each is a field of the Context
+            return moment_literal(getattr(self.ctx, node.name))
+        if isinstance(node, Param):
+            value = self.ctx.params[node.name]
+            if isinstance(value, list):
+                raise FormulaError(f"params.{node.name} is a list; use it after 'in'", node.offset)
+            return pl.lit(value)
+        if isinstance(node, KpiRef):
+            return pl.col(kpi_column(node.name))
+        if isinstance(node, Ref):
+            raise FormulaError("ref.NAME can only be used after 'in' or in len()", node.offset)
+        if isinstance(node, ListLiteral):
+            raise FormulaError("a list can only be used after 'in'", node.offset)
+        if isinstance(node, BinaryOp):
+            left, right = self.visit(node.left), self.visit(node.right)
+            if node.op == "+":
+                return left + right
+            if node.op == "-":
+                return left - right
+            if node.op == "*":
+                return left * right
+            return left.cast(pl.Float64) / right
+        if isinstance(node, UnaryOp):
+            operand = self.visit(node.operand)
+            if node.op == "not":
+                return ~operand
+            return -operand if node.op == "-" else operand
+        if isinstance(node, BoolOp):
+            values = [self.visit(value) for value in node.values]
+            result = values[0]
+            for value in values[1:]:
+                result = (result & value) if node.op == "and" else (result | value)
+            return result
+        if isinstance(node, Compare):
+            return self._compare(node)
+        assert isinstance(node, Call)
+        return REGISTRY[node.name].compile(node, self)
+
+    def values(self, node: Node) -> list[Any]:
+        if isinstance(node, ListLiteral):
+            return [element.value for element in node.values]
+        if isinstance(node, Param):
+            value = self.ctx.params[node.name]
+            return list(value) if isinstance(value, list) else [value]
+        assert isinstance(node, Ref)
+        return self.ctx.refs[node.name]
+
+    def _compare(self, node: Compare) -> pl.Expr:
+        import polars as pl
+
+        result: pl.Expr | None = None
+        left_node = node.left
+        for op, right_node in zip(node.ops, node.comparators, strict=True):
+            left = self.visit(left_node)
+            if op in ("is", "is not"):
+                part = left.is_null() if op == "is" else left.is_not_null()
+            elif op in ("in", "not in"):
+                values = self.values(right_node)
+                if isinstance(right_node, Ref):
+                    left = left.cast(pl.String)  # reference tables hold text; an integer code column compares as text
+                part = left.is_in(values)
+                part = ~part if op == "not in" else part
+            else:
+                right = self.visit(right_node)
+                part = {
+                    "==": lambda a, b: a == b,
+                    "!=": lambda a, b: a != b,
+                    "<": lambda a, b: a < b,
+                    "<=": lambda a, b: a <= b,
+                    ">": lambda a, b: a > b,
+                    ">=": lambda a, b: a >= b,
+                }[op](left, right)
+            # A comparison with a missing value is false, not null, so `not` and `count(A) + count(not A)` behave
+            # the way an analyst expects (two-valued logic, not SQL's three-valued one).
+            part = part.fill_null(False)
+            result = part if result is None else (result & part)
+            left_node = right_node
+        assert result is not None
+        return result
+
+    def records(self, call: Call) -> pl.Expr | None:
+        where = call.keyword("where")
+        if where is None:
+            return self.ctx.mask
+        return both(self.ctx.mask, self.visit(where).fill_null(False))
+
+    def sampled(self, rows: pl.Expr | None, value: pl.Expr | None = None) -> pl.Expr:
+        import polars as pl
+
+        count = pl.len() if rows is None else rows.sum()
+        self.samples.append(count)
+        self.feeds.append(pl.lit(True) if rows is None else rows)
+        self.inputs.append(value)
+        return count
+
+    def picked(self, call: Call) -> pl.Expr:
+        rows = self.records(call)
+        value = self.visit(call.args[0])
+        if measures_duration(call.args[0]):
+            # A negative time to close or to publish is a data error (end before start): leave it out, and count
+            # it so the output can say how many records were left out and why. (A filter, not a when/then to
+            # null: that would compute the duration once more for every aggregate of it.)
+            negative = both(rows, (value < 0).fill_null(False))
+            self.invalid.append(negative.sum())
+            self.negative.append(negative)
+            rows = both(rows, (value >= 0).fill_null(False))
+        else:
+            rows = both(rows, value.is_not_null())
+        self.sampled(rows, value)
+        return value.filter(rows)
