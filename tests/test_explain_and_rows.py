@@ -295,3 +295,23 @@ def test_explain_bad_input_is_a_message_not_a_traceback(cli):
     assert done.exit_code == 2 and "did you mean 'sla_compliance'" in done.stderr
     done = cli("explain", "sla_compliance", "--group", "priority")
     assert done.exit_code == 2 and "--group takes COLUMN=VALUE" in done.stderr
+
+
+@pytest.mark.parametrize("kpi_id", [k.id for k in LOADED.catalog.kpis])
+def test_explain_works_for_every_kpi_and_its_last_step_is_computes_count(session, computed, kpi_id):
+    found = session.explain(kpi_id, PERIOD)
+    result = computed[(kpi_id, ())]
+    assert found.result == result
+    assert found.as_of == datetime(2026, 11, 14, 16, 44, 44)  # the sample's newest stamp, whichever the KPI
+    if kpi_id in FROM_KPIS:
+        assert found.steps == [] and found.computed_from
+        return
+    kpi = next(k for k in LOADED.catalog.kpis if k.id == kpi_id)
+    steps = {step.step.split(":")[0]: step.records for step in found.steps}
+    if kpi.is_ratio and _is_count(kpi.denominator or ""):
+        assert steps["denominator"] == result.denominator
+    if kpi.is_ratio and _is_count(kpi.numerator or ""):
+        assert steps["numerator"] == result.numerator
+    if not kpi.is_ratio:
+        assert steps["sample of"] == result.sample_size
+    assert found.files and found.columns and found.window
