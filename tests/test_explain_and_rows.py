@@ -116,7 +116,7 @@ def test_rest_is_the_requests_that_missed_their_sla_checked_in_plain_python(tmp_
     with out.open(newline="", encoding="utf-8") as handle:
         records = list(csv.DictReader(handle))
     assert len(records) == result.denominator - result.numerator == 122
-    assert f"wrote 122 records (rest of sla_compliance, {PERIOD})" in done.stderr
+    assert f"wrote 122 records (rest of sla_compliance, {PERIOD}, as of 2026-11-14 16:44:44)" in done.stderr
     for record in records:  # closed in October, resolved or cancelled, and after the deadline: late
         closed = datetime.fromisoformat(record["closed_at"])
         due = datetime.fromisoformat(record["sla_due_at"])
@@ -315,3 +315,113 @@ def test_explain_works_for_every_kpi_and_its_last_step_is_computes_count(session
     if not kpi.is_ratio:
         assert steps["sample of"] == result.sample_size
     assert found.files and found.columns and found.window
+
+
+# ------------------------------------------------------------------------- groups, parts and data that do not fit
+
+
+def test_a_group_is_picked_by_the_label_compute_prints(session):
+    # A boolean column: compute labels its groups True and False (not true / false).
+    run = session.compute(PERIOD, kpis=["sla_compliance"], by=["first_contact"])
+    result = next(r for r in run.results if r.group == {"first_contact": "True"})
+    rows = session.rows("sla_compliance", PERIOD, group={"first_contact": "True"}, part="denominator")
+    assert rows.frame.collect().height == result.denominator
+    found = session.explain("sla_compliance", PERIOD, group={"first_contact": True})  # a library caller's bool
+    assert found.result == result
+
+
+def test_the_group_without_a_value_is_written_missing(session, data, catalog):
+    from tests.test_kpis_by_hand import sr, write_311
+
+    write_311(data, [
+        sr("2026-10-02 09:00:00", "2026-10-02 10:00:00", channel=""),
+        sr("2026-10-03 09:00:00", "2026-10-03 10:00:00", channel="Web"),
+    ])  # fmt: skip
+    mine = civic_kpi.open(catalog)
+    found = mine.explain("sla_compliance", PERIOD, group={"channel": "(missing)"})
+    assert found.group == {"channel": None}
+    assert found.result is not None and found.result.group == {"channel": None}
+    assert found.result.denominator == 1
+    assert mine.rows("sla_compliance", PERIOD, group={"channel": "(missing)"}).frame.collect().height == 1
+
+
+def test_an_unknown_group_value_is_a_message_naming_the_groups(cli):
+    done = cli("rows", "sla_compliance", "--group", "priority=Critcal")
+    assert done.exit_code == 2
+    assert "column 'priority' has no group 'Critcal'" in done.stderr and "did you mean 'Critical'" in done.stderr
+    done = cli("explain", "sla_compliance", "--group", "priority=Bogus")
+    assert done.exit_code == 2 and "its groups: Critical, High, Low, Standard" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("kpi_id", "part", "says"),
+    [
+        ("geographic_coverage", "denominator", "is len(ref.neighborhoods), not records counted or summed"),
+        ("datasets_on_schedule", "numerator", "n_unique(dataset_id) - n_unique(dataset_id"),
+        ("livestream_availability", "rest", "not counts of records"),
+    ],
+)
+def test_a_part_that_is_not_records_added_up_is_refused(session, kpi_id, part, says):
+    with pytest.raises(UsageError) as error:
+        session.rows(kpi_id, PERIOD, part=part)
+    assert says in str(error.value)
+    assert error.value.problems[0].hint == "ask for --part all: every record of the period, with the flags of each"
+
+
+def test_explain_leaves_out_the_steps_that_are_not_records(session):
+    steps = [step.step for step in session.explain("geographic_coverage", PERIOD).steps]
+    assert not any(step.startswith("denominator") for step in steps)
+    assert any(step.startswith("numerator") for step in steps) is False  # n_unique: not records added up
+
+
+def test_a_bad_value_is_a_message_not_an_internal_error_and_the_old_file_stays(tmp_path, cli, data, catalog):
+    from tests.test_kpis_by_hand import sr, write_311
+
+    write_311(data, [
+        sr("2026-10-02 09:00:00", "2026-10-02 10:00:00"),
+        sr("2026-10-03 09:00:00", "yesterday"),
+    ])  # fmt: skip
+    out = tmp_path / "rows.csv"
+    out.write_text("the previous results")
+    done = cli("rows", "sla_compliance", "-c", catalog, "--period", PERIOD, "--as-of", "2026-11-10", "-o", out)
+    assert done.exit_code == 2, done.stderr
+    assert "'yesterday' is not a valid datetime" in done.stderr and "line 3" in done.stderr
+    assert "internal error" not in done.stderr
+    assert out.read_text() == "the previous results"
+
+
+def test_a_percentile_inside_arithmetic_shows_no_order_statistics(tmp_path, data, catalog):
+    from tests.test_kpis_by_hand import sr, write_311
+
+    text = catalog.read_text().replace(
+        "value: percentile(hours_between(created_at, closed_at), 90, where=status in params.closed_statuses)",
+        "value: percentile(hours_between(created_at, closed_at), 90, where=status in params.closed_statuses) / 24",
+    )
+    catalog.write_text(text)
+    write_311(data, [sr("2026-10-02 09:00:00", "2026-10-03 09:00:00")])
+    found = civic_kpi.open(catalog).explain("time_to_close_p90", PERIOD)
+    assert found.result is not None and found.result.value == pytest.approx(1.0)
+    assert found.order_statistics == []
+
+
+def test_csv_text_cannot_act_on_a_terminal(cli, data, catalog):
+    from tests.test_kpis_by_hand import sr, write_311
+
+    write_311(data, [sr("2026-10-02 09:00:00", "2026-10-03 09:00:00", channel="\x1b]0;pwned\x07\x1b[2J Web")])
+    done = cli("rows", "digital_channel_adoption", "-c", catalog, "--period", PERIOD)
+    assert done.exit_code == 0, done.stderr
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert "]0;pwned[2J Web" in done.stdout
+
+
+def test_the_session_and_the_command_give_the_same_explanation_and_rows(session, cli, tmp_path):
+    done = cli("explain", "sla_compliance", "--period", PERIOD, "--group", "priority=High", "-f", "json")
+    document = json.loads(done.stdout)
+    found = session.explain("sla_compliance", PERIOD, group={"priority": "High"})
+    assert document["steps"] == [step.model_dump(mode="json") for step in found.steps]
+    assert document["result"] == found.result.model_dump(mode="json")
+    out = tmp_path / "rows.parquet"
+    cli("rows", "sla_compliance", "--period", PERIOD, "--group", "priority=High", "-f", "parquet", "-o", out)
+    import polars as pl
+
+    assert pl.read_parquet(out).equals(session.rows("sla_compliance", PERIOD, group={"priority": "High"}).collect())

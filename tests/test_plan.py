@@ -4,6 +4,7 @@ Polars (so that another executor, SQL on DuckDB or PostgreSQL, can run it)."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def test_a_plan_holds_nothing_of_polars(session):
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             for field in dataclasses.fields(value):
                 walk(getattr(value, field.name), f"{where}.{field.name}")
-        elif isinstance(value, dict):
+        elif isinstance(value, Mapping):
             for key, item in value.items():
                 walk(item, f"{where}[{key!r}]")
         elif isinstance(value, list | tuple | set | frozenset):
@@ -95,3 +96,29 @@ def test_the_moment_given_is_the_plans_moment(session, tmp_path: Path):
     plan = civic_kpi.open(LOADED, as_of="2026-10-15 09:30").plan(kpis=["sla_compliance"])
     assert plan.moment == Moment(datetime(2026, 10, 15, 9, 30), "given")
     assert plan.period.label == "2026-09"  # the latest month complete at the moment
+
+
+def test_a_plans_mappings_cannot_be_changed_either(session):
+    plan = session.plan("2026-10", kpis=["sla_compliance"])
+    with pytest.raises(TypeError):
+        plan.datasets["service_requests"] = None  # type: ignore[index]
+    with pytest.raises(TypeError):
+        plan.request.formulas["sla_compliance"]["numerator"] = None  # type: ignore[index]
+    with pytest.raises(TypeError):
+        plan.request.columns["service_requests"] = frozenset()  # type: ignore[index]
+
+
+def test_a_plan_runs_on_the_files_it_was_made_with(tmp_path):
+    import shutil
+
+    from tests.conftest import SAMPLE_DATA
+
+    data = tmp_path / "data"
+    shutil.copytree(SAMPLE_DATA, data)
+    mine = civic_kpi.open(LOADED, data_dir=data, as_of="2026-11-14 16:44:44")
+    plan = mine.plan("2026-10", kpis=["sla_compliance"])
+    before = _values(execute(plan))
+    extra = data / "311" / "service_requests_2026-10.csv"
+    shutil.copy(extra, data / "311" / "service_requests_2026-10b.csv")  # a new file matching the glob
+    assert _values(execute(plan)) == before  # the plan's files, not what the glob matches now
+    assert _values(mine.compute("2026-10", kpis=["sla_compliance"])) != before

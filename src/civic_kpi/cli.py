@@ -452,7 +452,7 @@ def _group(values: list[str] | None) -> dict[str, str | None]:
         column, sign, chosen = value.partition("=")
         if not sign or not column.strip():
             raise UsageError(f"--group takes COLUMN=VALUE, not '{value}' (for example --group priority=Critical)")
-        group[column.strip()] = chosen
+        group[column.strip()] = chosen.strip()
     return group
 
 
@@ -517,13 +517,15 @@ def rows(
       civic-kpi rows reopen_rate --part excluded --group agency=Sanitation -f json
     """
     from civic_kpi.report.rows import write_rows
+    from civic_kpi.results import moment_text
 
     with _user_errors():
         with _progress(quiet, f"loading {catalog}"):
             found = Session(catalog, data_dir, as_of).rows(kpi, period, group=_group(group), part=part.value)
             written = write_rows(found, fmt.value, output)  # type: ignore[arg-type]
         if output is not None and not quiet:
-            _err(f"wrote {written:,} records ({found.part} of {kpi}, {found.period.label}) to {output}")
+            moment = f", as of {moment_text(found.as_of)}" if found.as_of else ""
+            _err(f"wrote {written:,} records ({found.part} of {kpi}, {found.period.label}{moment}) to {output}")
 
 
 @app.command()

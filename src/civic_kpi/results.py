@@ -357,4 +357,7 @@ class RecordRows:
     group: dict[str, str | None]
     part: str
     frame: Any = field(repr=False)  # a polars LazyFrame; results do not import Polars
-    described: str = ""  # what the flag and measure columns mean, for the reader
+    # Collects `frame`, or a lazy frame built on it, turning a value that does not parse into a message naming its
+    # file, row and column (as compute does) rather than a Polars error.
+    collect: Any = field(repr=False, default=None)
+    as_of: datetime | None = None

@@ -493,12 +493,18 @@ def column_expr(dataset: Dataset, column: str, schema: dict, timezone: str | Non
 
 
 def scan_dataset(
-    name: str, dataset: Dataset, data_dir: Path, columns: set[str], timezone: str | None = None
+    name: str,
+    dataset: Dataset,
+    data_dir: Path,
+    columns: set[str],
+    timezone: str | None = None,
+    files: list[Path] | None = None,
 ) -> DatasetScan:
-    """A lazy frame of the dataset with only `columns`, renamed and parsed as the catalog says."""
+    """A lazy frame of the dataset with only `columns`, renamed and parsed as the catalog says (of `files`, or of
+    the files its path matches now)."""
     import polars as pl
 
-    files = resolve_files(name, dataset.path, data_dir)
+    files = list(files) if files is not None else resolve_files(name, dataset.path, data_dir)
     schemas = {path: file_schema(path, dataset) for path in files}
     problems = check_columns(name, dataset, files, columns, schemas)
     if problems:

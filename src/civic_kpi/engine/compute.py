@@ -65,7 +65,8 @@ def compute(
 
 def execute(plan: Plan, progress: Callable[[str], None] | None = None) -> ComputeRun:
     """Run a plan on Polars and judge it: the same plan gives the same results every time."""
-    return assemble(plan, PolarsExecutor(plan.request, progress).execute(plan))
+    files = {name: dataset.files for name, dataset in plan.datasets.items()}
+    return assemble(plan, PolarsExecutor(plan.request, progress, files).execute(plan))
 
 
 def plan_compute(

@@ -28,7 +28,9 @@ from civic_kpi.engine.records import (
     IN_WHERE,
     MEASURE,
     KpiRecords,
+    adds_records,
     kpi_records,
+    plain_group,
 )
 from civic_kpi.engine.request import select_kpis
 from civic_kpi.formula import PERCENTILE_METHOD_TEXT, Formula, walk
@@ -42,6 +44,7 @@ from civic_kpi.results import (
     GroupTarget,
     KpiResult,
     OrderStatistics,
+    moment_text,
 )
 from civic_kpi.time.moment import Moment
 from civic_kpi.time.periods import Period
@@ -64,7 +67,7 @@ def explain(
     adds every group of those columns with the target it was judged against and why."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     kpi = select_kpis(loaded.catalog, [kpi_id])[0]
-    group = dict(group or {})
+    group = plain_group(group)  # '(missing)' is the group without a value, as compute labels it: None
     if kpi.from_kpis:
         return _from_kpis(loaded, kpi, period, by, group, data_dir, as_of)
     records = kpi_records(loaded, kpi.id, period=period, group=group, data_dir=data_dir, as_of=as_of)
@@ -130,7 +133,7 @@ def _from_kpis(
         **_about(kpi),
         computed_from=names,
         as_of=run.as_of,
-        as_of_source="given" if as_of is not None else "data",
+        as_of_source="given" if as_of is not None else "data" if run.as_of is not None else "period",
         period=run.period,
         window="the values of the KPIs it is computed from, for the same period and group",
         group=group,
@@ -187,25 +190,30 @@ def _steps(kpi: KPI, records: KpiRecords, counts: Mapping[str, int], result: Kpi
             ExplainStep(
                 step="left out: follow-up window still open",
                 records=counts["follow_up"],
-                note=f"closed less than {kpi.window.follow_up_days} days before the as-of moment",
+                note=f"{kpi.window.date or records.dataset.dataset.date_column} less than "
+                f"{kpi.window.follow_up_days} days before the as-of moment",
             )
         )
     if counts["negative"]:
         steps.append(ExplainStep(step="left out: negative duration (end before start)", records=counts["negative"]))
+    formulas = records.plan.request.formulas[kpi.id]
     if kpi.is_ratio:
-        steps.append(ExplainStep(step=f"denominator: {kpi.denominator}", records=counts[IN_DENOMINATOR]))
-        steps.append(ExplainStep(step=f"numerator: {kpi.numerator}", records=counts[IN_NUMERATOR]))
+        for field, flag in (("denominator", IN_DENOMINATOR), ("numerator", IN_NUMERATOR)):
+            if adds_records(formulas[field]):
+                steps.append(ExplainStep(step=f"{field}: {formulas[field].text}", records=counts[flag]))
+        summed = [f for f in ("numerator", "denominator") if adds_records(formulas[f]) and "sum(" in formulas[f].text]
+        if summed and result is not None:
+            steps.append(
+                ExplainStep(
+                    step=f"the {' and '.join(summed)} add values, not records",
+                    records=counts[IN_DENOMINATOR] if "denominator" in summed else counts[IN_NUMERATOR],
+                    note=f"numerator {result.numerator:g}, denominator {result.denominator:g}"
+                    if result.numerator is not None and result.denominator is not None
+                    else None,
+                )
+            )
     else:
         steps.append(ExplainStep(step=f"sample of: {kpi.value}", records=counts[IN_SAMPLE]))
-    summed = result is not None and kpi.is_ratio and result.numerator is not None and result.denominator is not None
-    if summed and (result.numerator, result.denominator) != (counts[IN_NUMERATOR], counts[IN_DENOMINATOR]):
-        steps.append(
-            ExplainStep(
-                step="sums (the formulas add values, not records)",
-                records=counts[IN_DENOMINATOR],
-                note=f"numerator {result.numerator:g}, denominator {result.denominator:g}",
-            )
-        )
     return steps
 
 
@@ -254,7 +262,7 @@ def _window_text(kpi: KPI, records: KpiRecords) -> str:
     period = plan.period
     if kpi.window.snapshot:
         as_of = records.parts.as_of
-        return f"snapshot: every record as it stood at {as_of:%Y-%m-%d %H:%M} (the period's end, capped at the moment)"
+        return f"snapshot: every record as it stood at {moment_text(as_of)} (the period's end, capped at the moment)"
     column = kpi.window.date or dataset.date_column
     start = period.start
     if kpi.window.to_date:
@@ -308,8 +316,11 @@ def _order_statistics(records: KpiRecords, result: KpiResult | None) -> list[Ord
     kpi = records.kpi
     if kpi.is_ratio or not records.measure:
         return []
-    found = _percentiles(records.plan.request.formulas[kpi.id]["value"])
-    if len(found) != 1 or not (result and result.percentile_method == PERCENTILE_METHOD_TEXT):
+    formula = records.plan.request.formulas[kpi.id]["value"]
+    found = _percentiles(formula)
+    # Only a formula that is the percentile itself: in arithmetic (P90 / 24) its order statistics are not the value.
+    at_root = isinstance(formula.tree, Call) and formula.tree.name in ("percentile", "median")
+    if len(found) != 1 or not at_root or not (result and result.percentile_method == PERCENTILE_METHOD_TEXT):
         return []
     p = found[0]
     sample = records.frame.filter(pl.col(IN_SAMPLE)).select(pl.col(MEASURE).cast(pl.Float64).sort())

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 
 from civic_kpi.catalog.model import KPI, Dataset
 from civic_kpi.engine.request import Dims, Request
@@ -146,7 +147,7 @@ def build_plan(
             in_parts=bool(keyed) and size_of(name) > 2 * part_rows,
             queries=tuple(queries),
         )
-    return Plan(request, moment, current, series, needed, datasets)
+    return Plan(request, moment, current, series, needed, MappingProxyType(datasets))
 
 
 def keyable(kpi: KPI, formulas: Mapping[str, Formula]) -> bool:

@@ -72,11 +72,24 @@ class Execution:
 class PolarsExecutor:
     """Runs plans of one request on Polars. The datasets are scanned once, when the executor is made."""
 
-    def __init__(self, request: Request, progress: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        request: Request,
+        progress: Callable[[str], None] | None = None,
+        files: Mapping[str, tuple[Path, ...]] | None = None,
+    ) -> None:
+        """`files`: the files of each dataset, as a plan fixed them (default: what each path matches now)."""
         cat = request.catalog
         self.request = request
         self.scans = {
-            name: scan_dataset(name, cat.datasets[name], request.root, set(columns), cat.timezone)
+            name: scan_dataset(
+                name,
+                cat.datasets[name],
+                request.root,
+                set(columns),
+                cat.timezone,
+                list(files[name]) if files is not None else None,
+            )
             for name, columns in request.columns.items()
         }
         used = {r for formulas in request.formulas.values() for f in formulas.values() for r in f.refs}

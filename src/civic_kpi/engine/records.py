@@ -7,21 +7,24 @@ count, the numerator compute reports, and so on.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from civic_kpi.catalog.graph import inputs
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.catalog.model import KPI
 from civic_kpi.data.known import KNOWN
-from civic_kpi.data.sources import FILE_INDEX
+from civic_kpi.data.sources import FILE_INDEX, columns_in_files
 from civic_kpi.engine.compute import plan_compute
 from civic_kpi.engine.plan import DatasetPlan, Plan
 from civic_kpi.engine.polars_executor import KpiExprs, PolarsExecutor
 from civic_kpi.engine.request import resolve
 from civic_kpi.errors import Problem, UsageError, did_you_mean
-from civic_kpi.formula import both
+from civic_kpi.formula import Formula, both
+from civic_kpi.formula.tree import BinaryOp, Call
 from civic_kpi.time.moment import Moment
 from civic_kpi.time.periods import Period
 
@@ -74,9 +77,9 @@ def kpi_records(
 
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     kpi = _kpi(loaded, kpi_id)
-    group = dict(group or {})
     assert kpi.dataset is not None
     dataset = loaded.catalog.datasets[kpi.dataset]
+    group = plain_group(group)
     for column in group:
         if column not in dataset.columns:
             raise UsageError(
@@ -87,15 +90,15 @@ def kpi_records(
             )
     by = [list(group)] if group else []
     request = resolve(loaded, period=period, kpis=[kpi.id], by=by, data_dir=data_dir, as_of=as_of)
-    if every_column:
-        columns = {**request.columns, kpi.dataset: request.columns[kpi.dataset] | frozenset(dataset.columns)}
-        request = replace(request, columns=columns)
+    if every_column:  # every declared column the files have: a preset may declare one an older layout lacks
+        extra = columns_in_files(kpi.dataset, dataset, request.root, set(dataset.columns))
+        columns = {**request.columns, kpi.dataset: request.columns[kpi.dataset] | extra}
+        request = replace(request, columns=MappingProxyType(columns))
     plan, executor = plan_compute(request)
     dp = plan.datasets[kpi.dataset]
     frame = executor.frame(dp, plan)
-    for column, value in group.items():
-        text = pl.col(column).cast(pl.String)
-        frame = frame.filter(text.is_null() if value is None or value == MISSING else text == value)
+    if group:
+        frame = frame.filter(_in_group(frame, group, executor))
     parts = executor.kpi_exprs(plan, dp, kpi, plan.period)
     flags, measure = _flags(kpi, parts)
     names = dict(enumerate(str(path) for path in dp.files))
@@ -104,6 +107,55 @@ def kpi_records(
         pl.col(FILE_INDEX).replace_strict(names, return_dtype=pl.String).alias(SOURCE_FILE),
     )
     return KpiRecords(plan, executor, kpi, dp, group, frame, parts, measure)
+
+
+def plain_group(group: Mapping[str, object] | None) -> dict[str, str | None]:
+    """A group as compute labels it: each value as text, a missing one (written '(missing)') as None."""
+    return {
+        column: None if value is None or str(value).strip() == MISSING else str(value).strip()
+        for column, value in (group or {}).items()
+    }
+
+
+def _in_group(frame: pl.LazyFrame, group: dict[str, str | None], executor: PolarsExecutor) -> pl.Expr:
+    """The records of the group, matched on the labels compute gives groups (Python's str of each value: True,
+    not true), so that a group compute printed is the group picked. An unknown value is a UsageError naming the
+    values there are."""
+    import polars as pl
+
+    from civic_kpi.engine.polars_executor import collect
+
+    scans = list(executor.scans.values())
+    found = collect({c: frame.select(pl.col(c).unique()) for c in group}, scans, executor.request.catalog.timezone)
+    condition = pl.lit(True)
+    for column, value in group.items():
+        values = found[column][column].to_list()
+        labels = {None if v is None else str(v): v for v in values}
+        if value not in labels:
+            shown = sorted(label for label in labels if label is not None)
+            raise UsageError(
+                Problem(
+                    f"column '{column}' has no group '{value if value is not None else MISSING}'",
+                    hint=did_you_mean(value or "", shown)
+                    or f"its groups: {', '.join(shown[:12])}{' ...' if len(shown) > 12 else ''}",
+                )
+            )
+        typed = labels[value]
+        condition = condition & (pl.col(column).is_null() if typed is None else pl.col(column) == pl.lit(typed))
+    return condition
+
+
+def adds_records(formula: Formula, only: tuple[str, ...] = ("count", "sum")) -> bool:
+    """Whether a formula is records added up (count(...) or sum(...), or such terms joined by +), so that the
+    records feeding it are its part of `rows`. n_unique(x) - n_unique(y), len(ref.X) or a parameter are not."""
+    node = formula.tree
+
+    def adds(node: object) -> bool:
+        if isinstance(node, Call):
+            return node.name in only
+        return isinstance(node, BinaryOp) and node.op == "+" and adds(node.left) and adds(node.right)
+
+    return adds(node)
 
 
 def _kpi(loaded: LoadedCatalog, kpi_id: str) -> KPI:
@@ -117,7 +169,7 @@ def _kpi(loaded: LoadedCatalog, kpi_id: str) -> KPI:
         names = ", ".join(inputs(kpi))
         raise UsageError(
             Problem(
-                f"KPI '{kpi_id}' is computed from other KPIs ({names}), not from records of its own",
+                f"it is computed from other KPIs ({names}), not from records of its own",
                 kpi=kpi_id,
                 hint=f"ask for the records of the KPIs it reads: {names}",
             )

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 
 from civic_kpi.catalog.graph import datasets_under, inputs, with_inputs
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
@@ -112,18 +113,19 @@ def resolve(
     own_dims = {kpi.id: tuple(_dims_for(kpi, cat, breakdowns, notes if kpi in chosen else [])) for kpi in computed}
     dims_of = _with_readers_dims(computed, own_dims)
     columns, deadlines, derived = _columns_needed([k for k in computed if not k.from_kpis], cat, formulas, dims_of)
+    # Read-only mappings: a request (and the plan holding it) is a value nobody can change after the fact.
     return Request(
         loaded=loaded,
         root=root,
         chosen=tuple(chosen),
         computed=tuple(computed),
-        formulas=formulas,
+        formulas=MappingProxyType({kpi_id: MappingProxyType(dict(found)) for kpi_id, found in formulas.items()}),
         breakdowns=breakdowns,
-        own_dims=own_dims,
-        dims_of=dims_of,
-        columns={name: frozenset(found) for name, found in columns.items()},
-        deadlines={name: frozenset(found) for name, found in deadlines.items()},
-        derived={name: frozenset(found) for name, found in derived.items()},
+        own_dims=MappingProxyType(own_dims),
+        dims_of=MappingProxyType(dims_of),
+        columns=MappingProxyType({name: frozenset(found) for name, found in columns.items()}),
+        deadlines=MappingProxyType({name: frozenset(found) for name, found in deadlines.items()}),
+        derived=MappingProxyType({name: frozenset(found) for name, found in derived.items()}),
         period=period,
         every=every,
         as_of=moment,

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.engine.judge import period_info
+from civic_kpi.engine.polars_executor import collect
 from civic_kpi.engine.records import (
     EXCLUDED,
     IN_DENOMINATOR,
@@ -24,12 +25,16 @@ from civic_kpi.engine.records import (
     IN_WHERE,
     MEASURE,
     SOURCE_FILE,
+    adds_records,
     kpi_records,
 )
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.results import RecordRows
 from civic_kpi.time.moment import Moment
 from civic_kpi.time.periods import Period
+
+if TYPE_CHECKING:
+    import polars as pl
 
 Part = Literal["numerator", "denominator", "rest", "sample", "excluded", "all"]
 PARTS: tuple[Part, ...] = ("numerator", "denominator", "rest", "sample", "excluded", "all")
@@ -68,6 +73,19 @@ def rows(
                 hint=f"ask for one of: {', '.join(allowed)}",
             )
         )
+    formulas = records.plan.request.formulas[kpi.id]
+    needs = {"numerator": ["numerator"], "denominator": ["denominator"], "rest": ["numerator", "denominator"]}
+    for field in needs.get(part, []) if kpi.is_ratio else []:
+        only = ("count",) if part == "rest" else ("count", "sum")
+        if not adds_records(formulas[field], only):
+            what = "counts of records" if part == "rest" else "records counted or summed"
+            raise UsageError(
+                Problem(
+                    f"the {field} of KPI '{kpi_id}' is {formulas[field].text}, not {what}, so --part {part} "
+                    "has no records of its own",
+                    hint="ask for --part all: every record of the period, with the flags of each",
+                )
+            )
     chosen = {
         "numerator": pl.col(IN_NUMERATOR) if kpi.is_ratio else None,
         "denominator": pl.col(IN_DENOMINATOR) if kpi.is_ratio else None,
@@ -84,20 +102,18 @@ def rows(
     flags += [IN_NUMERATOR, IN_DENOMINATOR] if kpi.is_ratio else [IN_SAMPLE]
     flags += [EXCLUDED, *([MEASURE] if records.measure else []), SOURCE_FILE]
     frame = records.frame.filter(chosen).select(*columns, *flags)
-    measure = records.plan.request.formulas[kpi.id][records.measure].text if records.measure else None
-    described = "; ".join(
-        [
-            f"{IN_PERIOD}: in the window of {records.period.label}"
-            + (" (a snapshot: existing by then)" if kpi.window.snapshot else ""),
-            *([f"{MEASURE}: the value fed to {measure}"] if measure else []),
-            f"as of {records.plan.moment}",
-        ]
-    )
+    executor, timezone = records.executor, records.plan.request.catalog.timezone
+
+    def collect_rows(lazy: pl.LazyFrame | None = None) -> pl.DataFrame:
+        found = lazy if lazy is not None else frame
+        return collect({"rows": found}, list(executor.scans.values()), timezone)["rows"]
+
     return RecordRows(
         kpi_id=kpi.id,
         period=period_info(records.period),
         group=records.group,
         part=part,
         frame=frame,
-        described=described,
+        collect=collect_rows,
+        as_of=None if records.plan.moment.source == "period" else records.plan.moment.at,
     )

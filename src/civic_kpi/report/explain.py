@@ -62,8 +62,8 @@ def to_text(e: Explanation) -> str:
             continue
         lines.append(
             f"  n = {stats.n:,}, p = {stats.percentile:g}: rank (n - 1) × p + 1 = {stats.rank:.6g}, between the "
-            f"{stats.lower_rank:,}th value {stats.lower_value:.6g} and the {stats.upper_rank:,}th value "
-            f"{stats.upper_value:.6g}"
+            f"value at rank {stats.lower_rank:,}, {stats.lower_value:.6g}, and the value at rank "
+            f"{stats.upper_rank:,}, {stats.upper_value:.6g}"
         )
         lines.append(
             f"  {stats.lower_value:.6g} + {stats.rank - (stats.lower_rank or 0):.6g} × "
@@ -95,11 +95,12 @@ def to_text(e: Explanation) -> str:
             lines.append(f"  kpi.{read.kpi_id} = {value_text(read.value, read.unit, read.decimals)}")
     if e.groups:
         lines += ["", "Groups and their targets"]
+        decimals = result.decimals if result is not None else 1
         for g in e.groups:
-            label = ", ".join(f"{v if v is not None else '(missing)'}" for v in g.group.values())
+            label = ", ".join(f"{k} = {v if v is not None else '(missing)'}" for k, v in g.group.items())
             lines.append(
-                f"  {plain(label)}: {value_text(g.value, e.unit, 1)} vs {g.target or 'no target'} ({g.reason}) -> "
-                f"{g.status.value}"
+                f"  {plain(label)}: {value_text(g.value, e.unit, decimals)} vs {g.target or 'no target'} "
+                f"({g.reason}) -> {g.status.value}"
             )
     if e.notes:
         lines += ["", "Notes"] + [f"  {plain(note)}" for note in e.notes]

@@ -12,6 +12,7 @@ from civic_kpi.report.records import FORMULA_START
 from civic_kpi.results import RecordRows
 
 RowsFormat = Literal["csv", "parquet", "json"]
+CONTROL_CHARACTERS = r"[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # all but tab and newline
 
 
 def write_rows(rows: RecordRows, fmt: RowsFormat, output: Path | None) -> int:
@@ -20,11 +21,12 @@ def write_rows(rows: RecordRows, fmt: RowsFormat, output: Path | None) -> int:
 
     frame = rows.frame
     if fmt == "csv":
-        # A cell a spreadsheet would run as a formula is written as text (CSV injection), and nested values flat.
-        text = pl.col(pl.String)
+        # Text from the data must not act on the reader: control characters (a terminal's escape sequences) are
+        # dropped, and a cell a spreadsheet would run as a formula is written as text (CSV injection).
+        text = pl.col(pl.String).str.replace_all(CONTROL_CHARACTERS, "")
         formula = pl.any_horizontal(text.str.starts_with(start) for start in FORMULA_START)
         frame = frame.with_columns(pl.when(formula).then("'" + text).otherwise(text).name.keep())
-    collected = frame.collect()
+    collected = rows.collect(frame)
     if output is None:
         if fmt == "parquet":
             raise UsageError(
