@@ -45,7 +45,7 @@ def compute(
     """Compute the catalog's KPIs for one period (default: the latest complete month at the as-of moment).
 
     Each result carries its value, numerator/denominator or sample size, target and status, and the prior period's
-    and the year-earlier period's values. `as_of` (default: the newest record over the datasets) is the one moment
+    and the year-earlier period's values. `as_of` (default: the newest stamp of the catalog's data) is the one moment
     the results describe: it picks the default period, caps snapshots, decides which follow-up windows have
     elapsed, and anything stamped after it is treated as not yet happened.
 
