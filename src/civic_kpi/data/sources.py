@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 FILE_INDEX = "__file_index"  # which file of the glob a record came from (for per-file row counts)
+NONFINITE = "__nonfinite:"  # + a float column: the record's value there was NaN or infinite (read as missing)
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,8 @@ def probe_fields(files: list[Path], dataset: Dataset, schemas: dict[Path, dict])
 
     if dataset.file_format != "csv":
         return
+    for path in files:
+        _check_complete(path, dataset, len(schemas[path]))
     heads = [open_file(path, dataset).head(PROBE_RECORDS) for path in files]
     try:
         pl.collect_all(heads)
@@ -261,6 +264,61 @@ def probe_fields(files: list[Path], dataset: Dataset, schemas: dict[Path, dict])
             head.collect()
         except pl.exceptions.ComputeError:
             raise DataError(_ragged_line(path, dataset, len(schemas[path]))) from None
+
+
+_TAIL_BYTES = 64 * 1024
+
+
+def _check_complete(path: Path, dataset: Dataset, expected: int) -> None:
+    """Refuse a CSV cut off mid-record (an interrupted download): its last record has fewer fields than the header
+    and no line break ends it. Read whole, the stub would count as a record of missing values. Only the file's tail
+    is read (a gzip file cut short fails to decompress instead)."""
+    import csv
+    import io
+
+    if path.suffix.lower() == ".gz":
+        return
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - _TAIL_BYTES))
+        tail = handle.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return
+    lines = tail.split(b"\n")
+    if size > len(tail):
+        lines = lines[1:]  # the first is likely a part of a line
+    # The last record starts at the nearest line from which the quotes to the end pair up: a line break inside a
+    # quoted value lies between an odd number of quotes and the end.
+    quotes, start = 0, None
+    for index in range(len(lines) - 1, -1, -1):
+        quotes += lines[index].count(b'"')
+        if quotes % 2 == 0:
+            start = index
+            break
+    if start is None or (start == 0 and size == len(tail)):
+        return  # no record start within the tail, or the last record is the header: nothing to judge
+    text = b"\n".join(lines[start:]).decode(file_encoding(path, dataset), errors="replace")
+    fields = next(csv.reader(io.StringIO(text), delimiter=file_separator(path, dataset)), [])
+    if len(fields) >= expected:
+        return
+    line = _line_count(path) - (len(lines) - 1 - start)
+    raise DataError(
+        Problem(
+            f"line {line}, the last, has {len(fields)} field{'s' if len(fields) != 1 else ''} where the header has "
+            f"{expected}, and no line break ends it",
+            file=str(path),
+            hint="the file looks cut off: is the download complete?",
+        )
+    )
+
+
+def _line_count(path: Path) -> int:
+    """The number of lines of a file that does not end with a line break (read in chunks: only for a message)."""
+    count = 1
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            count += chunk.count(b"\n")
+    return count
 
 
 def _ragged_line(path: Path, dataset: Dataset, expected: int) -> Problem:
@@ -388,10 +446,12 @@ def parse_column(
     strict: bool,
     time_raw: pl.Expr | None = None,
     trim: bool = True,
+    finite: bool = True,
 ) -> pl.Expr:
     """The expression that turns a raw column into the catalog's type; `strict=False` yields null on bad values.
 
-    `trim`: trim text values (CSV cells; see trims_text)."""
+    `trim`: trim text values (CSV cells; see trims_text). `finite`: a float that is NaN or infinite is missing
+    (False keeps it, to tell a value that does not parse from one that parses to NaN)."""
     import polars as pl
 
     is_text = source_dtype == pl.String
@@ -399,8 +459,12 @@ def parse_column(
         raw = _clean_text(raw, trim)
     if spec.type == "string":
         return raw.cast(pl.String)
-    if spec.type in ("integer", "float"):
-        return raw.cast(pl.Int64 if spec.type == "integer" else pl.Float64, strict=strict)
+    if spec.type == "integer":
+        return raw.cast(pl.Int64, strict=strict)
+    if spec.type == "float":
+        number = raw.cast(pl.Float64, strict=strict)
+        # NaN and infinity are no measurement: as numbers they would sort above every other value.
+        return pl.when(number.is_finite()).then(number) if finite else number
     if spec.type == "boolean":
         if source_dtype == pl.Boolean:
             return raw
@@ -481,15 +545,50 @@ def source_expr(name: str, schema: dict[str, pl.DataType]) -> pl.Expr:
     return expr
 
 
-def column_expr(dataset: Dataset, column: str, schema: dict, timezone: str | None, strict: bool) -> pl.Expr:
-    """A KPI-side column from one file of the dataset, parsed as the catalog says."""
+def column_expr(
+    dataset: Dataset, column: str, schema: dict, timezone: str | None, strict: bool, finite: bool = True
+) -> pl.Expr:
+    """A KPI-side column from one file of the dataset, parsed as the catalog says (`finite`: see parse_column)."""
     spec = dataset.columns[column]
     flat = flat_schema(schema)
     source = dataset.source_name(column)
     time_raw = source_expr(spec.time_source, schema) if spec.time_source else None
     return parse_column(
-        spec, source_expr(source, schema), flat[source], timezone, strict, time_raw, trims_text(dataset)
+        spec, source_expr(source, schema), flat[source], timezone, strict, time_raw, trims_text(dataset), finite
     )
+
+
+def float_columns(dataset: Dataset, columns: set[str] | tuple[str, ...]) -> list[str]:
+    """The float columns of `columns`: those where NaN or infinity can be read (and is read as missing)."""
+    return sorted(c for c in columns if c in dataset.columns and dataset.columns[c].type == "float")
+
+
+def nonfinite_flag(column: str) -> str:
+    """The name of the scan's hidden column saying a record's `column` was NaN or infinite in the file."""
+    return f"{NONFINITE}{column}"
+
+
+def nonfinite_query(scan: DatasetScan) -> pl.LazyFrame | None:
+    """Per float column, how many values were NaN or infinite and read as missing (None: no float column)."""
+    import polars as pl
+
+    columns = float_columns(scan.dataset, scan.columns)
+    if not columns:
+        return None
+    return scan.frame.select([pl.col(nonfinite_flag(c)).sum().alias(c) for c in columns])
+
+
+def nonfinite_note(name: str, counts: dict[str, int]) -> str:
+    """One line saying how many values of each column were NaN or infinite; empty when none were."""
+    found = {column: count for column, count in sorted(counts.items()) if count}
+    if not found:
+        return ""
+    total = sum(found.values())
+    if len(found) == 1:
+        what = f"{total} value{'s' if total != 1 else ''} of {next(iter(found))}"
+    else:
+        what = f"{total} values ({', '.join(f'{count} of {column}' for column, count in found.items())})"
+    return f"{name}: {what} {'was' if total == 1 else 'were'} NaN or infinite, read as missing"
 
 
 def scan_dataset(
@@ -517,15 +616,26 @@ def scan_dataset(
             schema = {source: pl.String() for c in columns for source in dataset.source_names(c)}
             empty = pl.DataFrame(schema=schema).lazy()
             exprs = [column_expr(dataset, c, schema, timezone, strict=True).alias(c) for c in sorted(columns)]
+            exprs += _nonfinite_exprs(dataset, columns, schema, timezone)
             frames.append(empty.select(*exprs, pl.lit(index, dtype=pl.UInt32).alias(FILE_INDEX)))
             continue
         exprs = [
             column_expr(dataset, column, schema, timezone, strict=True).alias(column) for column in sorted(columns)
         ]
+        exprs += _nonfinite_exprs(dataset, columns, schema, timezone)
         frames.append(open_file(path, dataset).select(*exprs, pl.lit(index, dtype=pl.UInt32).alias(FILE_INDEX)))
     frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
     notes = reading_notes(name, dataset, files, schemas)
     return DatasetScan(name, dataset, files, frame, tuple(sorted(columns)), notes)
+
+
+def _nonfinite_exprs(dataset: Dataset, columns: set[str], schema: dict, timezone: str | None) -> list[pl.Expr]:
+    """The hidden flags of the float columns, read in the same pass as the values (a run's note counts them)."""
+    exprs = []
+    for column in float_columns(dataset, columns):
+        number = column_expr(dataset, column, schema, timezone, strict=True, finite=False)
+        exprs.append((number.is_nan() | number.is_infinite()).fill_null(False).alias(nonfinite_flag(column)))
+    return exprs
 
 
 def estimated_rows(scan: DatasetScan) -> int:
@@ -567,7 +677,7 @@ def diagnose(scan: DatasetScan, timezone: str | None = None) -> Problem | None:
                 source_expr(name, flat_schema(schema)).cast(pl.String) for name in scan.dataset.source_names(column)
             ]
             raw_value = pl.concat_str(sources, separator=" ") if len(sources) > 1 else sources[0]
-            lenient = column_expr(scan.dataset, column, schema, timezone, strict=False)
+            lenient = column_expr(scan.dataset, column, schema, timezone, strict=False, finite=False)
             try:
                 bad = (
                     raw.select("__row", raw_value.alias("__raw"), lenient.alias("__parsed"))

@@ -25,6 +25,8 @@ from civic_kpi.data.sources import (
     diagnose,
     estimated_rows,
     load_reference,
+    nonfinite_note,
+    nonfinite_query,
     row_count_query,
     scan_dataset,
 )
@@ -144,6 +146,9 @@ class PolarsExecutor:
             queries[f"rows:{name}"] = row_count_query(replace(self.scans[name], frame=frames[name]))
             queries[f"moment:{name}"] = after_moment_query(frames[name], dp.dataset, set(dp.columns))
             queries[f"span:{name}"] = newest_query(records, self.scans[name])
+            nonfinite = nonfinite_query(replace(self.scans[name], frame=frames[name]))
+            if nonfinite is not None:
+                queries[f"nonfinite:{name}"] = nonfinite
             if dp.deadlines:
                 queries |= unmatched_queries(name, dp, records)
         parts = self._series_parts(plan, keyed, frames)
@@ -179,6 +184,10 @@ class PolarsExecutor:
             note = after_moment_note(name, dp.dataset, plan.moment, counts)
             notes += [note] if note else []
             notes += unmatched_notes(name, dp, collected)
+            if f"nonfinite:{name}" in collected:
+                counts = {c: int(n or 0) for c, n in collected[f"nonfinite:{name}"].row(0, named=True).items()}
+                note = nonfinite_note(name, counts)
+                notes += [note] if note else []
             notes += self.scans[name].notes
         file_rows = {}
         for name, scan in self.scans.items():

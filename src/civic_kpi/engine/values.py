@@ -58,7 +58,9 @@ def _judgeable(kpi: KPI, row: dict[str, Any], prefix: str, sample: int | None, e
         numerator = denominator = None
         value = row.get(prefix + "value")
     if value is not None and not math.isfinite(value):
-        return Value(None, numerator, denominator, sample, "the formula divides by zero", excluded)
+        # Telling the two apart would take tracing the formula: say both.
+        reason = "the formula's value is not finite (a division by zero or an overflow)"
+        return Value(None, numerator, denominator, sample, reason, excluded)
     reason = None if value is not None else "no value: every input in the period is missing"
     return Value(value, numerator, denominator, sample, reason, excluded)
 

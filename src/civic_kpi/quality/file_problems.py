@@ -35,7 +35,8 @@ def file_problems(
         for column in typed:
             sources = [pl.col(s) for s in dataset.source_names(column)]
             original = pl.concat_str([s.cast(pl.String) for s in sources], separator=" ")
-            parsed = column_expr(dataset, column, schema, timezone, strict=False)
+            # NaN is a missing value, not a value that does not parse
+            parsed = column_expr(dataset, column, schema, timezone, strict=False, finite=False)
             given = (original.str.strip_chars() if trims_text(dataset) else original).str.len_chars() > 0
             bad_exprs.append(given & parsed.is_null())
         frame = raw.select(pl.col(ROW), *[b.alias(c) for b, c in zip(bad_exprs, typed, strict=True)])
