@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
+from civic_kpi.report.formatting import plain
 from civic_kpi.report.table import console_text
 from civic_kpi.results import KpiList
 
@@ -19,13 +20,13 @@ def render_kpi_list(listing: KpiList, fmt: str, *, color: bool = False, width: i
     """The KPIs as a JSON array (one object per KPI) or a table."""
     if fmt == "json":
         return json.dumps([entry.model_dump() for entry in listing.kpis], indent=2) + "\n"
-    table = Table(title=listing.catalog.title, title_justify="left")
+    table = Table(title=plain(listing.catalog.title), title_justify="left")
     for column in LIST_COLUMNS:
         table.add_column(column, overflow="fold")
     for entry in listing.kpis:
         row = entry.model_dump()
         row["dataset"] = row["dataset"] or "from " + ", ".join(row["from_kpis"])
-        table.add_row(*(str(row[column] or "") for column in LIST_COLUMNS))
+        table.add_row(*(plain(str(row[column] or "")) for column in LIST_COLUMNS))
     return console_text(table, color=color, width=width or LIST_WIDTH)
 
 

@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT
+from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT, plain
 from civic_kpi.report.table import console_text
 from civic_kpi.results import CheckResult, CheckRun, Status, moment_text
 
@@ -36,7 +36,7 @@ def _example_text(example: dict) -> str:
 def checks_table(run: CheckRun, *, color: bool, width: int | None = None) -> str:
     counts = run.counts()
     title = (
-        f"Data-quality checks · {run.catalog.title} · at {moment_text(run.checked_at)} · "
+        f"Data-quality checks · {plain(run.catalog.title)} · at {moment_text(run.checked_at)} · "
         f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail"
     )
     table = Table(title=Text(title, style="bold"), title_justify="left")
@@ -45,19 +45,19 @@ def checks_table(run: CheckRun, *, color: bool, width: int | None = None) -> str
     previous = None
     for result in run.results:
         table.add_row(
-            result.dataset if result.dataset != previous else "",
-            result.name,
+            plain(result.dataset) if result.dataset != previous else "",
+            plain(result.name),
             Text(STATUS_TEXT[result.status], style=STATUS_STYLE[result.status]),
             _metric(result),
-            result.threshold,
-            result.message,
+            plain(result.threshold),
+            plain(result.message),
         )
         previous = result.dataset
     parts: list = [table]
     for result in run.results:
         if result.status != Status.PASS and result.examples:
-            parts.append(Text(f"{result.dataset} · {result.name}: examples", style="bold"))
-            parts.extend(Text(f"  {_example_text(e)}") for e in result.examples)
+            parts.append(Text(plain(f"{result.dataset} · {result.name}: examples"), style="bold"))
+            parts.extend(Text(plain(f"  {_example_text(e)}")) for e in result.examples)
     return console_text(Group(*parts), color, width)
 
 

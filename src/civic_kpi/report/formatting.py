@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from civic_kpi.results import ComputeRun, KpiResult, Status
@@ -90,9 +91,33 @@ def rankings(run: ComputeRun) -> list[Ranking]:
     return tables
 
 
+# One pass, so the backslashes added are not escaped again. '<' becomes an entity, not '\\<', so that no raw tag or
+# autolink is left even for a reader that ignores backslash escapes; without a '<' a '>' starts nothing. Escaped
+# brackets are enough to stop a link or an image: '(' after them is plain text. Tabs and newlines would end the row.
+_MARKDOWN = str.maketrans(
+    {
+        "\\": "\\\\",
+        "|": "\\|",
+        "`": "\\`",
+        "*": "\\*",
+        "_": "\\_",
+        "~": "\\~",
+        "[": "\\[",
+        "]": "\\]",
+        "<": "&lt;",
+        "\n": " ",
+        "\t": " ",
+    }
+)
+# Only an '&' that starts an entity needs escaping ('&lt;' in the data must read '&lt;', not '<'); 'Parks & Rec' stays.
+_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+
+
 def markdown_cell(text: str) -> str:
-    """A value as one Markdown table cell: a '|' or a newline inside it would break the table."""
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text from a catalog or the data as literal Markdown, for a table cell, a heading or a note: no HTML, link,
+    image, emphasis or code span in a value is rendered, no '|' or newline breaks the table, and no control
+    character reaches a terminal that shows the page."""
+    return _ENTITY.sub("&amp;", plain(text)).translate(_MARKDOWN)
 
 
 def markdown_row(cells: list[str]) -> str:
@@ -117,10 +142,14 @@ def span_text(run: ComputeRun) -> str:
     return f"{span} by {run.every.replace('_', ' ')}" if run.every else span
 
 
-_CONTROL = {c: None for c in [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0)]}
+# C0 and C1 controls (ESC starts terminal escape sequences, BEL rings, CR overwrites a line) and the bidirectional
+# overrides and isolates, which make a terminal show text in another order than it is. Newline and tab stay.
+_CONTROL = dict.fromkeys(
+    [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+)
 
 
 def plain(text: str) -> str:
     """Text from a catalog or the data with control characters removed, so that an escape sequence in a value
-    cannot act on the reader's terminal."""
+    cannot act on the reader's terminal. Every reporter passes such text through here before showing it."""
     return text.translate(_CONTROL)

@@ -7,6 +7,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from civic_kpi.report.formatting import plain
 from civic_kpi.report.table import console_text
 from civic_kpi.results import FileProfile
 
@@ -21,23 +22,23 @@ def render_profile(profile: FileProfile, fmt: str, *, color: bool = False, width
     if profile.encoding:
         delimiter = {"\t": "tab"}.get(profile.delimiter or ",", profile.delimiter)
         details += f" · {profile.encoding} · delimiter {delimiter}"
-    table = Table(title=f"{profile.path} ({details})", title_justify="left")
+    table = Table(title=plain(f"{profile.path} ({details})"), title_justify="left")
     for header in ("column", "type", "format", "missing", "distinct", "range", "examples"):
         table.add_column(header, overflow="fold")
     for column in profile.columns:
         span = f"{column.minimum} .. {column.maximum}" if column.minimum is not None else ""
         table.add_row(
-            column.name,
+            plain(column.name),
             column.type,
-            column.format or "",
+            plain(column.format or ""),
             f"{column.null_share:.1%}",
             f"{column.distinct:,}",
-            span,
-            " | ".join(column.examples),
+            plain(span),
+            plain(" | ".join(column.examples)),
         )
     parts: list[RenderableType] = [table]
     if profile.presets:
         parts.append(Text(f"Matches the preset {profile.presets[0]} (see civic-kpi presets)."))
     parts.append(Text("Catalog entry:"))
-    parts.append(Syntax(profile.snippet, "yaml", theme="ansi_dark", background_color="default"))
+    parts.append(Syntax(plain(profile.snippet), "yaml", theme="ansi_dark", background_color="default"))
     return console_text(Group(*parts), color=color, width=width or PROFILE_WIDTH)

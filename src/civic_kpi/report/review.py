@@ -8,7 +8,7 @@ import io
 from rich.table import Table
 from rich.text import Text
 
-from civic_kpi.report.formatting import amount, markdown_row, value_text
+from civic_kpi.report.formatting import amount, markdown_cell, markdown_row, plain, value_text
 from civic_kpi.report.records import safe_cell
 from civic_kpi.report.table import console_text
 from civic_kpi.results import ReviewItem, ReviewRun
@@ -40,9 +40,9 @@ def review_table(run: ReviewRun, *, color: bool, width: int | None = None) -> st
     previous = None
     for item in run.items:
         table.add_row(
-            item.owner if item.owner != previous else "",
-            _group(item, run.owner_key),
-            item.rule,
+            plain(item.owner or "") if item.owner != previous else "",
+            plain(_group(item, run.owner_key)),
+            plain(item.rule),
             Text(value_text(item.value, item.unit, 1 if item.unit == "percent" else 2), style="bold red"),
             _counts(item),
         )
@@ -65,7 +65,7 @@ def review_csv(run: ReviewRun) -> str:
 
 def review_markdown(run: ReviewRun) -> str:
     lines = [
-        f"# {_heading(run)}",
+        f"# {markdown_cell(_heading(run))}",
         "",
         "| Owner | Group | Standard missed | Value | Behind it |",
         "|---|---|---|--:|--:|",

@@ -8,7 +8,7 @@ import io
 from rich.table import Table
 from rich.text import Text
 
-from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT, markdown_row, value_text
+from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT, markdown_cell, markdown_row, plain, value_text
 from civic_kpi.report.records import safe_cell
 from civic_kpi.report.table import console_text
 from civic_kpi.results import ScorecardRun
@@ -42,19 +42,24 @@ def _cells(run: ScorecardRun) -> list[list[str]]:
 
 def scorecard_table(run: ScorecardRun, *, color: bool, width: int | None = None) -> str:
     year = run.fiscal_year
-    title = f"{run.catalog.title}: measures of success, {year.label} ({year.start} to {year.end})"
+    title = f"{plain(run.catalog.title)}: measures of success, {year.label} ({year.start} to {year.end})"
     table = Table(title=Text(title, style="bold"), title_justify="left")
     for index, header in enumerate(_headers(run)):
-        table.add_column(header, justify="left" if index in (0, 2, 4, 5) else "right", overflow="fold")
+        table.add_column(plain(header), justify="left" if index in (0, 2, 4, 5) else "right", overflow="fold")
     previous_domain = None
     for row, cells in zip(run.rows, _cells(run), strict=True):
         if row.domain != previous_domain:
-            table.add_row(Text(row.domain, style="bold"), *[""] * 5)
+            table.add_row(Text(plain(row.domain), style="bold"), *[""] * 5)
             previous_domain = row.domain
         table.add_row(
-            "  " + cells[0], cells[1], cells[2], cells[3], Text(cells[4], style=STATUS_STYLE[row.status]), cells[5]
+            "  " + plain(cells[0]),
+            cells[1],
+            plain(cells[2]),
+            cells[3],
+            Text(cells[4], style=STATUS_STYLE[row.status]),
+            plain(cells[5]),
         )
-    parts: list = [table, *(Text(f"note: {note}", style="dim") for note in run.notes)]
+    parts: list = [table, *(Text(plain(f"note: {note}"), style="dim") for note in run.notes)]
     from rich.console import Group
 
     return console_text(Group(*parts), color, width)
@@ -106,13 +111,13 @@ def scorecard_markdown(run: ScorecardRun) -> str:
     headers = _headers(run)
     headers[4] = "Status"
     lines = [
-        f"# {run.catalog.title}: measures of success, {run.fiscal_year.label}",
+        f"# {markdown_cell(run.catalog.title)}: measures of success, {run.fiscal_year.label}",
         "",
-        "| " + " | ".join(headers) + " |",
+        markdown_row(headers),
         "|---|--:|---|--:|---|---|",
     ]
     lines += [markdown_row(cells) for cells in _cells(run)]
-    lines += [f"\n> note: {note}" for note in run.notes]
+    lines += [f"\n> note: {markdown_cell(note)}" for note in run.notes]
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ from civic_kpi.report.formatting import (
     change_text,
     compared_with,
     count_text,
+    plain,
     rankings,
     span_text,
     value_text,
@@ -33,7 +34,7 @@ def _change_style(result: KpiResult) -> str:
 
 
 def _domain_table(domain: str, results: list[KpiResult], run: ComputeRun) -> Table:
-    table = Table(title=Text(domain, style="bold"), title_justify="left", expand=False, show_lines=False)
+    table = Table(title=Text(plain(domain), style="bold"), title_justify="left", expand=False, show_lines=False)
     table.add_column("KPI", overflow="fold", max_width=36)
     if run.every:
         table.add_column("Period", no_wrap=True)
@@ -49,11 +50,11 @@ def _domain_table(domain: str, results: list[KpiResult], run: ComputeRun) -> Tab
         new_period = first or result.period.label != previous_period
         previous, previous_period = result.kpi_id, result.period.label
         table.add_row(
-            Text(result.name, style="bold") if first else "",
+            Text(plain(result.name), style="bold") if first else "",
             *([result.period.label if new_period else ""] if run.every else []),
-            result.group_label,
+            plain(result.group_label),
             value_text(result.value, result.unit, result.decimals),
-            result.target or "",
+            plain(result.target or ""),
             Text(STATUS_TEXT[result.status], style=STATUS_STYLE[result.status]),
             count_text(result),
             Text(change_text(result), style=_change_style(result)),
@@ -65,7 +66,7 @@ def _domain_table(domain: str, results: list[KpiResult], run: ComputeRun) -> Tab
 def render_table(run: ComputeRun) -> Group:
     as_of = f" · data as of {moment_text(run.as_of)}" if run.as_of else ""
     header = Text.assemble(
-        (run.catalog.title, "bold"),
+        (plain(run.catalog.title), "bold"),
         f" · {span_text(run)}",
         f" · {compared_with(run)}{as_of}",
     )
@@ -75,11 +76,11 @@ def render_table(run: ComputeRun) -> Group:
         parts.append(_domain_table(domain, [r for r in run.results if r.domain == domain], run))
         parts.append(Text(""))
     for ranking in rankings(run):
-        table = Table(title=Text(ranking.title, style="bold"), title_justify="left", expand=False)
+        table = Table(title=Text(plain(ranking.title), style="bold"), title_justify="left", expand=False)
         for number, heading in enumerate(ranking.headings):
-            table.add_column(heading, overflow="fold", justify="left" if number == 0 else "right", max_width=60)
+            table.add_column(plain(heading), overflow="fold", justify="left" if number == 0 else "right", max_width=60)
         for row in ranking.rows:
-            table.add_row(*row)
+            table.add_row(*(plain(cell) for cell in row))
         parts += [table, Text("")]
     counts = run.counts()
     summary = Text.assemble(
@@ -97,13 +98,15 @@ def render_table(run: ComputeRun) -> Group:
         if result.excluded:
             parts.append(
                 Text(
-                    f"note: {result.name} ({result.group_label}): {result.excluded} records of {result.period.label} "
-                    f"left out: {result.excluded_reason}",
+                    plain(
+                        f"note: {result.name} ({result.group_label}): {result.excluded} records of "
+                        f"{result.period.label} left out: {result.excluded_reason}"
+                    ),
                     style="dim",
                 )
             )
     for note in run.notes:
-        parts.append(Text(f"note: {note}", style="dim"))
+        parts.append(Text(plain(f"note: {note}"), style="dim"))
     return Group(*parts)
 
 
