@@ -148,13 +148,21 @@ def _emit(render: Callable[..., str], fmt: StrEnum, output: Path | None, summary
         sys.stdout.flush()
 
 
-def _exit_on(fail_on: FailOn, statuses: list) -> None:
-    """Exit 1 (ExitCode.THRESHOLD) when any status is at the --fail-on level or worse."""
+def _exit_on(fail_on: FailOn, statuses: list, missing: int = 0) -> None:
+    """Exit 1 (ExitCode.THRESHOLD) when any status is at the --fail-on level or worse, or when `missing` rows
+    (a target but no data) are counted as failures: a nightly run on an export that lost a month must not pass."""
     from civic_kpi.results import Status
 
     failing = {FailOn.never: set(), FailOn.fail: {Status.FAIL}, FailOn.warn: {Status.FAIL, Status.WARN}}[fail_on]
-    if any(status in failing for status in statuses):
+    if any(status in failing for status in statuses) or (failing and missing):
         raise typer.Exit(int(ExitCode.THRESHOLD))
+
+
+def _missing(results: list) -> int:
+    """KPI rows that have a target to meet and no data to judge: what a month missing from an export looks like."""
+    from civic_kpi.results import Status
+
+    return sum(1 for result in results if result.status == Status.NO_DATA and result.target is not None)
 
 
 def _version(value: bool) -> None:
@@ -228,8 +236,17 @@ def compute(
         Path | None, typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")
     ] = None,
     fail_on: Annotated[
-        FailOn, typer.Option("--fail-on", help="Exit 1 when any KPI row is at this status or worse.")
+        FailOn,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when any KPI row is at this status or worse; a row with a target and no data counts as "
+            "a failure too (see --allow-no-data).",
+        ),
     ] = FailOn.never,
+    allow_no_data: Annotated[
+        bool,
+        typer.Option("--allow-no-data", help="With --fail-on: rows with a target and no data do not fail the run."),
+    ] = False,
     as_of: AsOfOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -263,7 +280,10 @@ def compute(
             f"{counts['fail']} fail, {counts['no_data']} no data)"
         )
         _emit(lambda f, **kw: render(run, f, **kw), fmt, output, summary, quiet)
-    _exit_on(fail_on, [result.status for result in run.results])
+    missing = 0 if allow_no_data else _missing(run.results)
+    if missing and fail_on != FailOn.never:
+        _err(f"{missing} KPI row{'s' if missing != 1 else ''} with a target had no data (--allow-no-data accepts that)")
+    _exit_on(fail_on, [result.status for result in run.results], missing)
 
 
 @app.command()

@@ -1,0 +1,52 @@
+"""Edges a cron job or a shell pipeline meets: no data with --fail-on, dates at the calendar's ends, odd output
+paths, closed pipes and full disks, Ctrl-C. Each is a user's situation, so each ends in a documented exit code and
+one line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import CATALOG, SAMPLE_DATA
+
+
+def one_month_of_311(data: Path) -> None:
+    """An export of the requests created in September 2026 only: August is a month it has nothing of."""
+    (data / "311").mkdir()
+    shutil.copy(SAMPLE_DATA / "311" / "service_requests_2026-09.csv", data / "311")
+    shutil.copytree(SAMPLE_DATA / "reference", data / "reference")
+
+
+# --fail-on and missing data ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("level", ["warn", "fail"])
+def test_a_kpi_with_a_target_and_no_data_fails_the_run(cli, catalog, data, level):
+    one_month_of_311(data)
+    result = cli("compute", "-c", catalog, "--kpi", "sla_compliance", "--period", "2026-08", "--fail-on", level)
+    assert result.exit_code == 1
+    assert "no data" in result.stdout
+    assert "1 KPI row with a target had no data" in result.stderr
+
+
+def test_allow_no_data_lets_a_missing_month_pass(cli, catalog, data):
+    one_month_of_311(data)
+    args = ("compute", "-c", catalog, "--kpi", "sla_compliance", "--fail-on", "warn", "--allow-no-data")
+    assert cli(*args, "--period", "2026-08").exit_code == 0
+    # It does not hide a real failure: September's requests closed in October miss the 90% target.
+    assert cli(*args, "--period", "2026-10").exit_code == 1
+
+
+def test_no_data_without_fail_on_still_exits_0(cli, catalog, data):
+    one_month_of_311(data)
+    result = cli("compute", "-c", catalog, "--kpi", "sla_compliance", "--period", "2026-08")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+
+
+def test_every_kpi_without_data_fails_fail_on_warn(cli):
+    # The bundled sample data starts in 2024-10; nothing of 2010 is there, so nothing could be judged.
+    result = cli("compute", "-c", CATALOG, "--period", "2010-01", "--fail-on", "warn", "-f", "json")
+    assert result.exit_code == 1
