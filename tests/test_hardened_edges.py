@@ -50,3 +50,30 @@ def test_every_kpi_without_data_fails_fail_on_warn(cli):
     # The bundled sample data starts in 2024-10; nothing of 2010 is there, so nothing could be judged.
     result = cli("compute", "-c", CATALOG, "--period", "2010-01", "--fail-on", "warn", "-f", "json")
     assert result.exit_code == 1
+
+
+# Dates at the calendar's ends -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "as_of", ["9999-12-31 23:59", "0001-01-01", "1899-12-31 23:59", "3000-01-01", "9999-12-31T23:59-05:00"]
+)
+@pytest.mark.parametrize("command", ["compute", "check"])
+def test_an_as_of_outside_the_calendar_is_the_users_input(cli, command, as_of):
+    result = cli(command, "-c", CATALOG, "--as-of", as_of, "-q")
+    assert result.exit_code == 2, result.stderr
+    assert f"'{as_of}'" in result.stderr and "1900-01-01 to 2999-12-31" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize("as_of", ["1900-01-01", "2999-12-31 23:59:59"])
+def test_the_ends_of_the_range_are_accepted(cli, as_of):
+    # No data is that old or that new, so every row is "no data"; what matters is that the comparisons fit.
+    assert cli("compute", "-c", CATALOG, "--kpi", "sla_compliance", "--as-of", as_of).exit_code == 0
+
+
+@pytest.mark.parametrize("period", ["9999-12", "0001-01", "FY9999", "9999-Q4", "0001-01-01..0001-01-31"])
+def test_a_period_outside_the_calendar_names_itself(cli, period):
+    result = cli("compute", "-c", CATALOG, "--period", period)
+    assert result.exit_code == 2
+    assert f"period '{period}'" in result.stderr and "(1900 to 2999)" in result.stderr
