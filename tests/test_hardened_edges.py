@@ -4,7 +4,9 @@ one line on stderr, never a traceback."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,102 @@ def test_a_period_outside_the_calendar_names_itself(cli, period):
     result = cli("compute", "-c", CATALOG, "--period", period)
     assert result.exit_code == 2
     assert f"period '{period}'" in result.stderr and "(1900 to 2999)" in result.stderr
+
+
+# -o replaces whatever is at the path ----------------------------------------------------------------------------
+
+FCR = ("compute", "-c", CATALOG, "--kpi", "first_contact_resolution", "-f", "csv", "-q")
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def test_a_fifo_is_refused_not_replaced(cli, tmp_path):
+    # A FIFO stands for any special file (mknod needs root): renaming over it would delete it.
+    fifo = tmp_path / "results.csv"
+    os.mkfifo(fifo)
+    result = cli(*FCR, "-o", fifo)
+    assert result.exit_code == 2
+    assert "not a regular file" in result.stderr and str(fifo) in result.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert leftovers(tmp_path) == []
+
+
+def test_dev_null_is_refused(cli):
+    result = cli(*FCR, "-o", "/dev/null")
+    assert result.exit_code == 2
+    assert "not a regular file" in result.stderr and "leave out --output" in result.stderr
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_through_a_symbolic_link_the_target_is_replaced(cli, tmp_path):
+    (tmp_path / "published").mkdir()
+    real = tmp_path / "published" / "results.csv"
+    real.write_text("previous results\n")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real)
+    assert cli(*FCR, "-o", link).exit_code == 0
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_text().startswith("kpi_id,")
+    assert leftovers(tmp_path) == [] and leftovers(real.parent) == []
+
+
+def test_a_dangling_link_creates_its_target(cli, tmp_path):
+    link = tmp_path / "latest.csv"
+    link.symlink_to(tmp_path / "new.csv")
+    assert cli(*FCR, "-o", link).exit_code == 0
+    assert link.is_symlink() and (tmp_path / "new.csv").read_text().startswith("kpi_id,")
+
+
+def test_an_existing_file_keeps_its_permission_bits(cli, tmp_path):
+    # A results file shared with a group (0640) must not become world-readable, nor private, after a nightly run.
+    target = tmp_path / "results.csv"
+    target.write_text("previous results\n")
+    target.chmod(0o640)
+    assert cli(*FCR, "-o", target).exit_code == 0
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert target.read_text().startswith("kpi_id,")
+
+
+def test_a_new_file_gets_the_mode_open_would_give(cli, tmp_path):
+    umask = os.umask(0o027)
+    try:
+        assert cli(*FCR, "-o", tmp_path / "results.csv").exit_code == 0
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "results.csv").stat().st_mode) == 0o640
+
+
+@pytest.mark.parametrize("fail", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_an_error_or_an_interrupt_while_writing_leaves_no_temporary_file(cli, tmp_path, monkeypatch, fail):
+    import civic_kpi.output
+
+    target = tmp_path / "results.csv"
+    target.write_text("previous results\n")
+
+    def fsync(fd: int) -> None:
+        raise fail
+
+    monkeypatch.setattr(civic_kpi.output.os, "fsync", fsync)
+    result = cli(*FCR, "-o", target)
+    assert result.exit_code == (2 if isinstance(fail, OSError) else 130)
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert target.read_text() == "previous results\n"
+    assert leftovers(tmp_path) == []
+
+
+def test_rows_output_through_a_link_and_over_a_fifo(cli, tmp_path):
+    # rows writes with a Polars sink, through replace_atomic as well.
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    args = ("rows", "sla_compliance", "-c", CATALOG, "--period", "2026-10", "-q")
+    assert cli(*args, "-o", fifo).exit_code == 2
+    real = tmp_path / "missed.csv"
+    real.write_text("old\n")
+    real.chmod(0o600)
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    assert cli(*args, "-o", link).exit_code == 0
+    assert link.is_symlink() and real.read_text() != "old\n" and stat.S_IMODE(real.stat().st_mode) == 0o600
+    assert leftovers(tmp_path) == []
