@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -84,6 +88,7 @@ def test_a_period_outside_the_calendar_names_itself(cli, period):
 # -o replaces whatever is at the path ----------------------------------------------------------------------------
 
 FCR = ("compute", "-c", CATALOG, "--kpi", "first_contact_resolution", "-f", "csv", "-q")
+FCR_ARGS = [str(a) for a in FCR]
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -178,3 +183,92 @@ def test_rows_output_through_a_link_and_over_a_fifo(cli, tmp_path):
     assert cli(*args, "-o", link).exit_code == 0
     assert link.is_symlink() and real.read_text() != "old\n" and stat.S_IMODE(real.stat().st_mode) == 0o600
     assert leftovers(tmp_path) == []
+
+
+# Closed pipe, full disk, Ctrl-C: through the installed script, where the real stdout and signals are ---------------
+
+SCRIPT = str(Path(sys.executable).with_name("civic-kpi"))
+LONG_RUN = ["compute", "-c", str(CATALOG), "--period", "FY2026", "--every", "month", "--by", "priority", "-q"]
+
+
+def test_a_full_disk_on_stdout_is_one_line_and_exit_2():
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([SCRIPT, *FCR_ARGS], stdout=full, stderr=subprocess.PIPE, text=True)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: cannot write the output: No space left on device"
+
+
+@pytest.mark.parametrize(
+    "args", [["compute", "-c", str(CATALOG)], ["schema"], ["rows", "sla_compliance", "-c", str(CATALOG)]]
+)
+def test_a_closed_pipe_ends_quietly_with_141(args):
+    # The reader leaves before anything is written, as `| head -1` does once it has its line.
+    process = subprocess.Popen([SCRIPT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 141
+    assert stderr == ""
+
+
+def test_head_1_gets_its_line():
+    done = subprocess.run(
+        f"'{SCRIPT}' {' '.join(LONG_RUN)} -f csv | head -1", shell=True, capture_output=True, text=True
+    )
+    assert done.stdout.startswith("kpi_id,")
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+
+
+@pytest.mark.parametrize("delay", [0.3, 2.0])
+def test_ctrl_c_exits_130_with_one_line(delay):
+    # 0.3 s falls in the start-up imports; 2 s in the middle of a twelve-month run.
+    process = subprocess.Popen([SCRIPT, *LONG_RUN], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    if process.returncode == 0:
+        pytest.skip("the run ended before the signal arrived")
+    assert process.returncode == 130, stderr
+    assert stderr.strip() == "interrupted; no output was written"
+
+
+def test_ctrl_c_inside_a_command_in_process(cli, monkeypatch):
+    from civic_kpi.session import Session
+
+    def compute(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Session, "compute", compute)
+    result = cli(*FCR)
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "interrupted; no output was written"
+
+
+@pytest.mark.parametrize("where", ["app", "import"])
+def test_ctrl_c_outside_any_command(monkeypatch, capsys, where):
+    import civic_kpi._entry
+    import civic_kpi.cli
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(civic_kpi.cli, "_interrupt_reported", False)
+    if where == "app":
+        monkeypatch.setattr(civic_kpi.cli, "app", interrupt)
+        entry = civic_kpi.cli.main
+    else:
+        # The script's first import is where a Ctrl-C lands when it comes while the CLI is starting.
+        monkeypatch.setattr("builtins.__import__", _interrupting_import(__import__))
+        entry = civic_kpi._entry.main
+    with pytest.raises(SystemExit) as exit_:
+        entry()
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err.strip() == "interrupted; no output was written"
+
+
+def _interrupting_import(real):
+    def fake(name, *args, **kwargs):
+        if name == "civic_kpi.cli":
+            raise KeyboardInterrupt
+        return real(name, *args, **kwargs)
+
+    return fake
