@@ -7,6 +7,8 @@ are imported inside the commands so that `civic-kpi --help` does not pay for Ric
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import shutil
 import sys
@@ -73,17 +75,56 @@ def _user_errors() -> Iterator[None]:
     except (typer.Exit, typer.Abort, SystemExit):
         raise
     except KeyboardInterrupt:
-        _err("interrupted; no output was written")
-        raise typer.Exit(130) from None
+        _interrupted()
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): it has what it wanted, so end quietly, as `yes | head -1` does.
+        _silence_stdout()
+        raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+    except OSError as exc:
+        if exc.errno not in _DISK_FULL:
+            raise _bug(exc) from None
+        _silence_stdout()
+        _err(f"error: cannot write the output: {exc.strerror or exc}")
+        raise typer.Exit(int(ExitCode.USER_ERROR)) from None
     except Exception as exc:
-        if os.environ.get("CIVIC_KPI_DEBUG"):
-            raise
-        _err(
-            f"internal error: {type(exc).__name__}: {exc}\n"
-            "This is a bug in civic-kpi, not in your input. Rerun with CIVIC_KPI_DEBUG=1 for the traceback "
-            "and report it."
-        )
-        raise typer.Exit(int(ExitCode.INTERNAL_ERROR)) from None
+        raise _bug(exc) from None
+
+
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # `> /dev/full`, a quota, a file-size limit
+
+
+def _bug(exc: Exception) -> BaseException:
+    """Exit 3 with a request to report the bug, or the exception itself with CIVIC_KPI_DEBUG=1."""
+    if os.environ.get("CIVIC_KPI_DEBUG"):
+        return exc
+    _err(
+        f"internal error: {type(exc).__name__}: {exc}\n"
+        "This is a bug in civic-kpi, not in your input. Rerun with CIVIC_KPI_DEBUG=1 for the traceback "
+        "and report it."
+    )
+    return typer.Exit(int(ExitCode.INTERNAL_ERROR))
+
+
+_interrupt_reported = False
+
+
+def _interrupted() -> None:
+    """Say once that the run was interrupted; Ctrl-C can reach several handlers on its way out."""
+    global _interrupt_reported
+    if not _interrupt_reported:
+        _interrupt_reported = True
+        _err("interrupted; no output was written")
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush of what is still buffered cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass  # not a real file descriptor (a test runner's buffer): nothing will be flushed to a closed pipe
 
 
 def _use_color() -> bool:
@@ -148,13 +189,21 @@ def _emit(render: Callable[..., str], fmt: StrEnum, output: Path | None, summary
         sys.stdout.flush()
 
 
-def _exit_on(fail_on: FailOn, statuses: list) -> None:
-    """Exit 1 (ExitCode.THRESHOLD) when any status is at the --fail-on level or worse."""
+def _exit_on(fail_on: FailOn, statuses: list, missing: int = 0) -> None:
+    """Exit 1 (ExitCode.THRESHOLD) when any status is at the --fail-on level or worse, or when `missing` rows
+    (a target but no data) are counted as failures: a nightly run on an export that lost a month must not pass."""
     from civic_kpi.results import Status
 
     failing = {FailOn.never: set(), FailOn.fail: {Status.FAIL}, FailOn.warn: {Status.FAIL, Status.WARN}}[fail_on]
-    if any(status in failing for status in statuses):
+    if any(status in failing for status in statuses) or (failing and missing):
         raise typer.Exit(int(ExitCode.THRESHOLD))
+
+
+def _missing(results: list) -> int:
+    """KPI rows that have a target to meet and no data to judge: what a month missing from an export looks like."""
+    from civic_kpi.results import Status
+
+    return sum(1 for result in results if result.status == Status.NO_DATA and result.target is not None)
 
 
 def _version(value: bool) -> None:
@@ -170,6 +219,8 @@ def _main(
     ] = False,
 ) -> None:
     """Compute city-government KPIs from a YAML catalog and judge them against their targets."""
+    global _interrupt_reported
+    _interrupt_reported = False  # each invocation (several run in one test process) reports its own Ctrl-C
 
 
 CatalogOption = Annotated[Path, typer.Option("--catalog", "-c", help="The KPI catalog.", show_default=True)]
@@ -228,8 +279,17 @@ def compute(
         Path | None, typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout.")
     ] = None,
     fail_on: Annotated[
-        FailOn, typer.Option("--fail-on", help="Exit 1 when any KPI row is at this status or worse.")
+        FailOn,
+        typer.Option(
+            "--fail-on",
+            help="Exit 1 when any KPI row is at this status or worse; a row with a target and no data counts as "
+            "a failure too (see --allow-no-data).",
+        ),
     ] = FailOn.never,
+    allow_no_data: Annotated[
+        bool,
+        typer.Option("--allow-no-data", help="With --fail-on: rows with a target and no data do not fail the run."),
+    ] = False,
     as_of: AsOfOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -263,7 +323,10 @@ def compute(
             f"{counts['fail']} fail, {counts['no_data']} no data)"
         )
         _emit(lambda f, **kw: render(run, f, **kw), fmt, output, summary, quiet)
-    _exit_on(fail_on, [result.status for result in run.results])
+    missing = 0 if allow_no_data else _missing(run.results)
+    if missing and fail_on != FailOn.never:
+        _err(f"{missing} KPI row{'s' if missing != 1 else ''} with a target had no data (--allow-no-data accepts that)")
+    _exit_on(fail_on, [result.status for result in run.results], missing)
 
 
 @app.command()
@@ -292,7 +355,8 @@ def validate(
     cat = report.catalog.catalog
     checked = "" if no_data else f"; columns checked in {report.files_checked} files"
     warned = f"; {len(report.warnings)} warning(s)" if report.warnings else ""
-    typer.echo(f"✔ {catalog}: {len(cat.kpis)} KPIs, {len(cat.datasets)} datasets{checked}{warned}")
+    with _user_errors():  # a closed pipe or a full disk, as for every command's output
+        typer.echo(f"✔ {catalog}: {len(cat.kpis)} KPIs, {len(cat.datasets)} datasets{checked}{warned}")
 
 
 @app.command()
@@ -599,7 +663,19 @@ def schema() -> None:
 
 
 def main() -> None:
-    app()
+    """The installed script (through civic_kpi._entry, which also catches a Ctrl-C while this module loads)."""
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code == ExitCode.INTERRUPTED:  # Typer turns a Ctrl-C outside a command's guard into a silent 130
+            _interrupted()
+        raise
+    except KeyboardInterrupt:
+        _interrupted()
+        sys.exit(int(ExitCode.INTERRUPTED))
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(int(ExitCode.BROKEN_PIPE))
 
 
 if __name__ == "__main__":

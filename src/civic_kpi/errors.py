@@ -15,9 +15,11 @@ class ExitCode(IntEnum):
     """The documented exit codes of every `civic-kpi` command (README: "Exit codes")."""
 
     OK = 0
-    THRESHOLD = 1  # a KPI (or check) reached the --fail-on level
+    THRESHOLD = 1  # a KPI (or check) reached the --fail-on level; for compute, a KPI with a target had no data
     USER_ERROR = 2  # catalog, arguments or data are wrong; the message says where
     INTERNAL_ERROR = 3  # a bug in civic-kpi; please report it
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT); no output file was written or changed
+    BROKEN_PIPE = 141  # the reader of stdout went away (`| head -1`); 128 + SIGPIPE, as for `yes | head -1`
 
 
 @dataclass(frozen=True)

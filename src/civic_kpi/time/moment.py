@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.results import moment_text
+from civic_kpi.time.periods import FIRST_YEAR, LAST_YEAR
 
 if TYPE_CHECKING:
     import polars as pl
@@ -39,8 +40,22 @@ def parse_moment(value: datetime | str, timezone: str | None = None, what: str =
     if moment.tzinfo is not None:
         from zoneinfo import ZoneInfo
 
-        moment = moment.astimezone(ZoneInfo(timezone or "UTC"))
-    return moment.replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(ZoneInfo(timezone or "UTC"))
+        except OverflowError:  # 9999-12-31 23:59-05:00 in UTC is in the year 10000
+            raise _out_of_range(value, what) from None
+    moment = moment.replace(tzinfo=None)
+    # A moment's default period has a prior and a year-ago twin; keep all three inside the calendar periods use.
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise _out_of_range(value, what)
+    return moment
+
+
+def _out_of_range(value: datetime | str, what: str) -> UsageError:
+    shown = value.isoformat(" ") if isinstance(value, datetime) else value.strip()
+    return UsageError(
+        Problem(f"{what} '{shown}' is out of range: the supported moments are {FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31")
+    )
 
 
 @dataclass(frozen=True, order=True)

@@ -27,11 +27,15 @@ def _month_end(year: int, month: int) -> date:
     return first_next - timedelta(days=1)
 
 
-def _year(value: str | int) -> int:
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # the years a period or an as-of moment may fall in (README: "Exit codes")
+
+
+def _year(value: str | int, text: str | None = None) -> int:
     """A year an analyst could mean; beyond it, prior and year-ago periods would leave the calendar."""
     year = int(value)
-    if not 1900 <= year <= 2999:
-        raise UsageError(f"year {year} is out of range (1900 to 2999)")
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        where = f"period '{text}': " if text else ""
+        raise UsageError(f"{where}year {year} is out of range ({FIRST_YEAR} to {LAST_YEAR})")
     return year
 
 
@@ -122,22 +126,22 @@ def parse_period(text: str, fiscal_year_start_month: int = 1) -> Period:
     value = text.strip()
     try:
         if m := re.fullmatch(r"(\d{4})-(\d{1,2})", value):
-            return month(_year(m[1]), int(m[2]))
+            return month(_year(m[1], text), int(m[2]))
         if m := re.fullmatch(r"(\d{4})-?Q([1-4])", value, re.IGNORECASE):
-            start = date(_year(m[1]), 3 * (int(m[2]) - 1) + 1, 1)
+            start = date(_year(m[1], text), 3 * (int(m[2]) - 1) + 1, 1)
             return Period("quarter", start, _add_months(start, 3), _label("quarter", start, 1))
         if m := re.fullmatch(r"(\d{4})", value):
-            start = date(_year(m[1]), 1, 1)
+            start = date(_year(m[1], text), 1, 1)
             return Period("year", start, date(start.year + 1, 1, 1), m[1])
         if m := re.fullmatch(r"FY(\d{4})", value, re.IGNORECASE):
-            end_year = _year(m[1])
+            end_year = _year(m[1], text)
             first = fiscal_year_start_month
             start = date(end_year - (1 if first != 1 else 0), first, 1)
             return Period("fiscal_year", start, _add_months(start, 12), f"FY{end_year}", first)
         if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*(?:\.\.|/)\s*(\d{4}-\d{2}-\d{2})", value):
             start, last = date.fromisoformat(m[1]), date.fromisoformat(m[2])
             for day in (start, last):
-                _year(day.year)
+                _year(day.year, text)
             if last < start:
                 raise UsageError(f"period '{text}' ends before it starts")
             end = last + timedelta(days=1)
