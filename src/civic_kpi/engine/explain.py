@@ -72,9 +72,9 @@ def explain(
         return _from_kpis(loaded, kpi, period, by, group, data_dir, as_of)
     records = kpi_records(loaded, kpi.id, period=period, group=group, data_dir=data_dir, as_of=as_of)
     plan = records.plan
-    breakdowns = [list(group)] if group else []
-    breakdowns += [[column] for column in by or [] if [column] not in breakdowns]
-    run = compute(loaded, period=plan.period, kpis=[kpi.id], by=breakdowns, data_dir=data_dir, as_of=plan.moment)
+    run = compute(
+        loaded, period=plan.period, kpis=[kpi.id], by=_breakdowns(group, by), data_dir=data_dir, as_of=plan.moment
+    )
     result = next((r for r in run.results if r.group == group), None)
     counts = _counts(records)
     return Explanation(
@@ -101,6 +101,12 @@ def explain(
     )
 
 
+def _breakdowns(group: dict[str, str | None], by: list[str] | None) -> list[list[str]]:
+    """What compute is asked to break down by: the group's columns together, then each --by column alone."""
+    breakdowns = [list(group)] if group else []
+    return breakdowns + [[column] for column in by or [] if [column] not in breakdowns]
+
+
 def _about(kpi: KPI) -> dict:
     return {
         "kpi_id": kpi.id,
@@ -123,9 +129,7 @@ def _from_kpis(
     as_of: Moment | datetime | str | None,
 ) -> Explanation:
     """A KPI of KPIs has no records: its formula, its inputs' values, and which KPIs to explain instead."""
-    breakdowns = [list(group)] if group else []
-    breakdowns += [[column] for column in by or [] if [column] not in breakdowns]
-    run = compute(loaded, period=period, kpis=[kpi.id], by=breakdowns, data_dir=data_dir, as_of=as_of)
+    run = compute(loaded, period=period, kpis=[kpi.id], by=_breakdowns(group, by), data_dir=data_dir, as_of=as_of)
     result = next((r for r in run.results if r.group == group), None)
     names = list(inputs(kpi))
     return Explanation(

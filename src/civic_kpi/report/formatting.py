@@ -144,9 +144,11 @@ def span_text(run: ComputeRun) -> str:
 
 # C0 and C1 controls (ESC starts terminal escape sequences, BEL rings, CR overwrites a line) and the bidirectional
 # overrides and isolates, which make a terminal show text in another order than it is. Newline and tab stay.
-_CONTROL = dict.fromkeys(
-    [*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-)
+# Characters that can act on a terminal (all C0 but tab and newline, DEL, C1) or reorder what it shows (the
+# bidirectional overrides and isolates), as inclusive ranges: one list for plain() and for Polars (CONTROL_PATTERN).
+_CONTROL_RANGES = ((0x00, 0x08), (0x0B, 0x1F), (0x7F, 0x9F), (0x202A, 0x202E), (0x2066, 0x2069))
+_CONTROL = dict.fromkeys(c for low, high in _CONTROL_RANGES for c in range(low, high + 1))
+CONTROL_PATTERN = "[" + "".join(f"\\x{{{low:X}}}-\\x{{{high:X}}}" for low, high in _CONTROL_RANGES) + "]"
 
 
 def plain(text: str) -> str:

@@ -8,11 +8,11 @@ from typing import Literal
 
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.output import replace_atomic
+from civic_kpi.report.formatting import CONTROL_PATTERN
 from civic_kpi.report.records import FORMULA_START
 from civic_kpi.results import RecordRows
 
 RowsFormat = Literal["csv", "parquet", "json"]
-CONTROL_CHARACTERS = r"[\x00-\x08\x0b-\x1f\x7f-\x9f]"  # all but tab and newline
 
 
 def write_rows(rows: RecordRows, fmt: RowsFormat, output: Path | None) -> int:
@@ -23,7 +23,7 @@ def write_rows(rows: RecordRows, fmt: RowsFormat, output: Path | None) -> int:
     if fmt == "csv":
         # Text from the data must not act on the reader: control characters (a terminal's escape sequences) are
         # dropped, and a cell a spreadsheet would run as a formula is written as text (CSV injection).
-        text = pl.col(pl.String).str.replace_all(CONTROL_CHARACTERS, "")
+        text = pl.col(pl.String).str.replace_all(CONTROL_PATTERN, "")
         formula = pl.any_horizontal(text.str.starts_with(start) for start in FORMULA_START)
         frame = frame.with_columns(pl.when(formula).then("'" + text).otherwise(text).name.keep())
     collected = rows.collect(frame)
