@@ -162,3 +162,32 @@ def test_the_note_names_twenty_values_and_counts_the_rest(tmp_path):
     (note,) = [n for n in run.notes if "not an ISO 8601 duration" in n]
     assert note.startswith("catalog.accrual_periodicity: 23 records have")
     assert "'odd cadence 19' (1) and 3 more;" in note and "odd cadence 20" not in note
+
+
+def test_socrata_update_frequency_in_a_kpi_formula_by_group(tmp_path):
+    (tmp_path / "inv.csv").write_text(
+        "U ID,Name,Type,Public,Derived View,Last Update Date (data),Update Frequency\n"
+        "a,A,dataset,true,false,01/30/2024 10:00:00 AM +0000,Weekly\n"
+        "b,B,dataset,true,false,01/29/2024 10:00:00 AM +0000,Hourly\n"
+        "c,C,map,true,false,02/10/2024 10:00:00 AM +0000,Several times per day\n"
+        "d,D,dataset,true,false,02/01/2024 10:00:00 AM +0000,As needed\n"
+        "e,E,map,true,false,02/03/2024 10:00:00 AM +0000,Monthly (R/P1M)\n"
+        "f,F,dataset,true,false,02/03/2024 10:00:00 AM +0000,Quarterly\n"
+    )
+    catalog = tmp_path / "cat.yaml"
+    catalog.write_text(
+        "data_dir: .\ntimezone: America/New_York\n"
+        "datasets:\n  inv: {preset: socrata_asset_inventory, path: inv.csv}\n"
+        "kpis:\n"
+        "  - {id: days, name: Days, domain: D, unit: count, dataset: inv,\n"
+        "     value: 'sum(refresh_days(update_frequency))'}\n"
+    )
+    run = civic_kpi.compute(catalog, period="2024-02", every="month", by=["type"])
+    # February: c (map, sub-day: none), d (dataset, as needed: none), e (map, 30.4375), f (dataset, 91.3125).
+    values = {tuple(r.group.values()): r.value for r in run.results}
+    assert values == {(): 121.75, ("dataset",): 91.3125, ("map",): 30.4375}
+    # The note counts every record of the export (b is January's), not only the period's.
+    assert [n for n in run.notes if "shorter than a day" in n] == [
+        "inv.update_frequency: 2 records have a cadence shorter than a day, which is a data error, not a cadence: "
+        "'Hourly' (1), 'Several times per day' (1); they have no refresh_days, so no update is due for them"
+    ]
