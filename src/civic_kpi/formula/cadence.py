@@ -115,8 +115,8 @@ def cadence_days(values: pl.Series) -> pl.Series:
     import polars as pl
 
     text = values.cast(pl.String)
-    table = {value: read_cadence(value).days for value in text.drop_nulls().unique().to_list()}
-    days = {value: found for value, found in table.items() if found is not None and found >= SHORTEST_DAYS}
+    readings = {value: read_cadence(value) for value in text.drop_nulls().unique().to_list()}
+    days = {value: found.days for value, found in readings.items() if found.kind == "days"}
     return text.replace_strict(days, default=None, return_dtype=pl.Float64)
 
 
