@@ -596,20 +596,31 @@ def rows(
 def inspect(
     file: Annotated[Path, typer.Argument(help="An export: CSV (also .gz, .tsv), Parquet or JSON.")],
     fmt: Annotated[ListFormat, typer.Option("--format", "-f", help="table or json.")] = ListFormat.table,
+    json_path: Annotated[
+        str | None,
+        typer.Option(
+            "--json-path",
+            help="The key of a JSON object the records sit under (as a catalog's json_path). Default: found for "
+            "the layouts presets read, such as a data.json's 'dataset'.",
+        ),
+    ] = None,
 ) -> None:
     """Profile an export (columns, inferred types and date formats, missing shares, distinct counts, ranges,
-    examples) and print the catalog entry that reads it, naming the preset when one matches.
+    examples) and print the catalog entry that reads it, naming the preset it looks like (by how many of the
+    preset's columns it has). Nested JSON fields are profiled as dotted columns (publisher.name).
 
     \b
     Examples:
       civic-kpi inspect exports/311_Service_Requests.csv
       civic-kpi inspect events.json --format json
+      civic-kpi inspect data.json                      # a DCAT-US catalog: records under 'dataset'
+      civic-kpi inspect catalog.json --json-path results
     """
     from civic_kpi.report.profile import render_profile
 
     with _user_errors():
         # The session reads its catalog only when a method needs one; inspect needs none.
-        profile = Session(DEFAULT_CATALOG).inspect(file)
+        profile = Session(DEFAULT_CATALOG).inspect(file, json_path=json_path)
         _emit(lambda f, **kw: render_profile(profile, f, **kw), fmt, None, "")
 
 

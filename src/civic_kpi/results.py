@@ -260,6 +260,14 @@ class ColumnProfile(_Frozen):
     examples: list[str]
 
 
+class PresetMatch(_Frozen):
+    """A bundled preset whose columns a profiled file has."""
+
+    name: str
+    matched: int = Field(description="How many of the columns the preset reads the file has.")
+    columns: int = Field(description="How many columns the preset reads.")
+
+
 class FileProfile(_Frozen):
     """An export profiled by `civic-kpi inspect`, with the catalog entry that would read it."""
 
@@ -269,8 +277,10 @@ class FileProfile(_Frozen):
     delimiter: str | None
     rows: int
     columns: list[ColumnProfile]
-    presets: list[str]
+    presets: list[str] = Field(description="The presets the file fits, best first (details in preset_matches).")
     snippet: str
+    json_path: str | None = Field(None, description="The key of a JSON object the records were read from.")
+    preset_matches: list[PresetMatch] = Field(default_factory=list)
 
 
 class ExplainColumn(_Frozen):

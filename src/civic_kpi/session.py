@@ -170,12 +170,13 @@ class Session:
             self._loaded = report.catalog  # validate had to read it; the next method need not
         return report
 
-    def inspect(self, file: str | Path) -> FileProfile:
+    def inspect(self, file: str | Path, *, json_path: str | None = None) -> FileProfile:
         """`civic-kpi inspect`: profile one export (a path as given, not under the data folder) and propose the
-        catalog entry that reads it."""
+        catalog entry that reads it. `json_path`: the key of a JSON object the records sit under (default: found
+        for the layouts presets read, such as a data.json's `dataset`)."""
         from civic_kpi.data.inspect import inspect
 
-        return inspect(file)
+        return inspect(file, json_path=json_path)
 
     def plan(
         self,

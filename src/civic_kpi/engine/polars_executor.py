@@ -34,7 +34,20 @@ from civic_kpi.engine.plan import DatasetPlan, Plan, Query
 from civic_kpi.engine.request import Request
 from civic_kpi.engine.values import COUNTS, Group, Values, from_kpis, value_of
 from civic_kpi.errors import DataError, Problem
-from civic_kpi.formula import NO_PERIOD, Compiled, Context, all_rows, both, compile_formula, compile_row, with_derived
+from civic_kpi.formula import (
+    NO_PERIOD,
+    Compiled,
+    Context,
+    all_rows,
+    both,
+    cadence_inputs,
+    cadence_note,
+    compile_formula,
+    compile_row,
+    parse_formula,
+    refresh_days,
+    with_derived,
+)
 from civic_kpi.time.periods import Period, SeriesKind, period_number, to_date_start
 
 if TYPE_CHECKING:
@@ -151,6 +164,7 @@ class PolarsExecutor:
                 queries[f"nonfinite:{name}"] = nonfinite
             if dp.deadlines:
                 queries |= unmatched_queries(name, dp, records)
+            queries |= self.cadence_queries(dp, records)
         parts = self._series_parts(plan, keyed, frames)
         if self.progress is not None and len(parts) > 1:
             self.progress(f"{reading_text(self.scans)}: part 1 of {len(parts)}")
@@ -184,6 +198,7 @@ class PolarsExecutor:
             note = after_moment_note(name, dp.dataset, plan.moment, counts)
             notes += [note] if note else []
             notes += unmatched_notes(name, dp, collected)
+            notes += cadence_notes(name, collected)
             if f"nonfinite:{name}" in collected:
                 counts = {c: int(n or 0) for c, n in collected[f"nonfinite:{name}"].row(0, named=True).items()}
                 note = nonfinite_note(name, counts)
@@ -196,6 +211,26 @@ class PolarsExecutor:
         newest = {name: collected[f"span:{name}"]["newest"][0] for name in plan.datasets}
         oldest = {name: collected[f"span:{name}"]["oldest"][0] for name in plan.datasets}
         return Execution(values, file_rows, newest, oldest, notes, cut)
+
+    def cadence_queries(self, dp: DatasetPlan, records: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+        """Per text refresh_days() reads (in a derived column or a KPI of the dataset): the distinct values it
+        gave no days for, with their counts. Only those: 'Monthly' on 10,000 records is not collected."""
+        import polars as pl
+
+        request = self.request
+        formulas = {column: parse_formula(dp.dataset.derived[column], row=True) for column in sorted(dp.derived)}
+        for kpi in request.computed:
+            if kpi.dataset == dp.name and not kpi.from_kpis:
+                formulas |= {f"{kpi.id}.{part}": formula for part, formula in request.formulas[kpi.id].items()}
+        inputs = cadence_inputs(formulas, self.ctx_values, dp.dataset.date_only_columns)
+        queries = {}
+        for label, text in inputs.items():
+            value = text.cast(pl.String)
+            unused = value.is_not_null() & refresh_days(value).is_null()
+            queries[f"cadence:{dp.name}:{label}"] = (
+                records.filter(unused).select(value.alias("value")).group_by("value").len()
+            )
+        return queries
 
     def masked_query(self, plan: Plan, dp: DatasetPlan, query: Query, records: pl.LazyFrame) -> pl.LazyFrame:
         exprs = [
@@ -462,6 +497,14 @@ def unmatched_queries(name: str, dp: DatasetPlan, frame: pl.LazyFrame) -> dict[s
         keys = pl.col(deadline.key).filter(missing).unique().sort().head(3).implode()
         queries[f"unmatched:{name}:{column}"] = frame.select(missing.sum().alias("count"), keys.alias("keys"))
     return queries
+
+
+def cadence_notes(name: str, collected: Mapping[str, pl.DataFrame]) -> list[str]:
+    notes = []
+    for key in sorted(k for k in collected if k.startswith(f"cadence:{name}:")):
+        counts = dict(collected[key].iter_rows())
+        notes += cadence_note(f"{name}.{key.split(':', 2)[2]}", counts)
+    return notes
 
 
 def unmatched_notes(name: str, dp: DatasetPlan, collected: Mapping[str, pl.DataFrame]) -> list[str]:

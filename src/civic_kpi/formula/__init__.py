@@ -7,11 +7,11 @@ It knows nothing of the catalog: callers hand it formula text and the values its
 - functions.py  the one registry of functions: signature, doc, kind and compile step of each
 - compile.py    tree -> Polars expressions for one period (or per record)
 - context.py    what the free names mean while a period is computed, and the masks every part shares
-- cadence.py    refresh_days(): update cadences ('R/P1M', 'weekly') in days
+- cadence.py    refresh_days(): update cadences ('R/P1M', 'Annual (R/P1Y)') in days, and the note on those it cannot use
 """
 
-from civic_kpi.formula.cadence import refresh_days
-from civic_kpi.formula.compile import Compiled, compile_formula, compile_row, with_derived
+from civic_kpi.formula.cadence import cadence_note, refresh_days
+from civic_kpi.formula.compile import Compiled, cadence_inputs, compile_formula, compile_row, with_derived
 from civic_kpi.formula.context import NO_PERIOD, Context, all_rows, both, kpi_column
 from civic_kpi.formula.functions import (
     AGGREGATES,
@@ -41,6 +41,8 @@ __all__ = [
     "Node",
     "all_rows",
     "both",
+    "cadence_inputs",
+    "cadence_note",
     "compile_formula",
     "compile_row",
     "kpi_column",

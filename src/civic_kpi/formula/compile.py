@@ -30,6 +30,7 @@ from civic_kpi.formula.tree import (
     Ref,
     Special,
     UnaryOp,
+    walk,
 )
 
 if TYPE_CHECKING:
@@ -84,6 +85,25 @@ def with_derived(
     return frame.with_columns(
         compile_row(parse_formula(derived[name], row=True), ctx).alias(name) for name in sorted(names)
     )
+
+
+def cadence_inputs(
+    formulas: Mapping[str, Formula], ctx_values: dict[str, Any], date_columns: frozenset[str] = frozenset()
+) -> dict[str, pl.Expr]:
+    """The texts refresh_days() reads in these formulas (named by their formula's name), as row expressions: the
+    run counts the values it could not use, so that a cadence that is not one never looks like 'no cadence'."""
+    ctx = Context(all_rows(), NO_PERIOD, NO_PERIOD, NO_PERIOD, **ctx_values, date_columns=date_columns)
+    found: dict[str, pl.Expr] = {}
+    for name, formula in formulas.items():
+        for node in walk(formula.tree):
+            if not (isinstance(node, Call) and node.name == "refresh_days"):
+                continue
+            argument = node.args[0]
+            if any(isinstance(n, Call) and REGISTRY[n.name].kind == "aggregate" for n in walk(argument)):
+                continue  # not a record's text (the parser refuses it; nothing to count)
+            label = argument.name if isinstance(argument, Column) else f"refresh_days() in {name}"
+            found.setdefault(label, _Compiler(ctx).visit(argument))
+    return found
 
 
 class _Compiler:

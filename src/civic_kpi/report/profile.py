@@ -37,8 +37,16 @@ def render_profile(profile: FileProfile, fmt: str, *, color: bool = False, width
             plain(" | ".join(column.examples)),
         )
     parts: list[RenderableType] = [table]
-    if profile.presets:
-        parts.append(Text(f"Matches the preset {profile.presets[0]} (see civic-kpi presets)."))
+    if profile.json_path:
+        parts.append(Text(plain(f"Records read from the JSON key '{profile.json_path}'.")))
+    if profile.preset_matches:
+        best = profile.preset_matches[0]
+        parts.append(
+            Text(
+                f"Looks like preset {best.name} (matched {best.matched} of its {best.columns} columns; "
+                "see civic-kpi presets)."
+            )
+        )
     parts.append(Text("Catalog entry:"))
     parts.append(Syntax(plain(profile.snippet), "yaml", theme="ansi_dark", background_color="default"))
     return console_text(Group(*parts), color=color, width=width or PROFILE_WIDTH)

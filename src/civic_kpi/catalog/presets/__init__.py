@@ -9,6 +9,8 @@ zone the publisher writes it in. A catalog uses one with `preset: NAME`; anythin
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -66,14 +68,50 @@ def _over(preset: Any, catalog: Any) -> Any:
     return catalog
 
 
-def match(columns: list[str]) -> list[tuple[str, float]]:
-    """Presets whose signature columns a file has, best first, with the share of the signature found."""
-    present = set(columns)
+# A preset is named for a file when the file has at least this share of the columns the preset reads.
+MATCH_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class PresetScore:
+    """How well a file's columns fit a preset: `matched` of the `columns` it reads, and the share of its signature
+    (the columns, or top-level JSON keys, that tell its layout from a look-alike) the file has."""
+
+    name: str
+    matched: int
+    columns: int
+    signature: float
+
+    @property
+    def share(self) -> float:
+        return self.matched / self.columns if self.columns else 0.0
+
+
+def preset_sources(name: str) -> set[str]:
+    """The export columns a preset reads (nested JSON fields as dotted paths, e.g. publisher.name)."""
+    sources = set()
+    for column, spec in (presets()[name]["dataset"].get("columns") or {}).items():
+        if isinstance(spec, str):
+            sources.add(spec)
+        elif isinstance(spec, dict):
+            sources.add(spec.get("source") or column)
+            sources |= {spec["time_source"]} if spec.get("time_source") else set()
+    return sources
+
+
+def match(columns: Iterable[str], json_path: str | None = None, keys: Iterable[str] = ()) -> list[PresetScore]:
+    """Presets a file fits, best first: its records' `columns` (read from under `json_path`; `keys`: the JSON's
+    top-level keys) hold at least MATCH_SHARE of the columns the preset reads, and it reads records from the same
+    place. Ranked by signature, then by the share of the preset's columns found."""
+    present, top = set(columns), set(keys)
     scores = []
     for name, document in presets().items():
+        if document["dataset"].get("json_path") != json_path:
+            continue  # a data.json's records sit under `dataset`: an array of records is another layout
+        sources = preset_sources(name)
         signature = document.get("signature") or []
-        if signature:
-            share = len(present & set(signature)) / len(signature)
-            if share >= 0.8:
-                scores.append((name, share))
-    return sorted(scores, key=lambda item: -item[1])
+        found = len((present | top) & set(signature)) / len(signature) if signature else 0.0
+        score = PresetScore(name, len(present & sources), len(sources), found)
+        if score.columns and score.share >= MATCH_SHARE:
+            scores.append(score)
+    return sorted(scores, key=lambda s: (-s.signature, -s.share, -s.matched, s.name))
