@@ -87,17 +87,24 @@ def _check_files(
     schemas = {path: file_schema(path, dataset) for path in files}
     missing = check_columns(name, dataset, files, used, schemas)
     report.problems.extend(missing)
-    unused = set(dataset.columns) - used
-    for problem in check_columns(name, dataset, files, unused, schemas):
-        column = (problem.field or "").rsplit(".", 1)[-1]
-        owner = f"preset {dataset.preset}'s" if dataset.preset else "the"
+    unused = check_columns(name, dataset, files, set(dataset.columns) - used, schemas)
+    if unused:
+        # One note for them all: an older layout lacks several of a preset's columns at once.
+        lacking = {(problem.field or "").rsplit(".", 1)[-1] for problem in unused}
+        columns = [column for column in dataset.columns if column in lacking]  # in the catalog's (preset's) order
+        sources = ", ".join(f"'{dataset.source_name(c)}' ({c})" for c in columns)
+        owner = f" of preset {dataset.preset}" if dataset.preset else ""
+        one = len(columns) == 1
         report.notes.append(
             Problem(
-                f"{problem.message.replace('(needed for', '(declared as')}; no KPI, check or review uses {owner} column '{column}', so compute does not read "
-                "it (a KPI that groups or filters by it would fail)",
-                file=problem.file,
-                field=problem.field,
-                hint=f"drop it with `columns: {{{column}: null}}`" if dataset.preset else problem.hint,
+                f"column{'' if one else 's'} {sources}{owner} {'is' if one else 'are'} not in the file; no KPI, "
+                f"check or review uses {'it' if one else 'them'}, so compute does not read {'it' if one else 'them'} "
+                "(a KPI that needs one would fail)",
+                file=unused[0].file,
+                field=f"datasets.{name}.columns",
+                hint=f"drop {'it' if one else 'them'} with `columns: {{{', '.join(f'{c}: null' for c in columns)}}}`"
+                if dataset.preset
+                else unused[0].hint,
             )
         )
     if missing:
