@@ -6,9 +6,9 @@ formula naming a column) live in `catalog.checks`, so that every problem can be 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import PurePath
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -314,12 +314,19 @@ class Dataset(StrictModel):
                     data[key] = {name: value for name, value in entries.items() if value is not None}
         dataset = handler(data)
         if dataset.flags:
-            clash = sorted(set(dataset.flags) & (set(dataset.derived) | set(dataset.columns)))
+            # (a derived entry that is the flag's own formula is the flag, made when this dataset was first read)
+            clash = sorted(
+                name
+                for name, flag in dataset.flags.items()
+                if name in dataset.columns or dataset.derived.get(name, flag.formula) != flag.formula
+            )
             if clash:
                 raise ValueError(f"flag '{clash[0]}' has the name of a column or derived column; pick another name")
             unknown = sorted(f.column for f in dataset.flags.values() if f.column not in dataset.columns)
             if unknown:
-                raise ValueError(f"a flag lists the values of '{unknown[0]}', which is not one of this dataset's columns")
+                raise ValueError(
+                    f"a flag lists the values of '{unknown[0]}', which is not one of this dataset's columns"
+                )
             derived = {**dataset.derived, **{name: flag.formula for name, flag in dataset.flags.items()}}
             object.__setattr__(dataset, "derived", derived)  # frozen: set once, while the model is being made
         dataset._dropped = frozenset(dropped - set(dataset.columns) - set(dataset.derived))

@@ -56,7 +56,9 @@ def dropped_message(name: str, dataset: Dataset, column: str) -> str:
         preset = preset_dataset(dataset.preset)
         if column not in preset.get("columns", {}):
             sources = _dropped_sources(preset, column, dataset.dropped)
-            via = f" (preset {dataset.preset} computes it from {', '.join(repr(c) for c in sources)})" if sources else ""
+            via = (
+                f" (preset {dataset.preset} computes it from {', '.join(repr(c) for c in sources)})" if sources else ""
+            )
             return f"column '{column}' is not available: the catalog drops a column it is computed from{via}"
         return f"column '{column}' of preset {dataset.preset} is dropped by the catalog ({how})"
     return f"column '{column}' is dropped by the catalog ({how})"
@@ -99,7 +101,9 @@ def derived_problems(loaded: LoadedCatalog) -> list[Problem]:
                 dropped = bad in dataset.dropped
                 problems.append(
                     Problem(
-                        dropped_message(name, dataset, bad) if dropped else f"unknown column '{bad}' in a derived column",
+                        dropped_message(name, dataset, bad)
+                        if dropped
+                        else f"unknown column '{bad}' in a derived column",
                         str(loaded.path),
                         loaded.line_of(loc),
                         field=field,

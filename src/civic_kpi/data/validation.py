@@ -116,7 +116,11 @@ def _check_files(
             file=str(bad.file),
             field=f"datasets.{name}.columns.{bad.column}",
             hint="fix the values, or the column's type/format in the catalog"
-            + (" (values ending in Z or +hh:mm need %z in the format)" if dataset.columns[bad.column].type == "datetime" else ""),
+            + (
+                " (values ending in Z or +hh:mm need %z in the format)"
+                if dataset.columns[bad.column].type == "datetime"
+                else ""
+            ),
         )
         if bad.column in used:
             report.problems.append(problem)

@@ -30,7 +30,7 @@ from civic_kpi.data.sources import (
     row_count_query,
     scan_dataset,
 )
-from civic_kpi.data.values import flags_of, unknown_codes_query, unknown_codes_note
+from civic_kpi.data.values import flags_of, unknown_codes_note, unknown_codes_query
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query
 from civic_kpi.engine.request import Request
 from civic_kpi.engine.values import COUNTS, Group, Values, from_kpis, value_of
