@@ -18,6 +18,7 @@ from civic_kpi.data.deadlines import long_sla_warnings
 from civic_kpi.data.sources import (
     check_columns,
     file_schema,
+    first_line,
     flat_schema,
     load_reference,
     probe_fields,
@@ -44,7 +45,7 @@ class ValidationReport:
 def validate(
     catalog: LoadedCatalog | str | Path, data_dir: str | Path | None = None, check_data: bool = True
 ) -> ValidationReport:
-    """Every problem with the catalog and, unless check_data is False, with the columns its files must have.
+    """Every problem with the catalog and, unless check_data is False, with the columns and values of its files.
 
     A catalog already loaded has passed the catalog's own checks, so only its data files are checked again."""
     if isinstance(catalog, LoadedCatalog):
@@ -84,6 +85,8 @@ def _check_files(
     report: ValidationReport, name: str, dataset: Dataset, files: list, used: set[str], timezone: str | None
 ) -> None:
     """The columns and values of one dataset's files: problems where a run needs them, notes where it does not."""
+    import polars as pl
+
     schemas = {path: file_schema(path, dataset) for path in files}
     missing = check_columns(name, dataset, files, used, schemas)
     report.problems.extend(missing)
@@ -110,7 +113,12 @@ def _check_files(
     if missing:
         return  # the values of a file missing needed columns are the next thing to fix, not this one
     probe_fields(files, dataset, schemas)
-    for bad in bad_values(name, dataset, files, schemas, timezone):
+    try:
+        found = bad_values(name, dataset, files, schemas, timezone)
+    except (pl.exceptions.PolarsError, OSError) as exc:  # the reader gave up: say so, naming the files
+        report.problems.append(_unreadable(name, files, exc))
+        return
+    for bad in found:
         problem = Problem(
             describe_bad(bad, dataset),
             file=str(bad.file),
@@ -127,12 +135,21 @@ def _check_files(
         else:
             unread = "; no KPI, check or review reads this column, so compute does not fail on it"
             report.notes.append(Problem(problem.message + unread, problem.file, field=problem.field, hint=problem.hint))
-    present = {
-        column
-        for column in dataset.columns
-        if all(source in flat_schema(schemas[path]) for path in files for source in dataset.source_names(column))
-    }
-    _unknown_codes(report, name, dataset, files, present, timezone)
+    flat = [set(flat_schema(schemas[path])) for path in files]
+    present = {c for c in dataset.columns if all(set(dataset.source_names(c)) <= names for names in flat)}
+    try:
+        _unknown_codes(report, name, dataset, files, present, timezone)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        report.problems.append(_unreadable(name, files, exc))
+
+
+def _unreadable(name: str, files: list, exc: BaseException) -> Problem:
+    return Problem(
+        f"could not read the data: {first_line(exc)}",
+        file=str(files[0]) if len(files) == 1 else None,
+        field=f"datasets.{name}",
+        hint="check the dataset's format, delimiter and encoding in the catalog",
+    )
 
 
 def _unknown_codes(

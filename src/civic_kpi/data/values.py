@@ -44,7 +44,9 @@ def typed_columns(dataset: Dataset, present: set[str]) -> list[str]:
     )
 
 
-def bad_values_query(dataset: Dataset, path: Path, schema: dict, columns: list[str], timezone: str | None):
+def bad_values_query(
+    dataset: Dataset, path: Path, schema: dict, columns: list[str], timezone: str | None
+) -> pl.LazyFrame:
     """One lazy query over one file: per column, the number of bad values and the first few with their record
     numbers (a row index, so no row of the file is looked at in Python)."""
     import polars as pl
