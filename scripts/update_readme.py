@@ -78,16 +78,29 @@ def preset_sections() -> str:
     parts = []
     for name, document in presets().items():
         dataset = document["dataset"]
-        columns = ", ".join(f"`{c}`" for c in [*dataset.get("columns", {}), *dataset.get("derived", {})])
+        flags = dataset.get("flags", {})
+        named = [*dataset.get("columns", {}), *dataset.get("derived", {}), *flags]
+        columns = ", ".join(f"`{c}`" for c in named)
         example = {"datasets": {"requests": {"preset": name, "path": "exports/" + _example_file(dataset)}}}
         snippet = yaml.safe_dump(example, sort_keys=False).rstrip()
         choices = "\n".join(f"- {choice}" for choice in document.get("choices", []))
         sources = ", ".join(document.get("documentation", []))
+        lists = "".join(
+            f"- `{flag}` (from `{spec['column']}`{', any case' if spec.get('ignore_case') else ''}): true for "
+            f"{_values(spec['true_for'])}; false for {_values(spec['false_for'])}; any other value counts as false "
+            f"and is reported. Source: {spec['source']}.\n"
+            for flag, spec in flags.items()
+        )
         parts.append(
             f"#### `{name}`: {document['title']}\n\n{document['publisher']}. Sources: {sources}\n\n{choices}\n\n"
-            f"Columns for formulas: {columns}.\n\n```yaml\n{snippet}\n```\n"
+            + (f"Code lists:\n\n{lists}\n" if lists else "")
+            + f"Columns for formulas: {columns}.\n\n```yaml\n{snippet}\n```\n"
         )
     return "\n".join(parts)
+
+
+def _values(values: list[str]) -> str:
+    return ", ".join(f"`{value}`" for value in values)
 
 
 def formula_functions() -> str:

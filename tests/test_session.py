@@ -110,7 +110,7 @@ def test_validate_reports_what_the_cli_reports(cli, session):
     result = cli("validate", CATALOG)
     assert result.exit_code == 0
     assert f"{len(session.catalog.catalog.kpis)} KPIs" in result.stdout
-    assert f"columns checked in {report.files_checked} files" in result.stdout
+    assert f"columns and values checked in {report.files_checked} files" in result.stdout
     assert session.validate(check_data=False).files_checked == 0
 
 

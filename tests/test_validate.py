@@ -26,7 +26,7 @@ def test_bundled_catalog_and_data_are_valid(cli):
     result = cli("validate", CATALOG)
     assert result.exit_code == 0, result.output
     assert "37 KPIs, 10 datasets" in result.stdout
-    assert "columns checked in" in result.stdout
+    assert "columns and values checked in" in result.stdout
     # The sample SLA table has one long SLA without an explanation on purpose (Houston 5.1.4): a warning, exit 0.
     assert "1 warning(s)" in result.stdout
     assert "warning:" in result.stderr and "'Tree Trimming' is 60 calendar days" in result.stderr

@@ -335,7 +335,8 @@ def validate(
     data_dir: DataDirOption = None,
     no_data: Annotated[bool, typer.Option("--no-data", help="Check the catalog only, not the data files.")] = False,
 ) -> None:
-    """Check a catalog and the columns of its data files; report every problem at once.
+    """Check a catalog and its data files (columns, and every value of every typed column, read as compute reads
+    it); report every problem at once. Columns no KPI uses and codes a preset's lists do not know are notes.
 
     \b
     Example:
@@ -345,6 +346,8 @@ def validate(
         report = Session(catalog, data_dir).validate(check_data=not no_data)
     for warning in report.warnings:
         _err(f"warning: {warning.render()}")
+    for note in report.notes:
+        _err(f"note: {note.render()}")
     if not report.ok:
         count = len(report.problems)
         _err(f"{catalog}: {count} problem{'s' if count != 1 else ''}")
@@ -353,8 +356,9 @@ def validate(
         raise typer.Exit(int(ExitCode.USER_ERROR))
     assert report.catalog is not None
     cat = report.catalog.catalog
-    checked = "" if no_data else f"; columns checked in {report.files_checked} files"
+    checked = "" if no_data else f"; columns and values checked in {report.files_checked} files"
     warned = f"; {len(report.warnings)} warning(s)" if report.warnings else ""
+    warned += f"; {len(report.notes)} note(s)" if report.notes else ""
     with _user_errors():  # a closed pipe or a full disk, as for every command's output
         typer.echo(f"✔ {catalog}: {len(cat.kpis)} KPIs, {len(cat.datasets)} datasets{checked}{warned}")
 

@@ -162,7 +162,9 @@ class Session:
 
     def validate(self, check_data: bool = True) -> ValidationReport:
         """`civic-kpi validate`: every problem with the catalog and, unless `check_data` is False, with the columns
-        of its data files. A catalog that cannot be loaded is a report of its problems, not an exception."""
+        and values of its data files (read as compute reads them), plus notes (columns nothing uses that a file
+        lacks, codes a flag's lists do not know). A catalog that cannot be loaded is a report of its problems, not
+        an exception."""
         from civic_kpi.data.validation import validate
 
         report = validate(self._loaded or self.catalog_path, data_dir=self.data_dir, check_data=check_data)

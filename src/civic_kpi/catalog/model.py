@@ -6,11 +6,12 @@ formula naming a column) live in `catalog.checks`, so that every problem can be 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from civic_kpi.check_kinds import kind_named, kind_names
 
@@ -211,8 +212,43 @@ class Check(StrictModel):
         return kind_named(self.check).label(self)
 
 
+class ValueFlag(StrictModel):
+    """A yes/no column read from a column's codes with both sides listed (which channels are digital and which are
+    not), so that a code on neither list is reported instead of silently counted as 'no'."""
+
+    column: Identifier = Field(description="The column whose values are listed (a column of the dataset).")
+    true_for: list[str] = Field(min_length=1, description="The values for which the flag is true.")
+    false_for: list[str] = Field(
+        default_factory=list,
+        description="The values known to make it false. A value on neither list is false too, and is reported in "
+        "a note (compute) and by validate.",
+    )
+    ignore_case: bool = Field(False, description="Compare upper-cased values (the lists are upper-cased too).")
+    source: str | None = Field(None, description="Where the lists come from: the data dictionary's name or URL.")
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> ValueFlag:
+        both = sorted(set(self.known(self.true_for)) & set(self.known(self.false_for)))
+        if both:
+            raise ValueError(f"{', '.join(repr(v) for v in both)} cannot be both in true_for and in false_for")
+        return self
+
+    def known(self, values: list[str]) -> list[str]:
+        return [v.upper() for v in values] if self.ignore_case else list(values)
+
+    @property
+    def formula(self) -> str:
+        """The row formula the flag is computed with (a derived column)."""
+        subject = f"upper({self.column})" if self.ignore_case else self.column
+        return f"{subject} in [{', '.join(repr(v) for v in self.known(self.true_for))}]"
+
+
 class Dataset(StrictModel):
     """A table of records: one export file, or a glob of monthly files with the same layout."""
+
+    # Columns (and derived columns or flags) the catalog dropped with `NAME: null`, e.g. a preset's column the
+    # export lacks: a formula naming one is told it was dropped rather than that it is unknown.
+    _dropped: frozenset[str] = PrivateAttr(default_factory=frozenset)
 
     description: str | None = None
     preset: str | None = Field(
@@ -243,11 +279,18 @@ class Dataset(StrictModel):
         "Use it where date_column holds future dates, such as scheduled meetings.",
     )
     columns: dict[Identifier, ColumnSpec] = Field(
-        description="KPI-side name -> export column. A plain string is the export column's name, read as text."
+        description="KPI-side name -> export column. A plain string is the export column's name, read as text; "
+        "null drops a preset's column (and the preset's derived columns and flags computed from it)."
     )
     derived: dict[Identifier, str] = Field(
         default_factory=dict,
         description="Columns computed per record with a row formula, e.g. {is_digital: \"channel in ['Web', 'App']\"}.",
+    )
+    flags: dict[Identifier, ValueFlag] = Field(
+        default_factory=dict,
+        description="Yes/no columns read from a column's codes, both sides listed: {is_digital: {column: channel, "
+        "true_for: [Web, App], false_for: [Phone]}}. Formulas use them like derived columns; a value on neither "
+        "list is counted as false and reported.",
     )
     checks: list[Check] = Field(default_factory=list, description="Data-quality checks (civic-kpi check).")
     deadlines: dict[Identifier, Deadline] = Field(
@@ -255,6 +298,44 @@ class Dataset(StrictModel):
         description="Derived deadline columns, e.g. {sla_due_at: {policy: sla_311, start: created_at, "
         "key: request_type}}; formulas use them like columns.",
     )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _drop_nulls_and_add_flags(cls, data: object, handler: Callable[[object], Dataset]) -> Dataset:
+        # `NAME: null` under columns, derived or flags drops the entry (a preset's, usually); a flag becomes the
+        # derived column it computes, so that every reader of `derived` (engine, rules, explain) sees it.
+        dropped: set[str] = set()
+        if isinstance(data, dict):
+            data = dict(data)
+            for key in ("columns", "derived", "flags"):
+                entries = data.get(key)
+                if isinstance(entries, dict):
+                    dropped |= {name for name, value in entries.items() if value is None}
+                    data[key] = {name: value for name, value in entries.items() if value is not None}
+        dataset = handler(data)
+        if dataset.flags:
+            # (a derived entry that is the flag's own formula is the flag, made when this dataset was first read)
+            clash = sorted(
+                name
+                for name, flag in dataset.flags.items()
+                if name in dataset.columns or dataset.derived.get(name, flag.formula) != flag.formula
+            )
+            if clash:
+                raise ValueError(f"flag '{clash[0]}' has the name of a column or derived column; pick another name")
+            unknown = sorted(f.column for f in dataset.flags.values() if f.column not in dataset.columns)
+            if unknown:
+                raise ValueError(
+                    f"a flag lists the values of '{unknown[0]}', which is not one of this dataset's columns"
+                )
+            derived = {**dataset.derived, **{name: flag.formula for name, flag in dataset.flags.items()}}
+            object.__setattr__(dataset, "derived", derived)  # frozen: set once, while the model is being made
+        dataset._dropped = frozenset(dropped - set(dataset.columns) - set(dataset.derived))
+        return dataset
+
+    @property
+    def dropped(self) -> frozenset[str]:
+        """The names the catalog dropped with `NAME: null` (columns, derived columns, flags)."""
+        return self._dropped
 
     def source_name(self, name: str) -> str:
         return self.columns[name].source or name
@@ -642,9 +723,15 @@ def json_schema() -> dict:
     """The catalog's JSON Schema, for editors (yaml-language-server) and `civic-kpi schema`."""
     schema = Catalog.model_json_schema()
     # The model accepts a bare column name as shorthand for {source: NAME}; tell editors so.
-    patterns = schema["$defs"]["Dataset"]["properties"]["columns"]["patternProperties"]
+    properties = schema["$defs"]["Dataset"]["properties"]
+    patterns = properties["columns"]["patternProperties"]
     for pattern, spec in patterns.items():
         patterns[pattern] = {"anyOf": [{"type": "string"}, spec]}
+    # `NAME: null` drops a preset's column, derived column or flag.
+    for key in ("columns", "derived", "flags"):
+        patterns = properties[key]["patternProperties"]
+        for pattern, spec in patterns.items():
+            patterns[pattern] = {"anyOf": [*spec.get("anyOf", [spec]), {"type": "null"}]}
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "civic-kpi catalog (kpi_definitions.yaml)"
     return schema

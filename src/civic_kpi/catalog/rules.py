@@ -44,6 +44,38 @@ def polars_schema(dataset: Dataset) -> dict[str, pl.DataType]:
     return schema
 
 
+DROPPED_HINT = "remove the `null` that drops it, or keep this KPI off that column"
+
+
+def dropped_message(name: str, dataset: Dataset, column: str) -> str:
+    """Why a name a formula uses is not there: the catalog dropped it, or a column it is computed from."""
+    how = f"datasets.{name}.columns.{column}: null"
+    if column not in dataset.columns and dataset.preset is not None:
+        from civic_kpi.catalog.presets import preset_dataset
+
+        preset = preset_dataset(dataset.preset)
+        if column not in preset.get("columns", {}):
+            sources = _dropped_sources(preset, column, dataset.dropped)
+            via = (
+                f" (preset {dataset.preset} computes it from {', '.join(repr(c) for c in sources)})" if sources else ""
+            )
+            return f"column '{column}' is not available: the catalog drops a column it is computed from{via}"
+        return f"column '{column}' of preset {dataset.preset} is dropped by the catalog ({how})"
+    return f"column '{column}' is dropped by the catalog ({how})"
+
+
+def _dropped_sources(preset: dict, column: str, dropped: frozenset[str]) -> list[str]:
+    """The dropped columns of the preset a derived column or flag of it reads."""
+    flag = (preset.get("flags") or {}).get(column)
+    if isinstance(flag, dict):
+        return [flag["column"]] if flag.get("column") in dropped else []
+    text = (preset.get("derived") or {}).get(column)
+    try:
+        return sorted(parse_formula(text, row=True).columns & dropped) if isinstance(text, str) else []
+    except FormulaError:
+        return []
+
+
 def derived_problems(loaded: LoadedCatalog) -> list[Problem]:
     """Each dataset's derived columns: a row formula over its columns and deadlines that type-checks."""
     import polars as pl
@@ -66,13 +98,16 @@ def derived_problems(loaded: LoadedCatalog) -> list[Problem]:
                 continue
             unknown = sorted((formula.columns - set(known)) | (formula.columns & set(SPECIAL_NAMES)))
             for bad in unknown:
+                dropped = bad in dataset.dropped
                 problems.append(
                     Problem(
-                        f"unknown column '{bad}' in a derived column",
+                        dropped_message(name, dataset, bad)
+                        if dropped
+                        else f"unknown column '{bad}' in a derived column",
                         str(loaded.path),
                         loaded.line_of(loc),
                         field=field,
-                        hint=did_you_mean(bad, known),
+                        hint=DROPPED_HINT if dropped else did_you_mean(bad, known),
                     )
                 )
             if unknown:
@@ -129,6 +164,9 @@ def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
         if formula is None:
             continue
         for column in sorted(formula.columns - set(columns)):
+            if column in dataset.dropped:
+                problem(dropped_message(kpi.dataset, dataset, column), field, DROPPED_HINT)
+                continue
             hint = did_you_mean(column, columns + list(SPECIAL_NAMES))
             problem(
                 f"unknown column '{column}' in formula (dataset '{kpi.dataset}')",
@@ -203,10 +241,13 @@ def _dimension_problems(
         for inner, dimension in [(None, item)] if isinstance(item, str) else enumerate(item):
             name = lacking(dimension)
             if name is not None:
+                dropped = dimension in datasets[name].dropped
                 problem(
-                    f"group_by column '{dimension}' is not a column of '{name}'{via}",
+                    f"group_by: {dropped_message(name, datasets[name], dimension)}"
+                    if dropped
+                    else f"group_by column '{dimension}' is not a column of '{name}'{via}",
                     "group_by",
-                    did_you_mean(dimension, known),
+                    DROPPED_HINT if dropped else did_you_mean(dimension, known),
                     loc_tail=(position,) if inner is None else (position, inner),
                 )
     for dimension in kpi.target.by_group if kpi.target else {}:

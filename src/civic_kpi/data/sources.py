@@ -661,6 +661,18 @@ def row_count_query(scan: DatasetScan) -> pl.LazyFrame:
     return scan.frame.group_by(FILE_INDEX).agg(pl.len().alias("rows"))
 
 
+def invalid_value(dataset: Dataset, column: str, schema: dict, timezone: str | None) -> tuple[pl.Expr, pl.Expr]:
+    """The raw text of a typed column (date and time joined when split) and whether it is a value the strict read
+    refuses: not blank, yet null when parsed leniently with the same expression. `compute` (through diagnose) and
+    `validate` both find bad values with this, so they cannot disagree on which values are bad."""
+    import polars as pl
+
+    sources = [source_expr(name, flat_schema(schema)).cast(pl.String) for name in dataset.source_names(column)]
+    raw_value = pl.concat_str(sources, separator=" ") if len(sources) > 1 else sources[0]
+    lenient = column_expr(dataset, column, schema, timezone, strict=False, finite=False)
+    return raw_value, _clean_text(raw_value, trims_text(dataset)).is_not_null() & lenient.is_null()
+
+
 def diagnose(scan: DatasetScan, timezone: str | None = None) -> Problem | None:
     """After a failed collect: find the first value that does not parse, naming its file, row and column."""
     import polars as pl
@@ -673,23 +685,14 @@ def diagnose(scan: DatasetScan, timezone: str | None = None) -> Problem | None:
             if spec.type == "string":
                 continue
             source = " + ".join(scan.dataset.source_names(column))
-            sources = [
-                source_expr(name, flat_schema(schema)).cast(pl.String) for name in scan.dataset.source_names(column)
-            ]
-            raw_value = pl.concat_str(sources, separator=" ") if len(sources) > 1 else sources[0]
-            lenient = column_expr(scan.dataset, column, schema, timezone, strict=False, finite=False)
+            raw_value, invalid = invalid_value(scan.dataset, column, schema, timezone)
             try:
-                bad = (
-                    raw.select("__row", raw_value.alias("__raw"), lenient.alias("__parsed"))
-                    .filter(pl.col("__raw").is_not_null() & pl.col("__parsed").is_null())
-                    .head(1)
-                    .collect()
-                )
+                bad = raw.filter(invalid).select("__row", raw_value.alias("__raw")).head(1).collect()
             except (pl.exceptions.PolarsError, OSError) as exc:
                 if isinstance(exc, OSError):  # a gzip cut short, a file gone: name the file
                     return Problem(f"cannot read the file: {exc}", file=str(path), hint="is the file complete?")
                 continue
-            if bad.height and (str(bad["__raw"][0]).strip() if trims_text(scan.dataset) else str(bad["__raw"][0])):
+            if bad.height:
                 row, value = bad["__row"][0], bad["__raw"][0]
                 where = f"row {row}" + (f" (line {row + 1})" if scan.dataset.file_format == "csv" else "")
                 return Problem(

@@ -30,6 +30,7 @@ from civic_kpi.data.sources import (
     row_count_query,
     scan_dataset,
 )
+from civic_kpi.data.values import flags_of, unknown_codes_note, unknown_codes_query
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query
 from civic_kpi.engine.request import Request
 from civic_kpi.engine.values import COUNTS, Group, Values, from_kpis, value_of
@@ -165,6 +166,8 @@ class PolarsExecutor:
             if dp.deadlines:
                 queries |= unmatched_queries(name, dp, records)
             queries |= self.cadence_queries(dp, records)
+            for flag in flags_of(dp.dataset, dp.derived, dp.columns):  # codes neither of a flag's lists knows
+                queries[f"codes:{name}:{flag}"] = unknown_codes_query(dp.dataset, flag, records)
         parts = self._series_parts(plan, keyed, frames)
         if self.progress is not None and len(parts) > 1:
             self.progress(f"{reading_text(self.scans)}: part 1 of {len(parts)}")
@@ -199,6 +202,9 @@ class PolarsExecutor:
             notes += [note] if note else []
             notes += unmatched_notes(name, dp, collected)
             notes += cadence_notes(name, collected)
+            for flag in flags_of(dp.dataset, dp.derived, dp.columns):
+                note = unknown_codes_note(name, dp.dataset, flag, collected[f"codes:{name}:{flag}"])
+                notes += [note] if note else []
             if f"nonfinite:{name}" in collected:
                 counts = {c: int(n or 0) for c, n in collected[f"nonfinite:{name}"].row(0, named=True).items()}
                 note = nonfinite_note(name, counts)

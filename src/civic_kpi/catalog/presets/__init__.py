@@ -45,17 +45,56 @@ def preset_dataset(name: str, where: str | None = None, line: int | None = None)
 
 
 def apply_preset(dataset: dict[str, Any], where: str | None = None, line: int | None = None) -> dict[str, Any]:
-    """The catalog's dataset entry laid over its preset: catalog fields win; columns and derived merge by key."""
+    """The catalog's dataset entry laid over its preset: catalog fields win; columns, derived and flags merge by
+    key, and `NAME: null` drops the preset's entry."""
     name = dataset.get("preset")
     if not isinstance(name, str):
         return dataset
     merged = {**preset_dataset(name, where, line)}
     for key, value in dataset.items():
-        if key in ("columns", "derived") and isinstance(value, dict) and isinstance(merged.get(key), dict):
+        if key in ("columns", "derived", "flags") and isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = {**merged[key], **{k: _over(merged[key].get(k), v) for k, v in value.items()}}
         else:
             merged[key] = value
-    return merged
+    # A derived column the catalog writes replaces the preset's flag of that name, and the other way round.
+    for key, other in (("derived", "flags"), ("flags", "derived")):
+        written = dataset.get(key)
+        if isinstance(written, dict) and isinstance(merged.get(other), dict):
+            mine = dataset.get(other) if isinstance(dataset.get(other), dict) else {}
+            merged[other] = {k: v for k, v in merged[other].items() if k not in written or k in mine}
+    return _drop_dependents(merged, dataset)
+
+
+def _drop_dependents(merged: dict[str, Any], dataset: dict[str, Any]) -> dict[str, Any]:
+    """A column the catalog drops (`channel: null`) takes with it the preset's derived columns and flags that are
+    computed from it, and those computed from them; they are dropped too, so a KPI naming one is told why."""
+    from civic_kpi.formula import FormulaError, parse_formula
+
+    columns = dataset.get("columns")
+    gone = {k for k, v in columns.items() if v is None} if isinstance(columns, dict) else set()
+    derived, flags = merged.get("derived") or {}, merged.get("flags") or {}
+    if not gone or not isinstance(derived, dict) or not isinstance(flags, dict):
+        return merged  # nothing dropped, or a malformed entry the model reports
+    derived, flags = dict(derived), dict(flags)
+    written = {k for key in ("derived", "flags") if isinstance(dataset.get(key), dict) for k in dataset[key]}
+    changed = True
+    while changed:
+        changed = False
+        for name, text in list(derived.items()):
+            if not isinstance(text, str) or name in gone | written:
+                continue
+            try:
+                used = parse_formula(text, row=True).columns
+            except FormulaError:
+                continue  # the catalog checks report it
+            if used & gone:
+                derived[name], changed = None, True
+                gone.add(name)
+        for name, flag in list(flags.items()):
+            if isinstance(flag, dict) and flag.get("column") in gone and name not in gone | written:
+                flags[name], changed = None, True
+                gone.add(name)
+    return {**merged, "derived": derived, "flags": flags}
 
 
 def _over(preset: Any, catalog: Any) -> Any:
