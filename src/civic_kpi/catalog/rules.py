@@ -14,6 +14,7 @@ from civic_kpi.formula import (
     Formula,
     FormulaError,
     all_rows,
+    argument_problems,
     compile_formula,
     compile_row,
     kpi_column,
@@ -42,6 +43,15 @@ def polars_schema(dataset: Dataset) -> dict[str, pl.DataType]:
     # A deadline has the type of the column its clock starts from.
     schema |= {name: schema[deadline.start] for name, deadline in dataset.deadlines.items()}
     return schema
+
+
+def _kind_problems(formula: Formula, kinds: dict[str, str], params: dict, report: Callable[[str], None]) -> bool:
+    """Report each argument of a kind its function does not take; whether there was one."""
+    found = argument_problems(formula, kinds, params)
+    for exc in found:
+        at = f" (at character {exc.offset + 1})" if exc.offset is not None else ""
+        report(f"{exc.message}{at} in formula: {formula.text.strip()}")
+    return bool(found)
 
 
 def derived_problems(loaded: LoadedCatalog) -> list[Problem]:
@@ -76,6 +86,12 @@ def derived_problems(loaded: LoadedCatalog) -> list[Problem]:
                     )
                 )
             if unknown:
+                continue
+
+            def wrong_kind(message: str, loc: tuple = loc, field: str = field) -> None:
+                problems.append(Problem(message, str(loaded.path), loaded.line_of(loc), field=field))
+
+            if _kind_problems(formula, dataset.column_kinds, dict(loaded.catalog.parameters), wrong_kind):
                 continue
             ctx = Context(
                 all_rows(),
@@ -334,8 +350,24 @@ def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset
         timezone=loaded.catalog.timezone,
         date_columns=dataset.date_only_columns,
     )
-    problems = []
+    problems: list[Problem] = []
+    kinds = dataset.column_kinds
     for field, formula in parsed.items():
+
+        def wrong_kind(message: str, field: str = field) -> None:
+            problems.append(
+                Problem(
+                    message,
+                    file=str(loaded.path),
+                    line=loaded.line_of(("kpis", index, field)),
+                    kpi=kpi.id,
+                    field=field,
+                    hint=f"the columns' types are declared under datasets.{kpi.dataset}.columns",
+                )
+            )
+
+        if _kind_problems(formula, kinds, dict(loaded.catalog.parameters), wrong_kind):
+            continue
         try:
             if field == "where":  # a row filter: it must be a condition
                 empty.filter(compile_row(formula, ctx)).collect()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from functools import lru_cache
 
 from civic_kpi.errors import did_you_mean
@@ -79,7 +80,12 @@ def _parse(text: str, row: bool, over_kpis: bool) -> Formula:
     source = text.strip()
     positions = _Positions(source)
     try:
-        body = ast.parse(source, mode="eval").body
+        with warnings.catch_warnings():
+            # '\s' in a regular expression ('^\s*closed') is an unknown escape to Python, which keeps the
+            # backslash (what the pattern means) but warns on stderr: a formula is not Python source.
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            body = ast.parse(source, mode="eval").body
     except RecursionError:
         raise FormulaError(_TOO_DEEP, hint=_SIMPLER) from None
     except SyntaxError as exc:
