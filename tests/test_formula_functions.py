@@ -386,14 +386,30 @@ def test_a_missing_text_stays_missing_and_is_counted_by_neither_predicate_nor_it
 )
 def test_an_invalid_regular_expression_is_a_catalog_error(tmp_path, cli, pattern, phrase):
     write_texts(tmp_path)
-    catalog = make_catalog(tmp_path, {"bad_pattern": f"count(matches(status, '{pattern}'))"}, TEXTS)
+    formula = f"count(matches(status, '{pattern}'))"
+    catalog = make_catalog(tmp_path, {"bad_pattern": formula}, TEXTS)
     message = catalog_error(catalog)
-    assert f"matches(): '{pattern}' is not a valid regular expression: {phrase}" in message
+    # the pattern's own position, then where the pattern starts in the formula (its quote: character 23)
+    assert f"matches(): '{pattern}' is not a valid regular expression: {phrase} (at character 23) in formula" in message
     assert "bad_pattern" in message and "value" in message  # the KPI and the field
     result = cli("validate", catalog)
     assert result.exit_code == ExitCode.USER_ERROR
     assert phrase in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_word_boundary_needs_its_backslash_kept(tmp_path):
+    # In a formula's text '\b' is a backspace, as in Python: a pattern holding one would silently match nothing.
+    write_texts(tmp_path)
+    wrong = make_catalog(tmp_path, {"k": r"count(matches(status, '(?i)\bclosed\b'))"}, TEXTS)
+    assert "the pattern holds a control character" in catalog_error(wrong)
+    # Written raw (or as '\\b'), it is a word boundary: "Closed", "CLOSED ", "closed", "Closed - Duplicate".
+    raw = make_catalog(
+        tmp_path,
+        {"raw": r"count(matches(status, r'(?i)\bclosed\b'))", "doubled": r"count(matches(status, '(?i)\\bclosed'))"},
+        TEXTS,
+    )
+    assert values(raw) == {"raw": 4, "doubled": 4}
 
 
 def test_a_pattern_must_be_written_in_the_catalog(tmp_path):

@@ -311,6 +311,13 @@ def _regex(arg: Node | None) -> str | None:
     """The pattern of matches(): a text literal that is a valid regular expression for Polars (Rust's regex)."""
     if not (isinstance(arg, Literal) and isinstance(arg.value, str)):
         return "matches(text, pattern) takes the pattern as a text literal, e.g. matches(status, '^clos')"
+    if any(ord(character) < 9 for character in arg.value):
+        # A formula's text reads escapes as Python does: '\b' is a backspace, not a word boundary, and '\1' is
+        # character 1, not a back-reference. Such a pattern would silently match nothing.
+        return (
+            "matches(): the pattern holds a control character; in a formula's text '\\b' is a backspace, as in "
+            "Python: write a word boundary as '\\\\b' or in a raw text, r'\\bclosed\\b'"
+        )
     import polars as pl
 
     try:

@@ -313,7 +313,7 @@ class _Converter:
                 )
             self.aggregate_count += 1
             inside = True
-        self._check_literals(function, node, offset)
+        self._check_literals(function, node)
         keywords = tuple(
             Keyword(str(kw.arg), self.convert(kw.value, inside), self.positions.of(kw)) for kw in node.keywords
         )
@@ -324,13 +324,13 @@ class _Converter:
             self.percentile_methods.add(str(method.value) if isinstance(method, Literal) else DEFAULT_PERCENTILE_METHOD)
         return call
 
-    def _check_literals(self, function: Function, node: ast.Call, offset: int) -> None:
+    def _check_literals(self, function: Function, node: ast.Call) -> None:
         written = [*zip(function.args, node.args, strict=False), *((kw.arg, kw.value) for kw in node.keywords)]
         for name, arg in written:
             rule = function.literals.get(str(name))
             problem = rule(self._as_written(arg)) if rule is not None else None
             if problem is not None:
-                raise FormulaError(problem, offset)
+                raise FormulaError(problem, self.positions.of(arg))  # at the argument, e.g. the bad pattern
 
     def _as_written(self, node: ast.AST) -> Node | None:
         """A literal or NAME.X argument as a node, without the checks of a full conversion; None for the rest."""
