@@ -189,6 +189,18 @@ def test_a_date_literal_and_a_deadline_shifted_by_days_are_whole_days_too(tmp_pa
     assert values(catalog) == {"by_literal": 3, "day_early": 1, "grace": 4}
 
 
+def test_a_request_due_today_is_not_overdue_before_the_day_ends(tmp_path):
+    # as_of is a timestamp too: at 15:00 on 10 March, the five requests due that day are not yet overdue
+    # (midnight-cast: all five were), and all five are due by then.
+    write_requests(tmp_path)
+    catalog = make_catalog(tmp_path, {"overdue": "count(due < as_of)", "due_by": "count(due <= as_of)"})
+    run = civic_kpi.open(catalog, as_of="2026-03-10 15:00").compute(period=PERIOD)
+    assert {r.kpi_id: r.value for r in run.results} == {"overdue": 0, "due_by": 5}
+    # At a midnight (an earlier period's end, a date-only --as-of) nothing changes: 11 March 00:00 is past them all.
+    run = civic_kpi.open(catalog, as_of="2026-03-11").compute(period=PERIOD)
+    assert {r.kpi_id: r.value for r in run.results} == {"overdue": 5, "due_by": 5}
+
+
 def test_a_derived_date_is_a_whole_day_too(tmp_path):
     write_requests(tmp_path)
     derived = REQUESTS + "    derived:\n      day_before: due - days(1)\n      closed_day: date(closed)\n"

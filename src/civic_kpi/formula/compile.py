@@ -189,11 +189,13 @@ class _Compiler:
         assert result is not None
         return result
 
-    def _days_if_deadline(self, left_node: Node, left: pl.Expr, right_node: Node, right: pl.Expr) -> tuple:
-        """A date is a whole day: against a timestamp, compare the timestamp's calendar day, so a request closed
-        at 15:00 on its due date is on time (Polars would read the date as midnight). Timestamps are wall-clock
-        time in the catalog's zone once read, so the day is the local one. A literal or parameter on the other
-        side is left alone: a text or number there is a type error either way, as it was."""
+    def _days_if_deadline(
+        self, left_node: Node, left: pl.Expr, right_node: Node, right: pl.Expr
+    ) -> tuple[pl.Expr, pl.Expr]:
+        """A date is a whole day: against a timestamp (a column, as_of, datetime(...)), compare the timestamp's
+        calendar day, so a request closed at 15:00 on its due date is on time (Polars would read the date as
+        midnight). Timestamps are wall-clock time in the catalog's zone once read (data/sources.py), so the day is
+        the local one. A literal or parameter on the other side is left as it was."""
         left_day, right_day = is_date(left_node, self.ctx), is_date(right_node, self.ctx)
         if left_day and not right_day and not isinstance(right_node, (Literal, Param)):
             right = right.dt.date()
