@@ -461,3 +461,10 @@ def test_a_derived_text_column_is_checked_and_computed(tmp_path):
     assert values(catalog) == {"closed": 3}
     wrong = make_catalog(tmp_path, {"k": "count(lower(size) == 'x')"}, derived)
     assert "lower() works on text, but column 'size' is a number" in catalog_error(wrong)
+
+
+def test_a_checks_where_is_checked_for_kinds_too(tmp_path):
+    write_requests(tmp_path)
+    dataset = REQUESTS + """    checks:\n      - {check: missing, column: closed, where: "lower(priority) == 'x'"}\n"""
+    catalog = make_catalog(tmp_path, {"k": "count()"}, dataset)
+    assert "lower() works on text, but column 'priority' is a number" in catalog_error(catalog)

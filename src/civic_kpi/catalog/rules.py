@@ -490,9 +490,16 @@ def quality_check_problems(loaded: LoadedCatalog) -> list[Problem]:
             used = set(kind.columns(spec))
             if spec.where:
                 try:
-                    used |= parse_formula(spec.where, row=True).columns
+                    formula = parse_formula(spec.where, row=True)
                 except FormulaError as exc:
                     problems.append(Problem(f"{exc.message} in where: {spec.where}", hint=exc.hint, **where))
+                else:
+                    used |= formula.columns
+
+                    def wrong_kind(message: str, where: dict = where) -> None:
+                        problems.append(Problem(message, **where))
+
+                    _kind_problems(formula, dataset.column_kinds, dict(loaded.catalog.parameters), wrong_kind)
             for column in sorted(used - set(known)):
                 message = f"check '{spec.label}' names unknown column '{column}'"
                 problems.append(Problem(message, hint=did_you_mean(column, known), **where))
