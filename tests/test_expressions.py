@@ -119,7 +119,7 @@ def test_if_else_coalesce_and_durations():
         ("sum", "column 'sum' is used outside an aggregate"),
         ("coutn(a)", "did you mean 'count'"),
         ("sum(a, where=b, where=c)", "has the keyword 'where' twice"),
-        ("date(a)", "takes a text literal"),
+        ("count(date(1) < a)", "date() takes a date or timestamp, or a text literal"),
         ("date('2026-02-30')", "not a valid date"),
         ("count(a in ['x', ...])", "lists may only hold literal values"),
     ],
@@ -164,6 +164,18 @@ EXAMPLES = {
     "refresh_days": ("sum(refresh_days(if_else(status == 'Open', 'R/P1W', 'Daily')))", 7 + 4 * 1.0),
     "date": ("count(created < date('2026-10-02'))", 2),
     "datetime": ("count(created < datetime('2026-10-01 09:00'))", 1),
+    # More cases, on files read through the CLI, in test_formula_functions.py.
+    "strip": ("count(strip(status) == 'Open')", 1),
+    "replace": ("count(replace(status, 'Res', 'X') == 'Xolved')", 2),
+    "length": ("sum(length(status))", 8 + 9 + 4 + 8),
+    "contains": ("count(contains(status, 'ol'))", 2),
+    "starts_with": ("count(starts_with(status, 'C'))", 1),
+    "ends_with": ("count(ends_with(status, 'ed'))", 3),
+    "matches": ("count(matches(status, '^(Open|Cancel)'))", 2),
+    "year": ("sum(year(created))", 4 * 2026),
+    "month": ("sum(month(closed))", 3 * 10),
+    "weekday": ("sum(weekday(created))", 4 + 4 + 5 + 6),  # Thursday 1 October 2026 twice, Friday 2, Saturday 3
+    "hour": ("sum(hour(closed))", 20 + 9 + 13),
 }
 
 

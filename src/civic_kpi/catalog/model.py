@@ -389,9 +389,26 @@ class Dataset(StrictModel):
 
     @property
     def date_only_columns(self) -> frozenset[str]:
-        """Columns (and deadlines) holding dates without a time: differences between them are whole days."""
-        dates = {name for name, spec in self.columns.items() if spec.type == "date"}
-        return frozenset(dates | {name for name, d in self.deadlines.items() if d.start in dates})
+        """Columns, deadlines and derived columns holding dates without a time: differences between them are whole
+        days, and a timestamp compared with one is compared by its calendar day."""
+        return frozenset(name for name, kind in self.column_kinds.items() if kind == "date")
+
+    @property
+    def column_kinds(self) -> dict[str, str]:
+        """The type of every name a formula over the dataset may use: a column's declared type, a deadline's start's,
+        and a derived column's where its formula says (lower(...) is text, date(...) a date); else left out."""
+        from civic_kpi.formula import FormulaError, kind_of, parse_formula
+
+        kinds: dict[str, str] = {name: spec.type for name, spec in self.columns.items()}
+        kinds |= {name: kinds[d.start] for name, d in self.deadlines.items() if d.start in kinds}
+        for name, text in self.derived.items():
+            try:
+                kind = kind_of(parse_formula(text, row=True).tree, kinds, {})
+            except FormulaError:
+                continue  # reported by the catalog's checks
+            if kind is not None:
+                kinds[name] = kind
+        return kinds
 
     @property
     def event_columns(self) -> frozenset[str]:

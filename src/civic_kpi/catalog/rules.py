@@ -14,6 +14,7 @@ from civic_kpi.formula import (
     Formula,
     FormulaError,
     all_rows,
+    argument_problems,
     compile_formula,
     compile_row,
     kpi_column,
@@ -76,6 +77,15 @@ def _dropped_sources(preset: dict, column: str, dropped: frozenset[str]) -> list
         return []
 
 
+def _kind_problems(formula: Formula, kinds: dict[str, str], params: dict, report: Callable[[str], None]) -> bool:
+    """Report each argument of a kind its function does not take; whether there was one."""
+    found = argument_problems(formula, kinds, params)
+    for exc in found:
+        at = f" (at character {exc.offset + 1})" if exc.offset is not None else ""
+        report(f"{exc.message}{at} in formula: {formula.text.strip()}")
+    return bool(found)
+
+
 def derived_problems(loaded: LoadedCatalog) -> list[Problem]:
     """Each dataset's derived columns: a row formula over its columns and deadlines that type-checks."""
     import polars as pl
@@ -111,6 +121,12 @@ def derived_problems(loaded: LoadedCatalog) -> list[Problem]:
                     )
                 )
             if unknown:
+                continue
+
+            def wrong_kind(message: str, loc: tuple = loc, field: str = field) -> None:
+                problems.append(Problem(message, str(loaded.path), loaded.line_of(loc), field=field))
+
+            if _kind_problems(formula, dataset.column_kinds, dict(loaded.catalog.parameters), wrong_kind):
                 continue
             ctx = Context(
                 all_rows(),
@@ -375,8 +391,24 @@ def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset
         timezone=loaded.catalog.timezone,
         date_columns=dataset.date_only_columns,
     )
-    problems = []
+    problems: list[Problem] = []
+    kinds = dataset.column_kinds
     for field, formula in parsed.items():
+
+        def wrong_kind(message: str, field: str = field) -> None:
+            problems.append(
+                Problem(
+                    message,
+                    file=str(loaded.path),
+                    line=loaded.line_of(("kpis", index, field)),
+                    kpi=kpi.id,
+                    field=field,
+                    hint=f"the columns' types are declared under datasets.{kpi.dataset}.columns",
+                )
+            )
+
+        if _kind_problems(formula, kinds, dict(loaded.catalog.parameters), wrong_kind):
+            continue
         try:
             if field == "where":  # a row filter: it must be a condition
                 empty.filter(compile_row(formula, ctx)).collect()
@@ -499,9 +531,16 @@ def quality_check_problems(loaded: LoadedCatalog) -> list[Problem]:
             used = set(kind.columns(spec))
             if spec.where:
                 try:
-                    used |= parse_formula(spec.where, row=True).columns
+                    formula = parse_formula(spec.where, row=True)
                 except FormulaError as exc:
                     problems.append(Problem(f"{exc.message} in where: {spec.where}", hint=exc.hint, **where))
+                else:
+                    used |= formula.columns
+
+                    def wrong_kind(message: str, where: dict = where) -> None:
+                        problems.append(Problem(message, **where))
+
+                    _kind_problems(formula, dataset.column_kinds, dict(loaded.catalog.parameters), wrong_kind)
             for column in sorted(used - set(known)):
                 message = f"check '{spec.label}' names unknown column '{column}'"
                 problems.append(Problem(message, hint=did_you_mean(column, known), **where))

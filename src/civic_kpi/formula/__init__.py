@@ -5,6 +5,7 @@ It knows nothing of the catalog: callers hand it formula text and the values its
 - tree.py       the language's own syntax tree (frozen nodes with character offsets) and the parsed Formula
 - parse.py      text -> checked tree, memoised per text and mode
 - functions.py  the one registry of functions: signature, doc, kind and compile step of each
+- kinds.py      what kind of value each part is, where the catalog says: arguments of the wrong kind
 - compile.py    tree -> Polars expressions for one period (or per record)
 - context.py    what the free names mean while a period is computed, and the masks every part shares
 - cadence.py    refresh_days(): update cadences ('R/P1M', 'Annual (R/P1Y)') in days, and the note on those it cannot use
@@ -21,6 +22,7 @@ from civic_kpi.formula.functions import (
     ROW_FUNCTIONS,
     Function,
 )
+from civic_kpi.formula.kinds import argument_problems, kind_of
 from civic_kpi.formula.parse import NAMESPACES, parse_formula
 from civic_kpi.formula.tree import SPECIAL_NAMES, Formula, FormulaError, Node, walk
 
@@ -40,11 +42,13 @@ __all__ = [
     "Function",
     "Node",
     "all_rows",
+    "argument_problems",
     "both",
     "cadence_inputs",
     "cadence_note",
     "compile_formula",
     "compile_row",
+    "kind_of",
     "kpi_column",
     "parse_formula",
     "refresh_days",

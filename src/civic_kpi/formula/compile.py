@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from civic_kpi.formula.context import NO_PERIOD, Context, all_rows, both, kpi_column, moment_literal
-from civic_kpi.formula.functions import REGISTRY, measures_duration
+from civic_kpi.formula.functions import REGISTRY, is_date, measures_duration
 from civic_kpi.formula.parse import parse_formula
 from civic_kpi.formula.tree import (
     BinaryOp,
@@ -192,6 +192,7 @@ class _Compiler:
                 part = ~part if op == "not in" else part
             else:
                 right = self.visit(right_node)
+                left, right = self._days_if_deadline(left_node, left, right_node, right)
                 part = {
                     "==": lambda a, b: a == b,
                     "!=": lambda a, b: a != b,
@@ -207,6 +208,20 @@ class _Compiler:
             left_node = right_node
         assert result is not None
         return result
+
+    def _days_if_deadline(
+        self, left_node: Node, left: pl.Expr, right_node: Node, right: pl.Expr
+    ) -> tuple[pl.Expr, pl.Expr]:
+        """A date is a whole day: against a timestamp (a column, as_of, datetime(...)), compare the timestamp's
+        calendar day, so a request closed at 15:00 on its due date is on time (Polars would read the date as
+        midnight). Timestamps are wall-clock time in the catalog's zone once read (data/sources.py), so the day is
+        the local one. A literal or parameter on the other side is left as it was."""
+        left_day, right_day = is_date(left_node, self.ctx), is_date(right_node, self.ctx)
+        if left_day and not right_day and not isinstance(right_node, (Literal, Param)):
+            right = right.dt.date()
+        elif right_day and not left_day and not isinstance(left_node, (Literal, Param)):
+            left = left.dt.date()
+        return left, right
 
     def records(self, call: Call) -> pl.Expr | None:
         where = call.keyword("where")

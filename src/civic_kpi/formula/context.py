@@ -25,7 +25,9 @@ class Context:
     params: dict[str, Any]
     refs: dict[str, list[Any]]
     timezone: str | None = None  # durations between timestamps are elapsed time in this zone (DST-aware)
-    date_columns: frozenset[str] = frozenset()  # columns holding dates only: their differences are whole days
+    # Columns holding dates only: their differences are whole days, and a timestamp compared with one is compared
+    # by its calendar day.
+    date_columns: frozenset[str] = frozenset()
 
 
 def kpi_column(kpi_id: str) -> str:

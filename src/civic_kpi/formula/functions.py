@@ -82,6 +82,11 @@ class Function:
     # before the other arguments, so `len(status)` says what len() takes rather than where columns may appear.
     literals: Mapping[str, LiteralRule] = field(default_factory=dict)
     duration: bool = False  # its value is a span of time: aggregates leave out (and count) negative ones
+    # The kinds of value (catalog column types: 'string', 'date', 'datetime', ...) each positional argument may
+    # have, by its name in `args`; an argument not named here takes any. Checked when the catalog loads (kinds.py),
+    # so `lower(priority)` on an integer column is an error that names the column, not a Polars message.
+    takes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    gives: str | None = None  # the kind of value it gives, where it is always the same
     percentile_method: str | None = None  # the percentile definition it applies unless method= names another
 
     def __post_init__(self) -> None:
@@ -174,7 +179,7 @@ def _between(per_unit: float) -> Compile:
         # Between two timestamps: elapsed time, DST-aware. With a date on either side: calendar days, so the days
         # between 2026-03-01 and 2026-04-01 stay 31 whatever the clocks did in between.
         zone = low.ctx.timezone
-        if zone is not None and not any(_is_date(arg, low.ctx) for arg in call.args):
+        if zone is not None and not any(is_date(arg, low.ctx) for arg in call.args):
             start, end = _instant(start, zone), _instant(end, zone)
         else:
             start, end = start.cast(pl.Datetime("us")), end.cast(pl.Datetime("us"))
@@ -183,9 +188,14 @@ def _between(per_unit: float) -> Compile:
     return compile_between
 
 
-def _is_date(node: Node, ctx: Context) -> bool:
+def is_date(node: Node, ctx: Context) -> bool:
+    """Whether a value is known to be a date without a time: a date column or deadline, date(...), or one of these
+    moved by whole days (due + days(1) is a date to Polars too)."""
     if isinstance(node, Column):
         return node.name in ctx.date_columns
+    if isinstance(node, BinaryOp) and node.op in ("+", "-"):
+        pairs = [(node.left, node.right)] + ([(node.right, node.left)] if node.op == "+" else [])
+        return any(is_date(start, ctx) and isinstance(shift, Call) and shift.name == "days" for start, shift in pairs)
     return isinstance(node, Call) and node.name == "date"
 
 
@@ -242,6 +252,94 @@ def _upper(call: Call, low: Lowering) -> pl.Expr:
     return low.visit(call.args[0]).str.to_uppercase()
 
 
+def _part(name: str) -> Compile:
+    """A calendar field of a date or timestamp (year, month, weekday, hour), as a plain integer."""
+
+    def compile_part(call: Call, low: Lowering) -> pl.Expr:
+        import polars as pl
+
+        return getattr(low.visit(call.args[0]).dt, name)().cast(pl.Int64)
+
+    return compile_part
+
+
+# ---------------------------------------------------------------- text
+
+# Text predicates are conditions, and like a comparison they are false for a missing text (two-valued logic), so
+# `count(contains(x, 'a')) + count(not contains(x, 'a'))` stays `count()`. Text functions that give text or a
+# number keep a missing value missing.
+
+
+def _strip(call: Call, low: Lowering) -> pl.Expr:
+    return low.visit(call.args[0]).str.strip_chars()
+
+
+def _length(call: Call, low: Lowering) -> pl.Expr:
+    import polars as pl
+
+    return low.visit(call.args[0]).str.len_chars().cast(pl.Int64)  # characters, not bytes: 'Café' is 4
+
+
+def _contains(call: Call, low: Lowering) -> pl.Expr:
+    text, part = (low.visit(arg) for arg in call.args)
+    return text.str.contains(part, literal=True).fill_null(False)
+
+
+def _starts_with(call: Call, low: Lowering) -> pl.Expr:
+    text, part = (low.visit(arg) for arg in call.args)
+    return text.str.starts_with(part).fill_null(False)
+
+
+def _ends_with(call: Call, low: Lowering) -> pl.Expr:
+    text, part = (low.visit(arg) for arg in call.args)
+    return text.str.ends_with(part).fill_null(False)
+
+
+def _matches(call: Call, low: Lowering) -> pl.Expr:
+    pattern = call.args[1]
+    assert isinstance(pattern, Literal) and isinstance(pattern.value, str)  # checked when parsed
+    return low.visit(call.args[0]).str.contains(pattern.value).fill_null(False)
+
+
+def _replace(call: Call, low: Lowering) -> pl.Expr:
+    text, old, new = (low.visit(arg) for arg in call.args)
+    # Literal, not a regular expression: 'St.' must replace 'St.' and not 'Sta'; matches() is there for patterns.
+    return text.str.replace_all(old, new, literal=True)
+
+
+def _regex(arg: Node | None) -> str | None:
+    """The pattern of matches(): a text literal that is a valid regular expression for Polars (Rust's regex)."""
+    if not (isinstance(arg, Literal) and isinstance(arg.value, str)):
+        return "matches(text, pattern) takes the pattern as a text literal, e.g. matches(status, '^clos')"
+    if any(ord(character) < 9 for character in arg.value):
+        # A formula's text reads escapes as Python does: '\b' is a backspace, not a word boundary, and '\1' is
+        # character 1, not a back-reference. Such a pattern would silently match nothing.
+        return (
+            "matches(): the pattern holds a control character; in a formula's text '\\b' is a backspace, as in "
+            "Python: write a word boundary as '\\\\b' or in a raw text, r'\\bclosed\\b'"
+        )
+    import polars as pl
+
+    try:
+        pl.select(pl.lit("").str.contains(arg.value))
+    except pl.exceptions.PolarsError as exc:
+        return f"matches(): {arg.value!r} is not a valid regular expression: {_regex_reason(str(exc), arg.value)}"
+    return None
+
+
+def _regex_reason(message: str, pattern: str) -> str:
+    """Rust regex's own words, and where in the pattern it broke (its caret line) when it says."""
+    lines = message.splitlines()
+    reason = next((line.removeprefix("error: ") for line in lines if line.startswith("error: ")), None)
+    if reason is None:  # e.g. the compiled pattern is too large: one line, no position
+        return lines[0].removeprefix("regex error: ").strip() if lines else "invalid pattern"
+    caret = next((line for line in lines if line.strip() and set(line.strip()) <= {"^"}), None)
+    # The caret line is indented 4 spaces under the pattern; only a one-line pattern maps back to a character.
+    if caret is not None and "\n" not in pattern and caret.index("^") >= 4:
+        return f"{reason} (at character {caret.index('^') - 4 + 1} of the pattern)"
+    return reason
+
+
 def _abs(call: Call, low: Lowering) -> pl.Expr:
     return low.visit(call.args[0]).abs()
 
@@ -266,7 +364,11 @@ def _read_moment(name: str, text: str) -> date | datetime:
 
 def _moment_text(name: str) -> LiteralRule:
     def rule(arg: Node | None) -> str | None:
+        if name == "date" and arg is None:
+            return None  # date(closed_at): the day of a timestamp, whose type kinds.py checks
         if not (isinstance(arg, Literal) and isinstance(arg.value, str)):
+            if name == "date":
+                return "date() takes a date or timestamp, or a text literal such as '2026-01-31'"
             return f"{name}() takes a text literal such as '2026-01-31'"
         try:
             _read_moment(name, arg.value)
@@ -280,6 +382,10 @@ def _moment_text(name: str) -> LiteralRule:
 
 def _moment(call: Call, low: Lowering) -> pl.Expr:
     text = call.args[0]
+    if call.name == "date" and not isinstance(text, Literal):
+        # Timestamps are naive wall-clock time in the catalog's zone once read (data/sources.py converts zoned
+        # values), so the date part is the local calendar day.
+        return low.visit(text).dt.date()
     assert isinstance(text, Literal) and isinstance(text.value, str)  # checked when parsed
     return moment_literal(_read_moment(call.name, text.value))
 
@@ -287,6 +393,10 @@ def _moment(call: Call, low: Lowering) -> pl.Expr:
 # ---------------------------------------------------------------- the registry
 
 WHERE = {"where": "condition"}
+# Kinds of value (catalog column types) an argument may have: see Function.takes.
+TEXT = frozenset({"string"})
+MOMENT = frozenset({"date", "datetime"})
+TIMESTAMP = frozenset({"datetime"})
 _HOUR, _DAY, _MINUTE, _SECOND = 3_600e6, 86_400e6, 60e6, 1e6  # microseconds
 
 # In the order hints list them ("did you mean" picks the first of equally close names).
@@ -315,22 +425,47 @@ _DECLARED = [
              "wait from offered to answered", _between(_SECOND), duration=True),
     Function("days", "row", ("n",), "a duration of n days, e.g. closed_at + days(30)", _days),
     Function("hours", "row", ("n",), "a duration of n hours", _hours),
-    Function("is_null", "row", ("x",), "x is missing", _is_null),
-    Function("not_null", "row", ("x",), "x is present", _not_null),
+    Function("is_null", "row", ("x",), "x is missing", _is_null, gives="boolean"),
+    Function("not_null", "row", ("x",), "x is present", _not_null, gives="boolean"),
     Function("coalesce", "row", ("a", "b"), "the first present value", _coalesce, max_args=8),
     Function("if_else", "row", ("condition", "a", "b"), "a where the condition holds, otherwise b", _if_else),
-    Function("lower", "row", ("text",), "the text in lower case", _lower),
-    Function("upper", "row", ("text",), "the text in upper case", _upper),
+    Function("lower", "row", ("text",), "the text in lower case", _lower, takes={"text": TEXT}, gives="string"),
+    Function("upper", "row", ("text",), "the text in upper case", _upper, takes={"text": TEXT}, gives="string"),
+    Function("strip", "row", ("text",), "the text without the blanks (spaces, tabs, line breaks) around it",
+             _strip, takes={"text": TEXT}, gives="string"),
+    Function("replace", "row", ("text", "old", "new"), "the text with every 'old' replaced by 'new', taken "
+             "literally (not a pattern)", _replace, takes={"text": TEXT, "old": TEXT, "new": TEXT},
+             gives="string"),
+    Function("length", "row", ("text",), "the number of characters in the text", _length, takes={"text": TEXT},
+             gives="integer"),
+    Function("contains", "row", ("text", "part"), "the text contains part, taken literally and case-sensitive "
+             "(false for a missing text)", _contains, takes={"text": TEXT, "part": TEXT}, gives="boolean"),
+    Function("starts_with", "row", ("text", "part"), "the text starts with part (false for a missing text)",
+             _starts_with, takes={"text": TEXT, "part": TEXT}, gives="boolean"),
+    Function("ends_with", "row", ("text", "part"), "the text ends with part (false for a missing text)",
+             _ends_with, takes={"text": TEXT, "part": TEXT}, gives="boolean"),
+    Function("matches", "row", ("text", "pattern"), "the regular expression (Rust regex syntax) matches "
+             "somewhere in the text; anchor it with ^ and $ to match the whole text (false for a missing text)",
+             _matches, takes={"text": TEXT}, literals={"pattern": _regex}, gives="boolean"),
     Function("abs", "row", ("x",), "x without its sign", _abs),
     Function("len", "row", ("ref.NAME",), "the number of values in a reference table", _len,
              literals={"ref.NAME": _table}),
     Function("refresh_days", "row", ("cadence",), "days between updates for a cadence such as 'R/P1M', "
              "'R/P0.5W', 'weekly' or 'Daily'; missing for 'irregular', 'As needed' and the like", _refresh_days),
-    Function("date", "row", ("text",), "a date, e.g. date('2026-01-31')", _moment,
-             literals={"text": _moment_text("date")}),
+    Function("date", "row", ("x",), "the calendar day of a timestamp, in the catalog's time zone; or a date "
+             "written as text, e.g. date('2026-01-31')", _moment, literals={"x": _moment_text("date")},
+             takes={"x": MOMENT}, gives="date"),
     Function("datetime", "row", ("text",), "a date and time in the catalog's time zone, e.g. "
              "datetime('2026-01-31 17:00')", _moment,
-             literals={"text": _moment_text("datetime")}),
+             literals={"text": _moment_text("datetime")}, gives="datetime"),
+    Function("year", "row", ("x",), "the year of a date or timestamp", _part("year"), takes={"x": MOMENT},
+             gives="integer"),
+    Function("month", "row", ("x",), "the month (1 to 12) of a date or timestamp", _part("month"),
+             takes={"x": MOMENT}, gives="integer"),
+    Function("weekday", "row", ("x",), "the day of the week of a date or timestamp, ISO 8601: 1 = Monday to "
+             "7 = Sunday", _part("weekday"), takes={"x": MOMENT}, gives="integer"),
+    Function("hour", "row", ("x",), "the hour (0 to 23) of a timestamp, on the catalog's clock",
+             _part("hour"), takes={"x": TIMESTAMP}, gives="integer"),
 ]  # fmt: skip
 REGISTRY: dict[str, Function] = {function.name: function for function in _DECLARED}
 

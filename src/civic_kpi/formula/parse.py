@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from functools import lru_cache
 
 from civic_kpi.errors import did_you_mean
@@ -79,7 +80,12 @@ def _parse(text: str, row: bool, over_kpis: bool) -> Formula:
     source = text.strip()
     positions = _Positions(source)
     try:
-        body = ast.parse(source, mode="eval").body
+        with warnings.catch_warnings():
+            # '\s' in a regular expression ('^\s*closed') is an unknown escape to Python, which keeps the
+            # backslash (what the pattern means) but warns on stderr: a formula is not Python source.
+            warnings.simplefilter("ignore", SyntaxWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            body = ast.parse(source, mode="eval").body
     except RecursionError:
         raise FormulaError(_TOO_DEEP, hint=_SIMPLER) from None
     except SyntaxError as exc:
@@ -307,7 +313,7 @@ class _Converter:
                 )
             self.aggregate_count += 1
             inside = True
-        self._check_literals(function, node, offset)
+        self._check_literals(function, node)
         keywords = tuple(
             Keyword(str(kw.arg), self.convert(kw.value, inside), self.positions.of(kw)) for kw in node.keywords
         )
@@ -318,13 +324,13 @@ class _Converter:
             self.percentile_methods.add(str(method.value) if isinstance(method, Literal) else DEFAULT_PERCENTILE_METHOD)
         return call
 
-    def _check_literals(self, function: Function, node: ast.Call, offset: int) -> None:
+    def _check_literals(self, function: Function, node: ast.Call) -> None:
         written = [*zip(function.args, node.args, strict=False), *((kw.arg, kw.value) for kw in node.keywords)]
         for name, arg in written:
             rule = function.literals.get(str(name))
             problem = rule(self._as_written(arg)) if rule is not None else None
             if problem is not None:
-                raise FormulaError(problem, offset)
+                raise FormulaError(problem, self.positions.of(arg))  # at the argument, e.g. the bad pattern
 
     def _as_written(self, node: ast.AST) -> Node | None:
         """A literal or NAME.X argument as a node, without the checks of a full conversion; None for the rest."""
