@@ -451,7 +451,9 @@ _DECLARED = [
     Function("len", "row", ("ref.NAME",), "the number of values in a reference table", _len,
              literals={"ref.NAME": _table}),
     Function("refresh_days", "row", ("cadence",), "days between updates for a cadence such as 'R/P1M', "
-             "'R/P0.5W', 'weekly' or 'Daily'; missing for 'irregular', 'As needed' and the like", _refresh_days),
+             "'R/P0.5W', 'Annual (R/P1Y)', 'weekly' or 'Daily' (a month is 30.4375 days, a year 365.25); missing for "
+             "'irregular' and 'As needed', and missing with a note for a cadence under a day or text that is not "
+             "one", _refresh_days),
     Function("date", "row", ("x",), "the calendar day of a timestamp, in the catalog's time zone; or a date "
              "written as text, e.g. date('2026-01-31')", _moment, literals={"x": _moment_text("date")},
              takes={"x": MOMENT}, gives="date"),
