@@ -61,7 +61,8 @@ def to_markdown(run: ComputeRun) -> str:
     counts = run.counts()
     lines.append(
         f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, "
-        f"{counts['not_comparable']} not comparable, {counts['no_data']} no data. "
+        + (f"{counts['not_comparable']} not comparable, " if counts["not_comparable"] else "")
+        + f"{counts['no_data']} no data. "
         f"Percentiles: {run.percentile_definition}."
     )
     lines += [f"\n> note: {markdown_cell(note)}" for note in [*not_comparable_notes(run), *run.notes]]

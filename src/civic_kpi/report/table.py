@@ -91,8 +91,8 @@ def render_table(run: ComputeRun) -> Group:
         " · ",
         (f"{counts['fail']} fail", "bold red"),
         " · ",
-        (f"{counts['not_comparable']} not comparable", "bold magenta"),
-        " · ",
+        # Only when there are any: the usual line stays within the width a file or a pipe gets.
+        *([(f"{counts['not_comparable']} not comparable", "bold magenta"), " · "] if counts["not_comparable"] else []),
         (f"{counts['no_data']} no data", "dim"),
         f"  (rows: overall and per group)   Percentiles: {run.percentile_definition}.",
     )
