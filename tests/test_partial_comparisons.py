@@ -233,6 +233,11 @@ def test_table_shows_a_mark_and_a_word_the_count_and_the_reason(cli, tmp_path):
     assert "≠ not comparable" in row  # readable without colour: CliRunner's output is not a terminal
     assert "0 pass · 0 warn · 0 fail · 1 not comparable · 0 no data" in result.stdout
     assert f"note: Events (all): not comparable: {REASON}" in result.stdout
+    # Without such rows the summary line is as it was: it stays within the width a file or a pipe gets.
+    (tmp_path / "whole").mkdir()
+    whole = small(tmp_path / "whole", [["2024-06-01", 1], *PARTIAL])
+    plain = cli("compute", "-c", whole, "--period", "2026-Q1", "--as-of", AFTER_THE_QUARTER, "--kpi", "events")
+    assert "1 pass · 0 warn · 0 fail · 0 no data" in plain.stdout and "not comparable" not in plain.stdout
 
 
 def test_json_and_csv_carry_the_status_and_the_reason(cli, tmp_path):
