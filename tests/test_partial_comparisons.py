@@ -34,6 +34,8 @@ kpis:
      target: {compare_to: year_ago, at_least: 10}}
   - {id: on_time, name: On time, domain: D, unit: percent, dataset: events, numerator: sum(on_time),
      denominator: count(), target: {at_least: 50}}
+  - {id: events_qtd, name: Events QTD, domain: D, unit: count, dataset: events, value: count(),
+     window: {to_date: quarter}, target: {compare_to: year_ago, at_least: 10}}
   - {id: backlog, name: Backlog, domain: D, unit: count, dataset: events, value: count(), target: {trend_to_zero: true}}
   - {id: visits, name: Visits, domain: D, unit: count, dataset: visits, value: count(),
      target: {compare_to: year_ago, at_least: 10}}
@@ -186,6 +188,20 @@ def test_a_series_judges_each_period_with_its_own_comparisons(tmp_path):
         "2025-Q4": Status.NO_DATA,
         "2026-Q1": Status.NOT_COMPARABLE,
     }
+
+
+def test_a_to_date_window_is_covered_from_where_its_records_start(tmp_path):
+    run = civic_kpi.compute(small(tmp_path, PARTIAL), period="2026-02", as_of=AFTER_THE_QUARTER)
+    # 2026-02 against 2025-02, which starts on the export's first day: 4 against 5 is -20%, judged (a fail).
+    month = overall(run, "events")
+    assert (month.value, month.year_ago.value, month.status, month.status_reason) == (4, 5, Status.FAIL, None)
+    # Quarter to date, February counts from January: 4 + 4 = 8 against 2025's 0 + 5 = 5 (+60%), but the year-ago
+    # window 2025-01-01..2025-02-28 is covered only from 2025-02-01.
+    qtd = overall(run, "events_qtd")
+    assert (qtd.value, qtd.year_ago.value, qtd.status) == (8, 5, Status.NOT_COMPARABLE)
+    assert qtd.status_reason == (
+        "the year-ago period 2025-02 is covered only from 2025-02-01 (1 of 2 months) in dataset events"
+    )
 
 
 @pytest.mark.parametrize(

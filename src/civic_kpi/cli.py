@@ -330,8 +330,8 @@ def compute(
     if unjudged and fail_on != FailOn.never:
         # Neither a pass nor a failure: the data cannot judge them yet (a compared period covered in part).
         _err(
-            f"{unjudged} KPI row{'s' if unjudged != 1 else ''} not comparable (a compared period is covered only in "
-            "part): not judged, so they neither pass nor fail the run"
+            f"{unjudged} KPI row{'s' if unjudged != 1 else ''} not comparable (a period compared is not complete or "
+            "covered only in part): not judged, so they neither pass nor fail the run"
         )
     _exit_on(fail_on, [result.status for result in run.results], missing)
 
