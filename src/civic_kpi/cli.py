@@ -283,7 +283,7 @@ def compute(
         typer.Option(
             "--fail-on",
             help="Exit 1 when any KPI row is at this status or worse; a row with a target and no data counts as "
-            "a failure too (see --allow-no-data).",
+            "a failure too (see --allow-no-data), a not comparable row does not.",
         ),
     ] = FailOn.never,
     allow_no_data: Annotated[
@@ -320,12 +320,19 @@ def compute(
         span = f"{run.period.label} by {run.every.replace('_', ' ')}" if run.every else run.period.label
         summary = (
             f"{len(run.results)} results for {span} ({counts['pass']} pass, {counts['warn']} warn, "
-            f"{counts['fail']} fail, {counts['no_data']} no data)"
+            f"{counts['fail']} fail, {counts['not_comparable']} not comparable, {counts['no_data']} no data)"
         )
         _emit(lambda f, **kw: render(run, f, **kw), fmt, output, summary, quiet)
     missing = 0 if allow_no_data else _missing(run.results)
     if missing and fail_on != FailOn.never:
         _err(f"{missing} KPI row{'s' if missing != 1 else ''} with a target had no data (--allow-no-data accepts that)")
+    unjudged = counts["not_comparable"]
+    if unjudged and fail_on != FailOn.never:
+        # Neither a pass nor a failure: the data cannot judge them yet (a compared period covered in part).
+        _err(
+            f"{unjudged} KPI row{'s' if unjudged != 1 else ''} not comparable (a period compared is not complete or "
+            "covered only in part): not judged, so they neither pass nor fail the run"
+        )
     _exit_on(fail_on, [result.status for result in run.results], missing)
 
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: status not_comparable
 
 
 def moment_text(moment: datetime) -> str:
@@ -27,6 +27,9 @@ class Status(StrEnum):
     PASS = "pass"
     WARN = "warn"
     FAIL = "fail"
+    # A target that compares with another period (a change, a trend) when the data covers one of the two periods
+    # only in part: the status_reason says which period, which dataset and what the data covers.
+    NOT_COMPARABLE = "not_comparable"
     NO_DATA = "no_data"
     NO_TARGET = "no_target"
 
@@ -190,6 +193,7 @@ class ScorecardRow(_Frozen):
     this_year_target: str | None
     this_year_actual: float | None
     status: Status
+    status_reason: str | None = Field(None, description="Why the status, e.g. which year the data covers in part.")
     next_year_target: str | None
 
 

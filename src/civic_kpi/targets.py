@@ -1,8 +1,9 @@
-"""Judging a value against its target: pass, warn, fail, or no data."""
+"""Judging a value against its target: pass, warn, fail, no data, or not comparable."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from civic_kpi.catalog.model import Target
 from civic_kpi.results import Status
@@ -148,3 +149,26 @@ def judge(target: Target | None, value: float | None, prior: float | None, year_
         if within:
             return Verdict(Status.WARN, "inside the warning band")
     return Verdict(Status.FAIL)
+
+
+def compared_period(target: Target, value: float | None) -> Literal["prior", "year_ago"] | None:
+    """The other period a verdict of `target` on `value` rests on: the prior period for a trend (unless the value
+    is at zero, which passes whatever came before), the one `compare_to` names, or none for a rule on the value."""
+    if target.trend_to_zero:
+        return None if value == 0 else "prior"
+    return None if target.compare_to == "value" else target.compare_to
+
+
+def qualify(verdict: Verdict, compares: bool, now_gaps: list[str], then_gaps: list[str]) -> Verdict:
+    """A verdict on data that covers its periods only in part (`now_gaps`: the reported period's, `then_gaps`: the
+    compared period's, in words). A change between a part of one period and another period is no measure of
+    either, so a comparison with a gap on either side is not comparable. A rule on the value itself keeps its
+    verdict on a period not yet complete or partly covered (a rate so far is still a rate), and the reason says
+    what the value covers."""
+    if verdict.status not in (Status.PASS, Status.WARN, Status.FAIL):
+        return verdict
+    if compares and (now_gaps or then_gaps):
+        return Verdict(Status.NOT_COMPARABLE, "; ".join([*now_gaps, *then_gaps]))
+    if now_gaps:
+        return Verdict(verdict.status, "; ".join([*([verdict.reason] if verdict.reason else []), *now_gaps]))
+    return verdict

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from civic_kpi.catalog.graph import inputs, with_inputs
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
+from civic_kpi.engine.coverage import first_days
 from civic_kpi.engine.judge import coverage_notes, covers, kpi_results, percentile_method, period_info
 from civic_kpi.engine.plan import PART_ROWS, Plan, build_plan
 from civic_kpi.engine.polars_executor import Execution, PolarsExecutor, catalog_span
@@ -105,6 +106,8 @@ def assemble(plan: Plan, execution: Execution) -> ComputeRun:
         kpi.id: next((k.window.to_date for k in with_inputs(cat, [kpi]) if k.window.to_date), None)
         for kpi in request.chosen
     }
+    # Coverage is per KPI: a KPI reading only a dataset that starts early is comparable while another is not.
+    datasets = {kpi.id: {k.dataset for k in with_inputs(cat, [kpi]) if k.dataset} for kpi in request.chosen}
     results = [
         result
         for kpi in request.chosen
@@ -117,6 +120,8 @@ def assemble(plan: Plan, execution: Execution) -> ComputeRun:
             [by_id[i] for i in inputs(kpi)],
             fy,
             to_date[kpi.id],
+            first_days(datasets[kpi.id], execution.oldest),
+            plan.moment.at,
         )
     ]
     spans = {kpi_id: covers(kind, plan.series[-1], fy) for kpi_id, kind in to_date.items()}

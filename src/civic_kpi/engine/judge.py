@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 
 from civic_kpi.catalog.model import KPI
+from civic_kpi.engine.coverage import gaps
 from civic_kpi.engine.values import Value, Values
 from civic_kpi.formula import PERCENTILE_METHOD_TEXT, Formula
 from civic_kpi.results import Comparison, KpiInput, KpiResult, PeriodInfo
-from civic_kpi.targets import describe, judge, percent_change, resolve_target
+from civic_kpi.targets import compared_period, describe, judge, percent_change, qualify, resolve_target
 from civic_kpi.time.periods import Period, to_date_start
 
 
@@ -40,14 +41,21 @@ def kpi_results(
     reads: list[KPI],
     fiscal_year_start_month: int,
     to_date: str | None,
+    first: Mapping[str, date],
+    moment: datetime,
 ) -> list[KpiResult]:
     """The KPI's result rows: per period of the series, the overall row then each breakdown's groups (in rank
     order for a ranked KPI). `reads`: the KPIs it is computed from, whose values each row lists; `to_date`: the
-    to-date window of the KPI or of the KPIs under it, which each row's `covers` spells out."""
+    to-date window of the KPI or of the KPIs under it, which each row's `covers` spells out; `first`: the first
+    day of records of each dataset it reads, which with the as-of `moment` says how much of a period is covered."""
     results: list[KpiResult] = []
     for period in series:
         prior, year_ago = period.prior(), period.year_ago()
         span = covers(to_date, period, fiscal_year_start_month)
+        gaps_of = {
+            role: gaps(p, first, moment, label, _start(to_date, p, fiscal_year_start_month))
+            for role, p, label in (("now", period, ""), ("prior", prior, "prior "), ("year_ago", year_ago, "year-ago "))
+        }
         for dims in [(), *breakdowns]:
             rows = []
             for group in values.groups(kpi.id, dims):
@@ -64,6 +72,9 @@ def kpi_results(
                 named = dict(group)
                 target = resolve_target(kpi.target, named, period.label) if kpi.target else None
                 verdict = judge(target, now.value, prior_value.value, year_value.value)
+                if target is not None:
+                    then = compared_period(target, now.value)
+                    verdict = qualify(verdict, then is not None, gaps_of["now"], gaps_of[then] if then else [])
                 results.append(
                     KpiResult.model_construct(
                         kpi_id=kpi.id,
@@ -113,6 +124,11 @@ def covers(kind: str | None, period: Period, fiscal_year_start_month: int) -> Pe
     if start == period.start:
         return None
     return PeriodInfo(label=f"{kind.replace('_', ' ')} to date", start=start, end=period.last_day)
+
+
+def _start(kind: str | None, period: Period, fiscal_year_start_month: int) -> date | None:
+    """Where a to-date window makes the records of `period` start (None: at the period's start)."""
+    return None if kind is None else to_date_start(kind, period, fiscal_year_start_month)  # type: ignore[arg-type]
 
 
 def _ranks(found: list[float | None], order: str) -> dict[int, int]:

@@ -90,6 +90,7 @@ def scorecard(
                 this_year_target=describe(this_target, kpi.unit) if this_target else None,
                 this_year_actual=result.value,
                 status=result.status,
+                status_reason=result.status_reason,
                 next_year_target=describe(next_target, kpi.unit) if next_target else None,
             )
         )

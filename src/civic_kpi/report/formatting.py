@@ -12,6 +12,7 @@ STATUS_TEXT = {
     Status.PASS: "✔ pass",
     Status.WARN: "▲ warn",
     Status.FAIL: "✘ fail",
+    Status.NOT_COMPARABLE: "≠ not comparable",
     Status.NO_DATA: "– no data",
     Status.NO_TARGET: "· no target",
 }
@@ -19,6 +20,7 @@ STATUS_STYLE = {
     Status.PASS: "bold green",
     Status.WARN: "bold yellow",
     Status.FAIL: "bold red",
+    Status.NOT_COMPARABLE: "bold magenta",
     Status.NO_DATA: "dim",
     Status.NO_TARGET: "dim",
 }
@@ -56,6 +58,22 @@ def change_text(result: KpiResult) -> str:
     if prior.change_pct is None:
         return f"{arrow} {prior.change:+,.{result.decimals}f}"
     return f"{arrow} {prior.change_pct:+.1f}%"
+
+
+def not_comparable_notes(run: ComputeRun) -> list[str]:
+    """One line per reason a row is not comparable, naming the rows it holds for: 'Participation Rate (all):
+    not comparable: the year-ago period FY2025 is covered only from 2024-10-01 (9 of 12 months) in dataset
+    meetings'. Rows sharing a reason (every group of a KPI, the KPIs of one dataset) share a line."""
+    by_reason: dict[str, dict[str, list[str]]] = {}
+    for result in run.results:
+        if result.status == Status.NOT_COMPARABLE:
+            where = f"{result.period.label} {result.group_label}" if run.every else result.group_label
+            by_reason.setdefault(result.status_reason or "", {}).setdefault(result.name, []).append(where)
+    notes = []
+    for reason, rows in by_reason.items():
+        named = ", ".join(f"{name} ({', '.join(groups)})" for name, groups in rows.items())
+        notes.append(f"{named}: not comparable: {reason}")
+    return notes
 
 
 @dataclass(frozen=True)

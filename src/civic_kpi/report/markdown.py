@@ -10,6 +10,7 @@ from civic_kpi.report.formatting import (
     count_text,
     markdown_cell,
     markdown_row,
+    not_comparable_notes,
     rankings,
     span_text,
     value_text,
@@ -59,8 +60,10 @@ def to_markdown(run: ComputeRun) -> str:
         ]
     counts = run.counts()
     lines.append(
-        f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['no_data']} no data. "
+        f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, "
+        + (f"{counts['not_comparable']} not comparable, " if counts["not_comparable"] else "")
+        + f"{counts['no_data']} no data. "
         f"Percentiles: {run.percentile_definition}."
     )
-    lines += [f"\n> note: {markdown_cell(note)}" for note in run.notes]
+    lines += [f"\n> note: {markdown_cell(note)}" for note in [*not_comparable_notes(run), *run.notes]]
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -47,9 +48,12 @@ def review_table(run: ReviewRun, *, color: bool, width: int | None = None) -> st
             _counts(item),
         )
         previous = item.owner
+    # The notes say when the month is not complete or the data covers it in part: its findings are so far.
+    notes = [Text(plain(f"note: {note}"), style="dim") for note in run.notes]
     if not run.items:
-        return console_text(Text(_heading(run) + "\nNo group fell short of a standard.", style="bold"), color, width)
-    return console_text(table, color, width)
+        empty = Text(_heading(run) + "\nNo group fell short of a standard.", style="bold")
+        return console_text(Group(empty, *notes), color, width)
+    return console_text(Group(table, *notes), color, width)
 
 
 def review_csv(run: ReviewRun) -> str:
@@ -74,6 +78,7 @@ def review_markdown(run: ReviewRun) -> str:
         value = value_text(item.value, item.unit, 1 if item.unit == "percent" else 2)
         cells = [item.owner or "", _group(item, run.owner_key), item.rule, value, _counts(item)]
         lines.append(markdown_row(cells))
+    lines += [f"\n> note: {markdown_cell(note)}" for note in run.notes]
     return "\n".join(lines) + "\n"
 
 

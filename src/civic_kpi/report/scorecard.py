@@ -11,7 +11,7 @@ from rich.text import Text
 from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT, markdown_cell, markdown_row, plain, value_text
 from civic_kpi.report.records import safe_cell
 from civic_kpi.report.table import console_text
-from civic_kpi.results import ScorecardRun
+from civic_kpi.results import ScorecardRun, Status
 
 
 def _headers(run: ScorecardRun) -> list[str]:
@@ -40,6 +40,14 @@ def _cells(run: ScorecardRun) -> list[list[str]]:
     ]
 
 
+def _notes(run: ScorecardRun) -> list[str]:
+    """The reason of each measure that is not comparable (its last year covered in part), then the run's notes."""
+    reasons = [
+        f"{row.measure}: not comparable: {row.status_reason}" for row in run.rows if row.status == Status.NOT_COMPARABLE
+    ]
+    return [*reasons, *run.notes]
+
+
 def scorecard_table(run: ScorecardRun, *, color: bool, width: int | None = None) -> str:
     year = run.fiscal_year
     title = f"{plain(run.catalog.title)}: measures of success, {year.label} ({year.start} to {year.end})"
@@ -59,7 +67,7 @@ def scorecard_table(run: ScorecardRun, *, color: bool, width: int | None = None)
             Text(cells[4], style=STATUS_STYLE[row.status]),
             plain(cells[5]),
         )
-    parts: list = [table, *(Text(plain(f"note: {note}"), style="dim") for note in run.notes)]
+    parts: list = [table, *(Text(plain(f"note: {note}"), style="dim") for note in _notes(run))]
     from rich.console import Group
 
     return console_text(Group(*parts), color, width)
@@ -82,6 +90,7 @@ def scorecard_csv(run: ScorecardRun) -> str:
             "status",
             "next_year",
             "next_year_target",
+            "status_reason",
         ]
     )
     for row in run.rows:
@@ -101,6 +110,7 @@ def scorecard_csv(run: ScorecardRun) -> str:
                     row.status.value,
                     run.next_year,
                     row.next_year_target,
+                    row.status_reason,
                 )
             ]
         )
@@ -117,7 +127,7 @@ def scorecard_markdown(run: ScorecardRun) -> str:
         "|---|--:|---|--:|---|---|",
     ]
     lines += [markdown_row(cells) for cells in _cells(run)]
-    lines += [f"\n> note: {markdown_cell(note)}" for note in run.notes]
+    lines += [f"\n> note: {markdown_cell(note)}" for note in _notes(run)]
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,4 @@
-"""The terminal table: one section per domain, status by color and by word, so it reads without color too."""
+"""The terminal table: one section per domain, status by color and by mark and word, so it reads without color too."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from civic_kpi.report.formatting import (
     change_text,
     compared_with,
     count_text,
+    not_comparable_notes,
     plain,
     rankings,
     span_text,
@@ -90,6 +91,8 @@ def render_table(run: ComputeRun) -> Group:
         " · ",
         (f"{counts['fail']} fail", "bold red"),
         " · ",
+        # Only when there are any: the usual line stays within the width a file or a pipe gets.
+        *([(f"{counts['not_comparable']} not comparable", "bold magenta"), " · "] if counts["not_comparable"] else []),
         (f"{counts['no_data']} no data", "dim"),
         f"  (rows: overall and per group)   Percentiles: {run.percentile_definition}.",
     )
@@ -105,6 +108,8 @@ def render_table(run: ComputeRun) -> Group:
                     style="dim",
                 )
             )
+    for note in not_comparable_notes(run):
+        parts.append(Text(plain(f"note: {note}"), style="dim"))
     for note in run.notes:
         parts.append(Text(plain(f"note: {note}"), style="dim"))
     return Group(*parts)
