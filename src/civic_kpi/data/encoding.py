@@ -1,0 +1,189 @@
+"""Which text encoding a CSV export is in, and where a UTF-8 export holds bytes that are not UTF-8.
+
+A file is UTF-8 unless it says otherwise: a byte-order mark, or bytes no UTF-8 text holds. One stray byte in an
+otherwise UTF-8 file (a value pasted from a legacy system) must not make the whole file be read in a legacy encoding,
+which would turn every `Señal` into `SeÃ±al`: such a file is read as UTF-8, the stray bytes become U+FFFD and a note
+names their lines. Only a file with no UTF-8 text beyond ASCII at all is handed to charset-normalizer to name its
+legacy encoding.
+
+The whole file is checked once per run, a chunk at a time (ASCII chunks cost a scan; others one C-level decode), so
+that a stray byte anywhere is found, not only in the first megabytes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import gzip
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+UTF8 = "utf-8"
+_CHUNK = 1 << 20
+_SAMPLE = 4 * 1024 * 1024
+_SHOWN = 3  # stray bytes located in a note (the rest are counted)
+# A file with this many stray bytes and not one UTF-8 character beyond ASCII so far is not UTF-8 with strays.
+_LEGACY_AFTER = 100
+# Byte-order marks, longest first (the UTF-32 LE mark starts with the UTF-16 LE one).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, UTF8),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# How a note names an encoding (Python's codec names otherwise).
+_NAMES = {"cp1252": "Windows-1252", "latin_1": "Latin-1", "utf_16": "UTF-16", "utf_32": "UTF-32"}
+
+
+@dataclass(frozen=True)
+class Stray:
+    """One run of bytes that is not UTF-8, where an editor would show it."""
+
+    line: int  # 1-based physical line of the file
+    column: int  # 1-based byte of that line
+    raw: bytes
+
+    def __str__(self) -> str:
+        shown = " ".join(f"0x{byte:02X}" for byte in self.raw)
+        return f"{shown} on line {self.line}, byte {self.column}"
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How a file is read: its encoding, whether it was detected (not certain from a mark), and the stray bytes of
+    a UTF-8 file (the first few located, all counted)."""
+
+    encoding: str
+    detected: bool = False
+    strays: tuple[Stray, ...] = field(default=())
+    stray_count: int = 0
+
+    @property
+    def name(self) -> str:
+        return encoding_name(self.encoding)
+
+
+def encoding_name(encoding: str) -> str:
+    normal = codecs.lookup(encoding).name.replace("-", "_")
+    return _NAMES.get(normal, "UTF-8" if normal == "utf_8" else encoding)
+
+
+def decoding(path: Path, declared: str = "auto") -> Decoding:
+    """How to read a CSV file: as the catalog declares (`auto`: as found), its stray bytes found when it is UTF-8."""
+    stat = path.stat()
+    return _decoding(path, stat.st_mtime_ns, stat.st_size, declared)
+
+
+def _open(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.suffix.lower() == ".gz" else path.open("rb")
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoding(path: Path, _mtime: int, _size: int, declared: str) -> Decoding:
+    if declared not in ("auto", UTF8):
+        return Decoding(declared)
+    with _open(path) as handle:
+        head = handle.read(_SAMPLE)
+    for bom, encoding in _BOMS:
+        if head.startswith(bom) and (encoding == UTF8 or declared == "auto"):
+            return _checked(path) if encoding == UTF8 else Decoding(encoding)
+    if declared == "auto" and b"\x00" in head:
+        # Text with NUL bytes is UTF-16 or UTF-32 without a mark, or not text (left to the caller to refuse).
+        found = _detected(head)
+        if found is not None and found.startswith(("utf_16", "utf_32")):
+            return Decoding(found, detected=True)
+        return Decoding(UTF8)
+    checked = _checked(path)
+    if declared == UTF8 or not checked.stray_count or checked.encoding == UTF8:
+        return checked
+    # No UTF-8 text beyond ASCII: a legacy encoding. Detect it on the sample with the strays in it.
+    sample = head if not head.isascii() else _window(path, checked.strays[0])
+    return Decoding(_legacy(sample), detected=True)
+
+
+def _checked(path: Path) -> Decoding:
+    """The file read as UTF-8, a chunk at a time: its stray bytes, located. `encoding` is left empty (undecided)
+    when the strays are all the non-ASCII bytes there are: then the file is probably not UTF-8."""
+    strays: list[Stray] = []
+    count, lines, line_start, offset, multibyte = 0, 0, 0, 0, False
+    pending = b""
+    found: list[tuple[int, int]] = []
+    with _open(path) as handle:
+        while True:
+            chunk = handle.read(_CHUNK)
+            data = pending + chunk
+            final = not chunk
+            if data.isascii():
+                pending = b""
+            else:
+                found.clear()
+                _errors.append(found)
+                try:
+                    text, used = codecs.utf_8_decode(data, "civic_kpi.stray", final)
+                finally:
+                    _errors.pop()
+                pending = data[used:]
+                count += len(found)
+                # Beyond ASCII, and not only the replacement characters of the strays just found.
+                multibyte = multibyte or not text.replace("\ufffd", "").isascii()
+                for start, end in found[: max(0, _SHOWN - len(strays))]:
+                    newline = data.rfind(b"\n", 0, start)
+                    column = start - newline if newline >= 0 else offset + start - line_start + 1
+                    strays.append(Stray(lines + data.count(b"\n", 0, start) + 1, column, data[start:end]))
+                data = data[:used]
+            lines += data.count(b"\n")
+            newline = data.rfind(b"\n")
+            if newline >= 0:
+                line_start = offset + newline + 1
+            offset += len(data)
+            if final or (count >= _LEGACY_AFTER and not multibyte):
+                break
+    return Decoding(UTF8 if multibyte or not count else "", strays=tuple(strays), stray_count=count)
+
+
+_errors: list[list[tuple[int, int]]] = []
+
+
+def _record_stray(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)
+    _errors[-1].append((exc.start, exc.end))
+    return "\ufffd", exc.end
+
+
+codecs.register_error("civic_kpi.stray", _record_stray)
+
+
+def _window(path: Path, stray: Stray, size: int = _CHUNK) -> bytes:
+    """Bytes around the first stray, for a file whose first megabytes are ASCII."""
+    with _open(path) as handle:
+        for _ in range(stray.line - 1):
+            handle.readline()
+        return handle.read(size)
+
+
+def _detected(sample: bytes) -> str | None:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    return None if best is None else codecs.lookup(best.encoding).name.replace("-", "_")
+
+
+def _legacy(sample: bytes) -> str:
+    """The single-byte encoding of a file that is not UTF-8. On a short sample charset-normalizer cannot tell
+    Windows-1252 from its neighbours (it names cp1250, which reads ñ as ń, or even cp1006): where Windows-1252
+    reads the sample without a character out of place (by charset-normalizer's own mess measure, no worse than its
+    pick's), Windows-1252 is taken, as the encoding US exports are in. Text that is clearly Cyrillic or Greek reads
+    as a mess in Windows-1252, and keeps the detector's pick."""
+    from charset_normalizer import from_bytes
+    from charset_normalizer.md import mess_ratio
+
+    best = from_bytes(sample).best()
+    try:
+        as_1252 = sample.decode("cp1252")
+    except UnicodeDecodeError:
+        return "cp1252" if best is None else best.encoding
+    if best is None or mess_ratio(as_1252, maximum_threshold=1.0) <= best.chaos:
+        return "cp1252"
+    return best.encoding
