@@ -34,7 +34,17 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 # How a note names an encoding (Python's codec names otherwise).
-_NAMES = {"cp1252": "Windows-1252", "latin_1": "Latin-1", "utf_16": "UTF-16", "utf_32": "UTF-32"}
+_NAMES = {
+    "cp1252": "Windows-1252",
+    "latin_1": "Latin-1",
+    "iso8859_1": "Latin-1",
+    "utf_16": "UTF-16",
+    "utf_16_le": "UTF-16LE",
+    "utf_16_be": "UTF-16BE",
+    "utf_32": "UTF-32",
+    "utf_32_le": "UTF-32LE",
+    "utf_32_be": "UTF-32BE",
+}
 
 
 @dataclass(frozen=True)
