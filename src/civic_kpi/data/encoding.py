@@ -115,9 +115,10 @@ def _decoding(path: Path, _mtime: int, _size: int, declared: str) -> Decoding:
 
 def _checked(path: Path) -> Decoding:
     """The file read as UTF-8, a chunk at a time: its stray bytes, located. `encoding` is left empty (undecided)
-    when the strays are all the non-ASCII bytes there are: then the file is probably not UTF-8."""
-    strays: list[Stray] = []
-    count, lines, line_start, offset, multibyte = 0, 0, 0, 0, False
+    when the strays are all the non-ASCII bytes there are: then the file is probably not UTF-8. An ASCII chunk costs
+    one scan; lines are counted only when there are strays to locate."""
+    first: list[tuple[int, bytes]] = []  # the first strays: offset in the file and bytes
+    count, offset, multibyte = 0, 0, False
     pending = b""
     found: list[tuple[int, int]] = []
     with _open(path) as handle:
@@ -126,7 +127,7 @@ def _checked(path: Path) -> Decoding:
             data = pending + chunk
             final = not chunk
             if data.isascii():
-                pending = b""
+                pending, used = b"", len(data)
             else:
                 found.clear()
                 _errors.append(found)
@@ -136,21 +137,30 @@ def _checked(path: Path) -> Decoding:
                     _errors.pop()
                 pending = data[used:]
                 count += len(found)
+                first += [(offset + start, data[start:end]) for start, end in found[: _SHOWN - len(first)]]
                 # Beyond ASCII, and not only the replacement characters of the strays just found.
-                multibyte = multibyte or not text.replace("\ufffd", "").isascii()
-                for start, end in found[: max(0, _SHOWN - len(strays))]:
-                    newline = data.rfind(b"\n", 0, start)
-                    column = start - newline if newline >= 0 else offset + start - line_start + 1
-                    strays.append(Stray(lines + data.count(b"\n", 0, start) + 1, column, data[start:end]))
-                data = data[:used]
+                multibyte = multibyte or not (text.replace("\ufffd", "") if found else text).isascii()
+            offset += used
+            if final or (count >= _LEGACY_AFTER and not multibyte):
+                break
+    strays = _located(path, first) if first else ()
+    return Decoding(UTF8 if multibyte or not count else "", strays=strays, stray_count=count)
+
+
+def _located(path: Path, strays: list[tuple[int, bytes]]) -> tuple[Stray, ...]:
+    """Line and byte in the line of each stray (offsets in the file, ascending), reading up to the last one."""
+    located = []
+    lines, line_start, offset = 0, 0, 0
+    with _open(path) as handle:
+        for at, raw in strays:
+            data = handle.read(at - offset)
             lines += data.count(b"\n")
             newline = data.rfind(b"\n")
             if newline >= 0:
                 line_start = offset + newline + 1
-            offset += len(data)
-            if final or (count >= _LEGACY_AFTER and not multibyte):
-                break
-    return Decoding(UTF8 if multibyte or not count else "", strays=tuple(strays), stray_count=count)
+            offset = at
+            located.append(Stray(lines + 1, at - line_start + 1, raw))
+    return tuple(located)
 
 
 _errors: list[list[tuple[int, int]]] = []
