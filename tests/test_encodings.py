@@ -142,12 +142,17 @@ def test_a_stray_byte_in_a_gzip_export_is_noted(cli, tmp_path):
     assert "f.csv.gz is UTF-8 but has 1 stray byte that is not (0xFF on line 3, byte 12)" in encoding_notes(notes)[0]
 
 
-def test_declared_utf8_still_notes_its_stray_bytes(cli, tmp_path):
-    catalog = catalog_for(tmp_path, "f.csv", "encoding: utf-8")
-    write(tmp_path, "f.csv", lines(f"2024-01-05,{SENAL}", b"2024-01-06,\xff"))
+@pytest.mark.parametrize(
+    ("extra", "bom"),
+    [("encoding: utf-8", b""), ("", b"\xef\xbb\xbf")],  # declared, or marked by a BOM: UTF-8 for certain
+)
+def test_utf8_for_certain_notes_its_stray_bytes_even_with_no_other_non_ascii_text(cli, tmp_path, extra, bom):
+    catalog = catalog_for(tmp_path, "f.csv", extra)
+    # Found on its own, a file whose only non-ASCII bytes are not UTF-8 would be Windows-1252.
+    write(tmp_path, "f.csv", bom + lines("2024-01-05,Plain", b"2024-01-06,Caf\xe9"))
     counts, notes = run(cli, catalog)
-    assert counts == {None: 2, SENAL: 1, "\ufffd": 1}
-    assert "0xFF on line 3, byte 12" in encoding_notes(notes)[0]
+    assert counts == {None: 2, "Plain": 1, "Caf\ufffd": 1}
+    assert "1 stray byte that is not (0xE9 on line 3, byte 15)" in encoding_notes(notes)[0]
 
 
 def test_utf8_with_a_bom(cli, tmp_path):

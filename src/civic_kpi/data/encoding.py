@@ -54,6 +54,7 @@ class Stray:
     line: int  # 1-based physical line of the file
     column: int  # 1-based byte of that line
     raw: bytes
+    offset: int = 0  # in the file (decompressed)
 
     def __str__(self) -> str:
         shown = " ".join(f"0x{byte:02X}" for byte in self.raw)
@@ -98,25 +99,25 @@ def _decoding(path: Path, _mtime: int, _size: int, declared: str) -> Decoding:
         head = handle.read(_SAMPLE)
     for bom, encoding in _BOMS:
         if head.startswith(bom) and (encoding == UTF8 or declared == "auto"):
-            return _checked(path) if encoding == UTF8 else Decoding(encoding)
+            return _checked(path, legacy=False) if encoding == UTF8 else Decoding(encoding)
     if declared == "auto" and b"\x00" in head:
         # Text with NUL bytes is UTF-16 or UTF-32 without a mark, or not text (left to the caller to refuse).
         found = _detected(head)
         if found is not None and found.startswith(("utf_16", "utf_32")):
             return Decoding(found, detected=True)
         return Decoding(UTF8)
-    checked = _checked(path)
-    if declared == UTF8 or not checked.stray_count or checked.encoding == UTF8:
+    checked = _checked(path, legacy=declared == "auto")
+    if checked.encoding == UTF8:
         return checked
     # No UTF-8 text beyond ASCII: a legacy encoding. Detect it on the sample with the strays in it.
     sample = head if not head.isascii() else _window(path, checked.strays[0])
     return Decoding(_legacy(sample), detected=True)
 
 
-def _checked(path: Path) -> Decoding:
-    """The file read as UTF-8, a chunk at a time: its stray bytes, located. `encoding` is left empty (undecided)
-    when the strays are all the non-ASCII bytes there are: then the file is probably not UTF-8. An ASCII chunk costs
-    one scan; lines are counted only when there are strays to locate."""
+def _checked(path: Path, legacy: bool) -> Decoding:
+    """The file read as UTF-8, a chunk at a time: its stray bytes, located. With `legacy` (the file may be in a
+    legacy encoding), `encoding` is left empty when the strays are all the non-ASCII bytes there are: then the file
+    is not UTF-8. An ASCII chunk costs one scan; lines are counted only when there are strays to locate."""
     first: list[tuple[int, bytes]] = []  # the first strays: offset in the file and bytes
     count, offset, multibyte = 0, 0, False
     pending = b""
@@ -141,10 +142,10 @@ def _checked(path: Path) -> Decoding:
                 # Beyond ASCII, and not only the replacement characters of the strays just found.
                 multibyte = multibyte or not (text.replace("\ufffd", "") if found else text).isascii()
             offset += used
-            if final or (count >= _LEGACY_AFTER and not multibyte):
+            if final or (legacy and count >= _LEGACY_AFTER and not multibyte):
                 break
     strays = _located(path, first) if first else ()
-    return Decoding(UTF8 if multibyte or not count else "", strays=strays, stray_count=count)
+    return Decoding(UTF8 if multibyte or not count or not legacy else "", strays=strays, stray_count=count)
 
 
 def _located(path: Path, strays: list[tuple[int, bytes]]) -> tuple[Stray, ...]:
@@ -159,7 +160,7 @@ def _located(path: Path, strays: list[tuple[int, bytes]]) -> tuple[Stray, ...]:
             if newline >= 0:
                 line_start = offset + newline + 1
             offset = at
-            located.append(Stray(lines + 1, at - line_start + 1, raw))
+            located.append(Stray(lines + 1, at - line_start + 1, raw, at))
     return tuple(located)
 
 
@@ -176,10 +177,9 @@ codecs.register_error("civic_kpi.stray", _record_stray)
 
 
 def _window(path: Path, stray: Stray, size: int = _CHUNK) -> bytes:
-    """Bytes around the first stray, for a file whose first megabytes are ASCII."""
+    """Bytes from the first stray on, for a file whose first megabytes are ASCII."""
     with _open(path) as handle:
-        for _ in range(stray.line - 1):
-            handle.readline()
+        handle.seek(stray.offset)  # a gzip file decompresses up to it
         return handle.read(size)
 
 
