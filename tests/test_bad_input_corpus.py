@@ -299,7 +299,7 @@ CASES = [
     ("data_truncated_gzip", (GZ, put(SR + ".gz", gzipped_311(500, 0.5))), FCR + " -o {out}", 2,
      (SR_NAME + ".gz", "Compressed file ended before the end-of-stream marker")),
     ("data_truncated_gzip_past_first_4mb", (GZ, put(SR + ".gz", gzipped_311(60_000, 0.9))),
-                 FCR + " -o {old}", 2, (SR_NAME + ".gz", "end of file")),
+                 FCR + " -o {old}", 2, (SR_NAME + ".gz", "Compressed file ended before the end-of-stream marker")),
     ("data_gz_that_is_not_gzip", (GZ, copy("data/311_small.csv", SR + ".gz")), FCR, 2,
      (SR_NAME + ".gz", "Not a gzipped file")),
     ("data_one_3mb_line", put(SR, one_long_line), FCR + " -o {out}", 2,

@@ -267,8 +267,9 @@ class Dataset(StrictModel):
     )
     encoding: Literal["auto", "utf-8", "windows-1252", "latin-1"] = Field(
         "auto",
-        description="Text encoding of CSV files. auto: UTF-8 (with or without BOM) unless the first 4 MB are not "
-        "valid UTF-8, then Windows-1252.",
+        description="Text encoding of CSV files. auto: UTF-8 (with or without BOM; a few bytes that are not UTF-8 "
+        "read as U+FFFD, with a note), UTF-16 by its byte-order mark, else the legacy encoding charset-normalizer "
+        "finds (Windows-1252 where that reads the file as well).",
     )
     date_column: Identifier = Field(
         description="The column that places a record in a period, unless a KPI's window says otherwise."

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import atexit
 import codecs
-import functools
 import glob
 import gzip
 import shutil
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from civic_kpi.catalog.model import ColumnSpec, Dataset, ReferenceTable, is_zoned_format
+from civic_kpi.data.encoding import UTF8, Decoding, decoding
 from civic_kpi.errors import DataError, Problem, did_you_mean
 
 if TYPE_CHECKING:
@@ -97,18 +97,23 @@ def _head(path: Path, size: int) -> bytes:
 
 
 def file_encoding(path: Path, dataset: Dataset) -> str:
-    """The encoding to read a CSV file with: the catalog's, or for `auto` UTF-8 unless the start is not UTF-8."""
-    return dataset.encoding if dataset.encoding != "auto" else _sniffed_encoding(*_stamp(path))
+    """The encoding to read a CSV file with: the catalog's, or for `auto` as found (see data/encoding.py)."""
+    return file_decoding(path, dataset).encoding
 
 
-@functools.lru_cache(maxsize=4096)
-def _sniffed_encoding(path: Path, _mtime: int, _size: int) -> str:
-    decoder = codecs.getincrementaldecoder("utf-8")()
+def file_decoding(path: Path, dataset: Dataset) -> Decoding:
     try:
-        decoder.decode(_head(path, _SNIFF_BYTES), final=False)  # a character cut at the end is fine
-    except UnicodeDecodeError:
-        return "windows-1252"
-    return "utf-8"
+        return decoding(path, dataset.encoding)
+    except (OSError, EOFError) as exc:
+        raise DataError(
+            Problem(f"cannot read the file: {exc}", file=str(path), hint="is it a complete, uncorrupted file?")
+        ) from None
+
+
+def text_path(path: Path, dataset: Dataset) -> Path:
+    """The file itself when it is UTF-8, else a UTF-8 copy of it (Polars reads only UTF-8)."""
+    encoding = file_encoding(path, dataset)
+    return path if encoding == UTF8 else _utf8_copy(path, encoding)
 
 
 def _stamp(path: Path) -> tuple[Path, int, int]:
@@ -137,7 +142,7 @@ def file_separator(path: Path, dataset: Dataset) -> str:
     """The catalog's delimiter, else the one of , ; | tab found most often outside quotes in the header line."""
     if dataset.delimiter is not None:
         return dataset.delimiter
-    header = _head(path, 64 * 1024).split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    header = _head(text_path(path, dataset), 64 * 1024).split(b"\n", 1)[0].decode("utf-8", errors="replace")
     counts = dict.fromkeys(",;|\t", 0)
     quoted = False
     for char in header:
@@ -186,22 +191,15 @@ def open_file(path: Path, dataset: Dataset) -> pl.LazyFrame:
                 return pl.DataFrame().lazy()  # an empty list of records: no records, not a wrong layout
             frame = records.unnest(dataset.json_path)
         return frame.lazy()
-    encoding = file_encoding(path, dataset)
-    source = path if encoding == "utf-8" else _utf8_copy(path, encoding)
-    # utf8-lossy: in a file that is UTF-8 at its start, one stray byte further on should not stop the run.
-    return pl.scan_csv(source, separator=file_separator(path, dataset), infer_schema=False, encoding="utf8-lossy")
+    # utf8-lossy: a stray byte in a UTF-8 file reads as U+FFFD, and reading_notes says where it was.
+    return pl.scan_csv(
+        text_path(path, dataset), separator=file_separator(path, dataset), infer_schema=False, encoding="utf8-lossy"
+    )
 
 
 def reading_notes(name: str, dataset: Dataset, files: list[Path], schemas: dict[Path, dict]) -> list[str]:
     """What an analyst should know about how the files were read: encodings guessed, columns that drift."""
-    notes = []
-    if dataset.file_format == "csv" and dataset.encoding == "auto":
-        legacy = [p.name for p in files if file_encoding(p, dataset) != "utf-8"]
-        if legacy:
-            notes.append(
-                f"{name}: {', '.join(legacy[:3])}{' ...' if len(legacy) > 3 else ''} read as Windows-1252 "
-                "(not UTF-8); set `encoding:` in the catalog to say so"
-            )
+    notes = encoding_notes(name, dataset, files) if dataset.file_format == "csv" else []
     if len(files) > 1:
         first = set(schemas[files[0]])
         every = set().union(*(set(s) for s in schemas.values()))
@@ -215,9 +213,34 @@ def reading_notes(name: str, dataset: Dataset, files: list[Path], schemas: dict[
     return notes
 
 
+def encoding_notes(name: str, dataset: Dataset, files: list[Path]) -> list[str]:
+    """Files read in an encoding that was detected, not declared, and UTF-8 files with bytes that are not UTF-8."""
+    notes = []
+    found = {path: file_decoding(path, dataset) for path in files}
+    detected: dict[str, list[str]] = {}
+    for path, how in found.items():
+        if how.detected:
+            detected.setdefault(how.name, []).append(path.name)
+    for label, names in detected.items():
+        notes.append(
+            f"{name}: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''} read as {label} "
+            "(not UTF-8); set `encoding:` in the catalog to say so"
+        )
+    for path, how in found.items():
+        if how.stray_count:
+            count = how.stray_count
+            listed = "; ".join(str(stray) for stray in how.strays) + ("; ..." if count > len(how.strays) else "")
+            notes.append(
+                f"{name}: {path.name} is UTF-8 but has {count} stray byte{'s' if count != 1 else ''} that "
+                f"{'are' if count != 1 else 'is'} not ({listed}); each reads as U+FFFD, the replacement character. "
+                "Re-export the file as UTF-8, or set `encoding:` on the dataset if it is in another encoding"
+            )
+    return notes
+
+
 def file_schema(path: Path, dataset: Dataset) -> dict[str, pl.DataType]:
     """The columns of one file and their types, reading only its header (or Parquet metadata)."""
-    if dataset.file_format == "csv" and b"\x00" in _head(path, 64 * 1024):
+    if dataset.file_format == "csv" and file_encoding(path, dataset) == UTF8 and b"\x00" in _head(path, 64 * 1024):
         raise DataError(
             Problem(
                 "the file is binary, not CSV text",
@@ -276,10 +299,11 @@ def _check_complete(path: Path, dataset: Dataset, expected: int) -> None:
     import csv
     import io
 
-    if path.suffix.lower() == ".gz":
+    source = text_path(path, dataset)  # the UTF-8 copy of a file in another encoding: its lines end in b"\n"
+    if source.suffix.lower() == ".gz":
         return
-    size = path.stat().st_size
-    with path.open("rb") as handle:
+    size = source.stat().st_size
+    with source.open("rb") as handle:
         handle.seek(max(0, size - _TAIL_BYTES))
         tail = handle.read()
     if not tail or tail.endswith((b"\n", b"\r")):
@@ -297,11 +321,11 @@ def _check_complete(path: Path, dataset: Dataset, expected: int) -> None:
             break
     if start is None or (start == 0 and size == len(tail)):
         return  # no record start within the tail, or the last record is the header: nothing to judge
-    text = b"\n".join(lines[start:]).decode(file_encoding(path, dataset), errors="replace")
+    text = b"\n".join(lines[start:]).decode("utf-8", errors="replace")
     fields = next(csv.reader(io.StringIO(text), delimiter=file_separator(path, dataset)), [])
     if len(fields) >= expected:
         return
-    line = _line_count(path) - (len(lines) - 1 - start)
+    line = _line_count(source) - (len(lines) - 1 - start)
     raise DataError(
         Problem(
             f"line {line}, the last, has {len(fields)} field{'s' if len(fields) != 1 else ''} where the header has "
@@ -326,7 +350,7 @@ def _ragged_line(path: Path, dataset: Dataset, expected: int) -> Problem:
     import io
 
     separator = file_separator(path, dataset)
-    text = _head(path, _SNIFF_BYTES).decode(file_encoding(path, dataset), errors="replace").lstrip("\ufeff")
+    text = _head(text_path(path, dataset), _SNIFF_BYTES).decode("utf-8", errors="replace").lstrip("\ufeff")
     reader = csv.reader(io.StringIO(text), delimiter=separator)
     for row in reader:
         if len(row) > expected:

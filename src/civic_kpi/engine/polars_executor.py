@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from civic_kpi.catalog.loader import LoadedCatalog
 from civic_kpi.data.deadlines import with_deadlines
-from civic_kpi.data.known import after_moment_note, after_moment_query, as_known_at, known_records
+from civic_kpi.data.known import (
+    EARLIEST,
+    after_moment_note,
+    after_moment_query,
+    as_known_at,
+    cut_at_moment,
+    known_records,
+)
 from civic_kpi.data.sources import (
     DatasetScan,
     columns_in_files,
@@ -49,6 +56,7 @@ from civic_kpi.formula import (
     refresh_days,
     with_derived,
 )
+from civic_kpi.time.moment import Moment
 from civic_kpi.time.periods import Period, SeriesKind, period_number, to_date_start
 
 if TYPE_CHECKING:
@@ -97,6 +105,8 @@ class PolarsExecutor:
         """`files`: the files of each dataset, as a plan fixed them (default: what each path matches now)."""
         cat = request.catalog
         self.request = request
+        # The run's "today": the default moment never passes it, and records dated after it are named in a note.
+        self.today = Moment.now(cat.timezone).at
         self.scans = {
             name: scan_dataset(
                 name,
@@ -123,14 +133,14 @@ class PolarsExecutor:
         return estimated_rows(self.scans[name])
 
     def data_span(self) -> tuple[dict[str, datetime | None], dict[str, datetime | None]]:
-        """Each dataset's newest stamp and oldest date, as exported (see `catalog_span`)."""
-        return catalog_span(self.request.loaded, self.request.root, set(self.scans))
+        """Each dataset's newest stamp up to today and oldest date, as exported (see `catalog_span`)."""
+        return catalog_span(self.request.loaded, self.request.root, set(self.scans), self.today)
 
     def frame(self, dp: DatasetPlan, plan: Plan) -> pl.LazyFrame:
         """The dataset's records as known at the moment, with its deadlines and derived columns (all records,
         flagged; `known_records` keeps those that existed)."""
         cat, scan = self.request.catalog, self.scans[dp.name]
-        frame = as_known_at(scan.frame, dp.dataset, set(dp.columns), plan.moment)
+        frame = as_known_at(scan.frame, dp.dataset, set(dp.columns), plan.moment, self.today)
         if dp.deadlines:
             years = range(min(p.start.year for p in plan.needed) - 3, max(p.end.year for p in plan.needed) + 3)
             frame = with_deadlines(frame, dp.dataset, set(dp.deadlines), cat, self.request.root, years)
@@ -158,7 +168,7 @@ class PolarsExecutor:
                 else:
                     queries[query.key] = self.masked_query(plan, dp, query, records)
             queries[f"rows:{name}"] = row_count_query(replace(self.scans[name], frame=frames[name]))
-            queries[f"moment:{name}"] = after_moment_query(frames[name], dp.dataset, set(dp.columns))
+            queries[f"moment:{name}"] = after_moment_query(frames[name], dp.dataset, set(dp.columns), self.today)
             queries[f"span:{name}"] = newest_query(records, self.scans[name])
             nonfinite = nonfinite_query(replace(self.scans[name], frame=frames[name]))
             if nonfinite is not None:
@@ -194,11 +204,9 @@ class PolarsExecutor:
     def _execution(self, plan: Plan, collected: dict[str, pl.DataFrame], values: Values) -> Execution:
         notes, cut = [], False
         for name, dp in plan.datasets.items():
-            counts = {
-                column: int(count or 0) for column, count in collected[f"moment:{name}"].row(0, named=True).items()
-            }
-            cut = cut or any(counts.values())
-            note = after_moment_note(name, dp.dataset, plan.moment, counts)
+            after = collected[f"moment:{name}"].row(0, named=True)
+            cut = cut or cut_at_moment(after)
+            note = after_moment_note(name, dp.dataset, plan.moment, after, self.today)
             notes += [note] if note else []
             notes += unmatched_notes(name, dp, collected)
             notes += cadence_notes(name, collected)
@@ -363,15 +371,20 @@ class PolarsExecutor:
 
 
 def catalog_span(
-    loaded: LoadedCatalog, root: Path, needed: set[str]
+    loaded: LoadedCatalog, root: Path, needed: set[str], today: datetime | None = None
 ) -> tuple[dict[str, datetime | None], dict[str, datetime | None]]:
-    """Each dataset's newest stamp (over its freshness and event columns) and oldest date: one small query per
-    dataset, collected together. The moment a run describes is the newest over every dataset of the catalog, not
-    only those the chosen KPIs read, so that it does not change with --kpi; a dataset outside `needed` whose files
-    cannot be read does not stop the run (its own KPIs would report it)."""
+    """Each dataset's newest stamp (over its freshness and event columns) up to `today` (default: the clock now)
+    and oldest date: one small query per dataset, collected together. The moment a run describes is the newest over
+    every dataset of the catalog, not only those the chosen KPIs read, so that it does not change with --kpi; a
+    dataset outside `needed` whose files cannot be read does not stop the run (its own KPIs would report it).
+
+    A stamp after today is a typo (9999-12-31) or a plan, not news of how fresh the export is: were it the moment,
+    one record dated 2099 would move every default period to 2099. A dataset whose every stamp is after today
+    describes today."""
     from civic_kpi.errors import CivicKpiError
 
     cat = loaded.catalog
+    today = today if today is not None else Moment.now(cat.timezone).at
     scans = {}
     for name, dataset in cat.datasets.items():
         # Every event column the files have: a preset may declare a column an older layout lacks.
@@ -384,7 +397,7 @@ def catalog_span(
             if name in needed:
                 raise
     for chosen in (scans, {name: scan for name, scan in scans.items() if name in needed}):
-        queries = {name: newest_query(scan.frame, scan) for name, scan in chosen.items()}
+        queries = {name: newest_query(scan.frame, scan, today) for name, scan in chosen.items()}
         try:
             frames = collect(queries, list(chosen.values()), cat.timezone)
         except CivicKpiError:
@@ -474,9 +487,10 @@ def read_query(query: Query, frame: pl.DataFrame, by_key: dict[int, Period], val
                     values.add(kpi.id, query.dims, group, period, value_of(kpi, row, f"{index}|{period.label}|"))
 
 
-def newest_query(frame: pl.LazyFrame, scan: DatasetScan) -> pl.LazyFrame:
+def newest_query(frame: pl.LazyFrame, scan: DatasetScan, until: datetime | None = None) -> pl.LazyFrame:
     """The newest stamp a dataset holds (over its freshness column and the event columns read: a closure can be
-    newer than the last request opened) and the oldest date of its date column."""
+    newer than the last request opened), of those at or before `until` if given (`until` itself when every stamp
+    is after it), and the oldest date of its date column."""
     import polars as pl
 
     dataset = scan.dataset
@@ -484,9 +498,17 @@ def newest_query(frame: pl.LazyFrame, scan: DatasetScan) -> pl.LazyFrame:
     # unless the catalog names it as_of_column.
     named = {dataset.as_of_column} if dataset.as_of_column else set()
     stamps = sorted((dataset.event_columns | named) & set(scan.columns)) or [dataset.freshness_column]
+    values = [pl.col(c).cast(pl.Datetime("us")) for c in stamps]
+    newest = pl.max_horizontal([value.max() for value in values])
+    if until is not None:
+        limit = pl.lit(until, dtype=pl.Datetime("us"))
+        capped = pl.max_horizontal([value.filter(value <= limit).max() for value in values])
+        newest = pl.when(capped.is_null() & newest.is_not_null()).then(limit).otherwise(capped)
+    # A record dated 0001-01-01 falls in no period: as the oldest, it would hide that the data starts in 2024.
+    first = pl.col(dataset.date_column).cast(pl.Datetime("us"))
     return frame.select(
-        pl.max_horizontal([pl.col(c).cast(pl.Datetime("us")).max() for c in stamps]).alias("newest"),
-        pl.col(dataset.date_column).cast(pl.Datetime("us")).min().alias("oldest"),
+        newest.alias("newest"),
+        first.filter(first >= pl.lit(EARLIEST, dtype=pl.Datetime("us"))).min().alias("oldest"),
     )
 
 

@@ -58,6 +58,16 @@ def _out_of_range(value: datetime | str, what: str) -> UsageError:
     )
 
 
+def wall_clock(timezone: str | None = None) -> datetime:
+    """The time now as naive wall-clock time of the catalog's zone (local time when it names none): the one clock
+    of a run, so that a test can set it."""
+    if timezone:
+        from zoneinfo import ZoneInfo
+
+        return datetime.now(ZoneInfo(timezone)).replace(tzinfo=None)
+    return datetime.now()
+
+
 @dataclass(frozen=True, order=True)
 class Moment:
     """The instant a run describes, and where it came from: the user's --as-of, the newest record, or the clock."""
@@ -78,11 +88,7 @@ class Moment:
 
     @classmethod
     def now(cls, timezone: str | None = None) -> Moment:
-        if timezone:
-            from zoneinfo import ZoneInfo
-
-            return cls(datetime.now(ZoneInfo(timezone)).replace(tzinfo=None), "clock")
-        return cls(datetime.now(), "clock")
+        return cls(wall_clock(timezone), "clock")
 
     def __str__(self) -> str:
         return moment_text(self.at)
