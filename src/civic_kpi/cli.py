@@ -235,6 +235,17 @@ AsOfOption = Annotated[
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress display and no 'wrote ...' line on stderr.")
 ]
+# The default is engine.request.MAX_GROUPS, spelled out here so that --help needs no engine import (a test keeps
+# the two equal).
+MaxGroupsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-groups",
+        min=1,
+        help="Refuse a breakdown with more distinct groups than this (default: 10,000), before computing it: "
+        "each group is a result row per KPI and period.",
+    ),
+]
 DataDirOption = Annotated[
     Path | None,
     typer.Option("--data-dir", "-d", help="Where dataset paths start (default: the catalog's data_dir)."),
@@ -290,6 +301,7 @@ def compute(
         bool,
         typer.Option("--allow-no-data", help="With --fail-on: rows with a target and no data do not fail the run."),
     ] = False,
+    max_groups: MaxGroupsOption = None,
     as_of: AsOfOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -315,6 +327,7 @@ def compute(
                 date_from=date_from,
                 date_to=date_to,
                 progress=progress,
+                max_groups=max_groups,
             )
         counts = run.counts()
         span = f"{run.period.label} by {run.every.replace('_', ' ')}" if run.every else run.period.label
@@ -532,6 +545,7 @@ def explain(
     ] = None,
     fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="text or json.")] = ExplainFormat.text,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
+    max_groups: MaxGroupsOption = None,
     as_of: AsOfOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -548,7 +562,9 @@ def explain(
 
     with _user_errors():
         with _progress(quiet, f"loading {catalog}"):
-            found = Session(catalog, data_dir, as_of).explain(kpi, period, by=_split(by), group=_group(group))
+            found = Session(catalog, data_dir, as_of).explain(
+                kpi, period, by=_split(by), group=_group(group), max_groups=max_groups
+            )
         _emit(lambda f, **kw: render_explanation(found, f, **kw), fmt, output, f"the explanation of {kpi}", quiet)
 
 

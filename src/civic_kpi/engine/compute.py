@@ -19,14 +19,14 @@ from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.engine.judge import coverage_notes, covers, kpi_results, percentile_method, period_info
 from civic_kpi.engine.plan import PART_ROWS, Plan, build_plan
 from civic_kpi.engine.polars_executor import Execution, PolarsExecutor, catalog_span
-from civic_kpi.engine.request import Request, resolve, select_kpis
+from civic_kpi.engine.request import MAX_GROUPS, Request, resolve, select_kpis
 from civic_kpi.errors import DataError
 from civic_kpi.formula import PERCENTILE_METHOD_TEXT
 from civic_kpi.results import CatalogInfo, ComputeRun, DataFileInfo
 from civic_kpi.time.moment import Moment
 from civic_kpi.time.periods import Period, SeriesKind
 
-__all__ = ["PART_ROWS", "compute", "data_as_of", "execute", "plan_compute", "select_kpis"]
+__all__ = ["MAX_GROUPS", "PART_ROWS", "compute", "data_as_of", "execute", "plan_compute", "select_kpis"]
 
 
 def compute(
@@ -41,6 +41,7 @@ def compute(
     as_of: Moment | datetime | str | None = None,
     progress: Callable[[str], None] | None = None,
     part_rows: int = PART_ROWS,
+    max_groups: int = MAX_GROUPS,
 ) -> ComputeRun:
     """Compute the catalog's KPIs for one period (default: the latest complete month at the as-of moment).
 
@@ -54,10 +55,20 @@ def compute(
     its own prior and year-ago period. `by` is a list of columns (one breakdown by all of them) or a list of lists
     (several breakdowns); None uses each KPI's catalog group_by. `progress`, if given, hears what is being read.
     A series over a dataset of more than twice `part_rows` records is computed about `part_rows` records at a time.
+    A breakdown with more than `max_groups` distinct groups (default 10,000) is refused before any value is
+    computed: every group is a result row per KPI and period.
     Raises a CivicKpiError subclass for any user mistake.
     """
     request = resolve(
-        catalog, period=period, every=every, by=by, kpis=kpis, domains=domains, data_dir=data_dir, as_of=as_of
+        catalog,
+        period=period,
+        every=every,
+        by=by,
+        kpis=kpis,
+        domains=domains,
+        data_dir=data_dir,
+        as_of=as_of,
+        max_groups=max_groups,
     )
     plan, executor = plan_compute(request, progress, part_rows)
     return assemble(plan, executor.execute(plan))

@@ -30,6 +30,7 @@ from civic_kpi.data.sources import (
     row_count_query,
     scan_dataset,
 )
+from civic_kpi.engine.group_limit import group_count_queries, refuse_too_many_groups
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query
 from civic_kpi.engine.request import Request
 from civic_kpi.engine.values import COUNTS, Group, Values, from_kpis, value_of
@@ -133,6 +134,7 @@ class PolarsExecutor:
         import polars as pl
 
         request, tz = self.request, self.request.catalog.timezone
+        self.check_groups(plan)
         frames = {name: self.frame(dp, plan) for name, dp in plan.datasets.items()}
         queries: dict[str, pl.LazyFrame] = {}
         keyed: dict[str, tuple[Query, pl.LazyFrame]] = {}
@@ -173,6 +175,17 @@ class PolarsExecutor:
             if kpi.from_kpis:
                 from_kpis(kpi, request.dims_of[kpi.id], plan.needed, values, request.formulas[kpi.id], self.ctx_values)
         return self._execution(plan, collected, values)
+
+    def check_groups(self, plan: Plan) -> None:
+        """Refuse a breakdown with more groups than the request allows, before the aggregations run: a read of the
+        breakdown columns (and the columns that say which records existed at the moment), nothing else."""
+        known = {
+            name: known_records(as_known_at(self.scans[name].frame, dp.dataset, set(dp.columns), plan.moment))
+            for name, dp in plan.datasets.items()
+        }
+        queries = group_count_queries(plan, known)
+        if queries:
+            refuse_too_many_groups(plan, collect(queries, list(self.scans.values()), self.request.catalog.timezone))
 
     def _execution(self, plan: Plan, collected: dict[str, pl.DataFrame], values: Values) -> Execution:
         notes, cut = [], False
