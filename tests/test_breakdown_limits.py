@@ -180,3 +180,61 @@ def test_the_default_limit_is_documented_in_the_help_and_the_readme(cli):
         assert "--max-groups" in text and f"default: {default}" in text, command
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "--max-groups" in readme and f"{default} groups" in readme
+
+
+# A file output is written row by row as each row is judged: the same bytes as the rows rendered at once.
+
+
+def _without_stamp(text: str) -> str:
+    return re.sub(r'"generated_at": "[^"]*"', '"generated_at": ""', text)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_a_file_output_is_the_same_text_as_the_run_rendered_whole(cli, tmp_path, fmt):
+    from civic_kpi.report import render
+    from tests.conftest import CATALOG as BUNDLED
+
+    out = tmp_path / f"out.{fmt}"
+    options = ["--every", "month", "--by", "priority", "--by", "channel", "--as-of", "2026-11-15"]
+    done = cli("compute", "-c", BUNDLED, *options, "-f", fmt, "-o", out)
+    assert done.exit_code == 0, done.stderr
+    session = civic_kpi.open(BUNDLED, as_of="2026-11-15")
+    run = session.compute(every="month", by=[["priority"], ["channel"]])
+    whole = render(run, fmt)  # type: ignore[arg-type]
+    assert len(run.results) > 100 and f"wrote {len(run.results)} results" in done.stderr
+    assert _without_stamp(out.read_text(encoding="utf-8")) == _without_stamp(whole)
+
+
+def test_the_rows_of_a_streamed_run_are_judged_one_at_a_time(tmp_path, monkeypatch):
+    import civic_kpi.engine.judge as judge
+
+    made = []
+    real = judge.KpiResult
+
+    class Counting:
+        @staticmethod
+        def model_construct(**fields):
+            made.append(fields["group"])
+            return real.model_construct(**fields)
+
+    monkeypatch.setattr(judge, "KpiResult", Counting)
+    catalog = _catalog(tmp_path, _rows(50))
+    run, results = civic_kpi.open(catalog, as_of="2026-11-01").compute_stream("2026-10", by=["site"], max_groups=50)
+    assert run.results == [] and made == []
+    first = next(results)
+    assert first.group == {} and len(made) == 1  # the overall row of the first KPI, and nothing more yet
+    assert len(list(results)) == 2 * 51 - 1 and len(made) == 2 * 51
+
+
+def test_fail_on_counts_the_rows_of_a_streamed_file(cli, tmp_path):
+    rows = _rows(10)  # per site one A of two records: 50%, at the target (at least 50)
+    rows.append(["extra", "2026-10-05 12:00:00", "site-001", "B"])  # site-001: 1 A of 3 fails; overall 10 of 21
+    catalog = _catalog(tmp_path, rows)
+    out = tmp_path / "out.csv"
+    args = ["compute", "-c", catalog, "--period", "2026-10", "--as-of", "2026-11-01", "--by", "site"]
+    done = cli(*args, "-f", "csv", "-o", out, "--fail-on", "fail")
+    assert done.exit_code == ExitCode.THRESHOLD
+    # Per KPI the overall row and 10 sites; share_a: 9 sites pass, site-001 and the overall row fail.
+    assert "wrote 22 results for 2026-10 (9 pass, 0 warn, 2 fail, 0 no data)" in done.stderr
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 1 + 22
+    assert cli(*args, "-f", "csv", "-o", out, "--fail-on", "warn", "-q").exit_code == ExitCode.THRESHOLD

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         Explanation,
         FileProfile,
         KpiList,
+        KpiResult,
         RecordRows,
         ReviewRun,
         ScorecardRun,
@@ -103,7 +104,36 @@ class Session:
         A breakdown with more than `max_groups` distinct groups (default: 10,000) raises a UsageError before any
         value is computed. `progress`, if given, hears which datasets are being read.
         """
-        from civic_kpi.engine import compute
+        run, results = self.compute_stream(
+            period,
+            every=every,
+            by=by,
+            kpis=kpis,
+            domains=domains,
+            date_from=date_from,
+            date_to=date_to,
+            progress=progress,
+            max_groups=max_groups,
+        )
+        return run.model_copy(update={"results": list(results)})
+
+    def compute_stream(
+        self,
+        period: Period | str | None = None,
+        *,
+        every: SeriesKind | None = None,
+        by: list[str] | list[list[str]] | None = None,
+        kpis: list[str] | None = None,
+        domains: list[str] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        progress: Progress | None = None,
+        max_groups: int | None = None,
+    ) -> tuple[ComputeRun, Iterator[KpiResult]]:
+        """`compute` for writing a file: the run document without its rows (`results` is empty) and the rows, in the
+        same order, each judged when asked for, so that a writer holds one at a time. Takes compute's options.
+        """
+        from civic_kpi.engine import compute_stream
         from civic_kpi.engine.request import MAX_GROUPS
 
         chosen = period
@@ -115,7 +145,7 @@ class Session:
             from civic_kpi.time.periods import date_range
 
             chosen = date_range(date_from, date_to).label
-        return compute(
+        return compute_stream(
             self.catalog,
             period=chosen,
             every=every,

@@ -6,7 +6,7 @@ This is the last stage: it reads the values an executor filed and never touches 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from functools import lru_cache
 
@@ -40,11 +40,11 @@ def kpi_results(
     reads: list[KPI],
     fiscal_year_start_month: int,
     to_date: str | None,
-) -> list[KpiResult]:
+) -> Iterator[KpiResult]:
     """The KPI's result rows: per period of the series, the overall row then each breakdown's groups (in rank
     order for a ranked KPI). `reads`: the KPIs it is computed from, whose values each row lists; `to_date`: the
-    to-date window of the KPI or of the KPIs under it, which each row's `covers` spells out."""
-    results: list[KpiResult] = []
+    to-date window of the KPI or of the KPIs under it, which each row's `covers` spells out. Each row is made when
+    asked for, so that a file output can write it and let it go."""
     for period in series:
         prior, year_ago = period.prior(), period.year_ago()
         span = covers(to_date, period, fiscal_year_start_month)
@@ -64,7 +64,7 @@ def kpi_results(
                 named = dict(group)
                 target = resolve_target(kpi.target, named, period.label) if kpi.target else None
                 verdict = judge(target, now.value, prior_value.value, year_value.value)
-                results.append(
+                yield (
                     KpiResult.model_construct(
                         kpi_id=kpi.id,
                         name=kpi.name,
@@ -102,7 +102,6 @@ def kpi_results(
                         ],
                     )
                 )
-    return results
 
 
 def covers(kind: str | None, period: Period, fiscal_year_start_month: int) -> PeriodInfo | None:
