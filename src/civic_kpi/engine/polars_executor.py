@@ -428,8 +428,7 @@ def split_in_parts(counts: dict[int, int], budget: int) -> list[list[int]]:
 
 def read_query(query: Query, frame: pl.DataFrame, by_key: dict[int, Period], values: Values) -> None:
     """File the values of one collected query under their KPI, period and group."""
-    # One row's dict at a time: a list of every group's dict held beside the frame was the biggest single cost of
-    # a breakdown with many groups (about 1 KB per group and column set, all alive at once).
+    # One row's dict at a time: a list of every group's dict would be held beside the frame and the values.
     rows = (frame.sort(list(query.dims), nulls_last=True) if query.dims else frame).iter_rows(named=True)
     if query.keyed:
         # A keyed query has no row for a period without records of a group, where a masked query has a row of
