@@ -12,11 +12,12 @@ import io
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -199,11 +200,41 @@ def _exit_on(fail_on: FailOn, statuses: list, missing: int = 0) -> None:
         raise typer.Exit(int(ExitCode.THRESHOLD))
 
 
-def _missing(results: list) -> int:
-    """KPI rows that have a target to meet and no data to judge: what a month missing from an export looks like."""
-    from civic_kpi.results import Status
+class _Tally:
+    """What compute's summary line and --fail-on need from the result rows, counted as the rows go by (a streamed
+    file output never holds them all)."""
 
-    return sum(1 for result in results if result.status == Status.NO_DATA and result.target is not None)
+    def __init__(self) -> None:
+        self.counts: Counter = Counter()  # per Status
+        self.missing = 0  # KPI rows with a target to meet and no data: what a month missing from an export looks like
+
+    def seen(self, results: Iterable) -> Iterator:
+        from civic_kpi.results import Status
+
+        for result in results:
+            self.counts[result.status] += 1
+            self.missing += result.status == Status.NO_DATA and result.target is not None
+            yield result
+
+    def summary(self, span: str) -> str:
+        from civic_kpi.results import Status
+
+        counts = self.counts
+        return (
+            f"{counts.total()} results for {span} ({counts[Status.PASS]} pass, {counts[Status.WARN]} warn, "
+            f"{counts[Status.FAIL]} fail, {counts[Status.NOT_COMPARABLE]} not comparable, "
+            f"{counts[Status.NO_DATA]} no data)"
+        )
+
+
+def _with_rows(compute: Callable[..., Any]) -> Callable[..., tuple[Any, list]]:
+    """A compute that returns the run with its rows held (for a table, Markdown or stdout) as (run, rows)."""
+
+    def run_and_rows(*args: Any, **kwargs: Any) -> tuple[Any, list]:
+        run = compute(*args, **kwargs)
+        return run, run.results
+
+    return run_and_rows
 
 
 def _version(value: bool) -> None:
@@ -234,6 +265,17 @@ AsOfOption = Annotated[
 ]
 QuietOption = Annotated[
     bool, typer.Option("--quiet", "-q", help="No progress display and no 'wrote ...' line on stderr.")
+]
+# The default is engine.request.MAX_GROUPS, spelled out here so that --help needs no engine import (a test keeps
+# the two equal).
+MaxGroupsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-groups",
+        min=1,
+        help="Refuse a breakdown with more distinct groups than this (default: 10,000), before computing it: "
+        "each group is a result row per KPI and period.",
+    ),
 ]
 DataDirOption = Annotated[
     Path | None,
@@ -290,6 +332,7 @@ def compute(
         bool,
         typer.Option("--allow-no-data", help="With --fail-on: rows with a target and no data do not fail the run."),
     ] = False,
+    max_groups: MaxGroupsOption = None,
     as_of: AsOfOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -304,9 +347,13 @@ def compute(
     """
     from civic_kpi.report import render
 
+    # A CSV or JSON file is written row by row as each is judged: a breakdown with many groups (--max-groups)
+    # then holds one result row at a time, not every row and the whole text.
+    streamed = output is not None and fmt in (OutputFormat.csv, OutputFormat.json)
     with _user_errors():
         with _progress(quiet, f"loading {catalog}") as progress:
-            run = Session(catalog, data_dir, as_of).compute(
+            session = Session(catalog, data_dir, as_of)
+            run, results = (session.compute_stream if streamed else _with_rows(session.compute))(
                 period,
                 every=every.value if every else None,  # type: ignore[arg-type]  # Every's values are SERIES_KINDS
                 by=_breakdowns(by),
@@ -315,25 +362,33 @@ def compute(
                 date_from=date_from,
                 date_to=date_to,
                 progress=progress,
+                max_groups=max_groups,
             )
-        counts = run.counts()
+        tally = _Tally()
         span = f"{run.period.label} by {run.every.replace('_', ' ')}" if run.every else run.period.label
-        summary = (
-            f"{len(run.results)} results for {span} ({counts['pass']} pass, {counts['warn']} warn, "
-            f"{counts['fail']} fail, {counts['not_comparable']} not comparable, {counts['no_data']} no data)"
-        )
-        _emit(lambda f, **kw: render(run, f, **kw), fmt, output, summary, quiet)
-    missing = 0 if allow_no_data else _missing(run.results)
+        if streamed:
+            from civic_kpi.output import write_atomic_with
+            from civic_kpi.report.records import write_csv, write_json
+
+            writer = write_csv if fmt == OutputFormat.csv else write_json
+            assert output is not None
+            write_atomic_with(output, lambda handle: writer(run, tally.seen(results), handle))
+            if not quiet:
+                _err(f"wrote {tally.summary(span)} to {output}")
+        else:
+            list(tally.seen(results))
+            _emit(lambda f, **kw: render(run, f, **kw), fmt, output, tally.summary(span), quiet)
+    missing = 0 if allow_no_data else tally.missing
     if missing and fail_on != FailOn.never:
         _err(f"{missing} KPI row{'s' if missing != 1 else ''} with a target had no data (--allow-no-data accepts that)")
-    unjudged = counts["not_comparable"]
+    unjudged = tally.counts["not_comparable"]
     if unjudged and fail_on != FailOn.never:
         # Neither a pass nor a failure: the data cannot judge them yet (a compared period covered in part).
         _err(
             f"{unjudged} KPI row{'s' if unjudged != 1 else ''} not comparable (a period compared is not complete or "
             "covered only in part): not judged, so they neither pass nor fail the run"
         )
-    _exit_on(fail_on, [result.status for result in run.results], missing)
+    _exit_on(fail_on, list(tally.counts), missing)
 
 
 @app.command()
@@ -543,6 +598,7 @@ def explain(
     ] = None,
     fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="text or json.")] = ExplainFormat.text,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
+    max_groups: MaxGroupsOption = None,
     as_of: AsOfOption = None,
     quiet: QuietOption = False,
 ) -> None:
@@ -559,7 +615,9 @@ def explain(
 
     with _user_errors():
         with _progress(quiet, f"loading {catalog}"):
-            found = Session(catalog, data_dir, as_of).explain(kpi, period, by=_split(by), group=_group(group))
+            found = Session(catalog, data_dir, as_of).explain(
+                kpi, period, by=_split(by), group=_group(group), max_groups=max_groups
+            )
         _emit(lambda f, **kw: render_explanation(found, f, **kw), fmt, output, f"the explanation of {kpi}", quiet)
 
 

@@ -7,6 +7,7 @@ import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from civic_kpi.errors import Problem, UsageError
 
@@ -17,10 +18,16 @@ def write_atomic(path: str | Path, text: str) -> None:
     Renaming within one directory is atomic, so readers (and a second run writing the same file) only ever see
     the old complete file or the new complete one.
     """
+    write_atomic_with(path, lambda handle: handle.write(text))
+
+
+def write_atomic_with(path: str | Path, fill: Callable[[TextIO], object]) -> None:
+    """As `write_atomic`, with `fill` writing the text to the open file piece by piece (a run's rows one at a
+    time), so that the whole text is never held in memory."""
 
     def write(temp: Path) -> None:
         with temp.open("w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+            fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         Explanation,
         FileProfile,
         KpiList,
+        KpiResult,
         RecordRows,
         ReviewRun,
         ScorecardRun,
@@ -92,6 +93,7 @@ class Session:
         date_from: str | None = None,
         date_to: str | None = None,
         progress: Progress | None = None,
+        max_groups: int | None = None,
     ) -> ComputeRun:
         """`civic-kpi compute`: every KPI (or those of `kpis` / `domains`) for one period or a series.
 
@@ -99,9 +101,40 @@ class Session:
         `date_from` and `date_to` (--from/--to) give a range instead. `every` ("month", "quarter", "year",
         "fiscal_year") makes a series. `by` is a list of columns (one breakdown by all of them) or a list of lists
         (several breakdowns); None uses each KPI's catalog group_by and [] gives the overall rows only.
-        `progress`, if given, hears which datasets are being read.
+        A breakdown with more than `max_groups` distinct groups (default: 10,000) raises a UsageError before any
+        value is computed. `progress`, if given, hears which datasets are being read.
         """
-        from civic_kpi.engine import compute
+        run, results = self.compute_stream(
+            period,
+            every=every,
+            by=by,
+            kpis=kpis,
+            domains=domains,
+            date_from=date_from,
+            date_to=date_to,
+            progress=progress,
+            max_groups=max_groups,
+        )
+        return run.model_copy(update={"results": list(results)})
+
+    def compute_stream(
+        self,
+        period: Period | str | None = None,
+        *,
+        every: SeriesKind | None = None,
+        by: list[str] | list[list[str]] | None = None,
+        kpis: list[str] | None = None,
+        domains: list[str] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        progress: Progress | None = None,
+        max_groups: int | None = None,
+    ) -> tuple[ComputeRun, Iterator[KpiResult]]:
+        """`compute` for writing a file: the run document without its rows (`results` is empty) and the rows, in the
+        same order, each judged when asked for, so that a writer holds one at a time. Takes compute's options.
+        """
+        from civic_kpi.engine import compute_stream
+        from civic_kpi.engine.request import MAX_GROUPS
 
         chosen = period
         if date_from or date_to:
@@ -112,7 +145,7 @@ class Session:
             from civic_kpi.time.periods import date_range
 
             chosen = date_range(date_from, date_to).label
-        return compute(
+        return compute_stream(
             self.catalog,
             period=chosen,
             every=every,
@@ -122,6 +155,7 @@ class Session:
             data_dir=self.data_dir,
             as_of=self.as_of,
             progress=progress,
+            max_groups=MAX_GROUPS if max_groups is None else max_groups,
         )
 
     def review(self, month: Period | str | None = None, *, progress: Progress | None = None) -> ReviewRun:
@@ -188,10 +222,13 @@ class Session:
         by: list[str] | list[list[str]] | None = None,
         kpis: list[str] | None = None,
         domains: list[str] | None = None,
+        max_groups: int | None = None,
     ) -> Plan:
         """The plan compute would run for these options: print it to read it, `civic_kpi.engine.execute(plan)` to
-        run it (as often as you like: the same plan gives the same results)."""
+        run it (as often as you like: the same plan gives the same results). Running it refuses a breakdown with
+        more than `max_groups` groups (default: 10,000), as compute does."""
         from civic_kpi.engine import plan_compute, resolve
+        from civic_kpi.engine.request import MAX_GROUPS
 
         request = resolve(
             self.catalog,
@@ -202,6 +239,7 @@ class Session:
             domains=domains,
             data_dir=self.data_dir,
             as_of=self.as_of,
+            max_groups=MAX_GROUPS if max_groups is None else max_groups,
         )
         return plan_compute(request)[0]
 
@@ -212,13 +250,25 @@ class Session:
         *,
         by: list[str] | None = None,
         group: dict[str, str | None] | None = None,
+        max_groups: int | None = None,
     ) -> Explanation:
         """`civic-kpi explain`: how one KPI's number for a period (default: the latest complete month) and group
         (default: overall, e.g. {"priority": "Critical"}) was made, step by step; `by` lists every group of those
-        columns with the target it was judged against and why."""
+        columns with the target it was judged against and why, up to `max_groups` groups per column (default:
+        10,000; more raises a UsageError)."""
         from civic_kpi.engine.explain import explain
+        from civic_kpi.engine.request import MAX_GROUPS
 
-        return explain(self.catalog, kpi, period=period, by=by, group=group, data_dir=self.data_dir, as_of=self.as_of)
+        return explain(
+            self.catalog,
+            kpi,
+            period=period,
+            by=by,
+            group=group,
+            data_dir=self.data_dir,
+            as_of=self.as_of,
+            max_groups=MAX_GROUPS if max_groups is None else max_groups,
+        )
 
     def rows(
         self,

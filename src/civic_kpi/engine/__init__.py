@@ -8,8 +8,18 @@ judge.py            targets, comparisons, ranks: the result rows
 compute.py          the stages in order
 """
 
-from civic_kpi.engine.compute import compute, data_as_of, execute, plan_compute, select_kpis
+from civic_kpi.engine.compute import compute, compute_stream, data_as_of, execute, plan_compute, select_kpis
 from civic_kpi.engine.plan import Plan
 from civic_kpi.engine.request import Request, resolve
 
-__all__ = ["Plan", "Request", "compute", "data_as_of", "execute", "plan_compute", "resolve", "select_kpis"]
+__all__ = [
+    "Plan",
+    "Request",
+    "compute",
+    "compute_stream",
+    "data_as_of",
+    "execute",
+    "plan_compute",
+    "resolve",
+    "select_kpis",
+]

@@ -10,7 +10,7 @@ run = assemble(plan, execution)                      engine/judge.py: targets, c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,14 +20,23 @@ from civic_kpi.engine.coverage import first_days
 from civic_kpi.engine.judge import coverage_notes, covers, kpi_results, percentile_method, period_info
 from civic_kpi.engine.plan import PART_ROWS, Plan, build_plan
 from civic_kpi.engine.polars_executor import Execution, PolarsExecutor, catalog_span
-from civic_kpi.engine.request import Request, resolve, select_kpis
+from civic_kpi.engine.request import MAX_GROUPS, Request, resolve, select_kpis
 from civic_kpi.errors import DataError
 from civic_kpi.formula import PERCENTILE_METHOD_TEXT
-from civic_kpi.results import CatalogInfo, ComputeRun, DataFileInfo
+from civic_kpi.results import CatalogInfo, ComputeRun, DataFileInfo, KpiResult
 from civic_kpi.time.moment import Moment
 from civic_kpi.time.periods import Period, SeriesKind
 
-__all__ = ["PART_ROWS", "compute", "data_as_of", "execute", "plan_compute", "select_kpis"]
+__all__ = [
+    "MAX_GROUPS",
+    "PART_ROWS",
+    "compute",
+    "compute_stream",
+    "data_as_of",
+    "execute",
+    "plan_compute",
+    "select_kpis",
+]
 
 
 def compute(
@@ -42,6 +51,7 @@ def compute(
     as_of: Moment | datetime | str | None = None,
     progress: Callable[[str], None] | None = None,
     part_rows: int = PART_ROWS,
+    max_groups: int = MAX_GROUPS,
 ) -> ComputeRun:
     """Compute the catalog's KPIs for one period (default: the latest complete month at the as-of moment).
 
@@ -55,13 +65,56 @@ def compute(
     its own prior and year-ago period. `by` is a list of columns (one breakdown by all of them) or a list of lists
     (several breakdowns); None uses each KPI's catalog group_by. `progress`, if given, hears what is being read.
     A series over a dataset of more than twice `part_rows` records is computed about `part_rows` records at a time.
+    A breakdown with more than `max_groups` distinct groups (default 10,000) is refused before any value is
+    computed: every group is a result row per KPI and period.
     Raises a CivicKpiError subclass for any user mistake.
     """
+    run, results = compute_stream(
+        catalog,
+        period=period,
+        every=every,
+        by=by,
+        kpis=kpis,
+        domains=domains,
+        data_dir=data_dir,
+        as_of=as_of,
+        progress=progress,
+        part_rows=part_rows,
+        max_groups=max_groups,
+    )
+    return run.model_copy(update={"results": list(results)})
+
+
+def compute_stream(
+    catalog: LoadedCatalog | str | Path,
+    *,
+    period: Period | str | None = None,
+    every: SeriesKind | None = None,
+    by: list[str] | list[list[str]] | None = None,
+    kpis: list[str] | None = None,
+    domains: list[str] | None = None,
+    data_dir: str | Path | None = None,
+    as_of: Moment | datetime | str | None = None,
+    progress: Callable[[str], None] | None = None,
+    part_rows: int = PART_ROWS,
+    max_groups: int = MAX_GROUPS,
+) -> tuple[ComputeRun, Iterator[KpiResult]]:
+    """`compute`, for a file output: the run document without its rows (`results` is empty), and the rows, in the
+    order `compute` lists them, each judged when asked for, so that a writer can write each and let it go. The
+    values are computed (and a breakdown over `max_groups` refused) before this returns."""
     request = resolve(
-        catalog, period=period, every=every, by=by, kpis=kpis, domains=domains, data_dir=data_dir, as_of=as_of
+        catalog,
+        period=period,
+        every=every,
+        by=by,
+        kpis=kpis,
+        domains=domains,
+        data_dir=data_dir,
+        as_of=as_of,
+        max_groups=max_groups,
     )
     plan, executor = plan_compute(request, progress, part_rows)
-    return assemble(plan, executor.execute(plan))
+    return assemble_stream(plan, executor.execute(plan))
 
 
 def execute(plan: Plan, progress: Callable[[str], None] | None = None) -> ComputeRun:
@@ -94,6 +147,13 @@ def fix_moment(request: Request, executor: PolarsExecutor) -> Moment:
 
 def assemble(plan: Plan, execution: Execution) -> ComputeRun:
     """Judge every value and write the run document."""
+    run, results = assemble_stream(plan, execution)
+    return run.model_copy(update={"results": list(results)})
+
+
+def assemble_stream(plan: Plan, execution: Execution) -> tuple[ComputeRun, Iterator[KpiResult]]:
+    """The run document without its result rows (`results` is empty), and the rows, each judged when asked for:
+    a file output writes them one at a time instead of holding a breakdown's every group at once."""
     request, loaded = plan.request, plan.request.loaded
     cat, fy = loaded.catalog, loaded.catalog.fiscal_year_start_month
     notes = list(request.notes)
@@ -108,7 +168,7 @@ def assemble(plan: Plan, execution: Execution) -> ComputeRun:
     }
     # Coverage is per KPI: a KPI reading only a dataset that starts early is comparable while another is not.
     datasets = {kpi.id: {k.dataset for k in with_inputs(cat, [kpi]) if k.dataset} for kpi in request.chosen}
-    results = [
+    results = (
         result
         for kpi in request.chosen
         for result in kpi_results(
@@ -123,7 +183,7 @@ def assemble(plan: Plan, execution: Execution) -> ComputeRun:
             first_days(datasets[kpi.id], execution.oldest),
             plan.moment.at,
         )
-    ]
+    )
     spans = {kpi_id: covers(kind, plan.series[-1], fy) for kpi_id, kind in to_date.items()}
     for span in dict.fromkeys(c for c in spans.values() if c is not None):
         ids = [kpi_id for kpi_id, found in spans.items() if found == span]
@@ -134,7 +194,7 @@ def assemble(plan: Plan, execution: Execution) -> ComputeRun:
         for path, rows in zip(dataset.files, execution.file_rows[name], strict=True)
     ]
     breakdowns = request.breakdowns or ()
-    return ComputeRun(
+    run = ComputeRun(
         catalog=CatalogInfo(path=str(loaded.path), sha256=loaded.sha256, title=cat.title),
         data_dir=str(request.root),
         data_files=data_files,
@@ -146,9 +206,10 @@ def assemble(plan: Plan, execution: Execution) -> ComputeRun:
         group_by=list(dict.fromkeys(d for dims in breakdowns for d in dims)),
         breakdowns=[list(dims) for dims in breakdowns],
         percentile_definition=PERCENTILE_METHOD_TEXT,
-        results=results,
+        results=[],
         notes=notes,
     )
+    return run, results
 
 
 def _moment_notes(plan: Plan, execution: Execution) -> list[str]:

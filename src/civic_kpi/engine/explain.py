@@ -32,7 +32,7 @@ from civic_kpi.engine.records import (
     kpi_records,
     plain_group,
 )
-from civic_kpi.engine.request import select_kpis
+from civic_kpi.engine.request import MAX_GROUPS, select_kpis
 from civic_kpi.formula import PERCENTILE_METHOD_TEXT, Formula, walk
 from civic_kpi.formula.tree import Call, Literal
 from civic_kpi.results import (
@@ -62,18 +62,26 @@ def explain(
     group: dict[str, str | None] | None = None,
     data_dir: str | Path | None = None,
     as_of: Moment | datetime | str | None = None,
+    max_groups: int = MAX_GROUPS,
 ) -> Explanation:
     """Explain one KPI for one period (default: the latest complete month) and group (default: overall). `by`
-    adds every group of those columns with the target it was judged against and why."""
+    adds every group of those columns with the target it was judged against and why (at most `max_groups` of
+    them per column, as compute allows)."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     kpi = select_kpis(loaded.catalog, [kpi_id])[0]
     group = plain_group(group)  # '(missing)' is the group without a value, as compute labels it: None
     if kpi.from_kpis:
-        return _from_kpis(loaded, kpi, period, by, group, data_dir, as_of)
+        return _from_kpis(loaded, kpi, period, by, group, data_dir, as_of, max_groups)
     records = kpi_records(loaded, kpi.id, period=period, group=group, data_dir=data_dir, as_of=as_of)
     plan = records.plan
     run = compute(
-        loaded, period=plan.period, kpis=[kpi.id], by=_breakdowns(group, by), data_dir=data_dir, as_of=plan.moment
+        loaded,
+        period=plan.period,
+        kpis=[kpi.id],
+        by=_breakdowns(group, by),
+        data_dir=data_dir,
+        as_of=plan.moment,
+        max_groups=max_groups,
     )
     result = next((r for r in run.results if r.group == group), None)
     counts = _counts(records)
@@ -127,9 +135,13 @@ def _from_kpis(
     group: dict[str, str | None],
     data_dir: str | Path | None,
     as_of: Moment | datetime | str | None,
+    max_groups: int,
 ) -> Explanation:
     """A KPI of KPIs has no records: its formula, its inputs' values, and which KPIs to explain instead."""
-    run = compute(loaded, period=period, kpis=[kpi.id], by=_breakdowns(group, by), data_dir=data_dir, as_of=as_of)
+    by_groups = _breakdowns(group, by)
+    run = compute(
+        loaded, period=period, kpis=[kpi.id], by=by_groups, data_dir=data_dir, as_of=as_of, max_groups=max_groups
+    )
     result = next((r for r in run.results if r.group == group), None)
     names = list(inputs(kpi))
     return Explanation(

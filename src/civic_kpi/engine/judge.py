@@ -6,7 +6,7 @@ This is the last stage: it reads the values an executor filed and never touches 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from functools import lru_cache
 
@@ -43,12 +43,12 @@ def kpi_results(
     to_date: str | None,
     first: Mapping[str, date],
     moment: datetime,
-) -> list[KpiResult]:
+) -> Iterator[KpiResult]:
     """The KPI's result rows: per period of the series, the overall row then each breakdown's groups (in rank
     order for a ranked KPI). `reads`: the KPIs it is computed from, whose values each row lists; `to_date`: the
     to-date window of the KPI or of the KPIs under it, which each row's `covers` spells out; `first`: the first
-    day of records of each dataset it reads, which with the as-of `moment` says how much of a period is covered."""
-    results: list[KpiResult] = []
+    day of records of each dataset it reads, which with the as-of `moment` says how much of a period is covered.
+    Each row is made when asked for, so that a file output can write it and let it go."""
     for period in series:
         prior, year_ago = period.prior(), period.year_ago()
         span = covers(to_date, period, fiscal_year_start_month)
@@ -75,7 +75,7 @@ def kpi_results(
                 if target is not None:
                     then = compared_period(target, now.value)
                     verdict = qualify(verdict, then is not None, gaps_of["now"], gaps_of[then] if then else [])
-                results.append(
+                yield (
                     KpiResult.model_construct(
                         kpi_id=kpi.id,
                         name=kpi.name,
@@ -113,7 +113,6 @@ def kpi_results(
                         ],
                     )
                 )
-    return results
 
 
 def covers(kind: str | None, period: Period, fiscal_year_start_month: int) -> PeriodInfo | None:

@@ -38,6 +38,7 @@ from civic_kpi.data.sources import (
     scan_dataset,
 )
 from civic_kpi.data.values import flags_of, unknown_codes_note, unknown_codes_query
+from civic_kpi.engine.group_limit import group_count_queries, refuse_too_many_groups
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query
 from civic_kpi.engine.request import Request
 from civic_kpi.engine.values import COUNTS, Group, Values, from_kpis, value_of
@@ -157,6 +158,7 @@ class PolarsExecutor:
         import polars as pl
 
         request, tz = self.request, self.request.catalog.timezone
+        self.check_groups(plan)
         frames = {name: self.frame(dp, plan) for name, dp in plan.datasets.items()}
         queries: dict[str, pl.LazyFrame] = {}
         keyed: dict[str, tuple[Query, pl.LazyFrame]] = {}
@@ -200,6 +202,17 @@ class PolarsExecutor:
             if kpi.from_kpis:
                 from_kpis(kpi, request.dims_of[kpi.id], plan.needed, values, request.formulas[kpi.id], self.ctx_values)
         return self._execution(plan, collected, values)
+
+    def check_groups(self, plan: Plan) -> None:
+        """Refuse a breakdown with more groups than the request allows, before the aggregations run: a read of the
+        breakdown columns (and the columns that say which records existed at the moment), nothing else."""
+        known = {
+            name: known_records(as_known_at(self.scans[name].frame, dp.dataset, set(dp.columns), plan.moment))
+            for name, dp in plan.datasets.items()
+        }
+        queries = group_count_queries(plan, known)
+        if queries:
+            refuse_too_many_groups(plan, collect(queries, list(self.scans.values()), self.request.catalog.timezone))
 
     def _execution(self, plan: Plan, collected: dict[str, pl.DataFrame], values: Values) -> Execution:
         notes, cut = [], False
@@ -469,7 +482,8 @@ def split_in_parts(counts: dict[int, int], budget: int) -> list[list[int]]:
 
 def read_query(query: Query, frame: pl.DataFrame, by_key: dict[int, Period], values: Values) -> None:
     """File the values of one collected query under their KPI, period and group."""
-    rows = frame.sort(list(query.dims), nulls_last=True).to_dicts() if query.dims else frame.to_dicts()
+    # One row's dict at a time: a list of every group's dict would be held beside the frame and the values.
+    rows = (frame.sort(list(query.dims), nulls_last=True) if query.dims else frame).iter_rows(named=True)
     if query.keyed:
         # A keyed query has no row for a period without records of a group, where a masked query has a row of
         # zero counts: this is that row's value, so both paths report the same.

@@ -18,7 +18,7 @@ from civic_kpi.time.periods import Period
 Group = tuple[tuple[str, str | None], ...]  # ((dimension, value), ...); () is the overall row
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a breakdown with many groups holds one per KPI, period and group
 class Value:
     """One KPI's value for one period and group, with the counts behind it."""
 

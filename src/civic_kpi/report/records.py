@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 from civic_kpi.results import ComputeRun, KpiResult
 
@@ -66,9 +67,28 @@ def flat_record(run: ComputeRun, result: KpiResult) -> dict[str, Any]:
 
 def to_csv(run: ComputeRun) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    write_csv(run, run.results, buffer)
+    return buffer.getvalue()
+
+
+def write_csv(run: ComputeRun, results: Iterable[KpiResult], handle: TextIO) -> None:
+    """The CSV of `run` with `results` as its rows, written row by row (`results` may be made as it is read)."""
+    writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for result in run.results:
+    for result in results:
         record = flat_record(run, result)
         writer.writerow({key: safe_cell(value) for key, value in record.items()})
-    return buffer.getvalue()
+
+
+def write_json(run: ComputeRun, results: Iterable[KpiResult], handle: TextIO) -> None:
+    """The JSON of `run` with `results` as its rows, written row by row: the same text `to_json` gives for the
+    run holding those rows, without holding them all. (`run.results` is left out.)"""
+    head, tail = run.model_copy(update={"results": []}).model_dump_json(indent=2).split('\n  "results": []', 1)
+    handle.write(head + '\n  "results": [')
+    first = True
+    for result in results:
+        # Each row as pydantic writes a nested model at this depth: its own indented JSON, shifted four spaces.
+        text = result.model_dump_json(indent=2).replace("\n", "\n    ")
+        handle.write(("\n    " if first else ",\n    ") + text)
+        first = False
+    handle.write(("]" if first else "\n  ]") + tail + "\n")
