@@ -273,3 +273,19 @@ def test_every_preset_code_list_has_both_sides_and_a_source():
             # a value list written as a formula would hide unknown codes again
             assert not (" in [" in text and text.count("'") >= 2 and " and " not in text), (name, column, text)
     assert listed >= 15
+
+
+def test_undocumented_codes_are_on_neither_list():
+    # values whose meaning no source documents are reported as unknown, not guessed into a side
+    flags = {name: doc["dataset"].get("flags", {}) for name, doc in presets().items()}
+    for preset in ("nyc311_portal_csv", "nyc311_socrata_json"):
+        closed = flags[preset]["is_closed"]
+        for code in ("Closed - Testing", "Unspecified"):
+            assert code not in closed["true_for"] + closed["false_for"], (preset, code)
+        assert "Unassigned" in closed["false_for"]  # in the 2010-2020 value set, plainly not closed
+    for preset in ("boston311", "boston311_legacy"):
+        resident = flags[preset]["is_resident_channel"]
+        assert "Employee Generated" not in resident["true_for"] + resident["false_for"]
+        assert "Employee Generated" in flags[preset]["is_digital"]["false_for"]
+    assert "Closed" in flags["chicago311"]["is_closed"]["true_for"]
+    assert "Walk-in" in flags["chicago311"]["is_digital"]["false_for"]

@@ -14,6 +14,7 @@ from datetime import datetime
 import pytest
 
 import civic_kpi
+from civic_kpi.catalog.presets import presets
 from tests.conftest import ROOT, SHARED
 
 REAL = SHARED / "realdata"
@@ -113,3 +114,37 @@ def test_open_data_catalog_staleness(values):
 def test_every_real_layout_validates(cli):
     result = cli("validate", CATALOG)
     assert result.exit_code == 0, result.output
+
+
+NYC_2022 = "nyc311-2022-05-01-pyboot/311_Service_Requests_from_2010_to_Present.csv"
+
+
+@pytest.mark.parametrize(
+    ("preset", "flag", "path", "column"),
+    [
+        ("boston311_legacy", "is_closed", "boston311-2022-qsv/boston311-100.csv", "case_status"),
+        ("boston311_legacy", "on_time_flag", "boston311-2022-qsv/boston311-100.csv", "ontime"),
+        ("boston311_legacy", "is_digital", "boston311-2022-qsv/boston311-100.csv", "source"),
+        ("boston311_legacy", "is_resident_channel", "boston311-2022-qsv/boston311-100.csv", "source"),
+        ("nyc311_portal_csv", "is_closed", NYC_2022, "Status"),
+        ("nyc311_portal_csv", "is_digital", NYC_2022, "Open Data Channel Type"),
+        ("nyc311_portal_csv", "is_known_channel", NYC_2022, "Open Data Channel Type"),
+        ("nyc311_portal_csv", "is_closed", "nyc311-2016-qsv-parquet/NYC311-5.csv", "Status"),
+        ("nyc311_portal_csv", "is_digital", "nyc311-2016-qsv-parquet/NYC311-5.csv", "Open Data Channel Type"),
+    ],
+)
+def test_preset_value_lists_cover_every_value_of_the_real_exports(preset, flag, path, column):
+    # a value of a real export on neither list would be reported as unknown on every run of that export
+    spec = presets()[preset]["dataset"]["flags"][flag]
+    with (REAL / path).open(newline="") as handle:
+        seen = {row[column] for row in csv.DictReader(handle)}
+    assert seen, (path, column)
+    assert seen <= set(spec["true_for"]) | set(spec["false_for"]), seen - set(spec["true_for"]) - set(spec["false_for"])
+
+
+def test_legistar_agenda_statuses_are_all_listed():
+    spec = presets()["legistar_events"]["dataset"]["flags"]["is_final"]
+    events = json.loads((REAL / "legistar-nyc-council-events-2023" / "events_2023.json").read_text())
+    seen = {e["EventAgendaStatusName"] for e in events}
+    assert seen == {"Final", "Deferred"}
+    assert seen <= set(spec["true_for"]) | set(spec["false_for"])
