@@ -235,6 +235,6 @@ def test_fail_on_counts_the_rows_of_a_streamed_file(cli, tmp_path):
     done = cli(*args, "-f", "csv", "-o", out, "--fail-on", "fail")
     assert done.exit_code == ExitCode.THRESHOLD
     # Per KPI the overall row and 10 sites; share_a: 9 sites pass, site-001 and the overall row fail.
-    assert "wrote 22 results for 2026-10 (9 pass, 0 warn, 2 fail, 0 no data)" in done.stderr
+    assert "wrote 22 results for 2026-10 (9 pass, 0 warn, 2 fail, 0 not comparable, 0 no data)" in done.stderr
     assert len(out.read_text(encoding="utf-8").splitlines()) == 1 + 22
     assert cli(*args, "-f", "csv", "-o", out, "--fail-on", "warn", "-q").exit_code == ExitCode.THRESHOLD
