@@ -144,6 +144,9 @@ def catalog_error(catalog: Path) -> str:
         ("count(due >= closed)", 3),  # the date on the left: rows 1, 2, 4
         ("count(due < closed)", 1),  # row 3
         ("count(not (closed <= due))", 2),  # row 3 and the open row 5
+        # A date picked by coalesce() or if_else() is still a whole day (midnight-cast: row 4 only).
+        ("count(closed <= coalesce(due, due))", 3),
+        ("count(closed <= if_else(closed > closed, due, due))", 3),
     ],
 )
 def test_a_timestamp_against_a_date_compares_calendar_days(tmp_path, formula, expected):

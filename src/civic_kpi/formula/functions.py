@@ -196,7 +196,19 @@ def is_date(node: Node, ctx: Context) -> bool:
     if isinstance(node, BinaryOp) and node.op in ("+", "-"):
         pairs = [(node.left, node.right)] + ([(node.right, node.left)] if node.op == "+" else [])
         return any(is_date(start, ctx) and isinstance(shift, Call) and shift.name == "days" for start, shift in pairs)
+    if isinstance(node, Call) and node.name in _CHOOSERS:
+        # coalesce(due2, due) or if_else(c, due2, due) is a date when every value it picks from is one (a date
+        # mixed with a timestamp is a timestamp to Polars).
+        return all(is_date(arg, ctx) for arg in chosen_values(node))
     return isinstance(node, Call) and node.name == "date"
+
+
+_CHOOSERS = ("coalesce", "if_else")
+
+
+def chosen_values(call: Call) -> list[Node]:
+    """The arguments coalesce() or if_else() may give back (not if_else's condition)."""
+    return list(call.args[1:] if call.name == "if_else" else call.args)
 
 
 def _instant(value: pl.Expr, zone: str) -> pl.Expr:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from civic_kpi.formula.functions import REGISTRY
+from civic_kpi.formula.functions import REGISTRY, chosen_values
 from civic_kpi.formula.tree import (
     BinaryOp,
     BoolOp,
@@ -61,6 +61,9 @@ def kind_of(node: Node, columns: Mapping[str, str], params: Mapping[str, Any]) -
         function = REGISTRY[node.name]
         if node.name == "date" and isinstance(node.args[0], Literal):
             return "date"
+        if node.name in ("coalesce", "if_else"):
+            kinds = {kind_of(arg, columns, params) for arg in chosen_values(node)}
+            return kinds.pop() if len(kinds) == 1 else None
         return function.gives
     return None
 
