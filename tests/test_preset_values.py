@@ -142,6 +142,17 @@ def test_bad_values_in_a_column_no_kpi_uses_are_a_note(tmp_path, cli):
     assert civic_kpi.compute(path, period="2024-01").results[0].value == 1  # compute indeed reads it fine
 
 
+def test_bad_values_in_an_event_column_are_a_problem_as_compute_reads_them_for_the_moment(tmp_path, cli):
+    # No KPI reads Closed Date, but compute reads every event stamp to find the as-of moment, and refuses this one.
+    (tmp_path / "nyc.csv").write_text(NYC_HEADER + "1,01/31/2024 11:15:00 PM,notadate,NYPD,Noise,Closed,,ONLINE\n")
+    path = catalog(tmp_path, "{preset: nyc311_portal_csv, path: nyc.csv}", {"closed": "count(is_closed)"})
+    result = cli("validate", path)
+    assert result.exit_code == 2, result.output
+    assert "column 'Closed Date': 1 value is not a valid datetime" in result.stderr
+    assert "compute does not fail on it" not in result.stderr
+    assert cli("compute", "-c", path, "--period", "2024-01").exit_code == 2
+
+
 @pytest.mark.skipif(not REAL_NYC.exists(), reason="the real exports live in ../shared/realdata, absent here")
 def test_real_nyc_export_in_the_layout_before_april_2018(tmp_path, cli):
     # The real 2022 export without its channel column is the portal's layout before April 2018.

@@ -130,7 +130,8 @@ def _check_files(
                 else ""
             ),
         )
-        if bad.column in used:
+        # compute reads every event column of every dataset to find the as-of moment, used by a KPI or not
+        if bad.column in used or bad.column in dataset.event_columns:
             report.problems.append(problem)
         else:
             unread = "; no KPI, check or review reads this column, so compute does not fail on it"
