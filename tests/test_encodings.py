@@ -175,6 +175,26 @@ def test_a_character_cut_by_a_chunk_boundary_is_not_a_stray(tmp_path):
     assert decoding(path).stray_count == 0
 
 
+def test_a_replacement_character_the_file_holds_is_utf8_text(tmp_path):
+    # An export that went through a lossy conversion holds a real U+FFFD; with one stray byte beside it, the file
+    # is still UTF-8 (read as cp1250 it printed 'Seďż˝al').
+    path = tmp_path / "f.csv"
+    path.write_bytes("ts,who\n2024-01-05,Se\ufffdal\n".encode() + b"2024-01-06,Caf\xe9\n")
+    found = decoding(path)
+    assert (found.encoding, found.stray_count) == ("utf-8", 1)
+
+
+def test_many_strays_before_the_first_utf8_character_do_not_make_the_file_legacy(tmp_path):
+    # 150 stray bytes in the first megabyte, then Señal after it: the file is UTF-8, every stray counted.
+    strays = b"".join(b"2024-01-05,x\xff\n" for _ in range(150))
+    raw = b"ts,who\n" + strays + b"2024-01-05,plain\n" * 80_000 + f"2024-01-06,{SENAL}\n".encode()
+    path = tmp_path / "f.csv"
+    path.write_bytes(raw)
+    found = decoding(path)
+    assert (found.encoding, found.stray_count) == ("utf-8", 150)
+    assert found.strays[0].line == 2
+
+
 # ----------------------------------------------------------------------------------------------- other encodings
 
 

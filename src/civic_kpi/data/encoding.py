@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import functools
 import gzip
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -139,13 +140,41 @@ def _checked(path: Path, legacy: bool) -> Decoding:
                 pending = data[used:]
                 count += len(found)
                 first += [(offset + start, data[start:end]) for start, end in found[: _SHOWN - len(first)]]
-                # Beyond ASCII, and not only the replacement characters of the strays just found.
-                multibyte = multibyte or not (text.replace("\ufffd", "") if found else text).isascii()
+                # Beyond ASCII, and not only the replacement characters of the strays just found (a U+FFFD the
+                # file itself holds, from an earlier lossy conversion, is UTF-8 text).
+                beyond = (text.replace("\ufffd", "") if found else text).isascii() is False
+                multibyte = multibyte or beyond or (bool(found) and text.count("\ufffd") > len(found))
             offset += used
-            if final or (legacy and count >= _LEGACY_AFTER and not multibyte):
+            if final:
+                break
+            if legacy and count >= _LEGACY_AFTER and not multibyte:
+                # So many strays and no UTF-8 character yet: a legacy file, unless UTF-8 text comes later; a fast
+                # search for one, and a full count from the start only then, never re-decodes valid UTF-8.
+                if _utf8_later(handle, pending):
+                    return _checked(path, legacy=False)
                 break
     strays = _located(path, first) if first else ()
     return Decoding(UTF8 if multibyte or not count or not legacy else "", strays=strays, stray_count=count)
+
+
+# A well-formed UTF-8 sequence of two to four bytes, as the decoder accepts them (no overlong forms or surrogates).
+_UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
+
+
+def _utf8_later(handle: IO[bytes], pending: bytes) -> bool:
+    """Whether the rest of the file holds a UTF-8 character beyond ASCII (chunks overlap by 3 bytes, so a
+    character split between two is found)."""
+    tail = pending
+    while chunk := handle.read(_CHUNK):
+        data = tail + chunk
+        if not data.isascii() and _UTF8_SEQUENCE.search(data):
+            return True
+        tail = data[-3:]
+    return bool(tail) and not tail.isascii() and _UTF8_SEQUENCE.search(tail) is not None
 
 
 def _located(path: Path, strays: list[tuple[int, bytes]]) -> tuple[Stray, ...]:
