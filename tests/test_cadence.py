@@ -77,7 +77,11 @@ def test_free_text_forms_that_wrap_a_cadence(text, days):
         ("every blue moon", "unmapped"),
         ("R/P", "unmapped"),
         ("R/PXY", "unmapped"),
-        ("R/P0D", "sub-day"),
+        ("R/P0D", "unmapped"),  # no length: not a cadence, not a short one either
+        ("PT", "unmapped"),
+        ("R/PT", "unmapped"),
+        ("R/P0Y", "unmapped"),
+        ("R/PT1S", "sub-day"),
         ("R/PT23H59M", "sub-day"),
         ("Hourly (R/PT1H)", "sub-day"),
     ],

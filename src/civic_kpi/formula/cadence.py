@@ -77,8 +77,11 @@ def _iso_days(text: str) -> float | None:
         return None
     if isinstance(duration, isodate.Duration):
         months = float(duration.years) * 12 + float(duration.months)
-        return months * MONTH_DAYS + duration.tdelta.total_seconds() / 86400
-    return duration.total_seconds() / 86400
+        days = months * MONTH_DAYS + duration.tdelta.total_seconds() / 86400
+    else:
+        days = duration.total_seconds() / 86400
+    # 'PT' or 'R/P0Y' has no length: not a cadence at all, rather than one shorter than a day.
+    return days if days > 0 else None
 
 
 def _one(text: str) -> Cadence | None:
