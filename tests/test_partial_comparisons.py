@@ -99,6 +99,31 @@ def test_a_partial_year_ago_period_is_not_comparable_and_a_whole_one_is_judged(t
     assert (events.value, events.year_ago.value, events.status, events.status_reason) == (11, 10, Status.PASS, None)
 
 
+@pytest.mark.parametrize(
+    ("covers_from", "status", "quarter_note"),
+    [
+        # The export is said to start on 2025-01-01: January simply had no events, the quarter is whole (+10% passes).
+        ("2025-01-01", Status.PASS, False),
+        # Said to start on 2025-01-02: one day of the quarter is missing, so it is still not comparable.
+        ("2025-01-02", Status.NOT_COMPARABLE, True),
+    ],
+)
+def test_covers_from_says_where_an_export_starts_when_its_first_record_comes_later(
+    tmp_path, covers_from, status, quarter_note
+):
+    path = small(tmp_path, PARTIAL)
+    text = path.read_text().replace("    path: events.csv\n", f"    path: events.csv\n    covers_from: {covers_from}\n")
+    path.write_text(text)
+    run = civic_kpi.compute(path, period="2026-Q1", as_of=AFTER_THE_QUARTER)
+    events = overall(run, "events")
+    assert (events.value, events.year_ago.value, events.status) == (11, 10, status)
+    if quarter_note:
+        assert events.status_reason == (
+            "the year-ago period 2025-Q1 is covered only from 2025-01-02 (89 of 90 days) in dataset events"
+        )
+    assert any("2025-Q1" in note for note in run.notes) == quarter_note
+
+
 def test_coverage_is_per_kpi_and_follows_the_kpis_a_kpi_reads(tmp_path):
     run = civic_kpi.compute(small(tmp_path, PARTIAL), period="2026-Q1", as_of=AFTER_THE_QUARTER)
     # Visits start in 2024: 12 against 10 is +20%, a plain pass in the same run.

@@ -274,6 +274,12 @@ class Dataset(StrictModel):
     date_column: Identifier = Field(
         description="The column that places a record in a period, unless a KPI's window says otherwise."
     )
+    covers_from: date | None = Field(
+        None,
+        description="The first day the export covers, where its first record may come later (a meetings export "
+        "from 2024-07-01 whose first meeting was on 07-09). Default: the day of the first record. A period that "
+        "starts before it is covered only in part, and a comparison with it is not comparable.",
+    )
     as_of_column: Identifier | None = Field(
         None,
         description="The column whose newest value tells how fresh the export is (default: date_column). "

@@ -11,7 +11,7 @@ run = assemble(plan, execution)                      engine/judge.py: targets, c
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from civic_kpi.catalog.graph import inputs, with_inputs
@@ -157,7 +157,14 @@ def assemble_stream(plan: Plan, execution: Execution) -> tuple[ComputeRun, Itera
     request, loaded = plan.request, plan.request.loaded
     cat, fy = loaded.catalog, loaded.catalog.fiscal_year_start_month
     notes = list(request.notes)
-    notes += coverage_notes(plan.series, execution.oldest)
+    # Where the export starts: the first record's day, or the day the catalog says the export covers from.
+    oldest = {
+        name: first
+        if first is None or cat.datasets[name].covers_from is None
+        else datetime.combine(cat.datasets[name].covers_from, time())
+        for name, first in execution.oldest.items()
+    }
+    notes += coverage_notes(plan.series, oldest)
     notes += execution.notes
     notes += _moment_notes(plan, execution)
     by_id = {kpi.id: kpi for kpi in request.computed}
@@ -180,7 +187,7 @@ def assemble_stream(plan: Plan, execution: Execution) -> tuple[ComputeRun, Itera
             [by_id[i] for i in inputs(kpi)],
             fy,
             to_date[kpi.id],
-            first_days(datasets[kpi.id], execution.oldest),
+            first_days(datasets[kpi.id], oldest),
             plan.moment.at,
         )
     )
