@@ -287,7 +287,7 @@ def test_hostile_names_stay_text_and_csv_cells_cannot_run(cli, hostile_catalog, 
     assert page.cards["sla_compliance"]["name"] == "SLA " + HOSTILE  # still readable, as text
     text = "".join(page.text)
     assert HOSTILE in text  # the group's row in the drill-down table
-    assert '<text' in html and '>&lt;script&gt;alert("x")&lt;/script&gt;' in html  # its bar label in the SVG
+    assert "<text" in html and '>&lt;script&gt;alert("x")&lt;/script&gt;' in html  # its bar label in the SVG
     rows = csv_links(page)["sla_compliance_by_channel.csv"]
     assert {row["group"] for row in rows} == {HOSTILE, "'" + FORMULA}
 
@@ -296,10 +296,7 @@ def test_a_month_without_data_is_a_gap_not_a_zero(cli, catalog, data, tmp_path):
     # Requests in June, July, September and October 2026, none in August: all closed in time (SLA 1 day).
     write_311(
         data,
-        [
-            sr(f"2026-{month:02d}-05 09:00:00", f"2026-{month:02d}-05 12:00:00")
-            for month in (6, 7, 9, 10)
-        ],
+        [sr(f"2026-{month:02d}-05 09:00:00", f"2026-{month:02d}-05 12:00:00") for month in (6, 7, 9, 10)],
     )
     out = tmp_path / "d.html"
     args = ["report", "-c", catalog, "--period", PERIOD, "--kpi", "sla_compliance", "--as-of", "2026-11-01"]

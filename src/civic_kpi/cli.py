@@ -535,6 +535,9 @@ def report(
       civic-kpi report --period 2026-10 --domain "311 Customer Service" -o 311.html
     """
     with _user_errors():
+        from civic_kpi.report.charts import prepare
+
+        prepare()  # the charts' set-up runs while compute reads the data
         with _progress(quiet, f"loading {catalog}") as progress:
             session = Session(catalog, data_dir, as_of)
             board = session.dashboard(

@@ -28,6 +28,21 @@ STATUS_COLORS = {
 }
 
 
+def prepare() -> Any:
+    """Start importing Altair and compiling the chart templates on a thread, to run while compute reads the data
+    (Polars works outside the GIL): that second of set-up then costs the report nothing. Returns the thread."""
+    from threading import Thread
+
+    def compile_all() -> None:
+        for has_goal, has_warn in ((True, True), (True, False), (False, False)):
+            _trend_template(has_goal, has_warn)
+        _breakdown_template()
+
+    thread = Thread(target=compile_all, name="civic-kpi-charts", daemon=True)
+    thread.start()
+    return thread
+
+
 def trend_spec(
     rows: list[dict[str, Any]], *, goal: float | None, warn: float | None, description: str
 ) -> dict[str, Any]:
@@ -70,9 +85,7 @@ def _trend_template(has_goal: bool, has_warn: bool) -> dict[str, Any]:
 def breakdown_spec(rows: list[dict[str, Any]], *, description: str) -> dict[str, Any]:
     """A bar per group (rows in the order given: failing first), colored by status and labelled with its status
     word so that color is never the only cue, and each group's own goal as a tick."""
-    spec = _with_data(
-        _breakdown_template(), {"groups": rows}, description
-    )
+    spec = _with_data(_breakdown_template(), {"groups": rows}, description)
     spec["height"] = max(60, 22 * len(rows))
     # The layers' y domains are merged without their sort (Vega sorts a multi-source domain only by itself), so
     # the groups' order is given as the domain outright.

@@ -48,7 +48,7 @@ def count_text(result: KpiResult) -> str:
     return ""
 
 
-def change_text(result: KpiResult, prior: Comparison | None | Literal[False] = False) -> str:
+def change_text(result: KpiResult, prior: Comparison | Literal[False] | None = False) -> str:
     """Change against the prior period (or the comparison given, such as `result.year_ago`): percentage points for
     percents, relative change otherwise."""
     prior = result.prior if prior is False else prior

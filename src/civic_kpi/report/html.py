@@ -182,11 +182,16 @@ def _breakdown(card: KpiCard, columns: list[str], rows: list[KpiResult]) -> Char
         csv_uri=csv_uri(
             ["group", "value", "target", "status", "sample_size"],
             [
-                [row.group_label, _number(row.value), _number(card.group_goals.get(row.group_label)),
-                 row.status.value, "" if row.sample_size is None else row.sample_size]
+                [
+                    row.group_label,
+                    _number(row.value),
+                    _number(card.group_goals.get(row.group_label)),
+                    row.status.value,
+                    "" if row.sample_size is None else row.sample_size,
+                ]
                 for row in ordered
             ],
-        ),  # fmt: skip
+        ),
     )
     return Chart(spec=spec, label=label, table=table)
 
