@@ -176,13 +176,14 @@ def test_a_section_per_domain_in_catalog_order_with_its_kpi_count(sample):
     for record in doc["results"]:
         domains.setdefault(record["domain"], set()).add(record["kpi_id"])
     expected = [f"{name} · {len(ids)} KPI{'s' if len(ids) != 1 else ''}" for name, ids in domains.items()]
-    assert page.h2 == expected
+    programs = ["Monthly performance review", "Fiscal-year scorecard"]  # after the domains (see below)
+    assert page.h2 == expected + programs
     assert page.h2[:3] == [
         "311 Customer Service · 6 KPIs",
         "Public Records & Open Data · 6 KPIs",
         "Public Meetings & Engagement · 5 KPIs",
     ]
-    assert page.nav == list(domains)
+    assert page.nav == list(domains) + programs
     for record in doc["results"]:
         assert page.card_domain[record["kpi_id"]].startswith(record["domain"] + " ·")
     tags = [tag for tag, _ in page.tags]
@@ -342,3 +343,60 @@ def test_output_is_required(cli, tmp_path):
     result = cli("report", "-c", CATALOG)
     assert result.exit_code == 2
     assert "--output" in result.output
+
+
+# ------------------------------------------------------------------------------------------------------ programs
+
+
+def _program_rows(html: str, program: str) -> list[list[str]]:
+    """The rows of a program section's table, each cell's text."""
+    table = html[html.index(f'<table data-program="{program}">') :]
+    table = table[: table.index("</table>")]
+    body = table[table.index("<tbody>") :]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    cells = [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S) for row in rows]
+    from html import unescape
+
+    return [[unescape(cell) for cell in row] for row in cells]
+
+
+def test_houston_review_section_lists_what_review_lists(sample, cli):
+    _, html, _ = sample
+    result = cli("review", "-c", CATALOG, "--month", PERIOD, "--format", "json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    rows = _program_rows(html, "performance-review")
+    assert len(rows) == len(doc["items"]) == 14
+    for row, item in zip(rows, doc["items"], strict=True):
+        assert row[0] == (item["owner"] or "")
+        assert row[2] == item["rule"]
+    assert rows[0] == ["Animal Services", "Dead Animal Pickup", "on-time performance under 90%", "89.5%", "17 of 19"]
+    assert "reviews due by 2026-11-15" in html
+    assert '<a href="#performance-review">Monthly performance review</a>' in html  # in the menu
+
+
+def test_kansas_city_scorecard_section_shows_what_scorecard_shows(sample, cli):
+    _, html, _ = sample
+    result = cli("scorecard", "-c", CATALOG, "--format", "json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    rows = _program_rows(html, "scorecard")
+    assert [row[0] for row in rows] == [r["measure"] for r in doc["rows"]]
+    words = {"pass": "✔ pass", "warn": "▲ warn", "fail": "✘ fail", "no_data": "– no data",
+             "not_comparable": "≠ not comparable", "no_target": "· no target"}  # fmt: skip
+    assert [row[4] for row in rows] == [words[r["status"]] for r in doc["rows"]]
+    # Read off `civic-kpi scorecard` by hand: FY2025 89.6%, FY2026 target >= 90%, actual 87.4%, FY2027 >= 92%.
+    assert rows[0] == ["SLA Compliance", "89.6%", ">= 90%", "87.4%", "✘ fail", ">= 92%"]
+    links = csv_links(parse(html))
+    assert [r["measure"] for r in links["scorecard_FY2026.csv"]] == [r["measure"] for r in doc["rows"]]
+
+
+def test_no_scorecard_without_fiscal_year_targets_and_no_review_for_a_quarter(tmp_path):
+    import civic_kpi
+
+    session = civic_kpi.open(CATALOG)
+    board = session.dashboard(period="2026-Q3", kpis=["reopen_rate"])  # reopen_rate has no target.by_period
+    assert board.review is None and board.scorecard is None
+    assert board.run.period.label == "2026-Q3"
+    assert [r.period.label for r in board.trend.results][-1] == "2026-09"
+    assert len(board.trend.results) == 24

@@ -406,3 +406,7 @@ class DashboardRun(_Frozen):
     run: ComputeRun
     trend: ComputeRun
     cards: list[KpiCard]
+    review: ReviewRun | None = Field(None, description="The month's performance review, where the catalog has one.")
+    scorecard: ScorecardRun | None = Field(
+        None, description="The fiscal-year scorecard, where a KPI's target names fiscal years (target.by_period)."
+    )

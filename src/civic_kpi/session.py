@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -174,7 +175,10 @@ class Session:
     ) -> DashboardRun:
         """What `report` draws: compute's run for the period (the cards and their breakdowns), the series behind
         the trend charts (the 24 months up to the period, or the `every` series of `period`, the cards then
-        showing its last period) and each KPI's definition, in catalog order. Takes compute's options."""
+        showing its last period) and each KPI's definition, in catalog order; with the month's performance review
+        where the catalog has one and the fiscal-year scorecard where a target names fiscal years. Takes compute's
+        options."""
+        from civic_kpi.engine import select_kpis
         from civic_kpi.results import DashboardRun
 
         options: dict[str, Any] = {"kpis": kpis, "domains": domains, "progress": progress, "max_groups": max_groups}
@@ -185,7 +189,16 @@ class Session:
             trend = self.compute(period, every=every, by=[], **options)
             last = trend.results[-1].period.label  # select_kpis never returns no KPI, and each has every period
             run = self.compute(last, by=by, **options)
-        return DashboardRun(run=run, trend=trend, cards=self._cards(run, kpis, domains))
+        catalog = self.catalog.catalog
+        review = scorecard = None
+        if catalog.performance_review is not None and re.fullmatch(r"\d{4}-\d{2}", run.period.label):
+            review = self.review(run.period.label, progress=progress)
+        chosen = select_kpis(catalog, kpis, domains)
+        if any(kpi.target is not None and kpi.target.by_period for kpi in chosen):
+            # The latest fiscal year that has ended at the as-of moment, as `scorecard` takes by default.
+            scorecard = self.scorecard(kpis=[kpi.id for kpi in chosen], progress=progress)
+        cards = self._cards(run, kpis, domains)
+        return DashboardRun(run=run, trend=trend, cards=cards, review=review, scorecard=scorecard)
 
     def report(
         self,

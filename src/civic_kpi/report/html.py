@@ -13,9 +13,9 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
-from civic_kpi.report.formatting import STATUS_TEXT, change_text, count_text, plain, span_text, value_text
+from civic_kpi.report.formatting import STATUS_TEXT, amount, change_text, count_text, plain, span_text, value_text
 from civic_kpi.report.records import safe_cell
-from civic_kpi.results import DashboardRun, KpiCard, KpiResult, Status, moment_text
+from civic_kpi.results import DashboardRun, KpiCard, KpiResult, ReviewRun, ScorecardRun, Status, moment_text
 
 # Failing groups first in a drill-down: those a director must act on, then the ones to watch.
 _STATUS_ORDER = {
@@ -107,7 +107,7 @@ def _trend(card: KpiCard, rows: list[KpiResult], every: str) -> Chart:
     missing = [row.period.label for row in rows if row.value is None]
     label = (
         f"Trend of {plain(card.name)} by {every}, {rows[0].period.label} to {rows[-1].period.label}"
-        + (f", against the target {card.goal:g}" if card.goal is not None else "")
+        + (f", against the target {value_text(card.goal, card.unit, card.decimals)}" if card.goal is not None else "")
         + ", with the year-ago value dashed"
         + (f"; no data for {', '.join(missing)}" if missing else "")
         + "."
@@ -196,6 +196,96 @@ def _breakdown(card: KpiCard, columns: list[str], rows: list[KpiResult]) -> Char
     return Chart(spec=spec, label=label, table=table)
 
 
+@dataclass
+class ProgramView:
+    """A program's list as its own section: the Houston monthly review, the Kansas City scorecard."""
+
+    name: str
+    anchor: str
+    lede: str
+    table: Table
+    notes: list[str]
+    empty: str | None = None  # said instead of the table when it has no row
+
+
+def _review(run: ReviewRun, anchor: str) -> ProgramView:
+    from civic_kpi.report.review import review_csv
+
+    def group(item: Any) -> str:
+        return ", ".join(str(v) for k, v in item.group.items() if v is not None and k != run.owner_key)
+
+    def behind(item: Any) -> str:
+        if item.numerator is not None and item.denominator is not None:
+            return f"{amount(item.numerator)} of {amount(item.denominator)}"
+        return f"{item.sample_size:,} answers" if item.sample_size is not None else ""
+
+    rows = [
+        [
+            plain(item.owner or ""),
+            plain(group(item)),
+            plain(item.rule),
+            value_text(item.value, item.unit, 1 if item.unit == "percent" else 2),
+            behind(item),
+        ]
+        for item in run.items
+    ]
+    caption = f"Performance review for {run.month.label}"
+    return ProgramView(
+        name="Monthly performance review",
+        anchor=anchor,
+        lede=f"{caption}: {len(run.items)} finding(s) in {run.groups_checked} groups; reviews due by "
+        f"{run.review_due:%Y-%m-%d} (Houston 311 policy 5.2).",
+        table=Table(
+            caption=caption,
+            headings=["Owner", "Group", "Standard missed", "Value", "Behind it"],
+            rows=rows,
+            csv_name=f"review_{run.month.label}.csv",
+            csv_uri="data:text/csv;charset=utf-8," + quote(review_csv(run), safe=""),
+        ),
+        notes=[plain(note) for note in run.notes],
+        empty=None if rows else "No group fell short of a standard.",
+    )
+
+
+def _scorecard(run: ScorecardRun, anchor: str) -> ProgramView:
+    from civic_kpi.report.scorecard import scorecard_csv
+
+    this = run.fiscal_year.label + ("" if run.complete else " YTD")
+    rows = [
+        [
+            plain(row.measure),
+            value_text(row.last_year_actual, row.unit, row.decimals),
+            plain(row.this_year_target or ""),
+            value_text(row.this_year_actual, row.unit, row.decimals),
+            STATUS_TEXT[row.status],
+            plain(row.next_year_target or ""),
+        ]
+        for row in run.rows
+    ]
+    reasons = [f"{plain(row.measure)}: {plain(row.status_reason)}" for row in run.rows if row.status_reason]
+    year = run.fiscal_year
+    return ProgramView(
+        name="Fiscal-year scorecard",
+        anchor=anchor,
+        lede=f"Measures of success, {year.label} ({year.start} to {year.end}), as Kansas City publishes them.",
+        table=Table(
+            caption=f"Scorecard {year.label}",
+            headings=[
+                "Measure",
+                f"{run.last_year.label} Actual",
+                f"{this} Target",
+                f"{this} Actual",
+                "Status",
+                f"{run.next_year} Target",
+            ],
+            rows=rows,
+            csv_name=f"scorecard_{year.label}.csv",
+            csv_uri="data:text/csv;charset=utf-8," + quote(scorecard_csv(run), safe=""),
+        ),
+        notes=[*reasons, *(plain(note) for note in run.notes)],
+    )
+
+
 def _notes(rows: list[KpiResult]) -> list[str]:
     notes = []
     for row in rows:
@@ -255,6 +345,11 @@ def to_html(board: DashboardRun) -> str:
     ]
     for chart, drawn in zip(charts, svgs([chart.spec for chart in charts]), strict=True):
         chart.svg = drawn
+    programs = []
+    if board.review is not None:
+        programs.append(_review(board.review, _slug("performance review", used)))
+    if board.scorecard is not None:
+        programs.append(_scorecard(board.scorecard, _slug("scorecard", used)))
     counts = run.counts()
     summary = [(STATUS_TEXT[status], status.value.replace("_", "-"), counts[status.value]) for status in SUMMARY]
     environment = jinja2.Environment(
@@ -275,6 +370,7 @@ def to_html(board: DashboardRun) -> str:
         year_ago_period=run.year_ago_period.label,
         summary=summary,
         domains=list(domains.values()),
+        programs=programs,
         notes=[plain(note) for note in run.notes],
         percentiles=plain(run.percentile_definition),
         tool=f"{run.tool} {run.tool_version}",
