@@ -400,3 +400,16 @@ def test_no_scorecard_without_fiscal_year_targets_and_no_review_for_a_quarter(tm
     assert board.run.period.label == "2026-Q3"
     assert [r.period.label for r in board.trend.results][-1] == "2026-09"
     assert len(board.trend.results) == 24
+
+
+def test_every_quarter_draws_the_series_and_the_cards_show_its_last_quarter():
+    import civic_kpi
+
+    session = civic_kpi.open(CATALOG)
+    board = session.dashboard(period="FY2026", every="quarter", kpis=["reopen_rate"])
+    # FY2026 runs July 2025 to June 2026 (fiscal_year_start_month: 7): four calendar quarters.
+    assert [r.period.label for r in board.trend.results] == ["2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2"]
+    assert board.run.period.label == "2026-Q2"
+    assert board.run.results[0].value == board.trend.results[-1].value
+    single = session.compute("2026-Q2", kpis=["reopen_rate"])
+    assert board.run.results[0].value == single.results[0].value
