@@ -489,6 +489,79 @@ def scorecard(
         _emit(lambda f, **kw: render_scorecard(run, f, **kw), fmt, output, summary, quiet)
 
 
+@app.command()
+def report(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The HTML file to write (atomically), e.g. dashboard.html.")
+    ],
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    data_dir: DataDirOption = None,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period",
+            "-p",
+            help="The period the cards show: 2026-10, 2026-Q3, 2026, FY2026 or 2026-01-01..2026-03-31 (default: "
+            "latest complete month). The trend charts show the 24 months up to it.",
+        ),
+    ] = None,
+    every: Annotated[
+        Every | None,
+        typer.Option(
+            "--every",
+            "-e",
+            help="Trend charts by quarter, year or fiscal year over --period (the cards show its last one); "
+            "default: by month, the 24 months up to the period.",
+        ),
+    ] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by", "-b", help="Drill down by this column instead of each KPI's catalog group_by (as compute)."
+        ),
+    ] = None,
+    kpi: Annotated[list[str] | None, typer.Option("--kpi", "-k", help="Only these KPI ids (repeatable).")] = None,
+    domain: Annotated[list[str] | None, typer.Option("--domain", help="Only KPIs of this domain.")] = None,
+    max_groups: MaxGroupsOption = None,
+    as_of: AsOfOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Write the dashboard: one self-contained HTML page (no server, no internet needed) with a card per KPI, its
+    status, trend against the target, drill-down by group and every chart's data as a table and a CSV download.
+
+    \b
+    Examples:
+      civic-kpi report -o dashboard.html
+      civic-kpi report --period 2026-10 --domain "311 Customer Service" -o 311.html
+    """
+    with _user_errors():
+        from civic_kpi.report.charts import prepare
+
+        prepare()  # the charts' set-up runs while compute reads the data
+        with _progress(quiet, f"loading {catalog}") as progress:
+            session = Session(catalog, data_dir, as_of)
+            board = session.dashboard(
+                period,
+                every=every.value if every else None,  # type: ignore[arg-type]  # Every's values are SERIES_KINDS
+                by=_breakdowns(by),
+                kpis=_split(kpi),
+                domains=domain or None,
+                progress=progress,
+                max_groups=max_groups,
+            )
+        from civic_kpi.output import write_atomic
+        from civic_kpi.report.html import to_html
+
+        write_atomic(output, to_html(board))
+        if not quiet:
+            counts = board.run.counts()
+            _err(
+                f"wrote the dashboard of {len(board.cards)} KPIs for {board.run.period.label} to {output} "
+                f"({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, "
+                f"{counts['not_comparable']} not comparable, {counts['no_data']} no data)"
+            )
+
+
 class CheckFormat(StrEnum):
     table = "table"
     json = "json"

@@ -375,3 +375,38 @@ class RecordRows:
     # file, row and column (as compute does) rather than a Polars error.
     collect: Any = field(repr=False, default=None)
     as_of: datetime | None = None
+
+
+class KpiCard(_Frozen):
+    """What the dashboard shows about a KPI beside its numbers: its definition as the catalog writes it and the
+    lines its charts draw. Read from the catalog by the session, so that the HTML reporter needs no catalog."""
+
+    id: str
+    name: str
+    domain: str
+    unit: str
+    decimals: int = 1
+    description: str | None = None
+    reference: str | None = Field(None, description="The source document's formula, as written there.")
+    formulas: dict[str, str] = Field(default_factory=dict, description="numerator, denominator or value; where.")
+    target: str | None = Field(None, description="The target in words, with the groups that have their own.")
+    target_text: str | None = Field(None, description="The target as the source document words it.")
+    goal: float | None = Field(None, description="The line the value is judged against, when it is one number.")
+    warn: float | None = Field(None, description="The warning line, when the goal has one.")
+    group_goals: dict[str, float | None] = Field(
+        default_factory=dict, description="Each group's own goal line (by group label), for the drill-down."
+    )
+    group_by: list[list[str]] = Field(default_factory=list, description="The catalog's breakdowns of the KPI.")
+
+
+class DashboardRun(_Frozen):
+    """Everything `civic-kpi report` draws: the chosen period's run, the monthly (or --every) series behind the
+    trend charts, and each KPI's card, in catalog order."""
+
+    run: ComputeRun
+    trend: ComputeRun
+    cards: list[KpiCard]
+    review: ReviewRun | None = Field(None, description="The month's performance review, where the catalog has one.")
+    scorecard: ScorecardRun | None = Field(
+        None, description="The fiscal-year scorecard, where a KPI's target names fiscal years (target.by_period)."
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from civic_kpi.results import (
         CheckRun,
         ComputeRun,
+        DashboardRun,
         Explanation,
         FileProfile,
         KpiList,
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
     from civic_kpi.time.periods import Period, SeriesKind
 
 Progress = Callable[[str], None]
+
+TREND_MONTHS = 24  # the dashboard's trend charts: two years, so that each month has its year-ago month beside it
 
 
 class Session:
@@ -157,6 +161,119 @@ class Session:
             progress=progress,
             max_groups=MAX_GROUPS if max_groups is None else max_groups,
         )
+
+    def dashboard(
+        self,
+        period: Period | str | None = None,
+        *,
+        every: SeriesKind | None = None,
+        by: list[str] | list[list[str]] | None = None,
+        kpis: list[str] | None = None,
+        domains: list[str] | None = None,
+        progress: Progress | None = None,
+        max_groups: int | None = None,
+    ) -> DashboardRun:
+        """What `report` draws: compute's run for the period (the cards and their breakdowns), the series behind
+        the trend charts (the 24 months up to the period, or the `every` series of `period`, the cards then
+        showing its last period) and each KPI's definition, in catalog order; with the month's performance review
+        where the catalog has one and the fiscal-year scorecard where a target names fiscal years. Takes compute's
+        options."""
+        from civic_kpi.engine import select_kpis
+        from civic_kpi.results import DashboardRun
+
+        options: dict[str, Any] = {"kpis": kpis, "domains": domains, "progress": progress, "max_groups": max_groups}
+        if every is None or (every == "month" and period is None):
+            run = self.compute(period, by=by, **options)
+            trend = self.compute(_months_up_to(run.period.end, TREND_MONTHS), every="month", by=[], **options)
+        else:
+            trend = self.compute(period, every=every, by=[], **options)
+            last = trend.results[-1].period.label  # select_kpis never returns no KPI, and each has every period
+            run = self.compute(last, by=by, **options)
+        catalog = self.catalog.catalog
+        review = scorecard = None
+        if catalog.performance_review is not None and re.fullmatch(r"\d{4}-\d{2}", run.period.label):
+            review = self.review(run.period.label, progress=progress)
+        chosen = select_kpis(catalog, kpis, domains)
+        if any(kpi.target is not None and kpi.target.by_period for kpi in chosen):
+            # The latest fiscal year that has ended at the as-of moment, as `scorecard` takes by default.
+            scorecard = self.scorecard(kpis=[kpi.id for kpi in chosen], progress=progress)
+        cards = self._cards(run, kpis, domains)
+        return DashboardRun(run=run, trend=trend, cards=cards, review=review, scorecard=scorecard)
+
+    def report(
+        self,
+        period: Period | str | None = None,
+        *,
+        every: SeriesKind | None = None,
+        by: list[str] | list[list[str]] | None = None,
+        kpis: list[str] | None = None,
+        domains: list[str] | None = None,
+        output: str | Path | None = None,
+        progress: Progress | None = None,
+        max_groups: int | None = None,
+    ) -> str:
+        """`civic-kpi report`: the dashboard as one self-contained HTML page (see `dashboard` for what it holds),
+        returned and, given `output`, written there atomically. Takes compute's options."""
+        from civic_kpi.report.charts import prepare
+        from civic_kpi.report.html import to_html
+
+        prepare()  # the charts' set-up runs while compute reads the data
+        board = self.dashboard(
+            period, every=every, by=by, kpis=kpis, domains=domains, progress=progress, max_groups=max_groups
+        )
+        text = to_html(board)
+        if output is not None:
+            from civic_kpi.output import write_atomic
+
+            write_atomic(output, text)
+        return text
+
+    def _cards(self, run: ComputeRun, kpis: list[str] | None, domains: list[str] | None) -> list:
+        """Each KPI's definition as the dashboard shows it, with the goal lines of the run's groups."""
+        from civic_kpi.engine import select_kpis
+        from civic_kpi.results import KpiCard
+        from civic_kpi.targets import describe_with_groups, resolve_target
+
+        def line(target: Any) -> tuple[float | None, float | None]:
+            # Only a rule on the value itself is a line on the value's axis; a change or a trend is not.
+            if target is None or target.compare_to != "value" or target.trend_to_zero or target.between:
+                return None, None
+            return target.goal, None if target.warn is None else float(target.warn)
+
+        cards = []
+        for kpi in select_kpis(self.catalog.catalog, kpis, domains):
+            rows = [result for result in run.results if result.kpi_id == kpi.id]
+            target = kpi.target
+            goal, warn = line(resolve_target(target, {}, run.period.label) if target else None)
+            group_goals = {
+                row.group_label: line(resolve_target(target, row.group, row.period.label))[0]
+                for row in rows
+                if row.group and target
+            }
+            formulas = {
+                name: text
+                for name in ("value", "numerator", "denominator", "where")
+                if (text := getattr(kpi, name)) is not None
+            }
+            cards.append(
+                KpiCard(
+                    id=kpi.id,
+                    name=kpi.name,
+                    domain=kpi.domain,
+                    unit=kpi.unit,
+                    decimals=kpi.decimals,
+                    description=kpi.description,
+                    reference=kpi.reference,
+                    formulas=formulas,
+                    target=describe_with_groups(target, kpi.unit) if target else None,
+                    target_text=target.text if target else None,
+                    goal=goal,
+                    warn=warn,
+                    group_goals=group_goals,
+                    group_by=[list(columns) for columns in kpi.breakdowns],
+                )
+            )
+        return cards
 
     def review(self, month: Period | str | None = None, *, progress: Progress | None = None) -> ReviewRun:
         """`civic-kpi review`: the groups under a standard of the catalog's performance_review in one month
@@ -333,6 +450,16 @@ class Session:
         from civic_kpi.time.moment import parse_moment
 
         return parse_moment(self.as_of, self.catalog.catalog.timezone)
+
+
+def _months_up_to(day: Any, months: int) -> str:
+    """The date range of the `months` whole months ending with the month of `day`, as a period label."""
+    from datetime import date, timedelta
+
+    index = day.year * 12 + day.month - months  # the first month, counted from year 0 month 1
+    first = date(index // 12, index % 12 + 1, 1)
+    last = date(day.year + (day.month == 12), day.month % 12 + 1, 1) - timedelta(days=1)
+    return f"{first.isoformat()}..{last.isoformat()}"
 
 
 def open(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
 
-from civic_kpi.results import ComputeRun, KpiResult, Status
+from civic_kpi.results import Comparison, ComputeRun, KpiResult, Status
 from civic_kpi.units import with_unit
 
 STATUS_TEXT = {
@@ -47,9 +48,10 @@ def count_text(result: KpiResult) -> str:
     return ""
 
 
-def change_text(result: KpiResult) -> str:
-    """Change against the prior period: percentage points for percents, relative change otherwise."""
-    prior = result.prior
+def change_text(result: KpiResult, prior: Comparison | Literal[False] | None = False) -> str:
+    """Change against the prior period (or the comparison given, such as `result.year_ago`): percentage points for
+    percents, relative change otherwise."""
+    prior = result.prior if prior is False else prior
     if prior is None or prior.change is None:
         return "–"
     arrow = "▲" if prior.change > 0 else "▼" if prior.change < 0 else "="

@@ -1,0 +1,415 @@
+"""`civic-kpi report`: the dashboard page (issue 13), read back with the standard library's HTML parser.
+
+The page must show what `compute --format json` says for the same period, card by card; keep every chart's data
+(a table and a CSV download) equal to the numbers drawn; hold nothing fetched from a server; show hostile text
+as text; and draw a month without data as a gap, never as a zero.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from typer.testing import CliRunner
+
+from civic_kpi.cli import app
+from tests.conftest import CATALOG
+from tests.test_kpis_by_hand import sr, write_311
+
+PERIOD = "2026-10"
+
+
+class Page(HTMLParser):
+    """The parts of the dashboard a test reads: each card's fields, headings, links, resource URLs, scripts."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.cards: dict[str, dict[str, str]] = {}
+        self.card_domain: dict[str, str] = {}
+        self.h2: list[str] = []
+        self.nav: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+        self._card: str | None = None
+        self._field: str | None = None
+        self._capture: str | None = None  # "h2", "h3" or "nav"
+        self._buffer: list[str] = []
+        self._domain = ""
+        self._in_nav = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        self.tags.append((tag, found))
+        if tag == "nav":
+            self._in_nav = True
+        if tag == "article" and found.get("data-kpi"):
+            self._card = found["data-kpi"]
+            self.cards[self._card] = {}
+            self.card_domain[self._card] = self._domain
+        if self._card and found.get("data-field"):
+            self._field = found["data-field"]
+            self._buffer = []
+            if found.get("data-status"):
+                self.cards[self._card]["status-key"] = found["data-status"] or ""
+        if tag == "h3" and self._card:
+            self._capture, self._buffer = "h3", []
+        if tag == "h2":
+            self._capture, self._buffer = "h2", []
+        if tag == "a" and self._in_nav:
+            self._capture, self._buffer = "nav", []
+
+    def handle_endtag(self, tag: str) -> None:
+        text = "".join(self._buffer).strip()
+        if tag == "nav":
+            self._in_nav = False
+        if self._field and tag in ("p", "dd"):
+            assert self._card is not None
+            self.cards[self._card][self._field] = text
+            self._field = None
+        elif self._capture == "h3" and tag == "h3":
+            assert self._card is not None
+            self.cards[self._card]["name"] = text
+            self._capture = None
+        elif self._capture == "h2" and tag == "h2":
+            self.h2.append(re.sub(r"\s+", " ", text))
+            self._domain = self.h2[-1]
+            self._capture = None
+        elif self._capture == "nav" and tag == "a":
+            self.nav.append(text)
+            self._capture = None
+        if tag == "article":
+            self._card = None
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._field or self._capture:
+            self._buffer.append(data)
+
+
+def parse(html: str) -> Page:
+    page = Page()
+    page.feed(html)
+    page.close()
+    return page
+
+
+def csv_links(page: Page) -> dict[str, list[dict[str, str]]]:
+    """Every CSV download: its file name and its rows, decoded from the data: URI."""
+    found = {}
+    for tag, attrs in page.tags:
+        href = attrs.get("href") or ""
+        if tag == "a" and href.startswith("data:"):
+            head, _, body = href.partition(",")
+            assert head == "data:text/csv;charset=utf-8"
+            found[attrs["download"] or ""] = list(csv.DictReader(io.StringIO(unquote(body))))
+    return found
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> tuple[Path, str, dict]:
+    """The bundled sample's dashboard for 2026-10 through the CLI, and compute's JSON for the same period."""
+    runner = CliRunner()
+    out = tmp_path_factory.mktemp("report") / "dashboard.html"
+    result = runner.invoke(app, ["report", "-c", str(CATALOG), "--period", PERIOD, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wrote the dashboard of 37 KPIs for 2026-10" in result.stderr
+    computed = runner.invoke(app, ["compute", "-c", str(CATALOG), "--period", PERIOD, "--format", "json"])
+    assert computed.exit_code == 0, computed.output
+    return out, out.read_text(encoding="utf-8"), json.loads(computed.stdout)
+
+
+def test_every_card_shows_what_compute_json_says(sample):
+    from civic_kpi.report.formatting import STATUS_TEXT, value_text
+    from civic_kpi.results import Status
+
+    _, html, doc = sample
+    page = parse(html)
+    overall = [r for r in doc["results"] if not r["group"]]
+    assert [r["kpi_id"] for r in overall] == list(page.cards)  # every KPI, in catalog order, nothing else
+    for record in overall:
+        card = page.cards[record["kpi_id"]]
+        assert card["name"] == record["name"]
+        assert card["value"] == value_text(record["value"], record["unit"], record["decimals"])
+        assert card["status-key"] == record["status"]
+        assert card["status"] == STATUS_TEXT[Status(record["status"])]
+        assert card["target"] == (record["target"] or "none")
+    # The same text as the terminal table of this period (read off `civic-kpi compute` by hand).
+    by_id = page.cards
+    assert by_id["sla_compliance"]["value"] == "87.7%"
+    assert by_id["sla_compliance"]["status"] == "✘ fail"
+    assert by_id["sla_compliance"]["target"] == ">= 90%"
+    assert by_id["sla_compliance"]["prior"] == "▼ -1.4 pp"
+    assert by_id["sla_compliance"]["n"] == "872/994"
+    assert by_id["first_contact_resolution"]["status"] == "▲ warn"
+    assert by_id["first_contact_resolution"]["target"] == ">= 80% (warn >= 70%)"
+    assert by_id["cost_per_call"]["value"] == "$3.42"
+    assert by_id["open_data_utilization_per_1k"]["value"] == "195.1 per 1k residents"
+    assert by_id["calls_handled"]["status"] == "· no target"
+
+
+def test_header_counts_statuses_and_names_the_periods(sample):
+    _, html, doc = sample
+    page = parse(html)
+    text = re.sub(r"\s+", " ", "".join(page.text))
+    counted = {status: sum(r["status"] == status for r in doc["results"]) for status in
+               ("pass", "warn", "fail", "no_data", "not_comparable")}  # fmt: skip
+    words = {"pass": "✔ pass", "warn": "▲ warn", "fail": "✘ fail", "no_data": "– no data",
+             "not_comparable": "≠ not comparable"}  # fmt: skip
+    for status, count in counted.items():
+        assert f"{count} {words[status]}" in text
+    assert sum(counted.values()) > 0
+    assert doc["catalog"]["title"] in text
+    assert "2026-10 (2026-10-01 to 2026-10-31) · data as of 2026-11-14 16:44:44" in text
+    assert "compared with 2026-09 (prior period) and 2025-10 (a year earlier)" in text
+
+
+def test_a_section_per_domain_in_catalog_order_with_its_kpi_count(sample):
+    _, html, doc = sample
+    page = parse(html)
+    domains: dict[str, set[str]] = {}
+    for record in doc["results"]:
+        domains.setdefault(record["domain"], set()).add(record["kpi_id"])
+    expected = [f"{name} · {len(ids)} KPI{'s' if len(ids) != 1 else ''}" for name, ids in domains.items()]
+    programs = ["Monthly performance review", "Fiscal-year scorecard"]  # after the domains (see below)
+    assert page.h2 == expected + programs
+    assert page.h2[:3] == [
+        "311 Customer Service · 6 KPIs",
+        "Public Records & Open Data · 6 KPIs",
+        "Public Meetings & Engagement · 5 KPIs",
+    ]
+    assert page.nav == list(domains) + programs
+    for record in doc["results"]:
+        assert page.card_domain[record["kpi_id"]].startswith(record["domain"] + " ·")
+    tags = [tag for tag, _ in page.tags]
+    for landmark in ("header", "nav", "main", "footer", "section", "h1"):
+        assert landmark in tags
+    assert tags.count("h1") == 1
+
+
+def test_the_page_loads_nothing_from_a_server_and_stays_small(sample):
+    path, html, _ = sample
+    page = parse(html)
+    for tag, attrs in page.tags:
+        for name in ("src", "href", "action", "poster", "data", "xlink:href"):
+            value = (attrs.get(name) or "").strip().lower()
+            assert not value.startswith(("http:", "https:", "//")), f"<{tag} {name}={value}>"
+        assert not (tag == "link" and attrs.get("rel") == "stylesheet")
+        assert not (tag == "script" and attrs.get("src"))
+    assert "@import" not in html and "url(" not in html
+    assert "http://" not in html and "https://" not in html
+    assert path.stat().st_size < 2_000_000
+
+
+def test_breakdown_csv_and_table_hold_the_groups_numbers_failing_first(sample):
+    _, html, doc = sample
+    links = csv_links(parse(html))
+    rows = links["sla_compliance_by_priority.csv"]
+    groups = {r["group"]["priority"]: r for r in doc["results"] if r["kpi_id"] == "sla_compliance" and r["group"]}
+    assert {row["group"] for row in rows} == set(groups)
+    for row in rows:
+        record = groups[row["group"]]
+        assert float(row["value"]) == record["value"]
+        assert row["status"] == record["status"]
+        assert int(row["sample_size"]) == record["sample_size"]
+    # Critical has its own target of 95 (the catalog's by_group), the others the KPI's 90.
+    assert {row["group"]: float(row["target"]) for row in rows} == {
+        "Critical": 95.0, "High": 90.0, "Low": 90.0, "Standard": 90.0,
+    }  # fmt: skip
+    statuses = [row["status"] for row in rows]
+    assert statuses == sorted(statuses, key=lambda s: s != "fail")  # failing groups first
+    assert statuses[0] == "fail" and statuses[-1] == "pass"
+
+
+def test_trend_csv_ends_with_the_cards_period_and_carries_prior_and_year_ago(sample):
+    _, html, doc = sample
+    links = csv_links(parse(html))
+    record = next(r for r in doc["results"] if r["kpi_id"] == "sla_compliance" and not r["group"])
+    rows = links["sla_compliance_trend.csv"]
+    assert [row["period"] for row in rows[:2]] == ["2024-11", "2024-12"]
+    assert len(rows) == 24 and rows[-1]["period"] == "2026-10"
+    assert float(rows[-1]["value"]) == record["value"]
+    assert float(rows[-2]["value"]) == record["prior"]["value"]
+    assert float(rows[-1]["year_ago_value"]) == record["year_ago"]["value"]
+    assert float(rows[-1]["target"]) == 90.0
+
+
+def test_session_report_returns_and_writes_the_same_page(tmp_path):
+    import civic_kpi
+
+    out = tmp_path / "board.html"
+    session = civic_kpi.open(CATALOG)
+    text = session.report(period=PERIOD, kpis=["reopen_rate"], output=out)
+    assert out.read_text(encoding="utf-8") == text
+    page = parse(text)
+    assert list(page.cards) == ["reopen_rate"]
+    assert page.cards["reopen_rate"]["value"] == "3.3%"
+    assert page.cards["reopen_rate"]["target"] == "< 5%"
+
+
+# ---------------------------------------------------------------------------------------------- hand-made data
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+# Quotes and '&' inside the CSV, and '=' starting a cell: a spreadsheet must not run it.
+FORMULA = '=HYPERLINK("http://evil","x")'
+
+
+@pytest.fixture
+def hostile_catalog(catalog: Path, data: Path) -> Path:
+    write_311(
+        data,
+        [
+            sr("2026-10-05 09:00:00", "2026-10-09 12:00:00", channel=HOSTILE),
+            sr("2026-10-06 09:00:00", "2026-10-06 12:00:00", channel=FORMULA),
+        ],
+    )
+    text = catalog.read_text(encoding="utf-8")
+    text = text.replace("name: SLA Compliance", f"name: {json.dumps('SLA ' + HOSTILE)}", 1)
+    catalog.write_text(text, encoding="utf-8")
+    return catalog
+
+
+def test_hostile_names_stay_text_and_csv_cells_cannot_run(cli, hostile_catalog, tmp_path):
+    out = tmp_path / "d.html"
+    args = ["report", "-c", hostile_catalog, "--period", PERIOD, "--kpi", "sla_compliance", "--by", "channel"]
+    result = cli(*args, "--as-of", "2026-11-01", "-o", out)
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    page = parse(html)
+    # Only the page's own theme script; no element or handler comes from the data.
+    assert [tag for tag, _ in page.tags].count("script") == 1
+    assert "img" not in [tag for tag, _ in page.tags]
+    assert not any(name.startswith("on") for _, attrs in page.tags for name in attrs)
+    assert page.cards["sla_compliance"]["name"] == "SLA " + HOSTILE  # still readable, as text
+    text = "".join(page.text)
+    assert HOSTILE in text  # the group's row in the drill-down table
+    assert "<text" in html and '>&lt;script&gt;alert("x")&lt;/script&gt;' in html  # its bar label in the SVG
+    rows = csv_links(page)["sla_compliance_by_channel.csv"]
+    assert {row["group"] for row in rows} == {HOSTILE, "'" + FORMULA}
+
+
+def test_a_month_without_data_is_a_gap_not_a_zero(cli, catalog, data, tmp_path):
+    # Requests in June, July, September and October 2026, none in August: all closed in time (SLA 1 day).
+    write_311(
+        data,
+        [sr(f"2026-{month:02d}-05 09:00:00", f"2026-{month:02d}-05 12:00:00") for month in (6, 7, 9, 10)],
+    )
+    out = tmp_path / "d.html"
+    args = ["report", "-c", catalog, "--period", PERIOD, "--kpi", "sla_compliance", "--as-of", "2026-11-01"]
+    result = cli(*args, "-o", out)
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    page = parse(html)
+    rows = {row["period"]: row for row in csv_links(page)["sla_compliance_trend.csv"]}
+    assert len(rows) == 24
+    assert [period for period, row in rows.items() if row["value"]] == ["2026-06", "2026-07", "2026-09", "2026-10"]
+    assert rows["2026-08"]["value"] == ""  # null, not 0
+    assert all(float(rows[p]["value"]) == 100.0 for p in ("2026-06", "2026-07", "2026-09", "2026-10"))
+    # The drawn line: two pieces (June-July, September-October), each a move and one line-to; a zero in August
+    # would make one piece of four segments.
+    value_line = re.findall(r'<path[^>]* d="([^"]*)" stroke="#2f9e5b" stroke-width="2.5"', html)
+    assert len(value_line) == 1
+    assert value_line[0].count("M") == 2 and value_line[0].count("L") == 2
+    # The data table says so too.
+    assert "2026-08–" in re.sub(r"<[^>]+>|\s+", "", html[html.index("<caption>SLA") :])[:2000]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--kpi", "no_such_kpi"], "unknown KPI 'no_such_kpi'"),
+        (["--domain", "Parks"], "unknown domain 'Parks'"),
+        (["--period", "2026-13"], "2026-13"),
+        (["--by", "no_such_column"], "no_such_column"),
+    ],
+)
+def test_bad_input_exits_2_and_leaves_the_file_as_it_was(cli, tmp_path, extra, message):
+    out = tmp_path / "dashboard.html"
+    out.write_text("the old page", encoding="utf-8")
+    result = cli("report", "-c", CATALOG, *extra, "-o", out)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert out.read_text(encoding="utf-8") == "the old page"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dashboard.html"]  # no temporary file left
+
+
+def test_output_is_required(cli, tmp_path):
+    result = cli("report", "-c", CATALOG)
+    assert result.exit_code == 2
+    assert "--output" in result.output
+
+
+# ------------------------------------------------------------------------------------------------------ programs
+
+
+def _program_rows(html: str, program: str) -> list[list[str]]:
+    """The rows of a program section's table, each cell's text."""
+    table = html[html.index(f'<table data-program="{program}">') :]
+    table = table[: table.index("</table>")]
+    body = table[table.index("<tbody>") :]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    cells = [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S) for row in rows]
+    from html import unescape
+
+    return [[unescape(cell) for cell in row] for row in cells]
+
+
+def test_houston_review_section_lists_what_review_lists(sample, cli):
+    _, html, _ = sample
+    result = cli("review", "-c", CATALOG, "--month", PERIOD, "--format", "json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    rows = _program_rows(html, "performance-review")
+    assert len(rows) == len(doc["items"]) == 14
+    for row, item in zip(rows, doc["items"], strict=True):
+        assert row[0] == (item["owner"] or "")
+        assert row[2] == item["rule"]
+    assert rows[0] == ["Animal Services", "Dead Animal Pickup", "on-time performance under 90%", "89.5%", "17 of 19"]
+    assert "reviews due by 2026-11-15" in html
+    assert '<a href="#performance-review">Monthly performance review</a>' in html  # in the menu
+
+
+def test_kansas_city_scorecard_section_shows_what_scorecard_shows(sample, cli):
+    _, html, _ = sample
+    result = cli("scorecard", "-c", CATALOG, "--format", "json")
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    rows = _program_rows(html, "scorecard")
+    assert [row[0] for row in rows] == [r["measure"] for r in doc["rows"]]
+    words = {"pass": "✔ pass", "warn": "▲ warn", "fail": "✘ fail", "no_data": "– no data",
+             "not_comparable": "≠ not comparable", "no_target": "· no target"}  # fmt: skip
+    assert [row[4] for row in rows] == [words[r["status"]] for r in doc["rows"]]
+    # Read off `civic-kpi scorecard` by hand: FY2025 89.6%, FY2026 target >= 90%, actual 87.4%, FY2027 >= 92%.
+    assert rows[0] == ["SLA Compliance", "89.6%", ">= 90%", "87.4%", "✘ fail", ">= 92%"]
+    links = csv_links(parse(html))
+    assert [r["measure"] for r in links["scorecard_FY2026.csv"]] == [r["measure"] for r in doc["rows"]]
+
+
+def test_no_scorecard_without_fiscal_year_targets_and_no_review_for_a_quarter(tmp_path):
+    import civic_kpi
+
+    session = civic_kpi.open(CATALOG)
+    board = session.dashboard(period="2026-Q3", kpis=["reopen_rate"])  # reopen_rate has no target.by_period
+    assert board.review is None and board.scorecard is None
+    assert board.run.period.label == "2026-Q3"
+    assert [r.period.label for r in board.trend.results][-1] == "2026-09"
+    assert len(board.trend.results) == 24
+
+
+def test_every_quarter_draws_the_series_and_the_cards_show_its_last_quarter():
+    import civic_kpi
+
+    session = civic_kpi.open(CATALOG)
+    board = session.dashboard(period="FY2026", every="quarter", kpis=["reopen_rate"])
+    # FY2026 runs July 2025 to June 2026 (fiscal_year_start_month: 7): four calendar quarters.
+    assert [r.period.label for r in board.trend.results] == ["2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2"]
+    assert board.run.period.label == "2026-Q2"
+    assert board.run.results[0].value == board.trend.results[-1].value
+    single = session.compute("2026-Q2", kpis=["reopen_rate"])
+    assert board.run.results[0].value == single.results[0].value
