@@ -413,3 +413,23 @@ def test_every_quarter_draws_the_series_and_the_cards_show_its_last_quarter():
     assert board.run.results[0].value == board.trend.results[-1].value
     single = session.compute("2026-Q2", kpis=["reopen_rate"])
     assert board.run.results[0].value == single.results[0].value
+
+
+def test_words_are_set_left_and_numbers_right_in_every_table(sample):
+    # The review's owner, group and standard are words; its value and "behind it" are numbers, which line up right.
+    _, html, _ = sample
+    table = html[html.index('data-program="performance-review"') :]
+    head = re.search(r"<thead><tr>(.*?)</tr></thead>", table, re.S).group(1)
+    aligned = re.findall(r'<th scope="col"( class="text")?>([^<]*)</th>', head)
+    assert [(name, bool(text)) for text, name in aligned] == [
+        ("Owner", True),
+        ("Group", True),
+        ("Standard missed", True),
+        ("Value", False),
+        ("Behind it", False),
+    ]
+    assert (
+        '<td class="text">Dead Animal Pickup</td><td class="text">on-time performance under 90%</td><td>89.5%</td>'
+        in (re.sub(r"\s+", " ", table))
+    )
+    assert "td.text, th.text { text-align: left; }" in html

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -38,6 +39,18 @@ class Table:
     rows: list[list[str]]
     csv_name: str
     csv_uri: str
+
+    @property
+    def text_columns(self) -> list[bool]:
+        """Per column, whether it holds words (set left, as text reads) rather than numbers (set right, so that
+        digits line up): a column is numbers when every filled cell starts like one (87.7%, $3.42, ▲ +0.9%)."""
+        return [
+            not all(_NUMBER_START.match(row[i]) for row in self.rows if i < len(row) and row[i])
+            for i in range(len(self.headings))
+        ]
+
+
+_NUMBER_START = re.compile(r"[-+−▲▼=]?\s*[-+]?[$\d.]")
 
 
 @dataclass
