@@ -8,6 +8,7 @@ as text; and draw a month without data as a gap, never as a zero.
 from __future__ import annotations
 
 import csv
+import importlib
 import io
 import json
 import re
@@ -433,3 +434,91 @@ def test_words_are_set_left_and_numbers_right_in_every_table(sample):
         in (re.sub(r"\s+", " ", table))
     )
     assert "td.text, th.text { text-align: left; }" in html
+
+
+# ------------------------------------------------------------------------------------- one run, drawn cheaply
+
+
+def test_the_dashboard_is_one_series_read_once_and_its_cards_are_its_last_month(monkeypatch):
+    """The page is built from one `compute --every month` run over the 24 months (breakdowns included), with the
+    review and the scorecard at the same moment: three runs of the engine, and the data's moment found once."""
+    import civic_kpi
+    from civic_kpi.engine import polars_executor
+
+    runs, spans = [], []
+    execute, span = polars_executor.PolarsExecutor.execute, polars_executor.catalog_span
+
+    def counted_execute(self, plan):
+        runs.append((plan.period.label, plan.request.every))
+        return execute(self, plan)
+
+    def counted_span(*args, **kwargs):
+        spans.append(1)
+        return span(*args, **kwargs)
+
+    monkeypatch.setattr(polars_executor.PolarsExecutor, "execute", counted_execute)
+    monkeypatch.setattr(polars_executor, "catalog_span", counted_span)
+    # engine/compute.py imported it by name (the package's `compute` is the function, hence import_module).
+    monkeypatch.setattr(importlib.import_module("civic_kpi.engine.compute"), "catalog_span", counted_span)
+    session = civic_kpi.open(CATALOG)
+    board = session.dashboard()
+    assert runs == [("2024-11-01..2026-10-31", "month"), ("2026-10", None), ("FY2026", None)]
+    assert len(spans) == 1
+    assert board.run.period.label == "2026-10" and board.run.every is None
+    assert board.run.as_of == board.trend.as_of == board.scorecard.as_of
+
+    series = session.compute("2024-11-01..2026-10-31", every="month")
+    last = [r for r in series.results if r.period.label == "2026-10"]
+    assert [r.model_dump() for r in board.run.results] == [r.model_dump() for r in last]
+    assert board.run.prior_period.label == "2026-09" and board.run.year_ago_period.label == "2025-10"
+
+
+def test_the_stored_chart_templates_are_what_altair_builds_today():
+    # The package ships the Vega templates compiled (report/templates/charts.vega.json) so that a report does not
+    # import Altair; if this fails, run `python -m civic_kpi.report.chart_templates` and commit the file.
+    from civic_kpi.report import chart_templates
+
+    assert chart_templates.text(chart_templates.build()) == chart_templates.text(chart_templates.stored())
+
+
+def test_a_long_group_name_is_cut_at_a_word_and_two_cut_alike_stay_apart():
+    from civic_kpi.report.charts import LABEL_CHARACTERS, short_label
+
+    used: set[str] = set()
+    assert short_label("Streets", "✔ pass", used) == "Streets (✔ pass)"
+    long = "Opportunity to engage and provide input into decisions made by the city"
+    cut = short_label(long, "· no target", used)
+    assert cut == "Opportunity to engage and provide… (· no target)"
+    assert len(cut.split(" (")[0]) <= LABEL_CHARACTERS
+    again = short_label(long.replace("city", "county"), "· no target", used)
+    assert again == "Opportunity to engage and provide… 2 (· no target)"  # one bar each, not one bar for both
+    assert short_label("x" * 50, "✘ fail", used) == "x" * (LABEL_CHARACTERS - 1) + "… (✘ fail)"  # no space: cut
+
+
+def test_a_breakdown_draws_its_first_20_groups_and_its_table_lists_all(cli, catalog, data, tmp_path):
+    # 25 channels with long names, one request each in October 2026; the odd ones closed late (SLA: 1 day).
+    channels = [f"Channel {n:02d} of the city's very long list of intake channels" for n in range(25)]
+    write_311(
+        data,
+        [
+            sr("2026-10-05 09:00:00", "2026-10-08 12:00:00" if n % 2 else "2026-10-05 12:00:00", channel=name)
+            for n, name in enumerate(channels)
+        ],
+    )
+    out = tmp_path / "d.html"
+    args = ["report", "-c", catalog, "--period", PERIOD, "--kpi", "sla_compliance", "--by", "channel"]
+    result = cli(*args, "--as-of", "2026-11-01", "-o", out)
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    rows = csv_links(parse(html))["sla_compliance_by_channel.csv"]
+    assert len(rows) == 25 and {row["group"] for row in rows} == set(channels)
+    figure = html[html.index("SLA Compliance by channel: 25 groups") :]
+    figure = figure[: figure.index("</svg>")]
+    assert figure.startswith("SLA Compliance by channel: 25 groups, 12 failing, failing groups first (the first 20 "
+                             "drawn; the table lists all 25)")  # fmt: skip
+    bar_labels = re.findall(r"<text[^>]*>(Channel \d\d of the city[^<]*)</text>", figure)
+    assert len(bar_labels) == 20
+    # Failing first: the 12 late ones (odd numbers), then the first 8 on time; each label cut at a word.
+    assert bar_labels[0] == "Channel 01 of the city's very… (✘ fail)"
+    assert sum(label.endswith("(✘ fail)") for label in bar_labels) == 12
+    assert bar_labels[-1] == "Channel 14 of the city's very… (✔ pass)"

@@ -400,8 +400,9 @@ class KpiCard(_Frozen):
 
 
 class DashboardRun(_Frozen):
-    """Everything `civic-kpi report` draws: the chosen period's run, the monthly (or --every) series behind the
-    trend charts, and each KPI's card, in catalog order."""
+    """Everything `civic-kpi report` draws: the monthly (or --every) series behind the trend charts, the cards'
+    period as a run (the series' last period, or a run of its own for a period that is not a month), and each KPI's
+    card, in catalog order."""
 
     run: ComputeRun
     trend: ComputeRun

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from civic_kpi.errors import UsageError
+from civic_kpi.errors import DataError, UsageError
 
 if TYPE_CHECKING:
     from civic_kpi.catalog.loader import LoadedCatalog
@@ -173,30 +173,36 @@ class Session:
         progress: Progress | None = None,
         max_groups: int | None = None,
     ) -> DashboardRun:
-        """What `report` draws: compute's run for the period (the cards and their breakdowns), the series behind
-        the trend charts (the 24 months up to the period, or the `every` series of `period`, the cards then
-        showing its last period) and each KPI's definition, in catalog order; with the month's performance review
-        where the catalog has one and the fiscal-year scorecard where a target names fiscal years. Takes compute's
-        options."""
+        """What `report` draws, from one run: the series behind the trend charts (the 24 months up to the period,
+        or the `every` series of `period`), with the breakdowns, whose last period makes the cards; each KPI's
+        definition in catalog order; the month's performance review where the catalog has one and the fiscal-year
+        scorecard where a target names fiscal years, both at the series' moment. A `period` that is not a month,
+        without `every`, is a run of its own beside the monthly series. Takes compute's options."""
         from civic_kpi.engine import select_kpis
         from civic_kpi.results import DashboardRun
 
         options: dict[str, Any] = {"kpis": kpis, "domains": domains, "progress": progress, "max_groups": max_groups}
-        if every is None or (every == "month" and period is None):
-            run = self.compute(period, by=by, **options)
-            trend = self.compute(_months_up_to(run.period.end, TREND_MONTHS), every="month", by=[], **options)
+        # One moment for the whole page, found once: the cards, the trends and the programs describe the same data.
+        at = self._with_moment(self._dashboard_moment())
+        # One series, with the breakdowns, makes the whole dashboard: the trend charts are its overall rows and the
+        # cards its last period, so the page costs one read of each dataset, as `compute --every` does. Only a
+        # period that is not a month without --every (a quarter's cards over monthly trends) needs a second run.
+        if every is None and period is not None and not _is_month(period):
+            run = at.compute(period, by=by, **options)
+            trend = at.compute(_months_up_to(run.period.end, TREND_MONTHS), every="month", by=[], **options)
         else:
-            trend = self.compute(period, every=every, by=[], **options)
-            last = trend.results[-1].period.label  # select_kpis never returns no KPI, and each has every period
-            run = self.compute(last, by=by, **options)
+            if every is None:
+                period = _months_up_to(_month_end(period, at), TREND_MONTHS)
+            trend = at.compute(period, every=every or "month", by=by, **options)
+            run = last_period(trend)
         catalog = self.catalog.catalog
         review = scorecard = None
         if catalog.performance_review is not None and re.fullmatch(r"\d{4}-\d{2}", run.period.label):
-            review = self.review(run.period.label, progress=progress)
+            review = at.review(run.period.label, progress=progress)
         chosen = select_kpis(catalog, kpis, domains)
         if any(kpi.target is not None and kpi.target.by_period for kpi in chosen):
             # The latest fiscal year that has ended at the as-of moment, as `scorecard` takes by default.
-            scorecard = self.scorecard(kpis=[kpi.id for kpi in chosen], progress=progress)
+            scorecard = at.scorecard(kpis=[kpi.id for kpi in chosen], progress=progress)
         cards = self._cards(run, kpis, domains)
         return DashboardRun(run=run, trend=trend, cards=cards, review=review, scorecard=scorecard)
 
@@ -227,6 +233,20 @@ class Session:
 
             write_atomic(output, text)
         return text
+
+    def _dashboard_moment(self) -> Any:
+        """The session's as-of moment, else the newest record's (as compute finds it), else None: no dated data."""
+        if self.as_of is not None:
+            return self.as_of
+        from civic_kpi.engine import data_as_of
+        from civic_kpi.time.moment import Moment
+
+        newest = data_as_of(self.catalog, self.data_dir)
+        return Moment.of_data(newest) if newest is not None else None
+
+    def _with_moment(self, as_of: Any) -> Session:
+        """This session at another as-of moment, sharing the loaded catalog."""
+        return Session(self.catalog, data_dir=self.data_dir, as_of=as_of)
 
     def _cards(self, run: ComputeRun, kpis: list[str] | None, domains: list[str] | None) -> list:
         """Each KPI's definition as the dashboard shows it, with the goal lines of the run's groups."""
@@ -450,6 +470,36 @@ class Session:
         from civic_kpi.time.moment import parse_moment
 
         return parse_moment(self.as_of, self.catalog.catalog.timezone)
+
+
+def _is_month(period: Any) -> bool:
+    return re.fullmatch(r"\d{4}-\d{2}", str(getattr(period, "label", period)).strip()) is not None
+
+
+def _month_end(period: Any, session: Session) -> Any:
+    """The last day of the month asked for, else of the latest complete month at the session's moment."""
+    from civic_kpi.time.moment import Moment, parse_moment
+    from civic_kpi.time.periods import latest_complete_month, parse_period
+
+    if period is not None:
+        return parse_period(str(getattr(period, "label", period)).strip()).last_day
+    as_of = session.as_of
+    if as_of is None:
+        raise DataError("the datasets hold no dated records, so there is no latest month; pass --period")
+    at = as_of.at if isinstance(as_of, Moment) else parse_moment(as_of, session.catalog.catalog.timezone)
+    return latest_complete_month(at).last_day
+
+
+def last_period(series: ComputeRun) -> ComputeRun:
+    """A series' last period as a run of its own: the dashboard's cards, judged as the series judged them."""
+    last = series.results[-1].period if series.results else series.period
+    return series.model_copy(
+        update={
+            "period": last,
+            "every": None,
+            "results": [row for row in series.results if row.period.label == last.label],
+        }
+    )
 
 
 def _months_up_to(day: Any, months: int) -> str:

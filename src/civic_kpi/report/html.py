@@ -158,6 +158,11 @@ def _trend(card: KpiCard, rows: list[KpiResult], every: str) -> Chart:
     return Chart(spec=spec, label=label, table=table)
 
 
+# Bars drawn per breakdown: more would make a chart taller than a screen (60 categories: 1,320 px) and cost
+# vl-convert about 5 ms per bar; the table below the chart lists every group.
+MAX_BARS = 20
+
+
 def _breakdown(card: KpiCard, columns: list[str], rows: list[KpiResult]) -> Chart:
     from civic_kpi.report.charts import breakdown_spec
 
@@ -165,17 +170,19 @@ def _breakdown(card: KpiCard, columns: list[str], rows: list[KpiResult]) -> Char
     dims = ", ".join(plain(column) for column in columns)
     bars = [
         {
-            "label": f"{plain(row.group_label)} ({STATUS_TEXT[row.status]})",
+            "label": plain(row.group_label),
+            "status_text": STATUS_TEXT[row.status],
             "value": row.value,
             "goal": card.group_goals.get(row.group_label),
             "status": row.status.value,
         }
-        for row in ordered
+        for row in ordered[:MAX_BARS]
     ]
     failing = sum(row.status == Status.FAIL for row in ordered)
     label = (
-        f"{plain(card.name)} by {dims}: {len(ordered)} groups, {failing} failing, failing groups first; "
-        "the tick is each group's own target."
+        f"{plain(card.name)} by {dims}: {len(ordered)} groups, {failing} failing, failing groups first"
+        + (f" (the first {MAX_BARS} drawn; the table lists all {len(ordered)})" if len(ordered) > MAX_BARS else "")
+        + "; the tick is each group's own target."
     )
     spec = breakdown_spec(bars, description=label)
     table = Table(
