@@ -12,6 +12,8 @@ compared over time. Contenders, all computing the five 311 KPIs by month x prior
 - duckdb: bench/baseline_duckdb.py, the same in DuckDB SQL;
 - civic-kpi-full (10M Parquet): civic-kpi with 15 KPIs over the same export (bench/kpi_bench_more.yaml appended),
   to show what ten more KPIs cost against the five.
+- civic-kpi-report: `civic-kpi report --every month` over the same months, the HTML dashboard built from that
+  series (its charts, tables and CSV downloads), as a ratio to the compute run (issue 13's target: at most 1.2x).
 
     python bench/run.py                          # 1M and 10M rows, Parquet and CSV, 5 runs each
     python bench/run.py --sizes 1m,10m,30m --readme   # what the README shows (CSV up to 10M rows)
@@ -126,7 +128,11 @@ def civic_kpi_table(path: Path) -> pl.DataFrame:
 
 def commands(folder: Path, fmt: str, work: Path) -> dict[str, tuple[list[str], Path]]:
     export = folder / f"requests.{fmt}"
-    out = {name: work / f"{name}-{fmt}.{'json' if name.startswith('civic') else 'parquet'}" for name in NAMES}
+    suffix = {"civic-kpi-report": "html"}
+    out = {
+        name: work / f"{name}-{fmt}.{suffix.get(name, 'json' if name.startswith('civic') else 'parquet')}"
+        for name in NAMES
+    }
     python = sys.executable
     civic = [*_civic_kpi(), "compute", "-d", str(folder), "--from", PERIOD[0], "--to", PERIOD[1], "--every", "month"]
     civic += ["--as-of", AS_OF, "-f", "json", "-q"]
@@ -140,17 +146,22 @@ def commands(folder: Path, fmt: str, work: Path) -> dict[str, tuple[list[str], P
         found["polars-strptime"] = ([*strptime, "--out", str(out["polars-strptime"])], out["polars-strptime"])
     full = [*civic, "-c", str(catalog_for(folder, fmt, full=True)), "-o", str(out["civic-kpi-full"])]
     found["civic-kpi-full"] = (full, out["civic-kpi-full"])
+    dashboard = [*_civic_kpi(), "report", "-d", str(folder), "-p", f"{PERIOD[0]}..{PERIOD[1]}", "--every", "month"]
+    dashboard += ["--as-of", AS_OF, "-q", "-c", str(catalog_for(folder, fmt)), "-o", str(out["civic-kpi-report"])]
+    found["civic-kpi-report"] = (dashboard, out["civic-kpi-report"])
     return found
 
 
-NAMES = ("civic-kpi", "polars", "polars-strptime", "duckdb", "civic-kpi-full")
+NAMES = ("civic-kpi", "polars", "polars-strptime", "duckdb", "civic-kpi-full", "civic-kpi-report")
 
 
 def result_table(name: str, path: Path) -> pl.DataFrame:
     return civic_kpi_table(path) if name.startswith("civic") else pl.read_parquet(path)
 
 
-def bench_one(size: str, fmt: str, data: Path, repeat: int, full: bool) -> tuple[list[Timing], list[str]]:
+def bench_one(
+    size: str, fmt: str, data: Path, repeat: int, full: bool, only: set[str] | None = None
+) -> tuple[list[Timing], list[str]]:
     """Time every contender on one export, then check they agree; returns timings and disagreements."""
     folder = data / size
     export = folder / f"requests.{fmt}"
@@ -163,6 +174,8 @@ def bench_one(size: str, fmt: str, data: Path, repeat: int, full: bool) -> tuple
     contenders = commands(folder, fmt, work)
     if not full:
         contenders.pop("civic-kpi-full")
+    if only:
+        contenders = {name: found for name, found in contenders.items() if name in only | {"civic-kpi"}}
     timings = []
     for name, (command, _) in contenders.items():
         timing = Timing(name, size, rows_of(size), fmt)
@@ -220,6 +233,8 @@ def report(timings: list[Timing]) -> str:
             ratio = ""
             if ours and t.contender == "civic-kpi-full":
                 ratio = f"(15 KPIs: {t.median / ours.median:.2f}× the 5-KPI time)"
+            elif ours and t.contender == "civic-kpi-report":
+                ratio = f"(the dashboard: {t.median / ours.median:.2f}× the compute run)"
             elif ours and t is not ours:
                 ratio = f"{ours.median / t.median:.2f}×"
             lines.append(
@@ -260,6 +275,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=HERE / "data", help="where exports are generated (not committed)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument("--no-full", action="store_true", help="skip the 15-KPI civic-kpi run")
+    parser.add_argument("--only", help="comma-separated contenders beside civic-kpi, e.g. civic-kpi-report,duckdb")
     parser.add_argument("--readme", action="store_true", help="put the table and the machine into README.md")
     parser.add_argument("--readme-from", type=Path, help="only put an earlier run's JSON results into README.md")
     args = parser.parse_args()
@@ -276,7 +292,8 @@ def main() -> None:
         for fmt in args.formats.split(","):
             if fmt == "csv" and rows_of(size) > rows_of(args.csv_max):
                 continue
-            found, disagreements = bench_one(size, fmt, args.data, args.repeat, full=not args.no_full)
+            only = set(args.only.split(",")) if args.only else None
+            found, disagreements = bench_one(size, fmt, args.data, args.repeat, not args.no_full, only)
             timings += found
             problems += disagreements
     table = report(timings)
