@@ -97,6 +97,22 @@ def test_a_partial_year_ago_period_is_not_comparable_and_a_whole_one_is_judged(t
     whole = small(tmp_path / "whole", [["2024-06-01", 1], *PARTIAL])
     events = overall(civic_kpi.compute(whole, period="2026-Q1", as_of=AFTER_THE_QUARTER), "events")
     assert (events.value, events.year_ago.value, events.status, events.status_reason) == (11, 10, Status.PASS, None)
+    assert events.partial == events.year_ago.partial == []
+
+
+def test_partial_names_the_part_covered_on_each_value_with_or_without_a_target(tmp_path):
+    # backlog has no rule on a compared period (trend_to_zero) and visits start long before: still, each value
+    # the export covers in part says so. 2025-Q1 starts before the first event (2025-02-01); 2026-Q1 is not over
+    # at 2026-03-15 (the as-of moment), and its prior quarter 2025-Q4 is whole.
+    run = civic_kpi.compute(small(tmp_path, PARTIAL), period="2026-Q1", as_of="2026-03-15")
+    backlog, visits = overall(run, "backlog"), overall(run, "visits")
+    late = "the period 2026-Q1 is not complete at the as-of moment (2026-03-15 00:00)"
+    assert backlog.partial == visits.partial == [late]
+    assert backlog.prior.partial == visits.prior.partial == []
+    assert backlog.year_ago.partial == [
+        "the year-ago period 2025-Q1 is covered only from 2025-02-01 (2 of 3 months) in dataset events"
+    ]
+    assert visits.year_ago.partial == []  # visits start in 2024
 
 
 @pytest.mark.parametrize(
@@ -283,11 +299,14 @@ def test_table_shows_a_mark_and_a_word_the_count_and_the_reason(cli, tmp_path):
 
 def test_json_and_csv_carry_the_status_and_the_reason(cli, tmp_path):
     doc = json.loads(partial_cli(cli, tmp_path, "-f", "json").stdout)
-    assert doc["schema_version"] == "1.1"
+    assert doc["schema_version"] == "1.2"
     (row,) = doc["results"]
     assert (row["status"], row["status_reason"]) == ("not_comparable", REASON)
+    # `partial` says which value the data covers in part, whatever the target: the year-ago quarter, here.
+    assert (row["partial"], row["year_ago"]["partial"], row["prior"]["partial"]) == ([], [REASON], [])
     records = list(csv.DictReader(io.StringIO(partial_cli(cli, tmp_path, "-f", "csv").stdout)))
     assert [(r["status"], r["status_reason"]) for r in records] == [("not_comparable", REASON)]
+    assert [(r["partial"], r["prior_partial"], r["year_ago_partial"]) for r in records] == [("", "", REASON)]
 
 
 def test_markdown_shows_the_status_the_count_and_the_reason(cli, tmp_path):

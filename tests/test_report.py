@@ -12,6 +12,7 @@ import importlib
 import io
 import json
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote
@@ -295,11 +296,13 @@ def test_hostile_names_stay_text_and_csv_cells_cannot_run(cli, hostile_catalog, 
 
 
 def test_a_month_without_data_is_a_gap_not_a_zero(cli, catalog, data, tmp_path):
-    # Requests in June, July, September and October 2026, none in August: all closed in time (SLA 1 day).
+    # Requests in June, July, September and October 2026, none in August: all closed in time (SLA 1 day). The
+    # export starts on June 1st, so June is covered whole.
     write_311(
         data,
-        [sr(f"2026-{month:02d}-05 09:00:00", f"2026-{month:02d}-05 12:00:00") for month in (6, 7, 9, 10)],
-    )
+        [sr(f"2026-{month:02d}-0{day} 09:00:00", f"2026-{month:02d}-0{day} 12:00:00")
+         for month, day in ((6, 1), (7, 5), (9, 5), (10, 5))],
+    )  # fmt: skip
     out = tmp_path / "d.html"
     args = ["report", "-c", catalog, "--period", PERIOD, "--kpi", "sla_compliance", "--as-of", "2026-11-01"]
     result = cli(*args, "-o", out)
@@ -522,3 +525,29 @@ def test_a_breakdown_draws_its_first_20_groups_and_its_table_lists_all(cli, cata
     assert bar_labels[0] == "Channel 01 of the city's very… (✘ fail)"
     assert sum(label.endswith("(✘ fail)") for label in bar_labels) == 12
     assert bar_labels[-1] == "Channel 14 of the city's very… (✔ pass)"
+
+
+def test_a_period_the_data_covers_in_part_is_no_point_on_the_line_and_the_table_says_so(cli, catalog, data, tmp_path):
+    # The export starts on 2026-07-16: July is covered from its 16th (16 of 31 days), August to October whole.
+    write_311(
+        data,
+        [sr(f"2026-{month:02d}-{day:02d} 09:00:00", f"2026-{month:02d}-{day:02d} 12:00:00")
+         for month, day in ((7, 16), (8, 5), (9, 5), (10, 5))],
+    )  # fmt: skip
+    out = tmp_path / "d.html"
+    args = ["report", "-c", catalog, "--period", PERIOD, "--kpi", "sla_compliance", "--as-of", "2026-11-01"]
+    result = cli(*args, "-o", out)
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    rows = {row["period"]: row for row in csv_links(parse(html))["sla_compliance_trend.csv"]}
+    assert rows["2026-07"]["value"] == "100.0"  # the number stays in the data, with why it is partial
+    assert rows["2026-07"]["partial"] == (
+        "the period 2026-07 is covered only from 2026-07-16 (16 of 31 days) in dataset service_requests"
+    )
+    assert [p for p, row in rows.items() if row["partial"]] == ["2026-07"]
+    assert "not drawn, the data covering only part of the period: 2026-07." in html
+    # The drawn line: August to October only, one piece of three points (two line-tos).
+    value_line = re.findall(r'<path[^>]* d="([^"]*)" stroke="#2f9e5b" stroke-width="2.5"', html)
+    assert len(value_line) == 1 and value_line[0].count("M") == 1 and value_line[0].count("L") == 2
+    table = unescape(re.sub(r"<[^>]+>|\s+", " ", html[html.index("<caption>SLA Compliance by month") :]))
+    assert "2026-07 100.0% – >= 90% ✔ pass value: part of the period" in re.sub(r" +", " ", table)

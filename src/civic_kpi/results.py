@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.1"  # 1.1: status not_comparable
+SCHEMA_VERSION = "1.2"  # 1.1: status not_comparable; 1.2: partial, on a result and on its comparisons
 
 
 def moment_text(moment: datetime) -> str:
@@ -51,6 +51,11 @@ class Comparison(_Frozen):
     value: float | None
     change: float | None = Field(description="value now minus value then, in the KPI's unit")
     change_pct: float | None = Field(description="relative change in percent of the value then")
+    partial: list[str] = Field(
+        default_factory=list,
+        description="Why the data covers this period only in part (it starts inside it, or the period runs past "
+        "the as-of moment), in words; empty when it is covered whole or has no value.",
+    )
 
 
 class KpiInput(_Frozen):
@@ -77,6 +82,11 @@ class KpiResult(_Frozen):
     target: str | None = Field(None, description="The target that applied to this row, in words.")
     status: Status
     status_reason: str | None = None
+    partial: list[str] = Field(
+        default_factory=list,
+        description="Why the data covers the period only in part (it starts inside it, or the period runs past the "
+        "as-of moment), in words; empty when it is covered whole or the row has no value.",
+    )
     better: Literal["higher", "lower"] | None = Field(None, description="Which way the value should move.")
     prior: Comparison | None = None
     year_ago: Comparison | None = None

@@ -24,11 +24,15 @@ def period_info(period: Period) -> PeriodInfo:
     return PeriodInfo(label=period.label, start=period.start, end=period.last_day)
 
 
-def _comparison(period: Period, value: float | None, base: float | None) -> Comparison:
+def _comparison(period: Period, value: float | None, base: float | None, partial: list[str]) -> Comparison:
     change = value - base if value is not None and base is not None else None
     # model_construct: the engine's own values need no validation, and a series makes tens of thousands of these.
     return Comparison.model_construct(
-        period=period_info(period), value=base, change=change, change_pct=percent_change(value, base)
+        period=period_info(period),
+        value=base,
+        change=change,
+        change_pct=percent_change(value, base),
+        partial=partial if base is not None else [],
     )
 
 
@@ -90,9 +94,10 @@ def kpi_results(
                         target=describe(target, kpi.unit) if target else None,
                         status=verdict.status,
                         status_reason=now.reason if now.value is None else verdict.reason,
+                        partial=gaps_of["now"] if now.value is not None else [],
                         better=None if target is None else "higher" if target.higher_is_better else "lower",
-                        prior=_comparison(prior, now.value, prior_value.value),
-                        year_ago=_comparison(year_ago, now.value, year_value.value),
+                        prior=_comparison(prior, now.value, prior_value.value, gaps_of["prior"]),
+                        year_ago=_comparison(year_ago, now.value, year_value.value, gaps_of["year_ago"]),
                         percentile_method=method,
                         decimals=kpi.decimals,
                         excluded=None

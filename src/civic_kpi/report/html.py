@@ -106,27 +106,41 @@ def _slug(text: str, used: set[str]) -> str:
     return slug
 
 
+def _partial_note(row: KpiResult) -> str:
+    """Which of a trend row's values the data covers only in part, in a table cell's few words."""
+    parts = (["value: part of the period"] if row.partial and row.value is not None else []) + (
+        ["year ago: part of the period"] if row.year_ago and row.year_ago.partial else []
+    )
+    return "; ".join(parts)
+
+
 def _trend(card: KpiCard, rows: list[KpiResult], every: str) -> Chart:
     from civic_kpi.report.charts import trend_spec
 
+    # A value the data covers only in part (the export starts inside its period, or the period is not over) is no
+    # point on a line of whole periods: the line leaves a gap there, and the table says why.
     points = [
         {
             "start": row.period.start.isoformat(),
-            "value": row.value,
-            "year_ago": row.year_ago.value if row.year_ago else None,
+            "value": None if row.partial else row.value,
+            "year_ago": row.year_ago.value if row.year_ago and not row.year_ago.partial else None,
         }
         for row in rows
     ]
     missing = [row.period.label for row in rows if row.value is None]
+    partial = [row.period.label for row in rows if row.partial and row.value is not None]
+    partial_then = [row.period.label for row in rows if row.year_ago and row.year_ago.partial]
     label = (
         f"Trend of {plain(card.name)} by {every}, {rows[0].period.label} to {rows[-1].period.label}"
         + (f", against the target {value_text(card.goal, card.unit, card.decimals)}" if card.goal is not None else "")
         + ", with the year-ago value dashed"
         + (f"; no data for {', '.join(missing)}" if missing else "")
+        + (f"; not drawn, the data covering only part of the period: {', '.join(partial)}" if partial else "")
+        + (f"; year-ago value not drawn, covered only in part: {', '.join(partial_then)}" if partial_then else "")
         + "."
     )
     spec = trend_spec(points, goal=card.goal, warn=card.warn, description=label)
-    headings = ["Period", "Value", "Year ago", "Target", "Status"]
+    headings = ["Period", "Value", "Year ago", "Target", "Status", "Note"]
     shown = [
         [
             row.period.label,
@@ -134,9 +148,12 @@ def _trend(card: KpiCard, rows: list[KpiResult], every: str) -> Chart:
             value_text(row.year_ago.value if row.year_ago else None, row.unit, row.decimals),
             plain(row.target or ""),
             STATUS_TEXT[row.status],
+            _partial_note(row),
         ]
         for row in rows
     ]
+    if not any(row[-1] for row in shown):  # a Note column only where a period has one
+        headings, shown = headings[:-1], [row[:-1] for row in shown]
     data = [
         [
             row.period.label,
@@ -145,6 +162,7 @@ def _trend(card: KpiCard, rows: list[KpiResult], every: str) -> Chart:
             _number(row.year_ago.value if row.year_ago else None),
             _number(card.goal),
             row.status.value,
+            "; ".join([*row.partial, *(row.year_ago.partial if row.year_ago else [])]),
         ]
         for row in rows
     ]
@@ -153,7 +171,7 @@ def _trend(card: KpiCard, rows: list[KpiResult], every: str) -> Chart:
         headings=headings,
         rows=shown,
         csv_name=f"{card.id}_trend.csv",
-        csv_uri=csv_uri(["period", "period_start", "value", "year_ago_value", "target", "status"], data),
+        csv_uri=csv_uri(["period", "period_start", "value", "year_ago_value", "target", "status", "partial"], data),
     )
     return Chart(spec=spec, label=label, table=table)
 

@@ -14,7 +14,7 @@ CSV_COLUMNS = [
     "value", "numerator", "denominator", "sample_size", "target", "status", "status_reason",
     "prior_period", "prior_value", "change_vs_prior", "change_pct_vs_prior",
     "year_ago_period", "year_ago_value", "change_vs_year_ago", "change_pct_vs_year_ago",
-    "percentile_method", "schema_version", "rank", "inputs",
+    "percentile_method", "schema_version", "rank", "inputs", "partial", "prior_partial", "year_ago_partial",
 ]  # fmt: skip
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -62,6 +62,9 @@ def flat_record(run: ComputeRun, result: KpiResult) -> dict[str, Any]:
         "inputs": "; ".join(f"{read.kpi_id}={'' if read.value is None else read.value}" for read in result.inputs),
         "percentile_method": result.percentile_method,
         "schema_version": run.schema_version,
+        "partial": "; ".join(result.partial),
+        "prior_partial": "; ".join(prior.partial) if prior else None,
+        "year_ago_partial": "; ".join(year.partial) if year else None,
     }
 
 
