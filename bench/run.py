@@ -293,6 +293,8 @@ def main() -> None:
             if fmt == "csv" and rows_of(size) > rows_of(args.csv_max):
                 continue
             only = set(args.only.split(",")) if args.only else None
+            if only and only - set(NAMES):
+                raise SystemExit(f"--only: unknown contender {', '.join(sorted(only - set(NAMES)))}; know {NAMES}")
             found, disagreements = bench_one(size, fmt, args.data, args.repeat, not args.no_full, only)
             timings += found
             problems += disagreements

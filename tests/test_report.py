@@ -12,6 +12,7 @@ import importlib
 import io
 import json
 import re
+import shutil
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from civic_kpi.cli import app
-from tests.conftest import CATALOG
+from tests.conftest import CATALOG, SAMPLE_DATA
 from tests.test_kpis_by_hand import sr, write_311
 
 PERIOD = "2026-10"
@@ -290,7 +291,7 @@ def test_hostile_names_stay_text_and_csv_cells_cannot_run(cli, hostile_catalog, 
     assert page.cards["sla_compliance"]["name"] == "SLA " + HOSTILE  # still readable, as text
     text = "".join(page.text)
     assert HOSTILE in text  # the group's row in the drill-down table
-    assert "<text" in html and '>&lt;script&gt;alert("x")&lt;/script&gt;' in html  # its bar label in the SVG
+    assert "<text" in html and '>✘ &lt;script&gt;alert("x")&lt;/script&gt;' in html  # its bar label in the SVG
     rows = csv_links(page)["sla_compliance_by_channel.csv"]
     assert {row["group"] for row in rows} == {HOSTILE, "'" + FORMULA}
 
@@ -354,10 +355,10 @@ def test_output_is_required(cli, tmp_path):
 
 def _program_rows(html: str, program: str) -> list[list[str]]:
     """The rows of a program section's table, each cell's text."""
-    table = html[html.index(f'<table data-program="{program}">') :]
+    table = html[html.index(f'data-program="{program}">') :]
     table = table[: table.index("</table>")]
-    body = table[table.index("<tbody>") :]
-    rows = re.findall(r"<tr>(.*?)</tr>", body, re.S)
+    body = table[table.index("<tbody") :]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
     cells = [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S) for row in rows]
     from html import unescape
 
@@ -423,8 +424,8 @@ def test_words_are_set_left_and_numbers_right_in_every_table(sample):
     # The review's owner, group and standard are words; its value and "behind it" are numbers, which line up right.
     _, html, _ = sample
     table = html[html.index('data-program="performance-review"') :]
-    head = re.search(r"<thead><tr>(.*?)</tr></thead>", table, re.S).group(1)
-    aligned = re.findall(r'<th scope="col"( class="text")?>([^<]*)</th>', head)
+    head = re.search(r"<thead[^>]*><tr[^>]*>(.*?)</tr></thead>", table, re.S).group(1)
+    aligned = re.findall(r'<th scope="col" role="columnheader"( class="text")?>([^<]*)</th>', head)
     assert [(name, bool(text)) for text, name in aligned] == [
         ("Owner", True),
         ("Group", True),
@@ -433,8 +434,9 @@ def test_words_are_set_left_and_numbers_right_in_every_table(sample):
         ("Behind it", False),
     ]
     assert (
-        '<td class="text">Dead Animal Pickup</td><td class="text">on-time performance under 90%</td><td>89.5%</td>'
-        in (re.sub(r"\s+", " ", table))
+        '<td role="cell" data-label="Group" class="text">Dead Animal Pickup</td><td role="cell" '
+        'data-label="Standard missed" class="text">on-time performance under 90%</td><td role="cell" '
+        'data-label="Value">89.5%</td>' in (re.sub(r"\s+", " ", table))
     )
     assert "td.text, th.text { text-align: left; }" in html
 
@@ -488,14 +490,18 @@ def test_a_long_group_name_is_cut_at_a_word_and_two_cut_alike_stay_apart():
     from civic_kpi.report.charts import LABEL_CHARACTERS, short_label
 
     used: set[str] = set()
-    assert short_label("Streets", "✔ pass", used) == "Streets (✔ pass)"
+    assert short_label("Streets", "✔", used) == "✔ Streets"
     long = "Opportunity to engage and provide input into decisions made by the city"
-    cut = short_label(long, "· no target", used)
-    assert cut == "Opportunity to engage and provide… (· no target)"
-    assert len(cut.split(" (")[0]) <= LABEL_CHARACTERS
-    again = short_label(long.replace("city", "county"), "· no target", used)
-    assert again == "Opportunity to engage and provide… 2 (· no target)"  # one bar each, not one bar for both
-    assert short_label("x" * 50, "✘ fail", used) == "x" * (LABEL_CHARACTERS - 1) + "… (✘ fail)"  # no space: cut
+    cut = short_label(long, "·", used)
+    assert cut == "· Opportunity to engage and provide…"
+    assert len(cut[2:]) <= LABEL_CHARACTERS
+    again = short_label(long.replace("city", "county"), "·", used)
+    assert again == "· Opportunity to engage and provide… [2]"  # one bar each, not one for both
+    assert short_label("x" * 50, "✘", used) == "✘ " + "x" * (LABEL_CHARACTERS - 1) + "…"  # no space: cut
+    assert short_label("(missing)", "✘", used) == "✘ (missing)"
+    assert short_label("(missing)", "✘", used) == "✘ (missing) [2]"  # a null and a literal "(missing)"
+    assert short_label("Foo 2", "✘", used) == "✘ Foo 2"  # a real name never collides with a [2]
+    assert short_label("  ", "✔", used) == "✔ (blank)"
 
 
 def test_a_breakdown_draws_its_first_20_groups_and_its_table_lists_all(cli, catalog, data, tmp_path):
@@ -519,12 +525,12 @@ def test_a_breakdown_draws_its_first_20_groups_and_its_table_lists_all(cli, cata
     figure = figure[: figure.index("</svg>")]
     assert figure.startswith("SLA Compliance by channel: 25 groups, 12 failing, failing groups first (the first 20 "
                              "drawn; the table lists all 25)")  # fmt: skip
-    bar_labels = re.findall(r"<text[^>]*>(Channel \d\d of the city[^<]*)</text>", figure)
+    bar_labels = re.findall(r"<text[^>]*>(. Channel \d\d of the city[^<]*)</text>", figure)
     assert len(bar_labels) == 20
     # Failing first: the 12 late ones (odd numbers), then the first 8 on time; each label cut at a word.
-    assert bar_labels[0] == "Channel 01 of the city's very… (✘ fail)"
-    assert sum(label.endswith("(✘ fail)") for label in bar_labels) == 12
-    assert bar_labels[-1] == "Channel 14 of the city's very… (✔ pass)"
+    assert bar_labels[0] == "✘ Channel 01 of the city's very…"
+    assert sum(label.startswith("✘ ") for label in bar_labels) == 12
+    assert bar_labels[-1] == "✔ Channel 14 of the city's very…"
 
 
 def test_a_period_the_data_covers_in_part_is_no_point_on_the_line_and_the_table_says_so(cli, catalog, data, tmp_path):
@@ -551,3 +557,78 @@ def test_a_period_the_data_covers_in_part_is_no_point_on_the_line_and_the_table_
     assert len(value_line) == 1 and value_line[0].count("M") == 1 and value_line[0].count("L") == 2
     table = unescape(re.sub(r"<[^>]+>|\s+", " ", html[html.index("<caption>SLA Compliance by month") :]))
     assert "2026-07 100.0% – >= 90% ✔ pass value: part of the period" in re.sub(r" +", " ", table)
+
+
+def test_a_between_target_is_a_shaded_range_between_two_lines(cli, catalog, data, tmp_path):
+    # 4 requests a month, June to October 2026, 3 closed within a day (75%) and 1 late: 75% every month, inside a
+    # target range of 70% to 80%.
+    requests = []
+    for month in (6, 7, 8, 9, 10):
+        for day, closed in ((1, 1), (2, 2), (3, 3), (4, 9)):
+            requests.append(sr(f"2026-{month:02d}-0{day} 09:00:00", f"2026-{month:02d}-0{closed} 12:00:00"))
+    write_311(data, requests)
+    text = catalog.read_text(encoding="utf-8")
+    old = "    target:\n      at_least: 90\n      text: ≥ 90% overall; critical classes ≥ 95%\n"
+    assert old in text
+    text = text.replace(old, "    target:\n      between: [70, 80]\n      text: between 70% and 80%\n", 1)
+    catalog.write_text(text.replace("          Critical: {at_least: 95}", "          Critical: {between: [70, 80]}"))
+    out = tmp_path / "d.html"
+    args = ["report", "-c", catalog, "--period", PERIOD, "--kpi", "sla_compliance", "--by", "", "--as-of", "2026-11-01"]
+    result = cli(*args, "-o", out)
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert parse(html).cards["sla_compliance"]["value"] == "75.0%"
+    assert "against the target range 70.0% to 80.0%" in html
+    svg = html[html.index("<svg") : html.index("</svg>")]
+    # The two dashed target lines and the shaded range between them, in the goal's color.
+    rules = re.findall(r'<line[^>]*stroke="#d9822b"[^>]*stroke-dasharray="6,3"', svg)
+    assert len(rules) == 2
+    assert len(re.findall(r'<path[^>]*fill="#d9822b" opacity="0.12"', svg)) == 1
+    assert '<span class="key key-goal"></span> target' in html
+
+
+def test_a_dataset_the_chosen_kpis_do_not_read_may_be_unreadable_as_for_compute(cli, tmp_path):
+    # The public-records export is gone: compute --kpi of a 311 KPI does not need it, and neither does report
+    # (the data's moment is found over the datasets the chosen KPIs read).
+    shutil.copytree(SAMPLE_DATA, tmp_path / "sample_data")
+    shutil.copy(CATALOG, tmp_path / "kpi_definitions.yaml")
+    (tmp_path / "sample_data" / "records" / "public_records_requests.csv").unlink()
+    catalog = tmp_path / "kpi_definitions.yaml"
+    for kpi in ("first_contact_resolution", "sla_compliance"):  # sla_compliance also makes the scorecard
+        computed = cli("compute", "-c", catalog, "--kpi", kpi, "-f", "json")
+        assert computed.exit_code == 0, computed.output
+        result = cli("report", "-c", catalog, "--kpi", kpi, "-o", tmp_path / "d.html")
+        assert result.exit_code == 0, result.output
+        assert f"wrote the dashboard of 1 KPIs for {json.loads(computed.stdout)['period']['label']}" in result.stderr
+    # A KPI that reads it says which file is missing, as compute does.
+    result = cli("report", "-c", catalog, "--kpi", "records_on_time", "-o", tmp_path / "d.html")
+    assert result.exit_code == 2 and "public_records_requests.csv" in result.stderr
+
+
+def test_a_data_folder_that_does_not_exist_is_named_as_compute_names_it(cli, tmp_path):
+    result = cli("report", "-c", CATALOG, "-d", tmp_path / "nowhere", "-o", tmp_path / "d.html")
+    assert result.exit_code == 2
+    assert "data directory not found" in result.stderr and not (tmp_path / "d.html").exists()
+
+
+def test_every_month_without_a_period_draws_the_24_months_as_the_default_does():
+    import civic_kpi
+
+    session = civic_kpi.open(CATALOG)
+    board = session.dashboard(every="month", kpis=["reopen_rate"])
+    assert board.trend.period.label == "2024-11-01..2026-10-31" and len(board.trend.results) == 24
+    assert board.run.period.label == "2026-10"
+
+
+def test_a_card_says_once_when_a_change_rests_on_a_period_covered_in_part(cli, tmp_path):
+    # survey_satisfaction (no target) counts the fiscal year to date; the survey export starts in 2024-11, so the
+    # year-ago value of 2025-11 (FY2025 to date, July to November 2024) is covered in 1 of its 5 months: the card
+    # shows a change against it and must say so, once, though each of its groups rests on the same part.
+    out = tmp_path / "d.html"
+    result = cli("report", "-c", CATALOG, "-p", "2025-11", "--kpi", "survey_satisfaction", "-o", out)
+    assert result.exit_code == 0, result.output
+    notes = re.findall(r"<li>(covered in part[^<]*)</li>", out.read_text(encoding="utf-8"))
+    assert notes == [
+        "covered in part: the year-ago period 2024-11 is covered only from 2024-11-01 (1 of 5 months) in dataset "
+        "resident_survey"
+    ]

@@ -160,6 +160,14 @@ def test_a_phone_never_scrolls_sideways(visit, scheme):
     v = visit("phone", scheme)
     wide = v.page.evaluate("""() => ({scroll: document.scrollingElement.scrollWidth, inner: window.innerWidth})""")
     assert wide["scroll"] <= wide["inner"] == 390
+    # Nor inside a program's list: on a phone its rows stack, each cell led by its column's heading.
+    tables = v.page.evaluate("""() => Array.from(document.querySelectorAll('table.stack')).map(t => ({
+      program: t.dataset.program, scroll: t.parentElement.scrollWidth, width: t.parentElement.clientWidth,
+      label: getComputedStyle(t.querySelector('tbody td'), '::before').content}))""")
+    assert [t["program"] for t in tables] == ["performance-review", "scorecard"]
+    for table in tables:
+        assert table["scroll"] <= table["width"], table
+    assert tables[0]["label"] == '"Group" / ""'  # shown, and silent to a screen reader (the header says it)
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

@@ -403,6 +403,7 @@ class KpiCard(_Frozen):
     target_text: str | None = Field(None, description="The target as the source document words it.")
     goal: float | None = Field(None, description="The line the value is judged against, when it is one number.")
     warn: float | None = Field(None, description="The warning line, when the goal has one.")
+    band: tuple[float, float] | None = Field(None, description="A `between` target's range on the value's axis.")
     group_goals: dict[str, float | None] = Field(
         default_factory=dict, description="Each group's own goal line (by group label), for the drill-down."
     )

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from civic_kpi.errors import DataError, UsageError
+from civic_kpi.errors import UsageError
 
 if TYPE_CHECKING:
     from civic_kpi.catalog.loader import LoadedCatalog
@@ -183,7 +183,7 @@ class Session:
 
         options: dict[str, Any] = {"kpis": kpis, "domains": domains, "progress": progress, "max_groups": max_groups}
         # One moment for the whole page, found once: the cards, the trends and the programs describe the same data.
-        at = self._with_moment(self._dashboard_moment())
+        at = self._with_moment(self._dashboard_moment(kpis, domains))
         # One series, with the breakdowns, makes the whole dashboard: the trend charts are its overall rows and the
         # cards its last period, so the page costs one read of each dataset, as `compute --every` does. Only a
         # period that is not a month without --every (a quarter's cards over monthly trends) needs a second run.
@@ -191,8 +191,8 @@ class Session:
             run = at.compute(period, by=by, **options)
             trend = at.compute(_months_up_to(run.period.end, TREND_MONTHS), every="month", by=[], **options)
         else:
-            if every is None:
-                period = _months_up_to(_month_end(period, at), TREND_MONTHS)
+            if every is None or (every == "month" and period is None):  # the default: 24 months up to it
+                period = _months_up_to(_month_end(period, at, kpis), TREND_MONTHS)
             trend = at.compute(period, every=every or "month", by=by, **options)
             run = last_period(trend)
         catalog = self.catalog.catalog
@@ -234,14 +234,21 @@ class Session:
             write_atomic(output, text)
         return text
 
-    def _dashboard_moment(self) -> Any:
-        """The session's as-of moment, else the newest record's (as compute finds it), else None: no dated data."""
+    def _dashboard_moment(self, kpis: list[str] | None, domains: list[str] | None) -> Any:
+        """The session's as-of moment, else the newest record's as compute finds it for these KPIs (a dataset
+        they do not read may be unreadable), else None: no dated data, or a data folder compute will name."""
         if self.as_of is not None:
             return self.as_of
-        from civic_kpi.engine import data_as_of
+        from civic_kpi.catalog.graph import datasets_under
+        from civic_kpi.engine import data_as_of, select_kpis
         from civic_kpi.time.moment import Moment
 
-        newest = data_as_of(self.catalog, self.data_dir)
+        loaded = self.catalog
+        if not loaded.data_dir(self.data_dir).is_dir():
+            return None  # compute says "data directory not found", with its hint
+        chosen = select_kpis(loaded.catalog, kpis, domains)
+        needed = {name for kpi in chosen for name in datasets_under(loaded.catalog, kpi)}
+        newest = data_as_of(loaded, self.data_dir, needed)
         return Moment.of_data(newest) if newest is not None else None
 
     def _with_moment(self, as_of: Any) -> Session:
@@ -264,7 +271,11 @@ class Session:
         for kpi in select_kpis(self.catalog.catalog, kpis, domains):
             rows = [result for result in run.results if result.kpi_id == kpi.id]
             target = kpi.target
-            goal, warn = line(resolve_target(target, {}, run.period.label) if target else None)
+            resolved = resolve_target(target, {}, run.period.label) if target else None
+            goal, warn = line(resolved)
+            band = None
+            if resolved is not None and resolved.between is not None and resolved.compare_to == "value":
+                band = (float(resolved.between[0]), float(resolved.between[1]))
             group_goals = {
                 row.group_label: line(resolve_target(target, row.group, row.period.label))[0]
                 for row in rows
@@ -289,6 +300,7 @@ class Session:
                     target_text=target.text if target else None,
                     goal=goal,
                     warn=warn,
+                    band=band,
                     group_goals=group_goals,
                     group_by=[list(columns) for columns in kpi.breakdowns],
                 )
@@ -476,7 +488,7 @@ def _is_month(period: Any) -> bool:
     return re.fullmatch(r"\d{4}-\d{2}", str(getattr(period, "label", period)).strip()) is not None
 
 
-def _month_end(period: Any, session: Session) -> Any:
+def _month_end(period: Any, session: Session, kpis: list[str] | None) -> Any:
     """The last day of the month asked for, else of the latest complete month at the session's moment."""
     from civic_kpi.time.moment import Moment, parse_moment
     from civic_kpi.time.periods import latest_complete_month, parse_period
@@ -485,7 +497,9 @@ def _month_end(period: Any, session: Session) -> Any:
         return parse_period(str(getattr(period, "label", period)).strip()).last_day
     as_of = session.as_of
     if as_of is None:
-        raise DataError("the datasets hold no dated records, so there is no latest month; pass --period")
+        # No moment found: planning compute's default month raises what compute would (no data folder, no
+        # dated records) in compute's words.
+        return session.plan(kpis=kpis).period.last_day
     at = as_of.at if isinstance(as_of, Moment) else parse_moment(as_of, session.catalog.catalog.timezone)
     return latest_complete_month(at).last_day
 

@@ -235,9 +235,14 @@ def _moment_notes(plan: Plan, execution: Execution) -> list[str]:
     return notes
 
 
-def data_as_of(catalog: LoadedCatalog | str | Path, data_dir: str | Path | None = None) -> datetime | None:
-    """The newest stamp over all datasets of the catalog: the moment compute takes when no --as-of is given."""
+def data_as_of(
+    catalog: LoadedCatalog | str | Path, data_dir: str | Path | None = None, needed: set[str] | None = None
+) -> datetime | None:
+    """The newest stamp over all datasets of the catalog: the moment compute takes when no --as-of is given.
+    `needed` (default: every dataset): the datasets whose files must be readable, as for compute's chosen KPIs;
+    another dataset that cannot be read is left out of the moment instead of stopping the run."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
-    newest, _ = catalog_span(loaded, loaded.data_dir(data_dir), set(loaded.catalog.datasets))
+    needed = set(loaded.catalog.datasets) if needed is None else needed
+    newest, _ = catalog_span(loaded, loaded.data_dir(data_dir), needed)
     known = [moment for moment in newest.values() if moment is not None]
     return max(known) if known else None

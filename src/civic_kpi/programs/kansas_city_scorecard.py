@@ -10,7 +10,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from civic_kpi.catalog.graph import datasets_under
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
+from civic_kpi.catalog.model import KPI
 from civic_kpi.engine import compute, data_as_of, select_kpis
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.results import ScorecardRow, ScorecardRun
@@ -34,7 +36,11 @@ def _fiscal_year(value: str | None, loaded: LoadedCatalog, moment: Moment | None
 
 
 def _moment(
-    loaded: LoadedCatalog, fiscal_year: str | None, data_dir: str | Path | None, as_of: Moment | datetime | str | None
+    loaded: LoadedCatalog,
+    fiscal_year: str | None,
+    data_dir: str | Path | None,
+    as_of: Moment | datetime | str | None,
+    chosen: list[KPI],
 ) -> Moment | None:
     """The run's one moment, fixed here when the default fiscal year depends on it, so that compute does not read
     the data a second time to find it."""
@@ -44,7 +50,9 @@ def _moment(
         return Moment.given(as_of, loaded.catalog.timezone)
     if fiscal_year is not None:
         return None  # compute fixes it from the data, as for any period asked for
-    newest = data_as_of(loaded, data_dir)
+    # Only the chosen KPIs' datasets must be readable, as for compute.
+    needed = {name for kpi in chosen for name in datasets_under(loaded.catalog, kpi)}
+    newest = data_as_of(loaded, data_dir, needed)
     return Moment.of_data(newest) if newest is not None else None
 
 
@@ -67,7 +75,7 @@ def scorecard(
     newest record); `as_of` and `progress` as in compute."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     chosen = select_kpis(loaded.catalog, kpis, domains)
-    moment = _moment(loaded, fiscal_year, data_dir, as_of)
+    moment = _moment(loaded, fiscal_year, data_dir, as_of, chosen)
     year = _fiscal_year(fiscal_year, loaded, moment)
     next_label = year.shifted(12).label
     run = compute(

@@ -33,8 +33,8 @@ STATUS_COLORS = {
 FILE = "charts.vega.json"
 
 
-def trend_name(has_goal: bool, has_warn: bool) -> str:
-    return "trend" + ("+goal" if has_goal else "") + ("+warn" if has_warn else "")
+def trend_name(has_goal: bool, has_warn: bool, has_range: bool = False) -> str:
+    return "trend" + ("+goal" if has_goal else "") + ("+warn" if has_warn else "") + ("+range" if has_range else "")
 
 
 def build() -> dict[str, dict[str, Any]]:
@@ -43,13 +43,15 @@ def build() -> dict[str, dict[str, Any]]:
         trend_name(has_goal, has_warn): _trend(has_goal, has_warn)
         for has_goal, has_warn in ((True, True), (True, False), (False, False))
     }
+    templates[trend_name(False, False, True)] = _trend(False, False, True)
     templates["breakdown"] = _breakdown()
     return templates
 
 
-def _trend(has_goal: bool, has_warn: bool) -> dict[str, Any]:
+def _trend(has_goal: bool, has_warn: bool, has_range: bool = False) -> dict[str, Any]:
     """A line of the value per period, the year-ago value dashed beside it, the goal as a rule and the warn band
-    between warn and goal; a None value is a gap in the line (Vega-Lite's break-paths mode), never a zero."""
+    between warn and goal (or, for a `between` target, the range shaded between two rules); a None value is a gap
+    in the line (Vega-Lite's break-paths mode), never a zero."""
     import altair as alt
 
     x = alt.X("start:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=0, tickCount=6, grid=False))
@@ -60,6 +62,12 @@ def _trend(has_goal: bool, has_warn: bool) -> dict[str, Any]:
         layers.append(lines.mark_rect(fill=WARN_BAND, opacity=0.18).encode(y=alt.Y("goal:Q"), y2="warn:Q"))
     if has_goal:
         layers.append(lines.mark_rule(color=GOAL_COLOR, strokeDash=[6, 3], strokeWidth=2).encode(y="goal:Q"))
+    if has_range:
+        layers.append(lines.mark_rect(fill=GOAL_COLOR, opacity=0.12).encode(y=alt.Y("low:Q"), y2="high:Q"))
+        for edge in ("low", "high"):
+            layers.append(
+                lines.mark_rule(color=GOAL_COLOR, strokeDash=[6, 3], strokeWidth=2).encode(y=alt.Y(f"{edge}:Q"))
+            )
     gaps = "break-paths-show-domains"
     layers.append(
         base.mark_line(color=YEAR_AGO_COLOR, strokeDash=[3, 3], strokeWidth=1.5, invalid=gaps).encode(

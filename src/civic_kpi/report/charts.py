@@ -36,21 +36,31 @@ def _templates() -> dict[str, dict[str, Any]]:
 
 
 def trend_spec(
-    rows: list[dict[str, Any]], *, goal: float | None, warn: float | None, description: str
+    rows: list[dict[str, Any]],
+    *,
+    goal: float | None,
+    warn: float | None,
+    description: str,
+    band: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """A line of the value per period, the year-ago value dashed beside it, the goal as a rule and the warn band
-    between warn and goal. `rows` hold start (ISO date), value and year_ago; a None value is a gap in the line,
-    never a zero."""
-    template = _templates()[trend_name(goal is not None, warn is not None)]
-    return _with_data(template, {"points": rows, "lines": [{"goal": goal, "warn": warn}]}, description)
+    between warn and goal, or a `between` target's `band` shaded between two rules. `rows` hold start (ISO date),
+    value and year_ago; a None value is a gap in the line, never a zero."""
+    if band is not None:
+        lines = [{"low": band[0], "high": band[1]}]
+        template = _templates()[trend_name(False, False, True)]
+    else:
+        lines = [{"goal": goal, "warn": warn}]
+        template = _templates()[trend_name(goal is not None, warn is not None)]
+    return _with_data(template, {"points": rows, "lines": lines}, description)
 
 
 def breakdown_spec(rows: list[dict[str, Any]], *, description: str) -> dict[str, Any]:
     """A bar per group (rows in the order given: failing first), colored by status and labelled with its status
-    word so that color is never the only cue, and each group's own goal as a tick. A long label is shortened
-    here, keeping its status, so that Vega need not measure and cut it."""
+    mark so that color is never the only cue, and each group's own goal as a tick. A long label is shortened
+    here, so that Vega need not measure and cut it."""
     labels: set[str] = set()
-    rows = [{**row, "label": short_label(row["label"], row["status_text"], labels)} for row in rows]
+    rows = [{**row, "label": short_label(row["label"], row["mark"], labels)} for row in rows]
     spec = _with_data(_templates()["breakdown"], {"groups": rows}, description)
     spec["height"] = max(60, 22 * len(rows))
     # The layers' y domains are merged without their sort (Vega sorts a multi-source domain only by itself), so
@@ -62,17 +72,22 @@ def breakdown_spec(rows: list[dict[str, Any]], *, description: str) -> dict[str,
     return spec
 
 
-def short_label(name: str, status: str, used: set[str]) -> str:
-    """`name (status)`, the name cut at a word to fit LABEL_CHARACTERS, with an ellipsis. The bars are placed by
-    label, so two names that cut alike would share a bar: the second is numbered. `used` collects the labels."""
+def short_label(name: str, mark: str, used: set[str]) -> str:
+    """`mark name`: the status's mark (✘, ▲, ✔, ...) and the name cut at a word to fit LABEL_CHARACTERS, with an
+    ellipsis. The mark, with the bar's color, says the status without color alone; the word is in the table below.
+    Short labels matter: the chart is laid out with vl-convert's font metrics, and the longer a label, the more a
+    reader's wider font overshoots them. The bars are placed by label, so two names that read alike here (cut alike,
+    or both shown as "(missing)") would share one bar: the second gets a number in brackets, which no group label
+    has. `used` collects the labels."""
+    name = name.strip() or "(blank)"
     if len(name) > LABEL_CHARACTERS:
         cut = name[: LABEL_CHARACTERS - 1]
         at_word = name[LABEL_CHARACTERS - 1] == " "
         cut = cut.rsplit(" ", 1)[0] if not at_word and " " in cut[LABEL_CHARACTERS // 2 :] else cut
         name = cut.rstrip(" ,;:-") + "…"
-    label, n = f"{name} ({status})", 2
+    label, n = f"{mark} {name}", 2
     while label in used:
-        label, n = f"{name} {n} ({status})", n + 1
+        label, n = f"{mark} {name} [{n}]", n + 1
     used.add(label)
     return label
 

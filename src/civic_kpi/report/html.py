@@ -133,13 +133,19 @@ def _trend(card: KpiCard, rows: list[KpiResult], every: str) -> Chart:
     label = (
         f"Trend of {plain(card.name)} by {every}, {rows[0].period.label} to {rows[-1].period.label}"
         + (f", against the target {value_text(card.goal, card.unit, card.decimals)}" if card.goal is not None else "")
+        + (
+            f", against the target range {value_text(card.band[0], card.unit, card.decimals)} to "
+            f"{value_text(card.band[1], card.unit, card.decimals)}"
+            if card.band is not None
+            else ""
+        )
         + ", with the year-ago value dashed"
         + (f"; no data for {', '.join(missing)}" if missing else "")
         + (f"; not drawn, the data covering only part of the period: {', '.join(partial)}" if partial else "")
         + (f"; year-ago value not drawn, covered only in part: {', '.join(partial_then)}" if partial_then else "")
         + "."
     )
-    spec = trend_spec(points, goal=card.goal, warn=card.warn, description=label)
+    spec = trend_spec(points, goal=card.goal, warn=card.warn, band=card.band, description=label)
     headings = ["Period", "Value", "Year ago", "Target", "Status", "Note"]
     shown = [
         [
@@ -189,7 +195,7 @@ def _breakdown(card: KpiCard, columns: list[str], rows: list[KpiResult]) -> Char
     bars = [
         {
             "label": plain(row.group_label),
-            "status_text": STATUS_TEXT[row.status],
+            "mark": STATUS_TEXT[row.status].split(" ", 1)[0],
             "value": row.value,
             "goal": card.group_goals.get(row.group_label),
             "status": row.status.value,
@@ -330,6 +336,13 @@ def _notes(rows: list[KpiResult]) -> list[str]:
         where = "" if not row.group else f" ({plain(row.group_label)})"
         if row.status_reason:
             notes.append(f"{STATUS_TEXT[row.status]}{where}: {plain(row.status_reason)}")
+        # A value or a change resting on a period the data covers in part says so, target or not, once per card
+        # (coverage is the KPI's, the same for each group; a status resting on it has said it already).
+        said = row.status_reason or ""
+        for reason in [*row.partial, *(c.partial[0] for c in (row.prior, row.year_ago) if c and c.partial)]:
+            note = f"covered in part: {plain(reason)}"
+            if reason not in said and note not in notes:
+                notes.append(note)
         if row.excluded:
             notes.append(f"{row.excluded:,} records left out{where}: {plain(row.excluded_reason or '')}")
         if row.covers is not None and not row.group:
