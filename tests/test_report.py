@@ -632,3 +632,23 @@ def test_a_card_says_once_when_a_change_rests_on_a_period_covered_in_part(cli, t
         "covered in part: the year-ago period 2024-11 is covered only from 2024-11-01 (1 of 5 months) in dataset "
         "resident_survey"
     ]
+
+
+def test_a_second_process_draws_every_other_chart_and_the_page_is_the_same():
+    # vl-convert holds the GIL while it draws, so report shares a page's charts with a second process: the SVGs
+    # come back in order, the same as drawn one by one here (an odd count: the last one is this process's).
+    from civic_kpi.report import charts
+
+    specs = [
+        charts.trend_spec(
+            [{"start": f"2026-{m:02d}-01", "value": float(m * n), "year_ago": None} for m in range(1, 7)],
+            goal=float(n),
+            warn=None,
+            description=f"chart {n}",
+        )
+        for n in range(charts.MIN_SHARED + 1)
+    ]
+    assert charts.prepare() is not None  # this machine can start one
+    shared = charts.svgs(specs)
+    assert shared == [charts._draw(spec) for spec in specs]
+    assert len(set(shared)) == len(specs)  # each its own chart, in its place

@@ -15,19 +15,35 @@ from typing import Any
 from civic_kpi.report.chart_templates import stored, trend_name
 
 LABEL_CHARACTERS = 34  # a group's name on a bar chart; the table below the chart holds it whole
+MIN_SHARED = 8  # charts on a page from which a second process draws half of them
 
 
+@cache
 def prepare() -> Any:
-    """Load vl-convert and warm its JavaScript engine on a thread while compute reads the data (Polars and V8 both
-    work outside the GIL), so that the first chart does not pay for it. Returns the thread."""
-    from threading import Thread
+    """Start a second process that will draw half of the page's charts and warm its JavaScript engine, while
+    compute reads the data; once per process, and only for a page (report calls it). None where no process can
+    be started: the charts are then drawn in this one."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-    def warm() -> None:
-        svgs([_with_data(_templates()["trend"], {"points": [], "lines": []}, "")])
+    import atexit
 
-    thread = Thread(target=warm, name="civic-kpi-charts", daemon=True)
-    thread.start()
-    return thread
+    try:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        pool.submit(_draw_all, [_warm_spec()])
+    except (OSError, RuntimeError, ValueError):  # no processes here (a sandbox): the page is drawn in this one
+        return None
+    # Shut down before the interpreter tears its modules down, which would leave the pool's own clean-up to fail.
+    atexit.register(pool.shutdown, wait=True, cancel_futures=True)
+    return pool
+
+
+def _warm_spec() -> dict[str, Any]:
+    return _with_data(_templates()["trend"], {"points": [], "lines": []}, "")
+
+
+def _draw_all(specs: list[dict[str, Any]]) -> list[str]:
+    return [_draw(spec) for spec in specs]
 
 
 @cache
@@ -105,13 +121,29 @@ def _with_data(template: dict[str, Any], datasets: dict[str, list[dict[str, Any]
 _NOT_INLINE = re.compile(r'^\s*<\?xml[^>]*>\s*| xmlns(?::xlink)?="[^"]*"')
 
 
-def svgs(specs: list[dict[str, Any]]) -> list[str]:
-    """Each Vega spec drawn as an SVG element to place inline in the page, in order."""
+def _draw(spec: dict[str, Any]) -> str:
     import vl_convert
 
-    def draw(spec: dict[str, Any]) -> str:
-        # Hidden from assistive technology as a whole: the figure around it is role="img" with a label, and its
-        # data table holds the numbers; Vega's own mark roles would be unnamed images to a screen reader.
-        return _NOT_INLINE.sub("", vl_convert.vega_to_svg(spec)).replace("<svg ", '<svg aria-hidden="true" ', 1)
+    # Hidden from assistive technology as a whole: the figure around it is role="img" with a label, and its data
+    # table holds the numbers; Vega's own mark roles would be unnamed images to a screen reader.
+    return _NOT_INLINE.sub("", vl_convert.vega_to_svg(spec)).replace("<svg ", '<svg aria-hidden="true" ', 1)
 
-    return [draw(spec) for spec in specs]
+
+def svgs(specs: list[dict[str, Any]]) -> list[str]:
+    """Each Vega spec drawn as an SVG element to place inline in the page, in order: every other one by the
+    process `prepare` started, when there is one (vl-convert holds the GIL while it draws, so only a second
+    process puts the second core to work: the sample's 46 charts take about 1.2 s instead of 2.2 s)."""
+    pool = prepare() if len(specs) >= MIN_SHARED else None
+    if pool is None:
+        return _draw_all(specs)
+    try:
+        theirs = pool.submit(_draw_all, specs[1::2])
+    except RuntimeError:  # the pool is broken (its process died): draw them all here
+        return _draw_all(specs)
+    drawn = [""] * len(specs)
+    drawn[0::2] = _draw_all(specs[0::2])
+    try:
+        drawn[1::2] = theirs.result()
+    except Exception:  # drawn again here, where a real error reaches the user
+        drawn[1::2] = _draw_all(specs[1::2])
+    return drawn
