@@ -296,19 +296,21 @@ def test_hostile_names_stay_text_and_csv_cells_cannot_run(cli, hostile_catalog, 
     assert {row["group"] for row in rows} == {HOSTILE, "'" + FORMULA}
 
 
-def test_a_month_without_data_is_a_gap_not_a_zero(cli, catalog, data, tmp_path):
-    # Requests in June, July, September and October 2026, none in August: all closed in time (SLA 1 day). The
-    # export starts on June 1st, so June is covered whole.
-    write_311(
-        data,
-        [sr(f"2026-{month:02d}-0{day} 09:00:00", f"2026-{month:02d}-0{day} 12:00:00")
-         for month, day in ((6, 1), (7, 5), (9, 5), (10, 5))],
-    )  # fmt: skip
+def sla_dashboard(cli, catalog: Path, data: Path, tmp_path: Path, days: tuple[tuple[int, int], ...]) -> str:
+    """The sla_compliance dashboard of 2026-10 over one request per (month, day) of 2026, each closed three hours
+    after it came in (within its 1-day SLA)."""
+    write_311(data, [sr(f"2026-{m:02d}-{d:02d} 09:00:00", f"2026-{m:02d}-{d:02d} 12:00:00") for m, d in days])
     out = tmp_path / "d.html"
     args = ["report", "-c", catalog, "--period", PERIOD, "--kpi", "sla_compliance", "--as-of", "2026-11-01"]
     result = cli(*args, "-o", out)
     assert result.exit_code == 0, result.output
-    html = out.read_text(encoding="utf-8")
+    return out.read_text(encoding="utf-8")
+
+
+def test_a_month_without_data_is_a_gap_not_a_zero(cli, catalog, data, tmp_path):
+    # Requests in June, July, September and October 2026, none in August: all closed in time (SLA 1 day). The
+    # export starts on June 1st, so June is covered whole.
+    html = sla_dashboard(cli, catalog, data, tmp_path, ((6, 1), (7, 5), (9, 5), (10, 5)))
     page = parse(html)
     rows = {row["period"]: row for row in csv_links(page)["sla_compliance_trend.csv"]}
     assert len(rows) == 24
@@ -535,16 +537,7 @@ def test_a_breakdown_draws_its_first_20_groups_and_its_table_lists_all(cli, cata
 
 def test_a_period_the_data_covers_in_part_is_no_point_on_the_line_and_the_table_says_so(cli, catalog, data, tmp_path):
     # The export starts on 2026-07-16: July is covered from its 16th (16 of 31 days), August to October whole.
-    write_311(
-        data,
-        [sr(f"2026-{month:02d}-{day:02d} 09:00:00", f"2026-{month:02d}-{day:02d} 12:00:00")
-         for month, day in ((7, 16), (8, 5), (9, 5), (10, 5))],
-    )  # fmt: skip
-    out = tmp_path / "d.html"
-    args = ["report", "-c", catalog, "--period", PERIOD, "--kpi", "sla_compliance", "--as-of", "2026-11-01"]
-    result = cli(*args, "-o", out)
-    assert result.exit_code == 0, result.output
-    html = out.read_text(encoding="utf-8")
+    html = sla_dashboard(cli, catalog, data, tmp_path, ((7, 16), (8, 5), (9, 5), (10, 5)))
     rows = {row["period"]: row for row in csv_links(parse(html))["sla_compliance_trend.csv"]}
     assert rows["2026-07"]["value"] == "100.0"  # the number stays in the data, with why it is partial
     assert rows["2026-07"]["partial"] == (
