@@ -23,10 +23,9 @@ def prepare() -> Any:
     """Start a second process that will draw half of the page's charts and warm its JavaScript engine, while
     compute reads the data; once per process, and only for a page (report calls it). None where no process can
     be started: the charts are then drawn in this one."""
+    import atexit
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-
-    import atexit
 
     try:
         pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
