@@ -175,6 +175,20 @@ def test_export_cut_off_mid_record_is_refused(catalog, data, cli):
         civic_kpi.compute(catalog, period=PERIOD, kpis=["time_to_close_p90"])
 
 
+def test_a_file_cut_off_after_a_run_is_checked_again_in_the_same_process(tmp_path):
+    # A file's checks are remembered by its stamp (path, modification time, size): the same file read again in one
+    # process (report runs compute three times) is not re-probed, but a file that changed is.
+    catalog = edge_catalog(tmp_path, "d.csv")
+    path = tmp_path / "data" / "d.csv"
+    path.write_text("ts,x\n2024-01-01 10:00:00,3\n2024-01-02 10:00:00,4\n")
+    first = civic_kpi.compute(catalog, period="2024-01", kpis=["middle"])
+    assert first.results[0].value == 3.5
+    assert civic_kpi.compute(catalog, period="2024-01", kpis=["middle"]).results[0].value == 3.5  # remembered
+    path.write_text("ts,x\n2024-01-01 10:00:00,3\n2024-01-02 10:00:00,4\n2024-01-03 10:00:00")  # cut off
+    with pytest.raises(DataError, match="line 4, the last, has 1 field where the header has 2"):
+        civic_kpi.compute(catalog, period="2024-01", kpis=["middle"])
+
+
 def test_cut_off_record_after_a_quoted_line_break_names_its_first_line(tmp_path):
     # The last record starts on line 3 and its quoted note spans lines 3-4; it was cut before its last field.
     catalog = edge_catalog(tmp_path, "d.csv")

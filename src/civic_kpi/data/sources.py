@@ -238,8 +238,27 @@ def encoding_notes(name: str, dataset: Dataset, files: list[Path]) -> list[str]:
     return notes
 
 
+# What a file's checks found, by the file's stamp and the dataset's reading options: they depend on nothing else,
+# and one process often reads the same files several times (report runs compute three times over them; a
+# notebook session, as often as it likes). A changed file has a new stamp and is checked again.
+_schemas: dict[tuple[object, ...], dict[str, pl.DataType]] = {}
+_probed: set[tuple[object, ...]] = set()
+
+
+def _file_key(path: Path, dataset: Dataset) -> tuple[object, ...]:
+    return (*_stamp(path), dataset.model_dump_json())
+
+
 def file_schema(path: Path, dataset: Dataset) -> dict[str, pl.DataType]:
-    """The columns of one file and their types, reading only its header (or Parquet metadata)."""
+    """The columns of one file and their types, reading only its header (or Parquet metadata); once per file
+    (and reading options) and version of the file."""
+    key = _file_key(path, dataset)
+    if key not in _schemas:
+        _schemas[key] = _read_schema(path, dataset)
+    return dict(_schemas[key])
+
+
+def _read_schema(path: Path, dataset: Dataset) -> dict[str, pl.DataType]:
     if dataset.file_format == "csv" and file_encoding(path, dataset) == UTF8 and b"\x00" in _head(path, 64 * 1024):
         raise DataError(
             Problem(
@@ -273,11 +292,16 @@ def probe_fields(files: list[Path], dataset: Dataset, schemas: dict[Path, dict])
 
     if dataset.file_format != "csv":
         return
+    keys = {path: (*_file_key(path, dataset), len(schemas[path])) for path in files}
+    files = [path for path in files if keys[path] not in _probed]  # a file found sound stays so until it changes
+    if not files:
+        return
     for path in files:
         _check_complete(path, dataset, len(schemas[path]))
     heads = [open_file(path, dataset).head(PROBE_RECORDS) for path in files]
     try:
         pl.collect_all(heads)
+        _probed.update(keys[path] for path in files)
         return
     except pl.exceptions.ComputeError as exc:
         if "more fields" not in str(exc):
