@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import textwrap
 from datetime import datetime
 from pathlib import Path
@@ -186,6 +187,25 @@ def test_a_file_cut_off_after_a_run_is_checked_again_in_the_same_process(tmp_pat
     assert civic_kpi.compute(catalog, period="2024-01", kpis=["middle"]).results[0].value == 3.5  # remembered
     path.write_text("ts,x\n2024-01-01 10:00:00,3\n2024-01-02 10:00:00,4\n2024-01-03 10:00:00")  # cut off
     with pytest.raises(DataError, match="line 4, the last, has 1 field where the header has 2"):
+        civic_kpi.compute(catalog, period="2024-01", kpis=["middle"])
+
+
+def test_a_file_replaced_with_the_same_size_and_time_is_checked_again(tmp_path):
+    # cp -p, rsync -t or unzip put a new file in place with the old one's size and modification time: its inode
+    # and change time still differ, so it is checked again.
+    catalog = edge_catalog(tmp_path, "d.csv")
+    path = tmp_path / "data" / "d.csv"
+    good, cut = "2024-01-02 10:00:00,4\n", "2024-01-02 10:00:00 XX"  # the same length; the second is cut off
+    assert len(good) == len(cut)
+    path.write_text("ts,x\n2024-01-01 10:00:00,3\n" + good)
+    assert civic_kpi.compute(catalog, period="2024-01", kpis=["middle"]).results[0].value == 3.5
+    before = path.stat()
+    replacement = tmp_path / "data" / "new.csv"
+    replacement.write_text("ts,x\n2024-01-01 10:00:00,3\n" + cut)
+    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(replacement, path)
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    with pytest.raises(DataError, match="line 3, the last, has 1 field where the header has 2"):
         civic_kpi.compute(catalog, period="2024-01", kpis=["middle"])
 
 

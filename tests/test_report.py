@@ -641,7 +641,25 @@ def test_a_second_process_draws_every_other_chart_and_the_page_is_the_same():
         )
         for n in range(charts.MIN_SHARED + 1)
     ]
-    assert charts.prepare() is not None  # this machine can start one
+    charts.prepare()
+    assert charts._shared_pool() is not None  # this machine can start one
     shared = charts.svgs(specs)
     assert shared == [charts._draw(spec) for spec in specs]
     assert len(set(shared)) == len(specs)  # each its own chart, in its place
+
+
+def test_a_forked_process_draws_its_own_charts_and_the_library_starts_no_process(monkeypatch, tmp_path):
+    import os
+
+    import civic_kpi
+    from civic_kpi.report import charts
+
+    # A child forked after prepare inherits the pool but not its threads: waiting on it would hang for ever. The
+    # pool of another process id (an object that would fail if used) is not used.
+    monkeypatch.setattr(charts, "_pool", (os.getpid() + 1, object()))
+    specs = [charts.trend_spec([], goal=None, warn=None, description=str(n)) for n in range(charts.MIN_SHARED)]
+    assert charts.svgs(specs) == [charts._draw(spec) for spec in specs]
+    # Session.report draws in its own process: a spawned one would import the caller's script again.
+    monkeypatch.setattr(charts, "_pool", None)
+    civic_kpi.open(CATALOG).report(PERIOD, kpis=["reopen_rate"], output=tmp_path / "d.html")
+    assert charts._pool is None

@@ -220,10 +220,10 @@ class Session:
     ) -> str:
         """`civic-kpi report`: the dashboard as one self-contained HTML page (see `dashboard` for what it holds),
         returned and, given `output`, written there atomically. Takes compute's options."""
-        from civic_kpi.report.charts import prepare
         from civic_kpi.report.html import to_html
 
-        prepare()  # the charts' set-up runs while compute reads the data
+        # The charts are drawn in this process: a second one (civic_kpi.report.charts.prepare, which the CLI
+        # starts) would import the caller's script again.
         board = self.dashboard(
             period, every=every, by=by, kpis=kpis, domains=domains, progress=progress, max_groups=max_groups
         )

@@ -116,10 +116,11 @@ def text_path(path: Path, dataset: Dataset) -> Path:
     return path if encoding == UTF8 else _utf8_copy(path, encoding)
 
 
-def _stamp(path: Path) -> tuple[Path, int, int]:
-    """A cache key that changes when the file does."""
+def _stamp(path: Path) -> tuple[Path, int, int, int, int]:
+    """A cache key that changes when the file does: a tool can keep a replaced file's size and modification time
+    (cp -p, rsync -t, unzip), not its inode or its change time."""
     stat = path.stat()
-    return path, stat.st_mtime_ns, stat.st_size
+    return path, stat.st_mtime_ns, stat.st_size, stat.st_ino, stat.st_ctime_ns
 
 
 def _utf8_copy(path: Path, encoding: str) -> Path:
@@ -241,21 +242,20 @@ def encoding_notes(name: str, dataset: Dataset, files: list[Path]) -> list[str]:
 # What a file's checks found, by the file's stamp and the dataset's reading options: they depend on nothing else,
 # and one process often reads the same files several times (report runs compute three times over them; a
 # notebook session, as often as it likes). A changed file has a new stamp and is checked again.
-_schemas: dict[tuple[object, ...], dict[str, pl.DataType]] = {}
-_probed: set[tuple[object, ...]] = set()
-
-
-def _file_key(path: Path, dataset: Dataset) -> tuple[object, ...]:
-    return (*_stamp(path), dataset.model_dump_json())
+# Each holds one entry per file and reading options, for the file's latest version only: a long session polling a
+# growing export does not grow them.
+_schemas: dict[tuple[Path, str], tuple[tuple[object, ...], dict[str, pl.DataType]]] = {}
+_probed: dict[tuple[Path, str, int], tuple[object, ...]] = {}
 
 
 def file_schema(path: Path, dataset: Dataset) -> dict[str, pl.DataType]:
     """The columns of one file and their types, reading only its header (or Parquet metadata); once per file
     (and reading options) and version of the file."""
-    key = _file_key(path, dataset)
-    if key not in _schemas:
-        _schemas[key] = _read_schema(path, dataset)
-    return dict(_schemas[key])
+    key, stamp = (path, dataset.model_dump_json()), _stamp(path)
+    found = _schemas.get(key)
+    if found is None or found[0] != stamp:
+        found = _schemas[key] = (stamp, _read_schema(path, dataset))
+    return dict(found[1])
 
 
 def _read_schema(path: Path, dataset: Dataset) -> dict[str, pl.DataType]:
@@ -292,8 +292,10 @@ def probe_fields(files: list[Path], dataset: Dataset, schemas: dict[Path, dict])
 
     if dataset.file_format != "csv":
         return
-    keys = {path: (*_file_key(path, dataset), len(schemas[path])) for path in files}
-    files = [path for path in files if keys[path] not in _probed]  # a file found sound stays so until it changes
+    options = dataset.model_dump_json()
+    stamps = {path: _stamp(path) for path in files}
+    # A file found sound stays so until it changes.
+    files = [path for path in files if _probed.get((path, options, len(schemas[path]))) != stamps[path]]
     if not files:
         return
     for path in files:
@@ -301,7 +303,7 @@ def probe_fields(files: list[Path], dataset: Dataset, schemas: dict[Path, dict])
     heads = [open_file(path, dataset).head(PROBE_RECORDS) for path in files]
     try:
         pl.collect_all(heads)
-        _probed.update(keys[path] for path in files)
+        _probed.update({(path, options, len(schemas[path])): stamps[path] for path in files})
         return
     except pl.exceptions.ComputeError as exc:
         if "more fields" not in str(exc):

@@ -18,23 +18,38 @@ LABEL_CHARACTERS = 34  # a group's name on a bar chart; the table below the char
 MIN_SHARED = 8  # charts on a page from which a second process draws half of them
 
 
-@cache
-def prepare() -> Any:
-    """Start a second process that will draw half of the page's charts and warm its JavaScript engine, while
-    compute reads the data; once per process, and only for a page (report calls it). None where no process can
-    be started: the charts are then drawn in this one."""
+_pool: tuple[int, Any] | None = None  # (the process id that started it, the pool): see prepare
+
+
+def prepare() -> None:
+    """Start a second process that will draw half of the page's charts, warming its JavaScript engine while
+    compute reads the data. The CLI's `report` calls it, once; a library caller may too, knowing what a spawned
+    process does: it imports the caller's main script again, which a script without an
+    `if __name__ == "__main__":` guard would run twice. Where no process can be started the charts are drawn in
+    this one, and a process forked from this one (which inherits the pool but not its threads) draws its own."""
+    global _pool
     import atexit
     import multiprocessing
+    import os
     from concurrent.futures import ProcessPoolExecutor
 
+    if _pool is not None and _pool[0] == os.getpid():
+        return
     try:
         pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         pool.submit(_draw_all, [_warm_spec()])
     except (OSError, RuntimeError, ValueError):  # no processes here (a sandbox): the page is drawn in this one
-        return None
+        return
     # Shut down before the interpreter tears its modules down, which would leave the pool's own clean-up to fail.
     atexit.register(pool.shutdown, wait=True, cancel_futures=True)
-    return pool
+    _pool = (os.getpid(), pool)
+
+
+def _shared_pool() -> Any:
+    """The pool `prepare` started in this very process, else None."""
+    import os
+
+    return _pool[1] if _pool is not None and _pool[0] == os.getpid() else None
 
 
 def _warm_spec() -> dict[str, Any]:
@@ -130,9 +145,9 @@ def _draw(spec: dict[str, Any]) -> str:
 
 def svgs(specs: list[dict[str, Any]]) -> list[str]:
     """Each Vega spec drawn as an SVG element to place inline in the page, in order: every other one by the
-    process `prepare` started, when there is one (vl-convert holds the GIL while it draws, so only a second
-    process puts the second core to work: the sample's 46 charts take about 1.2 s instead of 2.2 s)."""
-    pool = prepare() if len(specs) >= MIN_SHARED else None
+    process `prepare` started from this one, if it did (vl-convert holds the GIL while it draws, so only a
+    second process puts the second core to work: the sample's 46 charts take about 1.2 s instead of 2.2 s)."""
+    pool = _shared_pool() if len(specs) >= MIN_SHARED else None
     if pool is None:
         return _draw_all(specs)
     try:
