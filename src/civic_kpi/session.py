@@ -197,7 +197,7 @@ class Session:
             run = last_period(trend)
         catalog = self.catalog.catalog
         review = scorecard = None
-        if catalog.performance_review is not None and re.fullmatch(r"\d{4}-\d{2}", run.period.label):
+        if catalog.performance_review is not None and _is_month(run.period):
             review = at.review(run.period.label, progress=progress)
         chosen = select_kpis(catalog, kpis, domains)
         if any(kpi.target is not None and kpi.target.by_period for kpi in chosen):
@@ -490,7 +490,7 @@ def _is_month(period: Any) -> bool:
 
 def _month_end(period: Any, session: Session, kpis: list[str] | None) -> Any:
     """The last day of the month asked for, else of the latest complete month at the session's moment."""
-    from civic_kpi.time.moment import Moment, parse_moment
+    from civic_kpi.time.moment import Moment
     from civic_kpi.time.periods import latest_complete_month, parse_period
 
     if period is not None:
@@ -500,7 +500,7 @@ def _month_end(period: Any, session: Session, kpis: list[str] | None) -> Any:
         # No moment found: planning compute's default month raises what compute would (no data folder, no
         # dated records) in compute's words.
         return session.plan(kpis=kpis).period.last_day
-    at = as_of.at if isinstance(as_of, Moment) else parse_moment(as_of, session.catalog.catalog.timezone)
+    at = as_of.at if isinstance(as_of, Moment) else session._moment()
     return latest_complete_month(at).last_day
 
 
