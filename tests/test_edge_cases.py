@@ -185,6 +185,57 @@ def test_durations_across_daylight_saving_are_elapsed_time(tmp_path):
     assert overall(civic_kpi.compute(catalog, period="2026-03"), "h").value == pytest.approx(1 + 2)
 
 
+def _two_timestamps(tmp_path: Path, kpis: str) -> Path:
+    catalog = small_catalog(tmp_path, kpis, header="timezone: America/Chicago")
+    text = catalog.read_text().replace(
+        "      b: {type: float}", '      b: {type: float}\n      ts2: {type: datetime, format: "%Y-%m-%d %H:%M"}'
+    )
+    catalog.write_text(text)
+    return catalog
+
+
+# Worked out with zoneinfo by hand (America/Chicago): 2026-03-08 02:30 does not exist and reads as 03:30 CDT;
+# 2026-11-01 01:30 happens twice and reads as the first (CDT, 06:30 UTC); 02:30 that night is CST (08:30 UTC).
+AROUND_DST = [
+    ["2026-03-08 01:00", "x", 0, 0, "2026-03-08 03:00"],  # 1 h
+    ["2026-03-08 02:30", "x", 0, 0, "2026-03-08 04:30"],  # 03:30 to 04:30 CDT: 1 h
+    ["2026-11-01 00:30", "x", 0, 0, "2026-11-01 01:30"],  # CDT to the first 01:30: 1 h
+    ["2026-11-01 01:30", "x", 0, 0, "2026-11-01 02:30"],  # 06:30 UTC to 08:30 UTC: 2 h
+]
+
+
+def test_a_duration_between_columns_and_between_expressions_reads_dst_alike(tmp_path):
+    # A column's instant is converted once in the dataset's frame; an expression's where the formula uses it.
+    kpis = """\
+    - {id: cols, name: C, domain: D, unit: hours, dataset: events, value: 'sum(hours_between(ts, ts2))'}
+    - {id: exprs, name: E, domain: D, unit: hours, dataset: events,
+       value: 'sum(hours_between(coalesce(ts, ts2), coalesce(ts2, ts)))'}
+    """
+    catalog = _two_timestamps(tmp_path, kpis)
+    events(tmp_path, AROUND_DST, header=("ts", "grp", "a", "b", "ts2"))
+    run = civic_kpi.compute(catalog, period="2026")
+    assert overall(run, "cols").value == pytest.approx(5)
+    assert overall(run, "exprs").value == pytest.approx(5)
+
+
+def test_each_timestamp_column_is_converted_to_an_instant_once_for_every_kpi_and_period(tmp_path):
+    # Three KPIs over the year and its two comparison periods measure the same two columns: a time-zone lookup per
+    # record is slow, so the plan converts each column once (two lookups each: as written, and an hour on for the
+    # spring gap), not once per KPI and period.
+    kpis = """\
+    - {id: total, name: T, domain: D, unit: hours, dataset: events, value: 'sum(hours_between(ts, ts2))'}
+    - {id: mean, name: M, domain: D, unit: hours, dataset: events, value: 'mean(hours_between(ts, ts2))'}
+    - {id: long, name: L, domain: D, unit: count, dataset: events, value: 'count(hours_between(ts, ts2) > 1.5)'}
+    """
+    catalog = _two_timestamps(tmp_path, kpis)
+    events(tmp_path, AROUND_DST, header=("ts", "grp", "a", "b", "ts2"))
+    session = civic_kpi.Session(catalog)
+    plan = session.explain("total", "2026").query_plan
+    assert plan is not None and plan.count('replace_time_zone(["earliest"])') == 2 * 2
+    run = session.compute("2026")
+    assert [overall(run, k).value for k in ("total", "mean", "long")] == pytest.approx([5, 1.25, 1])
+
+
 def test_monthly_files_with_drifting_columns(tmp_path):
     catalog = small_catalog(tmp_path, RATIO)
     events(tmp_path, [["2026-01-05 10:00", "x", 1, 2]], name="events_2026-01.csv")

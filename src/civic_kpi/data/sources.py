@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from civic_kpi.catalog.model import ColumnSpec, Dataset, ReferenceTable, is_zoned_format
 from civic_kpi.data.encoding import UTF8, Decoding, decoding
 from civic_kpi.errors import DataError, Problem, did_you_mean
+from civic_kpi.time.zones import utc
 
 if TYPE_CHECKING:
     import polars as pl
@@ -553,14 +554,11 @@ def parse_column(
 def _from_zone(expr: pl.Expr, source_zone: str | None, timezone: str | None) -> pl.Expr:
     """Naive values known to be in another zone (UTC without a Z, a publisher's local time), placed there and
     converted to the catalog's zone (which the catalog must name when any column names one)."""
-    import polars as pl
 
     if source_zone is None or source_zone == timezone:
         return expr
-    exact = expr.dt.replace_time_zone(source_zone, ambiguous="earliest", non_existent="null")
-    # A spring-gap time (02:30 on the night clocks jump) does not exist: read it as the hour after, as zoneinfo does.
-    shifted = (expr + pl.duration(hours=1)).dt.replace_time_zone(source_zone, ambiguous="earliest", non_existent="null")
-    return to_local(pl.coalesce(exact, shifted), timezone, zoned=True)
+    # An ambiguous or a spring-gap time is read by the rules of time/zones.py.
+    return to_local(utc(expr, source_zone).dt.replace_time_zone("UTC"), timezone, zoned=True)
 
 
 def to_local(expr: pl.Expr, timezone: str | None, zoned: bool) -> pl.Expr:

@@ -13,7 +13,7 @@ It knows nothing of the catalog: callers hand it formula text and the values its
 
 from civic_kpi.formula.cadence import cadence_note, refresh_days
 from civic_kpi.formula.compile import Compiled, cadence_inputs, compile_formula, compile_row, with_derived
-from civic_kpi.formula.context import NO_PERIOD, Context, all_rows, both, kpi_column
+from civic_kpi.formula.context import NO_PERIOD, Context, all_rows, both, instant_column, kpi_column
 from civic_kpi.formula.functions import (
     AGGREGATES,
     FUNCTIONS,
@@ -21,6 +21,7 @@ from civic_kpi.formula.functions import (
     REGISTRY,
     ROW_FUNCTIONS,
     Function,
+    instant_columns,
 )
 from civic_kpi.formula.kinds import argument_problems, kind_of
 from civic_kpi.formula.parse import NAMESPACES, parse_formula
@@ -48,6 +49,8 @@ __all__ = [
     "cadence_note",
     "compile_formula",
     "compile_row",
+    "instant_column",
+    "instant_columns",
     "kind_of",
     "kpi_column",
     "parse_formula",

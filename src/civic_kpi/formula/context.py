@@ -28,6 +28,14 @@ class Context:
     # Columns holding dates only: their differences are whole days, and a timestamp compared with one is compared
     # by its calendar day.
     date_columns: frozenset[str] = frozenset()
+    # Timestamp columns whose instant (naive UTC) the frame already holds in instant_column(name): a duration reads
+    # it there instead of converting the column again in every KPI and period.
+    instants: frozenset[str] = frozenset()
+
+
+def instant_column(column: str) -> str:
+    """The frame's column holding a timestamp column's instant (see Context.instants)."""
+    return f"__instant.{column}"
 
 
 def kpi_column(kpi_id: str) -> str:

@@ -7,15 +7,15 @@ record, and how it becomes a Polars expression.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from typing import Literal as Choice
 
 from civic_kpi.formula.cadence import refresh_days
-from civic_kpi.formula.context import Context, both, moment_literal
-from civic_kpi.formula.tree import BinaryOp, Call, Column, Literal, Node, Ref, UnaryOp
+from civic_kpi.formula.context import NO_PERIOD, Context, both, instant_column, moment_literal
+from civic_kpi.formula.tree import BinaryOp, Call, Column, Formula, Literal, Node, Ref, UnaryOp, walk
 
 if TYPE_CHECKING:
     import polars as pl
@@ -180,12 +180,38 @@ def _between(per_unit: float) -> Compile:
         # between 2026-03-01 and 2026-04-01 stay 31 whatever the clocks did in between.
         zone = low.ctx.timezone
         if zone is not None and not any(is_date(arg, low.ctx) for arg in call.args):
-            start, end = _instant(start, zone), _instant(end, zone)
+            start, end = (_instant(arg, value, low.ctx) for arg, value in zip(call.args, (start, end), strict=True))
         else:
             start, end = start.cast(pl.Datetime("us")), end.cast(pl.Datetime("us"))
         return (end - start).dt.total_microseconds() / per_unit
 
     return compile_between
+
+
+def _instant(node: Node, value: pl.Expr, ctx: Context) -> pl.Expr:
+    """A wall-clock time as an instant in the catalog's zone (rules: time/zones.py), read from the frame where it
+    holds the column's instant."""
+    import polars as pl
+
+    from civic_kpi.time.zones import utc
+
+    if isinstance(node, Column) and node.name in ctx.instants:
+        return pl.col(instant_column(node.name))
+    assert ctx.timezone is not None
+    return utc(value, ctx.timezone)
+
+
+def instant_columns(formulas: Iterable[Formula], date_columns: frozenset[str]) -> set[str]:
+    """The timestamp columns these formulas measure durations between, as columns named outright (the instants a
+    frame can hold once for every KPI and period that reads them)."""
+    ctx = Context(None, NO_PERIOD, NO_PERIOD, NO_PERIOD, {}, {}, date_columns=date_columns)
+    found = set()
+    for formula in formulas:
+        for node in walk(formula.tree):
+            # The between functions are the durations (duration=True); with a date on either side none converts.
+            if isinstance(node, Call) and REGISTRY[node.name].duration and not any(is_date(a, ctx) for a in node.args):
+                found |= {arg.name for arg in node.args if isinstance(arg, Column)}
+    return found
 
 
 def is_date(node: Node, ctx: Context) -> bool:
@@ -209,18 +235,6 @@ _CHOOSERS = ("coalesce", "if_else")
 def chosen_values(call: Call) -> list[Node]:
     """The arguments coalesce() or if_else() may give back (not if_else's condition)."""
     return list(call.args[1:] if call.name == "if_else" else call.args)
-
-
-def _instant(value: pl.Expr, zone: str) -> pl.Expr:
-    """Wall-clock time as an instant in the catalog's zone, so a duration across a DST change is true."""
-    import polars as pl
-
-    moment = value.cast(pl.Datetime("us"))
-    # In the autumn's repeated hour take the first occurrence. A spring-gap time (02:30 on the day clocks jump)
-    # does not exist; like Python's zoneinfo (fold=0), read it one hour on (03:30).
-    exact = moment.dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-    shifted = (moment + pl.duration(hours=1)).dt.replace_time_zone(zone, ambiguous="earliest", non_existent="null")
-    return pl.coalesce(exact, shifted)
 
 
 def _days(call: Call, low: Lowering) -> pl.Expr:
