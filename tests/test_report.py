@@ -627,9 +627,10 @@ def test_a_card_says_once_when_a_change_rests_on_a_period_covered_in_part(cli, t
     ]
 
 
-def test_a_second_process_draws_every_other_chart_and_the_page_is_the_same():
-    # vl-convert holds the GIL while it draws, so report shares a page's charts with a second process: the SVGs
-    # come back in order, the same as drawn one by one here (an odd count: the last one is this process's).
+def test_the_drawing_processes_draw_the_charts_and_the_page_is_the_same():
+    # vl-convert holds the GIL while it draws, so report hands a page's charts to processes of their own, a few at
+    # a time: the SVGs come back in order, the same as drawn one by one here (a count that is not a multiple of
+    # the chunk: the last chunk is short).
     from civic_kpi.report import charts
 
     specs = [
@@ -639,13 +640,37 @@ def test_a_second_process_draws_every_other_chart_and_the_page_is_the_same():
             warn=None,
             description=f"chart {n}",
         )
-        for n in range(charts.MIN_SHARED + 1)
+        for n in range(charts.MIN_SHARED + 2)
     ]
+    assert len(specs) % charts.CHUNK
     charts.prepare()
-    assert charts._shared_pool() is not None  # this machine can start one
-    shared = charts.svgs(specs)
+    assert charts._shared_pool() is not None  # this machine can start them
+    drawing = charts.Drawing(specs)
+    assert len(drawing.tasks) == -(-len(specs) // charts.CHUNK)  # every chart sent before any is asked for
+    shared = drawing.svgs()
     assert shared == [charts._draw(spec) for spec in specs]
     assert len(set(shared)) == len(specs)  # each its own chart, in its place
+
+
+def test_the_charts_are_started_before_the_review_and_the_scorecard_are_computed(monkeypatch):
+    # The charts need only the series and the cards: `early` hands the page over before the programs are computed,
+    # so that their drawing overlaps them; the page it hands over is the one finally drawn, without the programs.
+    import civic_kpi
+
+    said: list[object] = []
+    for program in ("review", "scorecard"):
+        method = getattr(civic_kpi.Session, program)
+        monkeypatch.setattr(
+            civic_kpi.Session,
+            program,
+            lambda self, *a, _m=method, _p=program, **k: (said.append(_p), _m(self, *a, **k))[1],
+        )
+    board = civic_kpi.open(CATALOG).dashboard(PERIOD, early=said.append)
+    early = said[0]
+    assert said[1:] == ["review", "scorecard"]
+    assert early.review is None and early.scorecard is None
+    assert (early.run, early.trend, early.cards) == (board.run, board.trend, board.cards)
+    assert board.review is not None and board.scorecard is not None
 
 
 def test_a_forked_process_draws_its_own_charts_and_the_library_starts_no_process(monkeypatch, tmp_path):

@@ -536,8 +536,10 @@ def report(
     """
     with _user_errors():
         from civic_kpi.report.charts import prepare
+        from civic_kpi.report.html import PageCharts, draw_charts, to_html
 
         prepare()  # the charts' set-up runs while compute reads the data
+        drawn: list[PageCharts] = []  # drawn by other processes while the review and the scorecard are computed
         with _progress(quiet, f"loading {catalog}") as progress:
             session = Session(catalog, data_dir, as_of)
             board = session.dashboard(
@@ -548,11 +550,11 @@ def report(
                 domains=domain or None,
                 progress=progress,
                 max_groups=max_groups,
+                early=lambda page: drawn.append(draw_charts(page)),
             )
         from civic_kpi.output import write_atomic
-        from civic_kpi.report.html import to_html
 
-        write_atomic(output, to_html(board))
+        write_atomic(output, to_html(board, drawn[0] if drawn else None))
         if not quiet:
             counts = board.run.counts()
             _err(

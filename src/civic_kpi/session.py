@@ -172,12 +172,15 @@ class Session:
         domains: list[str] | None = None,
         progress: Progress | None = None,
         max_groups: int | None = None,
+        early: Callable[[DashboardRun], Any] | None = None,
     ) -> DashboardRun:
         """What `report` draws, from one run: the series behind the trend charts (the 24 months up to the period,
         or the `every` series of `period`), with the breakdowns, whose last period makes the cards; each KPI's
         definition in catalog order; the month's performance review where the catalog has one and the fiscal-year
         scorecard where a target names fiscal years, both at the series' moment. A `period` that is not a month,
-        without `every`, is a run of its own beside the monthly series. Takes compute's options."""
+        without `every`, is a run of its own beside the monthly series. Takes compute's options; `early`, if given,
+        is called with the page as it stands before the review and the scorecard are computed (both None), which
+        is all the charts need: `report` starts drawing them then."""
         from civic_kpi.engine import select_kpis
         from civic_kpi.results import DashboardRun
 
@@ -196,6 +199,9 @@ class Session:
             trend = at.compute(period, every=every or "month", by=by, **options)
             run = last_period(trend)
         catalog = self.catalog.catalog
+        cards = self._cards(run, kpis, domains)
+        if early is not None:
+            early(DashboardRun(run=run, trend=trend, cards=cards))
         review = scorecard = None
         if catalog.performance_review is not None and _is_month(run.period):
             review = at.review(run.period.label, progress=progress)
@@ -203,7 +209,6 @@ class Session:
         if any(kpi.target is not None and kpi.target.by_period for kpi in chosen):
             # The latest fiscal year that has ended at the as-of moment, as `scorecard` takes by default.
             scorecard = at.scorecard(kpis=[kpi.id for kpi in chosen], progress=progress)
-        cards = self._cards(run, kpis, domains)
         return DashboardRun(run=run, trend=trend, cards=cards, review=review, scorecard=scorecard)
 
     def report(
@@ -220,14 +225,22 @@ class Session:
     ) -> str:
         """`civic-kpi report`: the dashboard as one self-contained HTML page (see `dashboard` for what it holds),
         returned and, given `output`, written there atomically. Takes compute's options."""
-        from civic_kpi.report.html import to_html
+        from civic_kpi.report.html import PageCharts, draw_charts, to_html
 
         # The charts are drawn in this process: a second one (civic_kpi.report.charts.prepare, which the CLI
         # starts) would import the caller's script again.
+        drawn: list[PageCharts] = []
         board = self.dashboard(
-            period, every=every, by=by, kpis=kpis, domains=domains, progress=progress, max_groups=max_groups
+            period,
+            every=every,
+            by=by,
+            kpis=kpis,
+            domains=domains,
+            progress=progress,
+            max_groups=max_groups,
+            early=lambda page: drawn.append(draw_charts(page)),
         )
-        text = to_html(board)
+        text = to_html(board, drawn[0] if drawn else None)
         if output is not None:
             from civic_kpi.output import write_atomic
 

@@ -15,14 +15,15 @@ from typing import Any
 from civic_kpi.report.chart_templates import stored, trend_name
 
 LABEL_CHARACTERS = 34  # a group's name on a bar chart; the table below the chart holds it whole
-MIN_SHARED = 8  # charts on a page from which a second process draws half of them
+MIN_SHARED = 8  # charts on a page from which the drawing processes draw them
+WORKERS = 1  # drawing processes (on 2 cores a second one slowed the computing it overlaps as much as it helped)
 
 
 _pool: tuple[int, Any] | None = None  # (the process id that started it, the pool): see prepare
 
 
 def prepare() -> None:
-    """Start a second process that will draw half of the page's charts, warming its JavaScript engine while
+    """Start the processes that will draw the page's charts (WORKERS), warming their JavaScript engines while
     compute reads the data. The CLI's `report` calls it, once; a library caller may too, knowing what a spawned
     process does: it imports the caller's main script again, which a script without an
     `if __name__ == "__main__":` guard would run twice. Where no process can be started the charts are drawn in
@@ -36,8 +37,9 @@ def prepare() -> None:
     if _pool is not None and _pool[0] == os.getpid():
         return
     try:
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        pool.submit(_draw_all, [_warm_spec()])
+        pool = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"))
+        for _ in range(WORKERS):  # each worker's first chart starts its JavaScript engine: about 0.7 s
+            pool.submit(_draw_all, [_warm_spec()])
     except (OSError, RuntimeError, ValueError):  # no processes here (a sandbox): the page is drawn in this one
         return
     # Shut down before the interpreter tears its modules down, which would leave the pool's own clean-up to fail.
@@ -143,21 +145,42 @@ def _draw(spec: dict[str, Any]) -> str:
     return _NOT_INLINE.sub("", vl_convert.vega_to_svg(spec)).replace("<svg ", '<svg aria-hidden="true" ', 1)
 
 
+CHUNK = 3  # charts per task sent to the drawing processes
+
+
+class Drawing:
+    """The page's charts being drawn as SVG elements to place inline, in order.
+
+    Made as soon as the specs are known, it sends them, a few at a time, to the processes `prepare` started from this
+    one (if it did), which draw while this one computes the rest of the page (the review and the scorecard);
+    `svgs()` waits for them. vl-convert holds the GIL while it draws, so a thread could not share the work, and
+    its first chart in a process costs about 0.7 s, so this process does not draw beside the pool: on the sample
+    the charts were done before the scorecard was. Without a pool every chart is drawn here, in `svgs()`."""
+
+    def __init__(self, specs: list[dict[str, Any]]) -> None:
+        self.specs = specs
+        self.tasks: dict[int, Any] = {}  # index of a chunk's first spec -> its future
+        pool = _shared_pool() if len(specs) >= MIN_SHARED else None
+        if pool is None:
+            return
+        try:
+            for start in range(0, len(specs), CHUNK):
+                self.tasks[start] = pool.submit(_draw_all, specs[start : start + CHUNK])
+        except RuntimeError:  # the pool is broken (a process died): the rest are drawn here
+            pass
+
+    def svgs(self) -> list[str]:
+        drawn: list[str] = []
+        for start in range(0, len(self.specs), CHUNK):
+            chunk = self.specs[start : start + CHUNK]
+            task = self.tasks.get(start)
+            try:
+                drawn += task.result() if task is not None else _draw_all(chunk)
+            except Exception:  # drawn again here, where a real error reaches the user
+                drawn += _draw_all(chunk)
+        return drawn
+
+
 def svgs(specs: list[dict[str, Any]]) -> list[str]:
-    """Each Vega spec drawn as an SVG element to place inline in the page, in order: every other one by the
-    process `prepare` started from this one, if it did (vl-convert holds the GIL while it draws, so only a
-    second process puts the second core to work: the sample's 46 charts take about 1.2 s instead of 2.2 s)."""
-    pool = _shared_pool() if len(specs) >= MIN_SHARED else None
-    if pool is None:
-        return _draw_all(specs)
-    try:
-        theirs = pool.submit(_draw_all, specs[1::2])
-    except RuntimeError:  # the pool is broken (its process died): draw them all here
-        return _draw_all(specs)
-    drawn = [""] * len(specs)
-    drawn[0::2] = _draw_all(specs[0::2])
-    try:
-        drawn[1::2] = theirs.result()
-    except Exception:  # drawn again here, where a real error reaches the user
-        drawn[1::2] = _draw_all(specs[1::2])
-    return drawn
+    """Each Vega spec drawn as an SVG element to place inline in the page, in order (see Drawing)."""
+    return Drawing(specs).svgs()

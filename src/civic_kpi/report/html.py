@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 from urllib.parse import quote
 
+from civic_kpi.report.charts import Drawing
 from civic_kpi.report.formatting import STATUS_TEXT, amount, change_text, count_text, plain, span_text, value_text
 from civic_kpi.report.records import safe_cell
 from civic_kpi.results import DashboardRun, KpiCard, KpiResult, ReviewRun, ScorecardRun, Status, moment_text
@@ -375,27 +376,47 @@ def _card(card: KpiCard, board: DashboardRun) -> CardView:
     return view
 
 
-def to_html(board: DashboardRun) -> str:
-    """The dashboard page, as text."""
-    import jinja2
+@dataclass
+class PageCharts:
+    """The cards of a dashboard page by domain, with their charts being drawn (see `draw_charts`)."""
 
-    run = board.run
+    domains: dict[str, DomainView]
+    anchors: set[str]  # the page's anchors given so far
+    drawing: Drawing
+
+    def charts(self) -> list[Chart]:
+        return [
+            chart
+            for domain in self.domains.values()
+            for view in domain.cards
+            for chart in ([view.trend] if view.trend else []) + view.breakdowns
+        ]
+
+
+def draw_charts(board: DashboardRun) -> PageCharts:
+    """The page's cards, and their charts' drawing started: from the series and the cards alone (the review and the
+    scorecard have no chart), so that a caller can start it before those are computed (Session.dashboard's
+    `early`)."""
     used: set[str] = set()
     domains: dict[str, DomainView] = {}
     for card in board.cards:
         if card.domain not in domains:
             domains[card.domain] = DomainView(plain(card.domain), _slug(card.domain, used), [])
         domains[card.domain].cards.append(_card(card, board))
-    from civic_kpi.report.charts import svgs
+    page = PageCharts(domains, used, Drawing([]))
+    page.drawing = Drawing([chart.spec for chart in page.charts()])
+    return page
 
-    charts = [
-        chart
-        for domain in domains.values()
-        for view in domain.cards
-        for chart in ([view.trend] if view.trend else []) + view.breakdowns
-    ]
-    for chart, drawn in zip(charts, svgs([chart.spec for chart in charts]), strict=True):
+
+def to_html(board: DashboardRun, charts: PageCharts | None = None) -> str:
+    """The dashboard page, as text (`charts`: drawn already, or being drawn, by `draw_charts` of this board)."""
+    import jinja2
+
+    run = board.run
+    page = charts if charts is not None else draw_charts(board)
+    for chart, drawn in zip(page.charts(), page.drawing.svgs(), strict=True):
         chart.svg = drawn
+    domains, used = page.domains, page.anchors
     programs = []
     if board.review is not None:
         programs.append(_review(board.review, _slug("performance review", used)))
