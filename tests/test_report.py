@@ -673,6 +673,36 @@ def test_the_charts_are_started_before_the_review_and_the_scorecard_are_computed
     assert board.review is not None and board.scorecard is not None
 
 
+def test_charts_sent_before_a_fork_are_drawn_by_the_child_itself():
+    # A child forked after the charts were sent inherits their futures but not the threads that finish them: it
+    # must not wait on them (it would for ever), it draws its own.
+    from civic_kpi.report import charts
+
+    waited: list[int] = []
+
+    class Inherited:
+        def result(self) -> list[str]:
+            waited.append(1)
+            return []
+
+    specs = [charts.trend_spec([], goal=None, warn=None, description=str(n)) for n in range(charts.MIN_SHARED)]
+    drawing = charts.Drawing(specs)
+    drawing.tasks = {start: Inherited() for start in range(0, len(specs), charts.CHUNK)}
+    drawing.pid += 1  # as in a child forked after the drawing began
+    assert drawing.svgs() == [charts._draw(spec) for spec in specs] and not waited
+
+
+def test_a_page_rendered_twice_from_one_drawing_is_the_same_page():
+    import civic_kpi
+    from civic_kpi.report.html import draw_charts, to_html
+
+    board = civic_kpi.open(CATALOG).dashboard(PERIOD, kpis=["reopen_rate", "sla_compliance"])
+    page = draw_charts(board)
+    first = to_html(board, page)
+    assert to_html(board, page) == first == to_html(board)
+    assert 'href="#performance-review"' in first
+
+
 def test_a_forked_process_draws_its_own_charts_and_the_library_starts_no_process(monkeypatch, tmp_path):
     import os
 

@@ -158,7 +158,10 @@ class Drawing:
     the charts were done before the scorecard was. Without a pool every chart is drawn here, in `svgs()`."""
 
     def __init__(self, specs: list[dict[str, Any]]) -> None:
+        import os
+
         self.specs = specs
+        self.pid = os.getpid()
         self.tasks: dict[int, Any] = {}  # index of a chunk's first spec -> its future
         pool = _shared_pool() if len(specs) >= MIN_SHARED else None
         if pool is None:
@@ -170,14 +173,21 @@ class Drawing:
             pass
 
     def svgs(self) -> list[str]:
+        import os
+
+        # A process forked after the charts were sent inherits the futures but not the threads that would finish
+        # them: waiting would hang for ever, so it draws its own.
+        tasks = self.tasks if os.getpid() == self.pid else {}
         drawn: list[str] = []
         for start in range(0, len(self.specs), CHUNK):
-            chunk = self.specs[start : start + CHUNK]
-            task = self.tasks.get(start)
-            try:
-                drawn += task.result() if task is not None else _draw_all(chunk)
-            except Exception:  # drawn again here, where a real error reaches the user
-                drawn += _draw_all(chunk)
+            chunk, task = self.specs[start : start + CHUNK], tasks.get(start)
+            found = None
+            if task is not None:
+                try:
+                    found = task.result()
+                except Exception:  # drawn again here, where a real error reaches the user
+                    found = None
+            drawn += found if found is not None else _draw_all(chunk)
         return drawn
 
 

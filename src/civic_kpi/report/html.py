@@ -416,7 +416,7 @@ def to_html(board: DashboardRun, charts: PageCharts | None = None) -> str:
     page = charts if charts is not None else draw_charts(board)
     for chart, drawn in zip(page.charts(), page.drawing.svgs(), strict=True):
         chart.svg = drawn
-    domains, used = page.domains, page.anchors
+    domains, used = page.domains, set(page.anchors)  # the page's own anchors stay as drawn: it may be rendered again
     programs = []
     if board.review is not None:
         programs.append(_review(board.review, _slug("performance review", used)))
