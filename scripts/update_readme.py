@@ -45,12 +45,12 @@ def cli_reference() -> str:
 
 
 def run_in_root(*args: str) -> str:
-    """A command's output as a file or pipe gets it, run from the repository root like the README says."""
+    """A command's output as a pipe 100 columns wide gets it, run from the repository root like the README says."""
     runner = CliRunner()
     cwd = Path.cwd()
     os.chdir(ROOT)
     try:
-        result = runner.invoke(app, list(args), env={"NO_COLOR": "1"})
+        result = runner.invoke(app, list(args), env={"NO_COLOR": "1", "COLUMNS": "100"})
     finally:
         os.chdir(cwd)
     body = "\n".join(line.rstrip() for line in result.stdout.rstrip().splitlines())

@@ -17,6 +17,9 @@ SAMPLE_DATA = ROOT / "sample_data"
 SHARED = ROOT.parent / "shared"
 
 
+WIDE = "200"  # COLUMNS for the tests' piped tables (see `cli`)
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
@@ -24,9 +27,12 @@ def runner() -> CliRunner:
 
 @pytest.fixture
 def cli(runner: CliRunner) -> Callable[..., object]:
-    """Invoke the real Typer app in-process; returns the click Result (exit_code, stdout, stderr)."""
+    """Invoke the real Typer app in-process; returns the click Result (exit_code, stdout, stderr). Tables are 200
+    columns wide (piped output honours COLUMNS), so that a test finds a phrase on one line; a test of the width
+    itself passes its own COLUMNS."""
 
-    def invoke(*args: str, env: dict[str, str] | None = None):
+    def invoke(*args: str, env: dict[str, str | None] | None = None):
+        env = {"COLUMNS": WIDE, **(env or {})}
         return runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
 
     return invoke

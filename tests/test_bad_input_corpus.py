@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CATALOG
+from tests.conftest import CATALOG, WIDE
 
 CORPUS = Path(__file__).parent / "corpus"
 CAT = "kpi_definitions.yaml"
@@ -454,6 +454,7 @@ def _script() -> str:
 def test_bad_input_through_the_installed_script(tmp_path, case_id, build, args, code, phrase):
     values = prepare(tmp_path, build)
     env = {"PATH": str(Path(sys.executable).parent), "NO_COLOR": "1", "LANG": "C.UTF-8", "HOME": str(tmp_path)}
+    env["COLUMNS"] = WIDE
     done = subprocess.run(
         [_script(), *argv(args, values)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
     )

@@ -299,7 +299,7 @@ def test_table_shows_a_mark_and_a_word_the_count_and_the_reason(cli, tmp_path):
 
 def test_json_and_csv_carry_the_status_and_the_reason(cli, tmp_path):
     doc = json.loads(partial_cli(cli, tmp_path, "-f", "json").stdout)
-    assert doc["schema_version"] == "1.2"
+    assert doc["schema_version"] == "1.3"
     (row,) = doc["results"]
     assert (row["status"], row["status_reason"]) == ("not_comparable", REASON)
     # `partial` says which value the data covers in part, whatever the target: the year-ago quarter, here.
@@ -311,7 +311,7 @@ def test_json_and_csv_carry_the_status_and_the_reason(cli, tmp_path):
 
 def test_markdown_shows_the_status_the_count_and_the_reason(cli, tmp_path):
     text = partial_cli(cli, tmp_path, "-f", "markdown").stdout
-    assert "| ≠ not comparable |" in text
+    assert "| ≠ not comparable vs 2025-Q1 |" in text  # the comparison its target would have judged
     assert "0 pass, 0 warn, 0 fail, 1 not comparable, 0 no data." in text
     escaped = REASON.replace("_", "\\_")  # Markdown escapes the underscore of a dataset name
     assert f"> note: Events (all): not comparable: {escaped}" in text

@@ -209,14 +209,14 @@ def _assert_renders_as_text(page: str, columns: int) -> None:
 def test_compute_markdown_shows_a_hostile_group_as_text(cli, catalog, hostile_data):
     page = _compute(cli, catalog, "-f", "markdown")
     _assert_markdown_literal(page)
-    _assert_renders_as_text(page, columns=7)
+    _assert_renders_as_text(page, columns=8)  # KPI, group, value, target, status, n and the two changes
     assert "next line" in page  # the newline became a space: the row goes on
 
 
 def test_compute_markdown_shows_a_hostile_catalog_in_headings_and_cells(cli, hostile_catalog):
     page = _compute(cli, hostile_catalog, "-f", "markdown")
     _assert_markdown_literal(page)
-    _assert_renders_as_text(page, columns=7)
+    _assert_renders_as_text(page, columns=8)  # KPI, group, value, target, status, n and the two changes
     heading = _html(page).splitlines()[0]
     assert heading.startswith("<h1>City &lt;img src=x") and heading.endswith("</h1>")
 

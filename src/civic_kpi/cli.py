@@ -38,6 +38,7 @@ app = typer.Typer(
 )
 
 DEFAULT_CATALOG = Path("kpi_definitions.yaml")
+MIN_WIDTH = 60  # the narrowest table: below it a word would be broken inside
 
 
 class OutputFormat(StrEnum):
@@ -170,9 +171,14 @@ def _progress(quiet: bool, text: str) -> Iterator[Callable[[str], None] | None]:
 
 
 def _terminal_width(fmt: StrEnum, output: Path | None) -> int | None:
-    if output is None and fmt.value == "table" and sys.stdout.isatty():
-        return shutil.get_terminal_size((150, 40)).columns
-    return None
+    """A table's width: the terminal's; piped, COLUMNS where set (`| less` and `| head` then do not wrap), else
+    the reporter's default (100 for compute)."""
+    if output is not None or fmt.value != "table":
+        return None
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((100, 40)).columns
+    columns = os.environ.get("COLUMNS", "")
+    return max(int(columns), MIN_WIDTH) if columns.isdigit() and int(columns) > 0 else None
 
 
 def _emit(render: Callable[..., str], fmt: StrEnum, output: Path | None, summary: str, quiet: bool = False) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.2"  # 1.1: status not_comparable; 1.2: partial, on a result and on its comparisons
+SCHEMA_VERSION = "1.3"  # 1.1: status not_comparable; 1.2: partial, on results and comparisons; 1.3: judged_against
 
 
 def moment_text(moment: datetime) -> str:
@@ -90,6 +90,11 @@ class KpiResult(_Frozen):
     better: Literal["higher", "lower"] | None = Field(None, description="Which way the value should move.")
     prior: Comparison | None = None
     year_ago: Comparison | None = None
+    judged_against: Literal["prior", "year_ago"] | None = Field(
+        None,
+        description="The comparison the target judged (its change against the prior or the year-ago period); "
+        "None for a target on the value itself, or no target.",
+    )
     percentile_method: str | None = None
     decimals: int = 1
     excluded: int | None = Field(None, description="Records of the period left out of the value (see the reason).")

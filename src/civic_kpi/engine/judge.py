@@ -76,6 +76,7 @@ def kpi_results(
                 named = dict(group)
                 target = resolve_target(kpi.target, named, period.label) if kpi.target else None
                 verdict = judge(target, now.value, prior_value.value, year_value.value)
+                then = None
                 if target is not None:
                     then = compared_period(target, now.value)
                     verdict = qualify(verdict, then is not None, gaps_of["now"], gaps_of[then] if then else [])
@@ -98,6 +99,7 @@ def kpi_results(
                         better=None if target is None else "higher" if target.higher_is_better else "lower",
                         prior=_comparison(prior, now.value, prior_value.value, gaps_of["prior"]),
                         year_ago=_comparison(year_ago, now.value, year_value.value, gaps_of["year_ago"]),
+                        judged_against=then,
                         percentile_method=method,
                         decimals=kpi.decimals,
                         excluded=None

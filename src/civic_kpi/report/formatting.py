@@ -151,8 +151,20 @@ def compared_with(run: ComputeRun) -> str:
     return f"compared with {run.prior_period.label} and {run.year_ago_period.label}"
 
 
-def change_heading(run: ComputeRun) -> str:
-    return "vs prior" if run.every else f"vs {run.prior_period.label}"
+def change_headings(run: ComputeRun) -> tuple[str, str]:
+    """The headings of the changes against the prior and the year-ago period: 'vs 2026-09', 'vs 2025-10' (in a
+    series, where each period has its own, 'vs prior', 'vs year ago')."""
+    if run.every:
+        return "vs prior", "vs year ago"
+    return f"vs {run.prior_period.label}", f"vs {run.year_ago_period.label}"
+
+
+def status_words(result: KpiResult, run: ComputeRun) -> str:
+    """The status, and for a target on a change the comparison it judged: '✔ pass vs 2025-10'."""
+    if result.judged_against is None:
+        return STATUS_TEXT[result.status]
+    prior, year_ago = change_headings(run)
+    return f"{STATUS_TEXT[result.status]} {prior if result.judged_against == 'prior' else year_ago}"
 
 
 def span_text(run: ComputeRun) -> str:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from civic_kpi.report.formatting import (
-    STATUS_TEXT,
-    change_heading,
+    change_headings,
     change_text,
     compared_with,
     count_text,
@@ -13,6 +12,7 @@ from civic_kpi.report.formatting import (
     not_comparable_notes,
     rankings,
     span_text,
+    status_words,
     value_text,
 )
 from civic_kpi.results import ComputeRun, moment_text
@@ -26,12 +26,13 @@ def to_markdown(run: ComputeRun) -> str:
         + (f" Data as of {moment_text(run.as_of)}." if run.as_of else ""),
         "",
     ]
+    prior, year_ago = change_headings(run)
     for domain in dict.fromkeys(r.domain for r in run.results):
         lines += [
             f"## {markdown_cell(domain)}",
             "",
-            f"| KPI |{' Period |' if run.every else ''} Group | Value | Target | Status | n | {change_heading(run)} |",
-            f"|---|{'---|' if run.every else ''}---|--:|---|---|--:|--:|",
+            f"| KPI |{' Period |' if run.every else ''} Group | Value | Target | Status | n | {prior} | {year_ago} |",
+            f"|---|{'---|' if run.every else ''}---|--:|---|---|--:|--:|--:|",
         ]
         previous = None
         for result in (r for r in run.results if r.domain == domain):
@@ -43,9 +44,10 @@ def to_markdown(run: ComputeRun) -> str:
                 result.group_label,
                 value_text(result.value, result.unit, result.decimals),
                 result.target or "",
-                STATUS_TEXT[result.status],
+                status_words(result, run),
                 count_text(result),
                 change_text(result),
+                change_text(result, result.year_ago),
             ]
             lines.append(markdown_row(cells))
         lines.append("")

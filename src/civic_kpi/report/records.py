@@ -15,6 +15,7 @@ CSV_COLUMNS = [
     "prior_period", "prior_value", "change_vs_prior", "change_pct_vs_prior",
     "year_ago_period", "year_ago_value", "change_vs_year_ago", "change_pct_vs_year_ago",
     "percentile_method", "schema_version", "rank", "inputs", "partial", "prior_partial", "year_ago_partial",
+    "judged_against",
 ]  # fmt: skip
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -65,6 +66,7 @@ def flat_record(run: ComputeRun, result: KpiResult) -> dict[str, Any]:
         "partial": "; ".join(result.partial),
         "prior_partial": "; ".join(prior.partial) if prior else None,
         "year_ago_partial": "; ".join(year.partial) if year else None,
+        "judged_against": result.judged_against,
     }
 
 

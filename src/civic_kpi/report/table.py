@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass, replace
 
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from civic_kpi.report.formatting import (
     STATUS_STYLE,
-    STATUS_TEXT,
-    change_heading,
+    change_headings,
     change_text,
     compared_with,
     count_text,
@@ -19,52 +20,138 @@ from civic_kpi.report.formatting import (
     plain,
     rankings,
     span_text,
+    status_words,
     value_text,
 )
-from civic_kpi.results import ComputeRun, KpiResult, moment_text
+from civic_kpi.results import Comparison, ComputeRun, KpiResult, moment_text
 
-PLAIN_WIDTH = 150  # wide enough that a file or a pipe gets one line per row
+PLAIN_WIDTH = 100  # a file or a pipe without COLUMNS
+# A longer word of a name is shortened with an ellipsis where room is short: first to NAME_WORD (the comparisons
+# fold away before a name is cut shorter), then, when nothing is left to fold, to WORD_LIMIT (60 columns).
+NAME_WORD, WORD_LIMIT = 16, 8
+WIDE_WORD = 40  # where there is room, a column widens to show words up to this long whole
+# Folded away, in this order, when the table would not fit otherwise (a footnote says which): n, then the comparisons.
+FOLDS = ("n", "year_ago", "prior")
 
 
-def _change_style(result: KpiResult) -> str:
-    prior = result.prior
-    if prior is None or not prior.change or result.better is None:
+@dataclass
+class _Column:
+    key: str
+    heading: str
+    cells: list[Text]  # the whole run's, so that every domain's table gets the same columns
+    wrap: bool = True  # wrap at spaces (a word too long for the column ends in an ellipsis); else one line
+    right: bool = False
+    max_width: int | None = None
+    label: bool = False  # a name: a long word may be shortened with an ellipsis (NAME_WORD, WORD_LIMIT)
+
+    def minimum(self, name_word: int = WORD_LIMIT) -> int:
+        """The narrowest the column gets without breaking a word of its heading or cells (or any at all, unwrapped)."""
+        texts = [self.heading, *(cell.plain for cell in self.cells)]
+        if not self.wrap:
+            return max(cell_len(line) for text in texts for line in text.splitlines() or [""])
+        words = [cell_len(word) for text in texts for word in text.split()]
+        heading = max(cell_len(word) for word in self.heading.split())
+        # A name (of a KPI, a group) may end in an ellipsis where room is short; a value, a target or a status
+        # never: it keeps its longest word whole.
+        return max(heading, min(max(words, default=1), name_word) if self.label else max(words, default=1))
+
+    def natural(self) -> int:
+        """The width that shows every cell on one line (at most max_width) and every word whole (at most
+        WIDE_WORD): what the column takes where there is room."""
+        texts = [self.heading, *(cell.plain for cell in self.cells)]
+        widest = max(cell_len(line) for text in texts for line in text.splitlines() or [""])
+        longest = max((cell_len(word) for text in texts for word in text.split()), default=1)
+        return max(self.minimum(), min(widest, self.max_width or widest), min(longest, WIDE_WORD))
+
+
+def _change_style(result: KpiResult, comparison: Comparison | None) -> str:
+    if comparison is None or not comparison.change or result.better is None:
         return ""
-    improving = (prior.change > 0) == (result.better == "higher")
+    improving = (comparison.change > 0) == (result.better == "higher")
     return "green" if improving else "red"
 
 
-def _domain_table(domain: str, results: list[KpiResult], run: ComputeRun) -> Table:
-    table = Table(title=Text(plain(domain), style="bold"), title_justify="left", expand=False, show_lines=False)
-    table.add_column("KPI", overflow="fold", max_width=36)
-    if run.every:
-        table.add_column("Period", no_wrap=True)
-    table.add_column("Group", overflow="fold", max_width=24)
-    table.add_column("Value", justify="right", no_wrap=True)
-    table.add_column("Target", overflow="fold", max_width=30)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("n", justify="right", no_wrap=True)
-    table.add_column(change_heading(run), justify="right", no_wrap=True)
-    previous = previous_period = None
-    for result in results:
+def _columns(run: ComputeRun, results: list[KpiResult]) -> list[_Column]:
+    """The table's columns over the run's rows, widest view first. The status names the comparison its target
+    judged ("pass vs 2025-10"), since a target on a change passes or fails on a column of its own."""
+    prior_heading, year_heading = change_headings(run)
+    names, periods, previous, previous_period = [], [], None, None
+    for result in results:  # a KPI's name (and a series' period) once, on its first row
         first = result.kpi_id != previous
-        new_period = first or result.period.label != previous_period
+        names.append(Text(plain(result.name), style="bold") if first else Text(""))
+        periods.append(Text(result.period.label if first or result.period.label != previous_period else ""))
         previous, previous_period = result.kpi_id, result.period.label
-        table.add_row(
-            Text(plain(result.name), style="bold") if first else "",
-            *([result.period.label if new_period else ""] if run.every else []),
-            plain(result.group_label),
-            value_text(result.value, result.unit, result.decimals),
-            plain(result.target or ""),
-            Text(STATUS_TEXT[result.status], style=STATUS_STYLE[result.status]),
-            count_text(result),
-            Text(change_text(result), style=_change_style(result)),
-            end_section=False,
+    return [
+        _Column("kpi", "KPI", names, max_width=36, label=True),
+        *([_Column("period", "Period", periods, wrap=False)] if run.every else []),
+        _Column("group", "Group", [Text(plain(r.group_label)) for r in results], max_width=24, label=True),
+        _Column("value", "Value", [Text(value_text(r.value, r.unit, r.decimals)) for r in results], right=True),
+        _Column("target", "Target", [Text(plain(r.target or "")) for r in results], max_width=30),
+        _Column("status", "Status", [Text(status_words(r, run), style=STATUS_STYLE[r.status]) for r in results]),
+        _Column("n", "n", [Text(count_text(r)) for r in results], wrap=False, right=True),
+        _Column(
+            "prior",
+            prior_heading,
+            [Text(change_text(r), style=_change_style(r, r.prior)) for r in results],
+            wrap=False,
+            right=True,
+        ),
+        _Column(
+            "year_ago",
+            year_heading,
+            [Text(change_text(r, r.year_ago), style=_change_style(r, r.year_ago)) for r in results],
+            wrap=False,
+            right=True,
+        ),
+    ]
+
+
+def fold(columns: list[_Column], width: int) -> tuple[list[_Column], list[_Column]]:
+    """The columns that fit `width` without breaking a word, and those folded away (FOLDS, in order) to get there.
+    Each column takes its cells' room plus one space each side and a rule (3), and the table one rule more."""
+    shown, folded = list(columns), []
+    for key in FOLDS:
+        if sum(column.minimum(NAME_WORD) + 3 for column in shown) + 1 <= width:
+            break
+        folded += [column for column in shown if column.key == key]
+        shown = [column for column in shown if column.key != key]
+    return shown, folded
+
+
+def widths(columns: list[_Column], width: int) -> list[int]:
+    """Each column's width within `width`: what its cells take on one line where there is room; else the wrapping
+    columns give up room, the widest first, down to their minimum."""
+    found = [column.natural() for column in columns]
+    room = width - 3 * len(columns) - 1
+    for name_word in (NAME_WORD, WORD_LIMIT):
+        floors = [column.minimum(name_word) if column.wrap else found[i] for i, column in enumerate(columns)]
+        while sum(found) > room:
+            # The widest column that can still give up room gives one character, so that widths even out.
+            can = [(w, i) for i, (w, floor) in enumerate(zip(found, floors, strict=True)) if w > floor]
+            if not can:
+                break  # narrower than every column's minimum: names are cut shorter, or (under 60) Rich crops
+            found[max(can)[1]] -= 1
+    return found
+
+
+def _domain_table(domain: str, columns: list[_Column], rows: list[int], width: int) -> Table:
+    """One domain's rows: the run's columns, each as wide as this domain's own cells need."""
+    own = [replace(column, cells=[column.cells[index] for index in rows]) for column in columns]
+    table = Table(title=Text(plain(domain), style="bold"), title_justify="left", expand=False, show_lines=False)
+    for column, room in zip(own, widths(own, width), strict=True):
+        table.add_column(
+            column.heading,
+            justify="right" if column.right else "left",
+            no_wrap=not column.wrap,
+            overflow="ellipsis",
+            width=room,
         )
+    for index in range(len(rows)):
+        table.add_row(*(column.cells[index] for column in own), end_section=False)
     return table
 
 
-def render_table(run: ComputeRun) -> Group:
+def render_table(run: ComputeRun, width: int = PLAIN_WIDTH) -> Group:
     as_of = f" · data as of {moment_text(run.as_of)}" if run.as_of else ""
     header = Text.assemble(
         (plain(run.catalog.title), "bold"),
@@ -72,14 +159,21 @@ def render_table(run: ComputeRun) -> Group:
         f" · {compared_with(run)}{as_of}",
     )
     parts: list = [header, Text("")]
+    shown, folded = fold(_columns(run, run.results), width)
     domains = list(dict.fromkeys(r.domain for r in run.results))
     for domain in domains:
-        parts.append(_domain_table(domain, [r for r in run.results if r.domain == domain], run))
+        rows = [index for index, result in enumerate(run.results) if result.domain == domain]
+        parts.append(_domain_table(domain, shown, rows, width))
         parts.append(Text(""))
+    if folded:
+        names = " and ".join(column.heading for column in folded)
+        note = f"{names} left out to fit {width} columns: a wider terminal shows them, -f csv has every field."
+        parts.append(Text(note, style="dim"))
     for ranking in rankings(run):
         table = Table(title=Text(plain(ranking.title), style="bold"), title_justify="left", expand=False)
         for number, heading in enumerate(ranking.headings):
-            table.add_column(plain(heading), overflow="fold", justify="left" if number == 0 else "right", max_width=60)
+            justify = "left" if number == 0 else "right"
+            table.add_column(plain(heading), overflow="ellipsis", justify=justify, max_width=60)
         for row in ranking.rows:
             table.add_row(*(plain(cell) for cell in row))
         parts += [table, Text("")]
@@ -116,7 +210,7 @@ def render_table(run: ComputeRun) -> Group:
 
 
 def to_text(run: ComputeRun, *, color: bool, width: int | None = None) -> str:
-    return console_text(render_table(run), color, width)
+    return console_text(render_table(run, width or PLAIN_WIDTH), color, width)
 
 
 def console_text(renderable: RenderableType, color: bool, width: int | None = None) -> str:

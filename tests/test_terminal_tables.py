@@ -1,0 +1,92 @@
+"""The compute table fits the reader's terminal: words whole at any width from 60 columns, columns folded away
+(n, then the comparisons) with a footnote, piped output as wide as COLUMNS says (100 without it), and the year-ago
+change beside the prior one, with the status naming the comparison its target judged."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from civic_kpi.report.table import WORD_LIMIT
+from tests.conftest import CATALOG, ROOT
+from tests.test_cli_compute import _in_a_terminal
+
+NAMES = json.loads(
+    subprocess.run(
+        [sys.executable, "-c", "import civic_kpi, json; print(json.dumps([k.name for k in "
+         "civic_kpi.load_catalog('kpi_definitions.yaml').catalog.kpis]))"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout
+)  # fmt: skip
+
+
+def _terminal(width: int, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    env.update(COLUMNS=str(width), NO_COLOR="1", TERM="xterm-256color")
+    return _in_a_terminal(["compute", *args], env, (2, os.devnull)).decode().replace("\r\n", "\n")
+
+
+def _cells(table: str) -> list[str]:
+    """Every cell's text on every line of the table's body."""
+    return [cell.strip() for line in table.splitlines() if line.startswith("│") for cell in line.strip("│").split("│")]
+
+
+@pytest.mark.parametrize("width", [60, 80, 100, 160])
+def test_the_table_fits_the_terminal_and_breaks_no_word(width):
+    table = _terminal(width)
+    assert max(len(line) for line in table.splitlines()) <= width
+    words = {word for cell in _cells(table) for word in cell.split()}
+    # Every word of every KPI name is on one line (a name wraps at its spaces, never inside a word): whole, or a
+    # word longer than the column can hold shortened with an ellipsis (never below WORD_LIMIT characters).
+    for name in NAMES:
+        for word in name.split():
+            shortened = {w for w in words if w.endswith("…") and word.startswith(w[:-1]) and len(w) >= WORD_LIMIT}
+            assert word in words or (len(word) > WORD_LIMIT and shortened), (word, width)
+    for heading in ("KPI", "Group", "Value", "Target", "Status"):
+        assert re.search(rf"┃\s*{heading}\s", table), heading
+
+
+def test_narrow_terminals_fold_n_then_the_comparisons_and_say_so():
+    domain = ("--domain", "Public Records & Open Data")
+    wide, medium, narrow = _terminal(160, *domain), _terminal(80, *domain), _terminal(60, *domain)
+    assert "┃ n ┃" in wide.replace(" ", "").replace("┃n┃", "┃ n ┃") and "left out to fit" not in wide
+    assert "vs 2026-09" in medium and "vs 2025-10" in medium
+    said = "n left out to fit 80 columns: a wider terminal shows them, -f csv has every field."
+    assert said in re.sub(r"\s+", " ", medium)
+    assert "┃ vs 2026-09" not in narrow and "┃ vs 2025-10" not in narrow
+    assert "n and vs 2025-10 and vs 2026-09 left out to fit 60 columns" in re.sub(r"\s+", " ", narrow)
+
+
+def test_the_year_ago_change_is_shown_and_the_status_names_the_comparison_the_target_judged(cli):
+    # time_to_close_p90's target is "lower than a year ago": it passes on the year-ago change (-5.1%), while the
+    # change against the prior month is up (+0.9%); both are on screen, and the status says which one counted.
+    doc = json.loads(cli("compute", "-c", CATALOG, "--kpi", "time_to_close_p90", "-f", "json").stdout)
+    row = next(r for r in doc["results"] if not r["group"])
+    assert row["judged_against"] == "year_ago" and row["status"] == "pass"
+    year_change = 100 * (row["value"] - row["year_ago"]["value"]) / row["year_ago"]["value"]
+    table = cli("compute", "-c", CATALOG, "--kpi", "time_to_close_p90", env={"COLUMNS": "120"}).stdout
+    line = next(line for line in table.splitlines() if line.startswith("│ Time to Close P90"))
+    cells = [cell.strip() for cell in line.strip("│").split("│")]
+    assert cells[4:] == ["✔ pass vs 2025-10", str(row["sample_size"]), "▲ +0.9%", f"▼ {year_change:+.1f}%"]
+    assert "┃ vs 2026-09 ┃ vs 2025-10 ┃" in table
+    # A target on the value itself judges no comparison.
+    reopen = json.loads(cli("compute", "-c", CATALOG, "--kpi", "reopen_rate", "-f", "json").stdout)
+    assert {r["judged_against"] for r in reopen["results"]} == {None}
+
+
+def test_piped_output_honours_columns_and_is_100_wide_without_it(cli, tmp_path):
+    assert max(len(line) for line in cli("compute", "-c", CATALOG, env={"COLUMNS": "72"}).stdout.splitlines()) == 72
+    script = Path(sys.executable).with_name("civic-kpi")
+    if not script.exists():
+        pytest.skip("civic-kpi script not installed next to this Python")
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    done = subprocess.run([str(script), "compute"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert max(len(line) for line in done.stdout.splitlines()) == 100
+    # A COLUMNS under 60 is read as 60: narrower, a word would have to break.
+    assert max(len(line) for line in cli("compute", "-c", CATALOG, env={"COLUMNS": "40"}).stdout.splitlines()) == 60
