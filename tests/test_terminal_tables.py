@@ -57,10 +57,10 @@ def test_narrow_terminals_fold_n_then_the_comparisons_and_say_so():
     wide, medium, narrow = _terminal(160, *domain), _terminal(80, *domain), _terminal(60, *domain)
     assert "┃ n ┃" in wide.replace(" ", "").replace("┃n┃", "┃ n ┃") and "left out to fit" not in wide
     assert "vs 2026-09" in medium and "vs 2025-10" in medium
-    said = "n left out to fit 80 columns: a wider terminal shows them, -f csv has every field."
+    said = "n left out to fit 80 columns: a wider terminal or COLUMNS shows them; -f csv has them all."
     assert said in re.sub(r"\s+", " ", medium)
     assert "┃ vs 2026-09" not in narrow and "┃ vs 2025-10" not in narrow
-    assert "n and vs 2025-10 and vs 2026-09 left out to fit 60 columns" in re.sub(r"\s+", " ", narrow)
+    assert "n, vs 2026-09 and vs 2025-10 left out to fit 60 columns" in re.sub(r"\s+", " ", narrow)
 
 
 def test_the_year_ago_change_is_shown_and_the_status_names_the_comparison_the_target_judged(cli):
@@ -90,3 +90,41 @@ def test_piped_output_honours_columns_and_is_100_wide_without_it(cli, tmp_path):
     assert max(len(line) for line in done.stdout.splitlines()) == 100
     # A COLUMNS under 60 is read as 60: narrower, a word would have to break.
     assert max(len(line) for line in cli("compute", "-c", CATALOG, env={"COLUMNS": "40"}).stdout.splitlines()) == 60
+
+
+def test_a_series_at_60_columns_goes_compact_and_cuts_no_value_period_or_status(cli):
+    # A month series with a not-comparable row needs more than 60 columns with rules between cells: the table drops
+    # its rules instead of cutting a value ('87.…'), a period ('2026-…') or a status ('comparab…').
+    table = cli("compute", "-c", CATALOG, "--every", "month", "--period", "2026-Q4", env={"COLUMNS": "60"}).stdout
+    assert max(len(line) for line in table.splitlines()) <= 60
+    assert "comparable" in table and "┃" not in table.split("Public Records")[0]  # compact: no rules
+    cut = {word for word in table.split() if word.endswith("…")}
+    assert not [word for word in cut if re.match(r"[\d(<>=+-]|comparab|Stat|Val|Perio|Targ", word)], cut
+
+
+def test_the_ranking_tables_fit_too_and_only_their_names_are_shortened(cli):
+    table = cli("compute", "-c", CATALOG, env={"COLUMNS": "62"}).stdout
+    ranking = table.split("ranked", 1)[1]
+    assert max(len(line) for line in table.splitlines()) <= 62
+    assert "Rank" in ranking and not re.search(r"\d…", ranking)
+
+
+def test_a_row_without_a_value_was_judged_against_nothing(cli):
+    # 2026-12 is after the data's moment: no value, so its target compared nothing, whatever it would compare.
+    doc = json.loads(cli("compute", "-c", CATALOG, "--every", "month", "--period", "2026-Q4", "-f", "json").stdout)
+    empty = [r for r in doc["results"] if r["value"] is None]
+    assert empty and {r["judged_against"] for r in empty} == {None}
+    assert {r["judged_against"] for r in doc["results"] if r["value"] is not None} >= {"prior", "year_ago"}
+
+
+def test_other_commands_keep_their_width_when_piped_and_no_columns_value_crashes(cli):
+    # Only compute's table fits any width yet: the others keep the width they always had in a pipe.
+    listing = cli("list", "-c", CATALOG, env={"COLUMNS": "80"}).stdout
+    assert "sla_compliance" in listing and "service_requests" in listing
+    script = Path(sys.executable).with_name("civic-kpi")
+    if not script.exists():
+        pytest.skip("civic-kpi script not installed next to this Python")
+    for value in ("²", "abc", "0", ""):
+        env = {**os.environ, "COLUMNS": value, "LINES": value}
+        done = subprocess.run([str(script), "list"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0 and "internal error" not in done.stderr, (value, done.stderr)

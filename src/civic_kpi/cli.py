@@ -170,23 +170,32 @@ def _progress(quiet: bool, text: str) -> Iterator[Callable[[str], None] | None]:
         yield lambda message: bar.update(task, description=message)
 
 
-def _terminal_width(fmt: StrEnum, output: Path | None) -> int | None:
-    """A table's width: the terminal's; piped, COLUMNS where set (`| less` and `| head` then do not wrap), else
-    the reporter's default (100 for compute)."""
+def _terminal_width(fmt: StrEnum, output: Path | None, piped_columns: bool = False) -> int | None:
+    """A table's width: the terminal's; piped, COLUMNS where set and the reporter fits any width from MIN_WIDTH
+    (`piped_columns`: compute's; `| less` and `| head` then do not wrap), else the reporter's default."""
     if output is not None or fmt.value != "table":
         return None
     if sys.stdout.isatty():
         return shutil.get_terminal_size((100, 40)).columns
     columns = os.environ.get("COLUMNS", "")
-    return max(int(columns), MIN_WIDTH) if columns.isdigit() and int(columns) > 0 else None
+    if not (piped_columns and columns.isascii() and columns.isdigit() and int(columns) > 0):
+        return None
+    return max(int(columns), MIN_WIDTH)
 
 
-def _emit(render: Callable[..., str], fmt: StrEnum, output: Path | None, summary: str, quiet: bool = False) -> None:
+def _emit(
+    render: Callable[..., str],
+    fmt: StrEnum,
+    output: Path | None,
+    summary: str,
+    quiet: bool = False,
+    piped_columns: bool = False,
+) -> None:
     """Print to stdout (colored on a terminal), or write the file atomically and say so on stderr."""
     from civic_kpi.output import write_atomic
 
     color = output is None and fmt.value == "table" and _use_color()
-    text = render(fmt.value, color=color, width=_terminal_width(fmt, output))
+    text = render(fmt.value, color=color, width=_terminal_width(fmt, output, piped_columns))
     if output is not None:
         write_atomic(output, text)
         if not quiet:
@@ -383,7 +392,7 @@ def compute(
                 _err(f"wrote {tally.summary(span)} to {output}")
         else:
             list(tally.seen(results))
-            _emit(lambda f, **kw: render(run, f, **kw), fmt, output, tally.summary(span), quiet)
+            _emit(lambda f, **kw: render(run, f, **kw), fmt, output, tally.summary(span), quiet, piped_columns=True)
     missing = 0 if allow_no_data else tally.missing
     if missing and fail_on != FailOn.never:
         _err(f"{missing} KPI row{'s' if missing != 1 else ''} with a target had no data (--allow-no-data accepts that)")
@@ -825,6 +834,10 @@ def schema() -> None:
 
 def main() -> None:
     """The installed script (through civic_kpi._entry, which also catches a Ctrl-C while this module loads)."""
+    for name in ("COLUMNS", "LINES"):
+        # Rich reads both as int() when str.isdigit() says so, which '²' passes: such a value is no size at all.
+        if not (os.environ.get(name, "0").isascii() and os.environ.get(name, "0").isdigit()):
+            del os.environ[name]
     try:
         app()
     except SystemExit as exc:

@@ -99,7 +99,7 @@ def kpi_results(
                         better=None if target is None else "higher" if target.higher_is_better else "lower",
                         prior=_comparison(prior, now.value, prior_value.value, gaps_of["prior"]),
                         year_ago=_comparison(year_ago, now.value, year_value.value, gaps_of["year_ago"]),
-                        judged_against=then,
+                        judged_against=then if now.value is not None else None,  # no value: nothing judged
                         percentile_method=method,
                         decimals=kpi.decimals,
                         excluded=None

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from civic_kpi.report.formatting import (
     STATUS_STYLE,
+    Ranking,
     change_headings,
     change_text,
     compared_with,
@@ -25,7 +26,8 @@ from civic_kpi.report.formatting import (
 )
 from civic_kpi.results import Comparison, ComputeRun, KpiResult, moment_text
 
-PLAIN_WIDTH = 100  # a file or a pipe without COLUMNS
+COMPUTE_WIDTH = 100  # compute's table in a file or a pipe without COLUMNS
+PLAIN_WIDTH = 150  # the other tables in a file or a pipe: wide enough for one line per row
 # A longer word of a name is shortened with an ellipsis where room is short: first to NAME_WORD (the comparisons
 # fold away before a name is cut shorter), then, when nothing is left to fold, to WORD_LIMIT (60 columns).
 NAME_WORD, WORD_LIMIT = 16, 8
@@ -43,14 +45,16 @@ class _Column:
     right: bool = False
     max_width: int | None = None
     label: bool = False  # a name: a long word may be shortened with an ellipsis (NAME_WORD, WORD_LIMIT)
+    long_heading: bool = False  # a heading from the catalog (a ranking's): its long words may be shortened too
 
     def minimum(self, name_word: int = WORD_LIMIT) -> int:
         """The narrowest the column gets without breaking a word of its heading or cells (or any at all, unwrapped)."""
         texts = [self.heading, *(cell.plain for cell in self.cells)]
-        if not self.wrap:
+        if not self.wrap:  # one line each: the heading too
             return max(cell_len(line) for text in texts for line in text.splitlines() or [""])
-        words = [cell_len(word) for text in texts for word in text.split()]
-        heading = max(cell_len(word) for word in self.heading.split())
+        words = [cell_len(word) for cell in self.cells for word in cell.plain.split()]
+        heading = max((cell_len(word) for word in self.heading.split()), default=1)
+        heading = min(heading, name_word) if self.long_heading else heading
         # A name (of a KPI, a group) may end in an ellipsis where room is short; a value, a target or a status
         # never: it keeps its longest word whole.
         return max(heading, min(max(words, default=1), name_word) if self.label else max(words, default=1))
@@ -106,39 +110,52 @@ def _columns(run: ComputeRun, results: list[KpiResult]) -> list[_Column]:
     ]
 
 
-def fold(columns: list[_Column], width: int) -> tuple[list[_Column], list[_Column]]:
-    """The columns that fit `width` without breaking a word, and those folded away (FOLDS, in order) to get there.
-    Each column takes its cells' room plus one space each side and a rule (3), and the table one rule more."""
+def room_for(count: int, compact: bool) -> int:
+    """What a table of `count` columns spends besides its cells: one space each side of a cell and a rule between
+    and around them; compact, no rules and no space at the edges (two spaces between cells)."""
+    return 2 * (count - 1) if compact else 3 * count + 1
+
+
+def fold(columns: list[_Column], width: int) -> tuple[list[_Column], list[_Column], bool]:
+    """The columns that fit `width` without breaking a word, those folded away (FOLDS, in order) to get there, and
+    whether the table must also go compact (no rules: a series at 60 columns)."""
     shown, folded = list(columns), []
     for key in FOLDS:
-        if sum(column.minimum(NAME_WORD) + 3 for column in shown) + 1 <= width:
+        if sum(column.minimum(NAME_WORD) for column in shown) + room_for(len(shown), False) <= width:
             break
         folded += [column for column in shown if column.key == key]
         shown = [column for column in shown if column.key != key]
-    return shown, folded
+    compact = sum(column.minimum() for column in shown) + room_for(len(shown), False) > width
+    keys = [column.key for column in columns]
+    return shown, sorted(folded, key=lambda column: keys.index(column.key)), compact
 
 
-def widths(columns: list[_Column], width: int) -> list[int]:
+def widths(columns: list[_Column], width: int, compact: bool = False) -> list[int]:
     """Each column's width within `width`: what its cells take on one line where there is room; else the wrapping
     columns give up room, the widest first, down to their minimum."""
     found = [column.natural() for column in columns]
-    room = width - 3 * len(columns) - 1
+    room = width - room_for(len(columns), compact)
     for name_word in (NAME_WORD, WORD_LIMIT):
         floors = [column.minimum(name_word) if column.wrap else found[i] for i, column in enumerate(columns)]
         while sum(found) > room:
             # The widest column that can still give up room gives one character, so that widths even out.
             can = [(w, i) for i, (w, floor) in enumerate(zip(found, floors, strict=True)) if w > floor]
             if not can:
-                break  # narrower than every column's minimum: names are cut shorter, or (under 60) Rich crops
+                break  # narrower than every column's minimum (a value too long to fit): Rich shortens it
             found[max(can)[1]] -= 1
     return found
 
 
-def _domain_table(domain: str, columns: list[_Column], rows: list[int], width: int) -> Table:
-    """One domain's rows: the run's columns, each as wide as this domain's own cells need."""
-    own = [replace(column, cells=[column.cells[index] for index in rows]) for column in columns]
-    table = Table(title=Text(plain(domain), style="bold"), title_justify="left", expand=False, show_lines=False)
-    for column, room in zip(own, widths(own, width), strict=True):
+def _fitted_table(title: str, columns: list[_Column], width: int, compact: bool) -> Table:
+    """A table of these columns within `width`: each column as wide as its own cells need, where there is room."""
+    table = Table(
+        title=Text(plain(title), style="bold"),
+        title_justify="left",
+        expand=False,
+        show_lines=False,
+        **({"box": None, "pad_edge": False, "header_style": "bold underline"} if compact else {}),
+    )
+    for column, room in zip(columns, widths(columns, width, compact), strict=True):
         table.add_column(
             column.heading,
             justify="right" if column.right else "left",
@@ -146,12 +163,37 @@ def _domain_table(domain: str, columns: list[_Column], rows: list[int], width: i
             overflow="ellipsis",
             width=room,
         )
-    for index in range(len(rows)):
-        table.add_row(*(column.cells[index] for column in own), end_section=False)
+    for index in range(len(columns[0].cells) if columns else 0):
+        table.add_row(*(column.cells[index] for column in columns), end_section=False)
     return table
 
 
-def render_table(run: ComputeRun, width: int = PLAIN_WIDTH) -> Group:
+def _domain_table(domain: str, columns: list[_Column], rows: list[int], width: int, compact: bool) -> Table:
+    """One domain's rows: the run's columns, each as wide as this domain's own cells need."""
+    own = [replace(column, cells=[column.cells[index] for index in rows]) for column in columns]
+    return _fitted_table(domain, own, width, compact)
+
+
+def _ranking_table(ranking: Ranking, width: int) -> Table:
+    """A ranking (groups by rank, a column per KPI it reads) fitted like the KPI tables; its headings are KPI names,
+    whose long words may be shortened where room is short."""
+    columns = [
+        _Column(
+            f"c{number}",
+            plain(heading),
+            [Text(plain(row[number])) for row in ranking.rows],
+            right=number > 0,
+            max_width=60,
+            label=number == 0,
+            long_heading=True,
+        )
+        for number, heading in enumerate(ranking.headings)
+    ]
+    compact = sum(column.minimum() for column in columns) + room_for(len(columns), False) > width
+    return _fitted_table(ranking.title, columns, width, compact)
+
+
+def render_table(run: ComputeRun, width: int = COMPUTE_WIDTH) -> Group:
     as_of = f" · data as of {moment_text(run.as_of)}" if run.as_of else ""
     header = Text.assemble(
         (plain(run.catalog.title), "bold"),
@@ -159,24 +201,19 @@ def render_table(run: ComputeRun, width: int = PLAIN_WIDTH) -> Group:
         f" · {compared_with(run)}{as_of}",
     )
     parts: list = [header, Text("")]
-    shown, folded = fold(_columns(run, run.results), width)
+    shown, folded, compact = fold(_columns(run, run.results), width)
     domains = list(dict.fromkeys(r.domain for r in run.results))
     for domain in domains:
         rows = [index for index, result in enumerate(run.results) if result.domain == domain]
-        parts.append(_domain_table(domain, shown, rows, width))
+        parts.append(_domain_table(domain, shown, rows, width, compact))
         parts.append(Text(""))
-    if folded:
-        names = " and ".join(column.heading for column in folded)
-        note = f"{names} left out to fit {width} columns: a wider terminal shows them, -f csv has every field."
+    if folded and run.results:
+        names = [column.heading for column in folded]
+        said = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        note = f"{said} left out to fit {width} columns: a wider terminal or COLUMNS shows them; -f csv has them all."
         parts.append(Text(note, style="dim"))
     for ranking in rankings(run):
-        table = Table(title=Text(plain(ranking.title), style="bold"), title_justify="left", expand=False)
-        for number, heading in enumerate(ranking.headings):
-            justify = "left" if number == 0 else "right"
-            table.add_column(plain(heading), overflow="ellipsis", justify=justify, max_width=60)
-        for row in ranking.rows:
-            table.add_row(*(plain(cell) for cell in row))
-        parts += [table, Text("")]
+        parts += [_ranking_table(ranking, width), Text("")]
     counts = run.counts()
     summary = Text.assemble(
         (f"{counts['pass']} pass", "bold green"),
@@ -210,7 +247,7 @@ def render_table(run: ComputeRun, width: int = PLAIN_WIDTH) -> Group:
 
 
 def to_text(run: ComputeRun, *, color: bool, width: int | None = None) -> str:
-    return console_text(render_table(run, width or PLAIN_WIDTH), color, width)
+    return console_text(render_table(run, width or COMPUTE_WIDTH), color, width or COMPUTE_WIDTH)
 
 
 def console_text(renderable: RenderableType, color: bool, width: int | None = None) -> str:
