@@ -113,6 +113,8 @@ def test_if_else_coalesce_and_durations():
         ("percentile(a, 90, method='excel')", "method must be one of"),
         ("sum(a, b)", "takes 1 arguments"),
         ("count(a, when=b)", "no keyword 'when'"),
+        ("count(status = 'Closed')", "'=' is not a comparison: count() has no keyword 'status'"),
+        ("count(a == 1 and b = 2)", "'=' is not a comparison: a formula compares with =="),
         ("count(", "syntax error"),
         ("count(a); import os", "syntax error"),
         ("len(a)", "len(ref.NAME)"),
@@ -238,6 +240,20 @@ def test_error_positions_count_from_the_start_of_a_formula_over_several_lines():
     with pytest.raises(FormulaError) as info:
         parse_formula(text)
     assert info.value.offset == text.index("y.z")
+
+
+def test_an_equals_sign_meant_as_a_comparison_gets_its_own_message():
+    # count(status = "Closed") is a keyword argument to Python; the message says what was meant, in our words.
+    with pytest.raises(FormulaError) as info:
+        parse_formula('count(status = "Closed")')
+    assert info.value.hint == 'to compare, write status == "Closed" (count()\'s keywords: where)'
+    with pytest.raises(FormulaError) as info:
+        parse_formula("count(a == 1 and b = 2)")
+    assert "assignment" not in info.value.message and "==" in info.value.hint
+    # A keyword misspelt stays a keyword mistake.
+    with pytest.raises(FormulaError) as info:
+        parse_formula("sum(x, were=a)")
+    assert info.value.message == "sum() has no keyword 'were'" and info.value.hint == "allowed: where"
 
 
 def test_a_formula_is_parsed_once_per_text_and_mode():

@@ -194,4 +194,21 @@ def civic_kpi_inspect(path):
 def test_presets_command_lists_choices(cli):
     result = cli("presets")
     assert result.exit_code == 0 and "kansas_city_311:" in result.stdout and "digital" in result.stdout.lower()
-    assert textwrap.dedent  # the command prints every preset's documented choices
+
+
+def test_presets_name_shows_one_preset_whole(cli):
+    import yaml
+
+    from civic_kpi.catalog.presets import presets
+
+    shown = cli("presets", "chicago311")
+    assert shown.exit_code == 0, shown.output
+    text = shown.stdout
+    assert text.startswith("chicago311: Chicago 311 Service Requests")
+    assert "recognised by the columns: sr_number, sr_type" in text
+    assert "columns for formulas: request_id, request_type" in text and "is_digital" in text
+    # The mapping printed is the preset's own, as YAML a catalog could hold.
+    mapping = text.split("its mapping (a dataset may override any part):\n", 1)[1]
+    assert yaml.safe_load(textwrap.dedent(mapping)) == presets()["chicago311"]["dataset"]
+    unknown = cli("presets", "chicago")
+    assert unknown.exit_code == 2 and "no preset 'chicago'" in unknown.stderr and "chicago311" in unknown.stderr

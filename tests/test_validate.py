@@ -32,6 +32,16 @@ def test_bundled_catalog_and_data_are_valid(cli):
     assert "warning:" in result.stderr and "'Tree Trimming' is 60 calendar days" in result.stderr
 
 
+def test_validate_takes_the_catalog_as_every_command_does(cli, tmp_path):
+    # -c like compute, check and the rest; the path alone still works, and two different ones are refused.
+    assert cli("validate", "-c", CATALOG, "--no-data").exit_code == 0
+    assert cli("validate", CATALOG, "-c", CATALOG, "--no-data").exit_code == 0
+    both = cli("validate", tmp_path / "a.yaml", "-c", CATALOG)
+    assert both.exit_code == 2 and "two catalogs given" in both.stderr
+    missing = cli("validate", "-c", tmp_path / "none.yaml")
+    assert missing.exit_code == 2 and "pass the catalog with -c PATH (every command takes it)" in missing.stderr
+
+
 def test_misspelled_column_in_formula(cli, tmp_path):
     path, line = broken(tmp_path, "numerator: count(first_contact)", "numerator: count(first_contcat)")
     result = cli("validate", path, "--no-data")

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 import typer
 
 from civic_kpi import __version__
-from civic_kpi.errors import CivicKpiError, ExitCode
+from civic_kpi.errors import CivicKpiError, ExitCode, Problem, UsageError
 from civic_kpi.session import Session
 from civic_kpi.time.periods import SERIES_KINDS
 
@@ -408,7 +408,12 @@ def compute(
 
 @app.command()
 def validate(
-    catalog: Annotated[Path, typer.Argument(help="The KPI catalog.")] = DEFAULT_CATALOG,
+    path: Annotated[
+        Path | None, typer.Argument(help="The KPI catalog (as -c gives it; the two must agree).", show_default=False)
+    ] = None,
+    catalog: Annotated[
+        Path | None, typer.Option("--catalog", "-c", help="The KPI catalog.  [default: kpi_definitions.yaml]")
+    ] = None,
     data_dir: DataDirOption = None,
     no_data: Annotated[bool, typer.Option("--no-data", help="Check the catalog only, not the data files.")] = False,
 ) -> None:
@@ -417,9 +422,12 @@ def validate(
 
     \b
     Example:
-      civic-kpi validate kpi_definitions.yaml
+      civic-kpi validate -c kpi_definitions.yaml
     """
     with _user_errors():
+        if path is not None and catalog is not None and path != catalog:
+            raise UsageError(Problem(f"two catalogs given: {path} and -c {catalog}", hint="give one, with -c PATH"))
+        catalog = catalog or path or DEFAULT_CATALOG
         report = Session(catalog, data_dir).validate(check_data=not no_data)
     for warning in report.warnings:
         _err(f"warning: {warning.render()}")
@@ -784,17 +792,31 @@ def inspect(
 
 
 @app.command()
-def presets() -> None:
-    """List the bundled presets: ready-made mappings of layouts cities publish.
+def presets(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="One preset to show whole: its choices, the columns it gives formulas and its mapping."),
+    ] = None,
+) -> None:
+    """List the bundled presets: ready-made mappings of layouts cities publish; or show one.
 
     \b
-    Example:
+    Examples:
       civic-kpi presets
+      civic-kpi presets chicago311
     """
-    from civic_kpi.report.catalog import render_presets
+    from civic_kpi.errors import did_you_mean
+    from civic_kpi.report.catalog import render_preset, render_presets
 
     with _user_errors():
-        sys.stdout.write(render_presets(Session(DEFAULT_CATALOG).presets()))  # no catalog is read, as for inspect
+        found = Session(DEFAULT_CATALOG).presets()  # no catalog is read, as for inspect
+        if name is None:
+            sys.stdout.write(render_presets(found))
+            return
+        if name not in found:
+            hint = did_you_mean(name, list(found)) or f"the presets: {', '.join(found)}"
+            raise UsageError(Problem(f"no preset '{name}'", hint=hint))
+        sys.stdout.write(render_preset(found[name]))
 
 
 @app.command("list")

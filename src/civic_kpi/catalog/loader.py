@@ -242,7 +242,7 @@ def load_catalog(path: str | Path, check_formulas: bool = True) -> LoadedCatalog
             Problem(
                 "catalog file not found",
                 file=display,
-                hint="pass the catalog path (civic-kpi compute --catalog PATH) or run from the folder holding "
+                hint="pass the catalog with -c PATH (every command takes it) or run from the folder holding "
                 "kpi_definitions.yaml",
             )
         ) from None

@@ -89,6 +89,12 @@ def _parse(text: str, row: bool, over_kpis: bool) -> Formula:
     except RecursionError:
         raise FormulaError(_TOO_DEEP, hint=_SIMPLER) from None
     except SyntaxError as exc:
+        if "assignment" in exc.msg or "'=='" in exc.msg:  # Python's words for '=' where it expects an expression
+            raise FormulaError(
+                "'=' is not a comparison: a formula compares with ==",
+                offset=positions.of_syntax_error(exc),
+                hint="write count(status == 'Closed'), not count(status = 'Closed')",
+            ) from None
         raise FormulaError(
             f"syntax error: {exc.msg}",
             offset=positions.of_syntax_error(exc),
@@ -122,6 +128,7 @@ class _Positions:
     """`ast` gives a line and a UTF-8 *byte* column; errors point at a *character* of the (stripped) text."""
 
     def __init__(self, source: str) -> None:
+        self.source = source
         self.starts = [0] + [match.end() for match in _NEWLINE.finditer(source)]
         ends = [*self.starts[1:], len(source)]
         self.lines = [source[start:end].encode("utf-8") for start, end in zip(self.starts, ends, strict=True)]
@@ -290,6 +297,16 @@ class _Converter:
         for index, keyword in enumerate(node.keywords):
             if keyword.arg not in function.keywords:
                 allowed = ", ".join(sorted(function.keywords))
+                if keyword.arg is not None and not did_you_mean(keyword.arg, list(function.keywords)):
+                    # count(status = 'Closed') reads as a keyword to Python: a comparison meant, unless the name is
+                    # a keyword misspelt (count(x, were=...)).
+                    value = ast.get_source_segment(self.positions.source, keyword.value) or "..."
+                    raise FormulaError(
+                        f"'=' is not a comparison: {name}() has no keyword '{keyword.arg}'",
+                        offset,
+                        hint=f"to compare, write {keyword.arg} == {value}"
+                        + (f" ({name}()'s keywords: {allowed})" if allowed else ""),
+                    )
                 raise FormulaError(
                     f"{name}() has no keyword '{keyword.arg}'",
                     offset,

@@ -37,3 +37,27 @@ def render_presets(documents: dict[str, dict[str, Any]]) -> str:
         lines.append(f"{name}: {document['title']}")
         lines.extend(f"    - {choice}" for choice in document.get("choices", []))
     return "".join(line + "\n" for line in lines)
+
+
+def render_preset(document: dict[str, Any]) -> str:
+    """One preset whole: where the layout comes from, how it is recognised, the choices it makes, the columns it
+    gives formulas, how to use it and its mapping, as the catalog would spell it."""
+    import yaml
+
+    dataset = document["dataset"]
+    named = [*dataset.get("columns", {}), *dataset.get("derived", {}), *dataset.get("flags", {})]
+    example = {"datasets": {"requests": {"preset": document["name"], "path": "exports/..."}}}
+    lines = [
+        f"{document['name']}: {document['title']}",
+        f"publisher: {document['publisher']}",
+        *(f"documentation: {url}" for url in document.get("documentation", [])),
+        f"recognised by the columns: {', '.join(document.get('signature', []))}",
+        "choices:",
+        *(f"    - {choice}" for choice in document.get("choices", [])),
+        f"columns for formulas: {', '.join(named)}",
+        "use it:",
+        *("    " + line for line in yaml.safe_dump(example, sort_keys=False).splitlines()),
+        "its mapping (a dataset may override any part):",
+        *("    " + line for line in yaml.safe_dump(dataset, sort_keys=False, allow_unicode=True).splitlines()),
+    ]
+    return "".join(plain(line) + "\n" for line in lines)
