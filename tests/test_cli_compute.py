@@ -262,6 +262,26 @@ def test_progress_on_a_terminal_stderr_only_and_not_with_quiet(tmp_path):
     assert b"reading" not in quiet and b"Reopen Rate" in out.read_bytes()
 
 
+def test_shell_completion_completes_commands_and_options():
+    # Typer's completion: `civic-kpi --install-completion` sets it up; the shell then asks the script itself.
+    script = Path(sys.executable).parent / "civic-kpi"
+    if not script.exists():
+        pytest.skip("civic-kpi script not installed next to this Python")
+
+    def complete(words: str) -> list[str]:
+        env = {**os.environ, "_CIVIC_KPI_COMPLETE": "complete_bash", "COMP_WORDS": words}
+        env["COMP_CWORD"] = str(len(words.split()) - 1)
+        done = subprocess.run([str(script)], env=env, capture_output=True, text=True, timeout=60, check=True)
+        return done.stdout.split()
+
+    assert complete("civic-kpi com") == ["compute"]
+    assert complete("civic-kpi compute --pe") == ["--period"]
+    assert (
+        "--show-completion"
+        in subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60, check=True).stdout
+    )
+
+
 def test_installed_script_in_a_subprocess():
     script = Path(sys.executable).parent / "civic-kpi"
     command = [str(script)] if script.exists() else [sys.executable, "-m", "civic_kpi.cli"]

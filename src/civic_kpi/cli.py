@@ -30,7 +30,7 @@ app = typer.Typer(
     name="civic-kpi",
     help="Compute city-government KPIs from a YAML catalog and judge them against their targets.\n\n"
     "Example: civic-kpi compute --period 2026-10 --by priority",
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
     pretty_exceptions_enable=False,  # a user never sees a traceback; see _user_errors
     no_args_is_help=True,
     rich_markup_mode=None,
