@@ -181,12 +181,10 @@ class Drawing:
         drawn: list[str] = []
         for start in range(0, len(self.specs), CHUNK):
             chunk, task = self.specs[start : start + CHUNK], tasks.get(start)
-            found = None
-            if task is not None:
-                try:
-                    found = task.result()
-                except Exception:  # drawn again here, where a real error reaches the user
-                    found = None
+            try:
+                found = task.result() if task is not None else None
+            except Exception:  # drawn again here, where a real error reaches the user
+                found = None
             drawn += found if found is not None else _draw_all(chunk)
         return drawn
 

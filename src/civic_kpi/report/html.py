@@ -385,12 +385,17 @@ class PageCharts:
     drawing: Drawing
 
     def charts(self) -> list[Chart]:
-        return [
-            chart
-            for domain in self.domains.values()
-            for view in domain.cards
-            for chart in ([view.trend] if view.trend else []) + view.breakdowns
-        ]
+        return _charts(self.domains)
+
+
+def _charts(domains: dict[str, DomainView]) -> list[Chart]:
+    """The page's charts in page order: each card's trend, then its breakdowns."""
+    return [
+        chart
+        for domain in domains.values()
+        for view in domain.cards
+        for chart in ([view.trend] if view.trend else []) + view.breakdowns
+    ]
 
 
 def draw_charts(board: DashboardRun) -> PageCharts:
@@ -403,9 +408,7 @@ def draw_charts(board: DashboardRun) -> PageCharts:
         if card.domain not in domains:
             domains[card.domain] = DomainView(plain(card.domain), _slug(card.domain, used), [])
         domains[card.domain].cards.append(_card(card, board))
-    page = PageCharts(domains, used, Drawing([]))
-    page.drawing = Drawing([chart.spec for chart in page.charts()])
-    return page
+    return PageCharts(domains, used, Drawing([chart.spec for chart in _charts(domains)]))
 
 
 def to_html(board: DashboardRun, charts: PageCharts | None = None) -> str:

@@ -49,9 +49,8 @@ class _Column:
 
     def minimum(self, name_word: int = WORD_LIMIT) -> int:
         """The narrowest the column gets without breaking a word of its heading or cells (or any at all, unwrapped)."""
-        texts = [self.heading, *(cell.plain for cell in self.cells)]
         if not self.wrap:  # one line each: the heading too
-            return max(cell_len(line) for text in texts for line in text.splitlines() or [""])
+            return self._widest_line()
         words = [cell_len(word) for cell in self.cells for word in cell.plain.split()]
         heading = max((cell_len(word) for word in self.heading.split()), default=1)
         heading = min(heading, name_word) if self.long_heading else heading
@@ -62,10 +61,14 @@ class _Column:
     def natural(self) -> int:
         """The width that shows every cell on one line (at most max_width) and every word whole (at most
         WIDE_WORD): what the column takes where there is room."""
+        widest = self._widest_line()
         texts = [self.heading, *(cell.plain for cell in self.cells)]
-        widest = max(cell_len(line) for text in texts for line in text.splitlines() or [""])
         longest = max((cell_len(word) for text in texts for word in text.split()), default=1)
         return max(self.minimum(), min(widest, self.max_width or widest), min(longest, WIDE_WORD))
+
+    def _widest_line(self) -> int:
+        texts = [self.heading, *(cell.plain for cell in self.cells)]
+        return max(cell_len(line) for text in texts for line in text.splitlines() or [""])
 
 
 def _change_style(result: KpiResult, comparison: Comparison | None) -> str:
