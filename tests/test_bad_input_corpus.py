@@ -357,9 +357,21 @@ CASES = [
     ("output_in_missing_directory", SMALL, FCR + " -o {tmp}/no/such/dir/out.json", 2,
      ("no/such/dir", "output directory does not exist")),
     ("output_is_a_directory", SMALL, FCR + " -o {data}", 2, ("output path is a directory",)),
-    ("unknown_format", SMALL, FCR + " --format xml -o {out}", 2, ("'xml' is not one of",)),
-    ("unknown_fail_on", SMALL, FCR + " --fail-on sometimes", 2, ("'sometimes' is not one of",)),
-    ("unknown_option", SMALL, "compute -c {cat} --periode 2026-10", 2, ("No such option", "--period")),
+    ("unknown_format", SMALL, FCR + " --format xml -o {out}", 2,
+     ("error: --format takes table, json, csv or markdown, not 'xml'",)),
+    ("unknown_fail_on", SMALL, FCR + " --fail-on sometimes", 2,
+     ("--fail-on takes never, warn or fail, not 'sometimes'",)),
+    ("every_misspelt", SMALL, FCR + " --every quater", 2, ("--every takes month, quarter", "did you mean 'quarter'?")),
+    ("unknown_option", SMALL, "compute -c {cat} --periode 2026-10", 2,
+     ("civic-kpi compute has no option --periode", "did you mean '--period'?")),
+    ("option_without_value", SMALL, "compute -c {cat} --period", 2,
+     ("--period needs a value after it", "'civic-kpi compute -h'")),
+    ("number_option_in_words", SMALL, "compute -c {cat} --max-groups many", 2,
+     ("--max-groups takes a whole number, not 'many'",)),
+    ("period_without_its_option", SMALL, "compute -c {cat} 2026-10", 2,
+     ("takes no argument '2026-10'", "a period goes after --period")),
+    ("command_misspelt", None, "comptue -c {cat}", 2, ("no command 'comptue'", "did you mean 'compute'?")),
+    ("argument_missing", None, "rows -c {cat}", 2, ("civic-kpi rows needs the argument KPI",)),
     ("review_month_is_a_quarter", SMALL, "review -c {cat} --month 2026-Q3", 2, ("one month", "2026-Q3")),
     ("scorecard_year_is_a_month", SMALL, "scorecard -c {cat} --fiscal-year 2026-10", 2,
      ("'2026-10' is not a fiscal year", "FY2026")),
@@ -376,6 +388,7 @@ SUBPROCESS = [
     "data_unparseable_date",
     "parquet_really_text",
     "unknown_format",
+    "command_misspelt",
     "output_in_missing_directory",
 ]
 
@@ -430,6 +443,8 @@ def check(code: int, stdout: str, stderr: str, want_code: int, phrases: list[str
     for phrase in phrases:
         assert phrase in where, f"missing {phrase!r}\n{shown}"
     assert "Traceback" not in stdout + stderr, shown
+    parser_words = [w for w in ("Usage:", "Invalid value", "Value error", "Try '") if w in stderr]
+    assert not parser_words, f"the option parser's own wording {parser_words} reached the user\n{shown}"
     assert len(stderr) < MAX_STDERR, f"stderr is {len(stderr)} characters long\n{shown}"
 
 

@@ -22,11 +22,13 @@ from typing import Annotated, Any
 import typer
 
 from civic_kpi import __version__
+from civic_kpi.cli.option_errors import Commands
 from civic_kpi.errors import CivicKpiError, ExitCode, Problem, UsageError
 from civic_kpi.session import Session
 from civic_kpi.time.periods import SERIES_KINDS
 
 app = typer.Typer(
+    cls=Commands,
     name="civic-kpi",
     help="Compute city-government KPIs from a YAML catalog and judge them against their targets.\n\n"
     "Example: civic-kpi compute --period 2026-10 --by priority",
