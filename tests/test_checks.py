@@ -112,7 +112,7 @@ def test_cli_formats_and_exit_codes(tmp_path, cli):
     assert cli("check", "-c", warn_only, "--now", NOW).exit_code == 0
     assert cli("check", "-c", warn_only, "--now", NOW, "--fail-on", "warn").exit_code == 1
     doc = json.loads(cli("check", "-c", catalog, "--now", NOW, "-f", "json").stdout)
-    assert [r["status"] for r in doc["results"]] == ["warn", "fail"] and doc["schema_version"] == "1.3"
+    assert [r["status"] for r in doc["results"]] == ["warn", "fail"] and doc["schema_version"] == "1.4"
     junit = ET.fromstring(cli("check", "-c", catalog, "--now", NOW, "-f", "junit").stdout)
     assert junit.get("tests") == "2" and junit.get("failures") == "1"
     assert junit.find("testsuite/testcase[@name='duplicates: id']/failure") is not None

@@ -40,7 +40,7 @@ def test_json_carries_every_kpi_with_provenance(cli):
     result = cli(*compute_args("--format", "json"))
     assert result.exit_code == 0
     doc = json.loads(result.stdout)
-    assert doc["schema_version"] == "1.3"
+    assert doc["schema_version"] == "1.4"
     assert doc["period"] == {"label": "2026-10", "start": "2026-10-01", "end": "2026-10-31"}
     assert doc["prior_period"]["label"] == "2026-09"
     assert doc["year_ago_period"]["label"] == "2025-10"
@@ -151,7 +151,7 @@ def test_output_file_is_written_and_reported(cli, tmp_path):
     assert result.exit_code == 0
     assert result.stdout == ""
     assert "wrote" in result.stderr and str(target) in result.stderr
-    assert json.loads(target.read_text())["schema_version"] == "1.3"
+    assert json.loads(target.read_text())["schema_version"] == "1.4"
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no temp file left behind
 
 

@@ -299,7 +299,7 @@ def test_table_shows_a_mark_and_a_word_the_count_and_the_reason(cli, tmp_path):
 
 def test_json_and_csv_carry_the_status_and_the_reason(cli, tmp_path):
     doc = json.loads(partial_cli(cli, tmp_path, "-f", "json").stdout)
-    assert doc["schema_version"] == "1.3"
+    assert doc["schema_version"] == "1.4"
     (row,) = doc["results"]
     assert (row["status"], row["status_reason"]) == ("not_comparable", REASON)
     # `partial` says which value the data covers in part, whatever the target: the year-ago quarter, here.

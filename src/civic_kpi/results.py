@@ -5,14 +5,18 @@ The JSON shape is versioned by SCHEMA_VERSION: add fields freely, but rename or 
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_serializer
 
-SCHEMA_VERSION = "1.3"  # 1.1: status not_comparable; 1.2: partial, on results and comparisons; 1.3: judged_against
+# 1.1: status not_comparable; 1.2: partial, on results and comparisons; 1.3: judged_against; 1.4: every document
+# starts with a summary, and a result's target has its rule as fields (target_rule) beside the words.
+SCHEMA_VERSION = "1.4"
 
 
 def moment_text(moment: datetime) -> str:
@@ -34,8 +38,51 @@ class Status(StrEnum):
     NO_TARGET = "no_target"
 
 
+# Worst first: what `summary.worst` reports. A row with no data is worse than one not comparable: with --fail-on a
+# target without data fails the run, while a row not comparable is not judged at all.
+SEVERITY = (Status.FAIL, Status.WARN, Status.NO_DATA, Status.NOT_COMPARABLE, Status.PASS, Status.NO_TARGET)
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+class Summary(_Frozen):
+    """What a script or a CI job asks of a document first: how many rows have each status, and the worst."""
+
+    results: int = Field(description="The rows counted (results, checks, review items or scorecard rows).")
+    counts: dict[str, int] = Field(description="Rows per status; every status is listed, 0 where none.")
+    worst: Status | None = Field(
+        description="The worst status present: fail, warn, no_data, not_comparable, pass, no_target in that "
+        "order; null for a document without rows."
+    )
+    has_failures: bool = Field(description="Whether any row failed (status fail).")
+
+    @classmethod
+    def of(cls, statuses: Iterable[Status] | Mapping[Status, int]) -> Summary:
+        """The summary of the statuses of a document's rows (or of their counts, from a tally made on the way)."""
+        counted = dict(statuses) if isinstance(statuses, Mapping) else Counter(statuses)
+        counts = {status.value: counted.get(status, 0) for status in Status}
+        worst = next((status for status in SEVERITY if counts[status.value]), None)
+        return cls(results=sum(counts.values()), counts=counts, worst=worst, has_failures=counts["fail"] > 0)
+
+
+class TargetRule(_Frozen):
+    """A target as fields, for a program to read without parsing its words: '>= 90% (warn >= 85%)' is
+    {kind: at_least, goal: 90, warn: 85, warn_band: [85, 90], compare_to: value}."""
+
+    kind: Literal["at_least", "above", "at_most", "below", "between", "trend_to_zero"]
+    goal: float | None = Field(None, description="The line to meet (at_least, above, at_most, below).")
+    bounds: tuple[float, float] | None = Field(None, description="A between target's range, both ends included.")
+    warn: float | None = Field(None, description="The warning line, on the losing side of the goal.")
+    warn_band: tuple[float, float] | None = Field(
+        None, description="The values that warn instead of failing, low to high (the goal itself passes)."
+    )
+    compare_to: Literal["value", "prior", "year_ago"] = Field(
+        description="value: the rule judges the value; prior / year_ago: it judges the percent change against "
+        "that period (the goal is then in percent)."
+    )
+    unit: str = Field(description="The unit of goal, bounds and warn: the KPI's, or % for a change.")
 
 
 class PeriodInfo(_Frozen):
@@ -80,6 +127,7 @@ class KpiResult(_Frozen):
     denominator: float | None = None
     sample_size: int | None = Field(None, description="Records behind the value.")
     target: str | None = Field(None, description="The target that applied to this row, in words.")
+    target_rule: TargetRule | None = Field(None, description="The same target as fields.")
     status: Status
     status_reason: str | None = None
     partial: list[str] = Field(
@@ -131,7 +179,22 @@ class DataFileInfo(_Frozen):
 
 
 class RunHeader(_Frozen):
-    """What every result document starts with: its shape's version, who made it, when, and from which catalog."""
+    """What every result document starts with: a summary of its rows, its shape's version, who made it, when, and
+    from which catalog. Each document says which of its rows the summary counts (`_statuses`); the summary is
+    derived when the document is written, so it always agrees with the rows."""
+
+    @computed_field(description="Counts by status, the worst status and whether any row failed.")  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> Summary:
+        return Summary.of(self._statuses())
+
+    def _statuses(self) -> Iterable[Status]:
+        return ()
+
+    @model_serializer(mode="wrap")
+    def _summary_first(self, handler: Any):  # a return type would replace the schema of the fields
+        data = handler(self)
+        return {"summary": data.pop("summary"), **data} if isinstance(data, dict) and "summary" in data else data
 
     schema_version: str = SCHEMA_VERSION
     tool: str = "civic-kpi"
@@ -168,10 +231,10 @@ class ComputeRun(RunHeader):
     notes: list[str] = Field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
-        counts = {status.value: 0 for status in Status}
-        for result in self.results:
-            counts[result.status.value] += 1
-        return counts
+        return self.summary.counts
+
+    def _statuses(self) -> Iterable[Status]:
+        return (result.status for result in self.results)
 
 
 class ReviewItem(_Frozen):
@@ -197,6 +260,9 @@ class ReviewRun(RunHeader):
     items: list[ReviewItem]
     notes: list[str] = Field(default_factory=list)
 
+    def _statuses(self) -> Iterable[Status]:
+        return (Status.FAIL for _ in self.items)  # each item is a standard the group missed
+
 
 class ScorecardRow(_Frozen):
     kpi_id: str
@@ -221,6 +287,9 @@ class ScorecardRun(RunHeader):
     rows: list[ScorecardRow]
     notes: list[str] = Field(default_factory=list)
 
+    def _statuses(self) -> Iterable[Status]:
+        return (row.status for row in self.rows)
+
 
 class CheckResult(_Frozen):
     dataset: str
@@ -244,6 +313,9 @@ class CheckRun(RunHeader):
         for result in self.results:
             counts[result.status.value] = counts.get(result.status.value, 0) + 1
         return counts
+
+    def _statuses(self) -> Iterable[Status]:
+        return (result.status for result in self.results)
 
 
 class KpiEntry(_Frozen):
@@ -376,6 +448,10 @@ class Explanation(RunHeader):
     query_plan: str | None = Field(None, description="The optimized Polars plan of the KPI's aggregation.")
     notes: list[str] = Field(default_factory=list)
 
+    def _statuses(self) -> Iterable[Status]:
+        # With --by the groups are the rows; without, the one result row.
+        return (group.status for group in self.groups) if self.groups else [self.result.status] if self.result else []
+
 
 @dataclass(frozen=True)
 class RecordRows:
@@ -427,3 +503,27 @@ class DashboardRun(_Frozen):
     scorecard: ScorecardRun | None = Field(
         None, description="The fiscal-year scorecard, where a KPI's target names fiscal years (target.by_period)."
     )
+
+
+DOCUMENTS: dict[str, Any] = {  # each command's JSON document (`-f json`), by command
+    "compute": ComputeRun,
+    "check": CheckRun,
+    "review": ReviewRun,
+    "scorecard": ScorecardRun,
+    "explain": Explanation,
+    "inspect": FileProfile,
+    "list": list[KpiEntry],  # `list -f json` is the KPIs' array
+}
+
+
+def document_schema(command: str) -> dict[str, Any]:
+    """The JSON Schema of a command's JSON output, as it is written (`civic-kpi schema compute`)."""
+    from pydantic import TypeAdapter
+
+    schema = TypeAdapter(DOCUMENTS[command]).json_schema(mode="serialization")
+    if "summary" in schema.get("properties", {}):  # written first, so listed first
+        properties = schema["properties"]
+        schema["properties"] = {"summary": properties.pop("summary"), **properties}
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"civic-kpi {command} --format json (schema_version {SCHEMA_VERSION})"
+    return schema

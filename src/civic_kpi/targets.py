@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from civic_kpi.catalog.model import Target
-from civic_kpi.results import Status
+from civic_kpi.results import Status, TargetRule
 from civic_kpi.units import PREFIX, SUFFIX, with_unit
 
 # Values that differ from a goal only by floating-point noise (0.57 * 100 = 56.99999999999999) meet it.
@@ -92,6 +92,27 @@ def describe(target: Target, unit: str) -> str:
             return f"{'lower' if target.below is not None else 'higher'} than {than}"
         return f"{'change vs prior' if target.compare_to == 'prior' else 'YoY change'} {text}"
     return text
+
+
+def rule(target: Target, unit: str) -> TargetRule:
+    """The target as fields (TargetRule) beside its words: what a program reads instead of parsing '>= 90%'."""
+    kind = next(
+        (name for name in ("at_least", "above", "at_most", "below") if getattr(target, name) is not None),
+        "between" if target.between is not None else "trend_to_zero",
+    )
+    goal = target.goal
+    band = None
+    if target.warn is not None and goal is not None:
+        band = (float(target.warn), goal) if target.higher_is_better else (goal, float(target.warn))
+    return TargetRule(
+        kind=kind,
+        goal=goal,
+        bounds=(float(target.between[0]), float(target.between[1])) if target.between is not None else None,
+        warn=None if target.warn is None else float(target.warn),
+        warn_band=band,
+        compare_to="prior" if target.trend_to_zero else target.compare_to,
+        unit="%" if target.compare_to != "value" else unit,
+    )
 
 
 def describe_with_groups(target: Target, unit: str) -> str:

@@ -840,20 +840,42 @@ def list_kpis(
         _emit(lambda f, **kw: render_kpi_list(listing, f, **kw), fmt, None, "")
 
 
+class Document(StrEnum):
+    catalog = "catalog"
+    compute = "compute"
+    check = "check"
+    review = "review"
+    scorecard = "scorecard"
+    explain = "explain"
+    inspect = "inspect"
+    list = "list"
+
+
 @app.command()
-def schema() -> None:
-    """Print the catalog's JSON Schema (for editor completion and CI validation).
+def schema(
+    document: Annotated[
+        Document,
+        typer.Argument(help="catalog (kpi_definitions.yaml), or a command whose --format json output to describe."),
+    ] = Document.catalog,
+) -> None:
+    """Print a JSON Schema: the catalog's (for editor completion and CI validation), or a command's JSON output.
 
     \b
-    Example:
+    Examples:
       civic-kpi schema > kpi_definitions.schema.json
+      civic-kpi schema compute > compute.schema.json
     """
     import json
 
-    from civic_kpi.catalog.model import json_schema
-
     with _user_errors():
-        typer.echo(json.dumps(json_schema(), indent=2))
+        if document == Document.catalog:
+            from civic_kpi.catalog.model import json_schema
+
+            typer.echo(json.dumps(json_schema(), indent=2))
+        else:
+            from civic_kpi.results import document_schema
+
+            typer.echo(json.dumps(document_schema(document.value), indent=2))
 
 
 def main() -> None:
@@ -874,7 +896,3 @@ def main() -> None:
     except BrokenPipeError:
         _silence_stdout()
         sys.exit(int(ExitCode.BROKEN_PIPE))
-
-
-if __name__ == "__main__":
-    main()

@@ -15,7 +15,7 @@ from civic_kpi.engine.coverage import gaps
 from civic_kpi.engine.values import Value, Values
 from civic_kpi.formula import PERCENTILE_METHOD_TEXT, Formula
 from civic_kpi.results import Comparison, KpiInput, KpiResult, PeriodInfo
-from civic_kpi.targets import compared_period, describe, judge, percent_change, qualify, resolve_target
+from civic_kpi.targets import compared_period, describe, judge, percent_change, qualify, resolve_target, rule
 from civic_kpi.time.periods import Period, to_date_start
 
 
@@ -93,6 +93,7 @@ def kpi_results(
                         denominator=now.denominator,
                         sample_size=now.sample,
                         target=describe(target, kpi.unit) if target else None,
+                        target_rule=rule(target, kpi.unit) if target else None,
                         status=verdict.status,
                         status_reason=now.reason if now.value is None else verdict.reason,
                         partial=gaps_of["now"] if now.value is not None else [],

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
+import tempfile
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from civic_kpi.results import ComputeRun, KpiResult
+from civic_kpi.results import ComputeRun, KpiResult, Status, Summary
 
 CSV_COLUMNS = [
     "kpi_id", "name", "domain", "unit", "period", "period_start", "period_end", "group",
@@ -15,7 +18,7 @@ CSV_COLUMNS = [
     "prior_period", "prior_value", "change_vs_prior", "change_pct_vs_prior",
     "year_ago_period", "year_ago_value", "change_vs_year_ago", "change_pct_vs_year_ago",
     "percentile_method", "schema_version", "rank", "inputs", "partial", "prior_partial", "year_ago_partial",
-    "judged_against",
+    "judged_against", "target_kind", "target_goal", "target_low", "target_high", "target_warn", "target_compare_to",
 ]  # fmt: skip
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
@@ -67,6 +70,24 @@ def flat_record(run: ComputeRun, result: KpiResult) -> dict[str, Any]:
         "prior_partial": "; ".join(prior.partial) if prior else None,
         "year_ago_partial": "; ".join(year.partial) if year else None,
         "judged_against": result.judged_against,
+        **_rule_cells(result),
+    }
+
+
+def _rule_cells(result: KpiResult) -> dict[str, Any]:
+    rule = result.target_rule
+    if rule is None:
+        return dict.fromkeys(("target_kind", "target_goal", "target_low", "target_high", "target_warn"), None) | {
+            "target_compare_to": None
+        }
+    low, high = rule.bounds or (None, None)
+    return {
+        "target_kind": rule.kind,
+        "target_goal": rule.goal,
+        "target_low": low,
+        "target_high": high,
+        "target_warn": rule.warn,
+        "target_compare_to": rule.compare_to,
     }
 
 
@@ -87,13 +108,24 @@ def write_csv(run: ComputeRun, results: Iterable[KpiResult], handle: TextIO) -> 
 
 def write_json(run: ComputeRun, results: Iterable[KpiResult], handle: TextIO) -> None:
     """The JSON of `run` with `results` as its rows, written row by row: the same text `to_json` gives for the
-    run holding those rows, without holding them all. (`run.results` is left out.)"""
-    head, tail = run.model_copy(update={"results": []}).model_dump_json(indent=2).split('\n  "results": []', 1)
-    handle.write(head + '\n  "results": [')
-    first = True
-    for result in results:
-        # Each row as pydantic writes a nested model at this depth: its own indented JSON, shifted four spaces.
-        text = result.model_dump_json(indent=2).replace("\n", "\n    ")
-        handle.write(("\n    " if first else ",\n    ") + text)
-        first = False
+    run holding those rows, without holding them all. (`run.results` is left out.)
+
+    The document starts with the summary of rows not yet made, so the rows go to a spool file first (in memory
+    up to 8 MB, then on disk) while they are counted, and follow the summary from there."""
+    statuses: Counter[Status] = Counter()
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8") as rows:
+        first = True
+        for result in results:
+            # Each row as pydantic writes a nested model at this depth: its own indented JSON, shifted four spaces.
+            text = result.model_dump_json(indent=2).replace("\n", "\n    ")
+            rows.write(("\n    " if first else ",\n    ") + text)
+            statuses[result.status] += 1
+            first = False
+        summary = Summary.of(statuses).model_dump_json(indent=2).replace("\n", "\n  ")
+        head = run.model_copy(update={"results": []}).model_dump_json(indent=2)
+        head, tail = head.split('\n  "results": []', 1)
+        _, rest = head.split('\n  "schema_version"', 1)  # the empty run's own summary makes way for the rows'
+        handle.write('{\n  "summary": ' + summary + ',\n  "schema_version"' + rest + '\n  "results": [')
+        rows.seek(0)
+        shutil.copyfileobj(rows, handle)
     handle.write(("]" if first else "\n  ]") + tail + "\n")
