@@ -65,6 +65,11 @@ def review_output() -> str:
     return run_in_root("review", "--month", "2026-10")
 
 
+def series_output() -> str:
+    series = ("--period", "FY2026", "--every", "month")
+    return run_in_root("compute", *series, "--kpi", "sla_compliance", "--by", "priority")
+
+
 def scorecard_output() -> str:
     return run_in_root("scorecard", "--fiscal-year", "FY2026", "--domain", "311 Customer Service")
 
@@ -133,6 +138,7 @@ def _example_file(dataset: dict) -> str:
 BLOCKS = {
     "sample-output": sample_output,
     "review-output": review_output,
+    "series-output": series_output,
     "scorecard-output": scorecard_output,
     "ranking-output": lambda: run_in_root("compute", "--kpi", "importance_satisfaction", "--by", "question"),
     "check-output": lambda: run_in_root("check", "--as-of", "2026-11-15 08:00", "--dataset", "service_requests"),

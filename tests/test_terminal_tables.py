@@ -128,3 +128,111 @@ def test_other_commands_keep_their_width_when_piped_and_no_columns_value_crashes
         env = {**os.environ, "COLUMNS": value, "LINES": value}
         done = subprocess.run([str(script), "list"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 0 and "internal error" not in done.stderr, (value, done.stderr)
+
+
+# ---------------------------------------------------------------- a series on screen: periods as columns
+
+
+FY2026_MONTHS = [f"2025-{m:02d}" for m in range(7, 13)] + [f"2026-{m:02d}" for m in range(1, 7)]
+
+
+def _series(cli, *args: str, width: str = "200") -> tuple[str, dict]:
+    common = ("compute", "-c", CATALOG, "--every", "month", *args)
+    table = cli(*common, env={"COLUMNS": width}).stdout
+    return table, json.loads(cli(*common, "-f", "json").stdout)
+
+
+def _bars(values: list[float | None]) -> str:
+    """The sparkline worked out here: each value's place between the row's lowest and highest, in 8 steps."""
+    known = [v for v in values if v is not None]
+    low, high = min(known), max(known)
+    return "".join(
+        " " if v is None else "▄" if high == low else "▁▂▃▄▅▆▇█"[round((v - low) / (high - low) * 7)] for v in values
+    )
+
+
+def test_a_series_is_one_row_per_kpi_and_group_with_its_periods_as_columns(cli):
+    table, doc = _series(cli, "--period", "FY2026", "--kpi", "sla_compliance", "--by", "priority")
+    periods = [
+        f"{year}-{month:02d}" for year, month in [(2025, m) for m in range(7, 13)] + [(2026, m) for m in range(1, 7)]
+    ]
+    heading = next(line for line in table.splitlines() if line.startswith("┃ KPI"))
+    assert [cell.strip() for cell in heading.strip("┃").split("┃")] == [
+        "KPI", "Group", "Target", *periods, "Trend", "Met", "Latest"
+    ]  # fmt: skip
+    body = [
+        [cell.strip() for cell in line.strip("│").split("│")] for line in table.splitlines() if line.startswith("│")
+    ]
+    assert [row[1] for row in body] == ["all", "Critical", "High", "Low", "Standard"]  # 5 rows, not 60
+    marks = {"pass": "", "fail": " ✘", "warn": " ▲", "not_comparable": " ≠"}
+    for row in body:
+        group = {} if row[1] == "all" else {"priority": row[1]}
+        results = {r["period"]["label"]: r for r in doc["results"] if r["group"] == group}
+        assert row[3:15] == [f"{results[p]['value']:.1f}%{marks[results[p]['status']]}" for p in periods], row[1]
+        assert row[15] == _bars([results[p]["value"] for p in periods])
+        passed = sum(results[p]["status"] == "pass" for p in periods)
+        assert row[16] == f"{passed} of 12"
+        assert row[17].endswith(results["2026-06"]["status"])
+    # The target is said on the KPI's first row, and again only where a group's own differs (Critical >= 95%).
+    assert [row[2] for row in body] == [">= 90%", ">= 95%", ">= 90%", "", ""]
+
+
+def test_a_period_without_data_is_a_gap_in_the_trend_not_a_zero(cli):
+    # The sample starts in October 2024: the months of 2024 before it have no value.
+    table, doc = _series(cli, "--period", "2024", "--kpi", "sla_compliance", "--by", "")
+    line = next(line for line in table.splitlines() if line.startswith("│ SLA"))
+    cells = [cell.strip("│ ") for cell in line.split("│")[1:-1]]
+    values = [r["value"] for r in doc["results"]]
+    assert values[:9] == [None] * 9 and None not in values[9:]
+    trend = line.split("│")[-4]  # Trend, Met, Latest, then the line's end
+    assert trend.strip("│ ") == _bars(values).strip() and trend.startswith(" " * 10)
+    assert cells[3:12] == ["–"] * 9
+
+
+def test_a_narrow_series_keeps_the_latest_periods_and_says_which_are_only_in_the_trend(cli):
+    table, _ = _series(cli, "--period", "FY2026", "--kpi", "sla_compliance", "--by", "priority", width="100")
+    assert max(len(line) for line in table.splitlines()) <= 100
+    heading = next(line for line in table.splitlines() if line.startswith("┃ KPI"))
+    shown = re.findall(r"\d{4}-\d{2}", heading)
+    assert shown[-2:] == ["2026-05", "2026-06"] and "2025-07" not in shown
+    last_hidden = FY2026_MONTHS[FY2026_MONTHS.index(shown[0]) - 1]
+    flat = re.sub(r"\s+", " ", table)
+    assert f"2025-07 to {last_hidden} shown only in the trend, to fit 100 columns" in flat
+
+
+@pytest.mark.parametrize("width", [60, 80])
+def test_a_series_in_a_terminal_fits_and_breaks_no_value(width):
+    table = _terminal(width, "--period", "FY2026", "--every", "month", "--by", "priority")
+    assert max(len(line) for line in table.splitlines()) <= width
+    assert "2026-06" in table and not re.search(r"\d…", table)
+
+
+def test_a_big_series_says_each_note_once(cli):
+    """FY2026 by month and by three columns printed 3,112 lines, 78 of them one note per KPI and column."""
+    args = ("--period", "FY2026", "--by", "priority", "--by", "channel", "--by", "category")
+    table, doc = _series(cli, *args, width="100")
+    lines = table.splitlines()
+    assert len(lines) < 450, len(lines)
+    notes = [line for line in lines if line.startswith("note: not broken down")]
+    datasets = {re.search(r"dataset '(\w+)'", note).group(1) for note in notes}
+    assert len(notes) == len(datasets) == 8, notes
+    # Every KPI left without a breakdown is still named, in the run's notes as in the table's.
+    named = " ".join(doc["notes"])
+    assert "records_on_time" in named and "cost_per_call" in named
+
+
+def test_records_left_out_are_one_note_per_kpi_with_each_groups_total(cli):
+    table, doc = _series(cli, "--period", "2026-Q4", "--kpi", "reopen_rate", "--by", "priority", width="200")
+    left_out: dict[str, int] = {}
+    for row in doc["results"]:
+        if row["excluded"]:
+            label = row["group"].get("priority", "all")
+            left_out[label] = left_out.get(label, 0) + row["excluded"]
+    periods = sorted({row["period"]["label"] for row in doc["results"] if row["excluded"]})
+    assert len(periods) == 2 and len(left_out) == 5, "two periods of five groups each, gathered into one line"
+    groups = ", ".join(f"{group} {left_out[group]:,}" for group in ("Critical", "High", "Low", "Standard"))
+    said = (
+        f"note: Reopen Rate: {left_out['all']:,} records of {periods[0]} to {periods[1]} left out ({groups}): "
+        "inside their 30-day follow-up window at the as-of time"
+    )
+    assert [line for line in table.splitlines() if line.startswith("note: Reopen Rate")] == [said]

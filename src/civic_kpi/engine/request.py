@@ -116,10 +116,11 @@ def resolve(
         )
     breakdowns = None if by is None else tuple(as_breakdowns(by))
     _check_breakdown_columns(cat, chosen, breakdowns or ())
-    notes: list[str] = []
+    lacking: dict[str, dict[str, list[str]]] = {}  # KPI → dataset → the --by columns it lacks
     computed = with_inputs(cat, chosen)  # a KPI computed from other KPIs needs them, even when not asked for
     formulas = {kpi.id: loaded.formulas.get(kpi.id) or kpi_formulas(kpi) for kpi in computed}  # parsed at load
-    own_dims = {kpi.id: tuple(_dims_for(kpi, cat, breakdowns, notes if kpi in chosen else [])) for kpi in computed}
+    own_dims = {kpi.id: tuple(_dims_for(kpi, cat, breakdowns, lacking if kpi in chosen else {})) for kpi in computed}
+    notes = _not_broken_down(lacking)
     dims_of = _with_readers_dims(computed, own_dims)
     columns, deadlines, derived = _columns_needed([k for k in computed if not k.from_kpis], cat, formulas, dims_of)
     # Read-only mappings: a request (and the plan holding it) is a value nobody can change after the fact.
@@ -167,21 +168,40 @@ def _check_breakdown_columns(cat: Catalog, chosen: list[KPI], breakdowns: tuple[
             )
 
 
-def _dims_for(kpi: KPI, catalog: Catalog, by: tuple[Dims, ...] | None, notes: list[str]) -> list[Dims]:
-    """The KPI's breakdowns: the ones asked for whose columns every dataset under it has, else its group_by."""
+def _dims_for(
+    kpi: KPI, catalog: Catalog, by: tuple[Dims, ...] | None, lacking: dict[str, dict[str, list[str]]]
+) -> list[Dims]:
+    """The KPI's breakdowns: the ones asked for whose columns every dataset under it has, else its group_by. A
+    breakdown left out is filed in `lacking` (KPI → dataset → columns) for the run's notes."""
     if by is None:
         return kpi.breakdowns
     kept = []
     for dims in by:
-        lacking = {
+        missing = {
             name: [d for d in dims if d not in catalog.datasets[name].columns] for name in datasets_under(catalog, kpi)
         }
-        name, missing = next(((n, m) for n, m in lacking.items() if m), (None, []))
-        if missing:
-            notes.append(f"{kpi.id}: not broken down by {', '.join(missing)} (dataset '{name}' has no such column)")
+        name, columns = next(((n, m) for n, m in missing.items() if m), (None, []))
+        if name is not None:
+            found = lacking.setdefault(kpi.id, {}).setdefault(name, [])
+            found += [column for column in columns if column not in found]
         else:
             kept.append(dims)
     return kept
+
+
+def _not_broken_down(lacking: dict[str, dict[str, list[str]]]) -> list[str]:
+    """One note per dataset and the columns it lacks, naming its KPIs: a series by three columns over a catalog of
+    five datasets would otherwise say the same thing once per KPI and column."""
+    kpis_of: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for kpi_id, datasets in lacking.items():
+        for dataset, columns in datasets.items():
+            kpis_of.setdefault((dataset, tuple(columns)), []).append(kpi_id)
+    notes = []
+    for (dataset, columns), kpi_ids in kpis_of.items():
+        named = " or ".join([", ".join(columns[:-1]), columns[-1]] if len(columns) > 1 else columns)
+        which = "no such column" if len(columns) == 1 else "none of these columns"
+        notes.append(f"not broken down by {named} (dataset '{dataset}' has {which}): {', '.join(kpi_ids)}")
+    return notes
 
 
 def _with_readers_dims(computed: list[KPI], dims_of: dict[str, tuple[Dims, ...]]) -> dict[str, tuple[Dims, ...]]:

@@ -62,18 +62,24 @@ def change_text(result: KpiResult, prior: Comparison | Literal[False] | None = F
     return f"{arrow} {prior.change_pct:+.1f}%"
 
 
+def _rows_text(periods: dict[str, list[str]]) -> str:
+    """'2026-11: all, Critical; 2026-12: all' (a series), or the groups alone ('all, Critical')."""
+    said = [f"{period}: {', '.join(groups)}" if period else ", ".join(groups) for period, groups in periods.items()]
+    return "; ".join(said)
+
+
 def not_comparable_notes(run: ComputeRun) -> list[str]:
     """One line per reason a row is not comparable, naming the rows it holds for: 'Participation Rate (all):
     not comparable: the year-ago period FY2025 is covered only from 2024-10-01 (9 of 12 months) in dataset
     meetings'. Rows sharing a reason (every group of a KPI, the KPIs of one dataset) share a line."""
-    by_reason: dict[str, dict[str, list[str]]] = {}
+    by_reason: dict[str, dict[str, dict[str, list[str]]]] = {}  # reason → KPI → period → groups
     for result in run.results:
         if result.status == Status.NOT_COMPARABLE:
-            where = f"{result.period.label} {result.group_label}" if run.every else result.group_label
-            by_reason.setdefault(result.status_reason or "", {}).setdefault(result.name, []).append(where)
+            periods = by_reason.setdefault(result.status_reason or "", {}).setdefault(result.name, {})
+            periods.setdefault(result.period.label if run.every else "", []).append(result.group_label)
     notes = []
     for reason, rows in by_reason.items():
-        named = ", ".join(f"{name} ({', '.join(groups)})" for name, groups in rows.items())
+        named = ", ".join(f"{name} ({_rows_text(periods)})" for name, periods in rows.items())
         notes.append(f"{named}: not comparable: {reason}")
     return notes
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, replace
 
 from rich.cells import cell_len
@@ -24,7 +25,18 @@ from civic_kpi.report.formatting import (
     status_words,
     value_text,
 )
-from civic_kpi.results import Comparison, ComputeRun, KpiResult, moment_text
+from civic_kpi.report.series_table import (
+    MARKS,
+    SeriesRow,
+    label,
+    met_text,
+    periods_of,
+    series_rows,
+    sparkline,
+    status_cell,
+    value_cell,
+)
+from civic_kpi.results import Comparison, ComputeRun, KpiResult, Status, moment_text
 
 COMPUTE_WIDTH = 100  # compute's table in a file or a pipe without COLUMNS
 PLAIN_WIDTH = 150  # the other tables in a file or a pipe: wide enough for one line per row
@@ -111,6 +123,81 @@ def _columns(run: ComputeRun, results: list[KpiResult]) -> list[_Column]:
             right=True,
         ),
     ]
+
+
+def _series_columns(run: ComputeRun, rows: list[SeriesRow], periods: list[str]) -> list[_Column]:
+    """A series' columns: a row per KPI and group, a column per period (oldest first), the sparkline over them all,
+    how many periods met the target, and the latest status in words."""
+    names, targets, previous, previous_target = [], [], None, None
+    for row in rows:  # a KPI's name once, and its target again only where a group's own differs
+        first = row.first.kpi_id != previous
+        names.append(Text(plain(row.first.name), style="bold") if first else Text(""))
+        targets.append(Text(plain(row.last.target or "")) if first or row.last.target != previous_target else Text(""))
+        previous, previous_target = row.first.kpi_id, row.last.target
+    latest = periods[-1] if periods else ""
+
+    def latest_status(row: SeriesRow) -> Text:
+        text = status_cell(row.last)
+        return text if row.last.period.label == latest else text + Text(f" ({row.last.period.label})")
+
+    return [
+        _Column("kpi", "KPI", names, max_width=36, label=True),
+        _Column("group", "Group", [Text(label(row)) for row in rows], max_width=24, label=True),
+        _Column("target", "Target", targets, max_width=30),
+        *(
+            _Column(f"period:{period}", period, [value_cell(row.by_period.get(period)) for row in rows], False, True)
+            for period in periods
+        ),
+        _Column("trend", "Trend", [sparkline(row, periods) for row in rows], wrap=False),
+        _Column("met", "Met", [Text(met_text(row)) for row in rows], wrap=False, right=True),
+        _Column("status", "Latest", [latest_status(row) for row in rows]),
+    ]
+
+
+def fold_periods(columns: list[_Column], width: int) -> tuple[list[_Column], list[str], bool]:
+    """The series' columns that fit `width`: the oldest periods leave first (the sparkline still draws them), then
+    the count of periods met; returns the columns shown, the periods left out and whether the table goes compact."""
+    shown, hidden = list(columns), []
+
+    def fits(found: list[_Column]) -> bool:
+        return sum(column.minimum(NAME_WORD) for column in found) + room_for(len(found), False) <= width
+
+    while not fits(shown) and sum(column.key.startswith("period:") for column in shown) > 1:
+        oldest = next(column for column in shown if column.key.startswith("period:"))
+        hidden.append(oldest.heading)
+        shown.remove(oldest)
+    if not fits(shown):
+        shown = [column for column in shown if column.key != "met"]
+    compact = sum(column.minimum() for column in shown) + room_for(len(shown), False) > width
+    return shown, hidden, compact
+
+
+def _series_tables(run: ComputeRun, width: int) -> list[RenderableType]:
+    rows, periods = series_rows(run), periods_of(run)
+    shown, hidden, compact = fold_periods(_series_columns(run, rows, periods), width)
+    parts: list[RenderableType] = []
+    for domain in dict.fromkeys(row.first.domain for row in rows):
+        indices = [index for index, row in enumerate(rows) if row.first.domain == domain]
+        parts += [_domain_table(domain, shown, indices, width, compact), Text("")]
+    if hidden:
+        span = hidden[0] if len(hidden) == 1 else f"{hidden[0]} to {hidden[-1]}"
+        parts.append(
+            Text(
+                f"{span} shown only in the trend, to fit {width} columns: a wider terminal or COLUMNS shows them; "
+                "-f csv has every value.",
+                style="dim",
+            )
+        )
+    parts.append(
+        Text(
+            f"Trend: {periods[0]} to {periods[-1]}, each row scaled to its own range; a gap is a period without data. "
+            f"{MARKS[Status.FAIL]} fail, {MARKS[Status.WARN]} warn, {MARKS[Status.NOT_COMPARABLE]} not comparable.",
+            style="dim",
+        )
+        if periods
+        else Text("")
+    )
+    return parts
 
 
 def room_for(count: int, compact: bool) -> int:
@@ -204,12 +291,15 @@ def render_table(run: ComputeRun, width: int = COMPUTE_WIDTH) -> Group:
         f" · {compared_with(run)}{as_of}",
     )
     parts: list = [header, Text("")]
-    shown, folded, compact = fold(_columns(run, run.results), width)
-    domains = list(dict.fromkeys(r.domain for r in run.results))
-    for domain in domains:
-        rows = [index for index, result in enumerate(run.results) if result.domain == domain]
-        parts.append(_domain_table(domain, shown, rows, width, compact))
-        parts.append(Text(""))
+    if run.every:
+        parts += _series_tables(run, width)
+        folded = []
+    else:
+        shown, folded, compact = fold(_columns(run, run.results), width)
+        for domain in dict.fromkeys(r.domain for r in run.results):
+            rows = [index for index, result in enumerate(run.results) if result.domain == domain]
+            parts.append(_domain_table(domain, shown, rows, width, compact))
+            parts.append(Text(""))
     if folded and run.results:
         names = [column.heading for column in folded]
         said = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
@@ -231,22 +321,39 @@ def render_table(run: ComputeRun, width: int = COMPUTE_WIDTH) -> Group:
         f"  (rows: overall and per group)   Percentiles: {run.percentile_definition}.",
     )
     parts.append(summary)
-    for result in run.results:
-        if result.excluded:
-            parts.append(
-                Text(
-                    plain(
-                        f"note: {result.name} ({result.group_label}): {result.excluded} records of "
-                        f"{result.period.label} left out: {result.excluded_reason}"
-                    ),
-                    style="dim",
-                )
-            )
+    for note in excluded_notes(run):
+        parts.append(Text(plain(f"note: {note}"), style="dim"))
     for note in not_comparable_notes(run):
         parts.append(Text(plain(f"note: {note}"), style="dim"))
     for note in run.notes:
         parts.append(Text(plain(f"note: {note}"), style="dim"))
     return Group(*parts)
+
+
+def excluded_notes(run: ComputeRun) -> list[str]:
+    """Records left out of values, one line per KPI and reason with the count of each group, and of a series'
+    periods together: 'Reopen Rate: 969 records of 2026-10 to 2026-11 left out (Critical 65, High 213): inside
+    their 30-day follow-up window at the as-of time', not a line per period and group."""
+    gathered: dict[tuple[str, str], dict[str, int]] = {}
+    periods: dict[tuple[str, str], list[str]] = {}
+    for result in run.results:
+        if result.excluded:
+            # The reason's own counts ('539 inside their…') are the row's: the line adds them up per group.
+            key = (result.name, re.sub(r"(^|; )\d[\d,]* ", r"\1", result.excluded_reason or ""))
+            by_group = gathered.setdefault(key, {})
+            by_group[result.group_label] = by_group.get(result.group_label, 0) + result.excluded
+            periods.setdefault(key, []).append(result.period.label)
+    notes = []
+    for (name, reason), by_group in gathered.items():
+        labels = list(dict.fromkeys(periods[(name, reason)]))
+        when = labels[0] if len(labels) == 1 else f"{labels[0]} to {labels[-1]}"
+        groups = ", ".join(f"{group} {count:,}" for group, count in by_group.items() if group != "all")
+        if "all" in by_group:
+            said = f"{by_group['all']:,} records of {when} left out" + (f" ({groups})" if groups else "")
+        else:
+            said = f"records of {when} left out: {groups}"
+        notes.append(f"{name}: {said}: {reason}")
+    return notes
 
 
 def to_text(run: ComputeRun, *, color: bool, width: int | None = None) -> str:
