@@ -16,14 +16,15 @@ making `civic-kpi --help` pay for them.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from civic_kpi.errors import UsageError
+from civic_kpi.errors import Problem, UsageError
 
 if TYPE_CHECKING:
     from civic_kpi.catalog.loader import LoadedCatalog
@@ -481,6 +482,38 @@ class Session:
                 for kpi in select_kpis(loaded.catalog, None, domains)
             ],
         )
+
+    def init(self, files: Sequence[str | Path], *, timezone: str | None = None, force: bool = False) -> Path:
+        """`civic-kpi init FILE...`: write a starter catalog for these exports at the session's catalog path (and
+        the catalog's JSON Schema beside it, for editors, where there is none). An existing catalog is kept unless
+        `force`. Returns the catalog's path."""
+        from civic_kpi.catalog.model import json_schema
+        from civic_kpi.output import write_atomic
+        from civic_kpi.starter.catalog_text import starter_catalog
+
+        path = self.catalog_path
+        if path.exists() and not force:
+            raise UsageError(
+                Problem(
+                    "a catalog is already there",
+                    file=str(path),
+                    hint="name another file with -c NEW.yaml, or replace it with --force",
+                )
+            )
+        text = starter_catalog(files, path, timezone=timezone)
+        write_atomic(path, text)
+        schema = path.with_name("kpi_definitions.schema.json")
+        if not schema.exists():
+            write_atomic(schema, json.dumps(json_schema(), indent=2) + "\n")
+        return path
+
+    @staticmethod
+    def init_example(folder: str | Path) -> Path:
+        """`civic-kpi init --example DIR`: the bundled catalog and its sample data in a new folder, so the README's
+        walkthrough runs anywhere. Returns the folder."""
+        from civic_kpi.starter.example import write_example
+
+        return write_example(folder)
 
     def presets(self) -> dict[str, dict[str, Any]]:
         """`civic-kpi presets`: the bundled presets by name (title, publisher, choices, the dataset mapping)."""

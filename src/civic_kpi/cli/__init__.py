@@ -409,6 +409,60 @@ def compute(
 
 
 @app.command()
+def init(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Your exports (CSV, Parquet, JSON); with --example, the folder to write (one).", metavar="FILE..."
+        ),
+    ] = None,
+    catalog: Annotated[
+        Path, typer.Option("--catalog", "-c", help="The catalog to write.", show_default=True)
+    ] = DEFAULT_CATALOG,
+    timezone: Annotated[
+        str | None,
+        typer.Option("--timezone", help="Your city's time zone (IANA name, e.g. America/Chicago)."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the catalog if there is one.")] = False,
+    example: Annotated[
+        bool,
+        typer.Option("--example", help="Write the bundled sample catalog and its data to a new folder instead."),
+    ] = False,
+) -> None:
+    """Write a starter catalog for your own exports: each file profiled, a bundled preset named where one fits,
+    the columns mapped, and the KPIs the columns allow (volume, closed share, time to close, on time), each
+    commented, with a target left for you to set. Or, with --example, the bundled sample catalog and its data in a
+    new folder (default civic-kpi-example), to follow the README anywhere.
+
+    \b
+    Examples:
+      civic-kpi init exports/311_requests_*.csv exports/foia.csv
+      civic-kpi init --example && cd civic-kpi-example && civic-kpi compute
+    """
+    with _user_errors():
+        if example:
+            if files and len(files) > 1:
+                raise UsageError(
+                    Problem(
+                        f"--example writes one folder, not {len(files)}",
+                        hint="civic-kpi init --example my-folder",
+                    )
+                )
+            folder = Session.init_example(files[0] if files else Path("civic-kpi-example"))
+            _err(f"wrote the sample catalog and data to {folder}/; next: cd {folder} && civic-kpi compute")
+            return
+        if not files:
+            raise UsageError(
+                Problem(
+                    "no export to start from",
+                    hint="name your files (civic-kpi init exports/*.csv), or try civic-kpi init --example",
+                )
+            )
+        written = Session(catalog).init(files, timezone=timezone, force=force)
+        _err(f"wrote a starter catalog to {written}; next: read it, set the targets, then civic-kpi compute")
+
+
+@app.command()
 def validate(
     path: Annotated[
         Path | None, typer.Argument(help="The KPI catalog (as -c gives it; the two must agree).", show_default=False)

@@ -94,6 +94,12 @@ def _profile_column(name: str, values: Any, rows: int) -> ColumnProfile:
 
 def _snippet(path: Path, profiles: list[ColumnProfile], found: list[str], dataset: Dataset) -> str:
     name = kpi_name(path.name.split(".")[0]) or "dataset"
+    entry = dataset_entry(path, profiles, found, dataset)
+    return yaml.safe_dump({"datasets": {name: entry}}, sort_keys=False, allow_unicode=True, width=120)
+
+
+def dataset_entry(path: Path, profiles: list[ColumnProfile], found: list[str], dataset: Dataset) -> dict[str, Any]:
+    """The catalog entry that reads the file: its preset (the best match) or every column with its type."""
     dated = [p for p in profiles if p.type in ("date", "datetime")]
     preferred = [p for p in dated if re.search(r"creat|open|receiv|request|submit|start", p.name, re.I)]
     entry: dict[str, Any] = {}
@@ -120,7 +126,7 @@ def _snippet(path: Path, profiles: list[ColumnProfile], found: list[str], datase
                     spec["format"] = profile.format
                 columns[profile.kpi_name] = spec
         entry["columns"] = columns
-    return yaml.safe_dump({"datasets": {name: entry}}, sort_keys=False, allow_unicode=True, width=120)
+    return entry
 
 
 def inspect(path: str | Path, json_path: str | None = None) -> FileProfile:

@@ -318,6 +318,7 @@ def render_table(run: ComputeRun, width: int = COMPUTE_WIDTH) -> Group:
         # Only when there are any: the usual line stays within the width a file or a pipe gets.
         *([(f"{counts['not_comparable']} not comparable", "bold magenta"), " · "] if counts["not_comparable"] else []),
         (f"{counts['no_data']} no data", "dim"),
+        *([" · ", (f"{counts['no_target']} no target", "dim")] if counts["no_target"] else []),
         f"  (rows: overall and per group)   Percentiles: {run.percentile_definition}.",
     )
     parts.append(summary)
