@@ -47,7 +47,7 @@ ROWS = {  # where each document keeps the rows its summary counts, and each row'
     "check": lambda doc: [row["status"] for row in doc["results"]],
     "review": lambda doc: ["fail" for _ in doc["items"]],
     "scorecard": lambda doc: [row["status"] for row in doc["rows"]],
-    "explain": lambda doc: [group["status"] for group in doc["groups"]],
+    "explain": lambda doc: [doc["result"]["status"], *(group["status"] for group in doc["groups"])],
     "explain_one": lambda doc: [doc["result"]["status"]],
 }
 
@@ -83,9 +83,20 @@ def test_summary_order_of_severity_and_an_empty_document():
         "counts": {"pass": 1, "warn": 1, "fail": 0, "not_comparable": 0, "no_data": 0, "no_target": 0},
         "worst": "warn",
         "has_failures": False,
+        "missing_data": 0,
     }
     empty = Summary.of([])
     assert (empty.results, empty.worst, empty.has_failures) == (0, None, False)
+
+
+def test_rows_with_a_target_and_no_data_are_counted_apart_from_failures(cli):
+    # September 2024 is before the sample's first record: the KPI has a target and no value. --fail-on fail exits 1
+    # on it, while no row failed: the summary says both, so a script reading it is not told all is well.
+    result = cli("compute", "-c", CATALOG, "--period", "2024-09", "--kpi", "sla_compliance", "-f", "json",
+                 "--fail-on", "fail")  # fmt: skip
+    summary = json.loads(result.stdout)["summary"]
+    assert result.exit_code == 1
+    assert (summary["has_failures"], summary["worst"], summary["missing_data"]) == (False, "no_data", 1)
 
 
 def test_a_json_file_written_row_by_row_has_the_same_summary_as_stdout(tmp_path, documents):

@@ -57,14 +57,25 @@ class Summary(_Frozen):
         "order; null for a document without rows."
     )
     has_failures: bool = Field(description="Whether any row failed (status fail).")
+    missing_data: int = Field(
+        0,
+        description="Rows with a target and no data (a month missing from an export): compute --fail-on counts "
+        "them as failures unless --allow-no-data, so a run can exit 1 with has_failures false.",
+    )
 
     @classmethod
-    def of(cls, statuses: Iterable[Status] | Mapping[Status, int]) -> Summary:
+    def of(cls, statuses: Iterable[Status] | Mapping[Status, int], missing_data: int = 0) -> Summary:
         """The summary of the statuses of a document's rows (or of their counts, from a tally made on the way)."""
         counted = dict(statuses) if isinstance(statuses, Mapping) else Counter(statuses)
         counts = {status.value: counted.get(status, 0) for status in Status}
         worst = next((status for status in SEVERITY if counts[status.value]), None)
-        return cls(results=sum(counts.values()), counts=counts, worst=worst, has_failures=counts["fail"] > 0)
+        return cls(
+            results=sum(counts.values()),
+            counts=counts,
+            worst=worst,
+            has_failures=counts["fail"] > 0,
+            missing_data=missing_data,
+        )
 
 
 class TargetRule(_Frozen):
@@ -76,11 +87,14 @@ class TargetRule(_Frozen):
     bounds: tuple[float, float] | None = Field(None, description="A between target's range, both ends included.")
     warn: float | None = Field(None, description="The warning line, on the losing side of the goal.")
     warn_band: tuple[float, float] | None = Field(
-        None, description="The values that warn instead of failing, low to high (the goal itself passes)."
+        None,
+        description="The values that warn instead of failing, low to high, both ends included: the goal itself "
+        "passes for at_least and at_most, and warns for above and below.",
     )
     compare_to: Literal["value", "prior", "year_ago"] = Field(
         description="value: the rule judges the value; prior / year_ago: it judges the percent change against "
-        "that period (the goal is then in percent)."
+        "that period (goal and warn are then in percent, unit %). trend_to_zero compares the value with the prior "
+        "period's value itself (unit: the KPI's)."
     )
     unit: str = Field(description="The unit of goal, bounds and warn: the KPI's, or % for a change.")
 
@@ -186,10 +200,13 @@ class RunHeader(_Frozen):
     @computed_field(description="Counts by status, the worst status and whether any row failed.")  # type: ignore[prop-decorator]
     @property
     def summary(self) -> Summary:
-        return Summary.of(self._statuses())
+        return Summary.of(self._statuses(), self._missing_data())
 
     def _statuses(self) -> Iterable[Status]:
         return ()
+
+    def _missing_data(self) -> int:
+        return 0
 
     @model_serializer(mode="wrap")
     def _summary_first(self, handler: Any):  # a return type would replace the schema of the fields
@@ -235,6 +252,9 @@ class ComputeRun(RunHeader):
 
     def _statuses(self) -> Iterable[Status]:
         return (result.status for result in self.results)
+
+    def _missing_data(self) -> int:
+        return sum(result.status == Status.NO_DATA and result.target is not None for result in self.results)
 
 
 class ReviewItem(_Frozen):
@@ -449,8 +469,8 @@ class Explanation(RunHeader):
     notes: list[str] = Field(default_factory=list)
 
     def _statuses(self) -> Iterable[Status]:
-        # With --by the groups are the rows; without, the one result row.
-        return (group.status for group in self.groups) if self.groups else [self.result.status] if self.result else []
+        # The row explained (overall, or the group asked for) and, with --by, every group, as compute counts them.
+        return [*([self.result.status] if self.result else []), *(group.status for group in self.groups)]
 
 
 @dataclass(frozen=True)

@@ -531,7 +531,7 @@ def review(
         with _progress(quiet, f"loading {catalog}") as progress:
             run = Session(catalog, data_dir, as_of).review(month, progress=progress)
         summary = f"{len(run.items)} review findings for {run.month.label}"
-        _emit(lambda f, **kw: render_review(run, f, **kw), fmt, output, summary, quiet)
+        _emit(lambda f, **kw: render_review(run, f, **kw), fmt, output, summary, quiet, piped_columns=True)
 
 
 @app.command()
@@ -565,7 +565,7 @@ def scorecard(
                 fiscal_year, kpis=_split(kpi), domains=domain, progress=progress
             )
         summary = f"the {run.fiscal_year.label} scorecard"
-        _emit(lambda f, **kw: render_scorecard(run, f, **kw), fmt, output, summary, quiet)
+        _emit(lambda f, **kw: render_scorecard(run, f, **kw), fmt, output, summary, quiet, piped_columns=True)
 
 
 @app.command()
@@ -691,7 +691,7 @@ def check(
         summary = (
             f"{len(run.results)} check results ({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail)"
         )
-        _emit(lambda f, **kw: render_checks(run, f, **kw), fmt, output, summary, quiet)
+        _emit(lambda f, **kw: render_checks(run, f, **kw), fmt, output, summary, quiet, piped_columns=True)
     _exit_on(fail_on, [result.status for result in run.results])
 
 
@@ -891,7 +891,7 @@ def list_kpis(
 
     with _user_errors():
         listing = Session(catalog).list(domains=domain)
-        _emit(lambda f, **kw: render_kpi_list(listing, f, **kw), fmt, None, "")
+        _emit(lambda f, **kw: render_kpi_list(listing, f, **kw), fmt, None, "", piped_columns=True)
 
 
 class Document(StrEnum):

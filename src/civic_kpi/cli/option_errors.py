@@ -46,9 +46,9 @@ class Commands(TyperGroup):
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
-        except click_errors.NoArgsIsHelpError as exc:  # `civic-kpi` alone prints the help, as Click does
+        except click_errors.NoArgsIsHelpError as exc:  # `civic-kpi` alone prints the help and exits 2, as Click does
             exc.show()
-            sys.exit(0)
+            sys.exit(exc.exit_code)
         except click_errors.ClickException as exc:
             sys.stderr.write(f"error: {in_own_words(exc, self.command_path).render()}\n")
             sys.exit(exc.exit_code)
@@ -65,28 +65,34 @@ def in_own_words(exc: click_errors.ClickException, command_path: str = "civic-kp
     path = ctx.command_path if ctx is not None else command_path
     help_hint = f"'{path} -h' lists its options, with an example"
     if isinstance(exc, click_errors.NoSuchOption):
-        known = _option_names(ctx)
-        return Problem(
-            f"{path} has no option {exc.option_name}",
-            hint=_closest_option(exc.option_name, known) or help_hint,
-        )
+        parent = ctx.parent if ctx is not None else None
+        if parent is not None and exc.option_name in _option_names(parent):  # civic-kpi compute --version
+            hint = f"{exc.option_name} goes before the command: {parent.command_path} {exc.option_name}"
+        else:
+            hint = _closest_option(exc.option_name, _option_names(ctx)) or help_hint
+        return Problem(f"{path} has no option {exc.option_name}", hint=hint)
     if isinstance(exc, click_errors.BadOptionUsage) and "requires an argument" in exc.message:
         return Problem(f"{exc.option_name} needs a value after it", hint=help_hint)
     if isinstance(exc, click_errors.MissingParameter):
         name = _param_name(exc.param)
-        return Problem(f"{path} needs the argument {name}", hint=help_hint)
+        argument = getattr(exc.param, "param_type_name", "") == "argument"
+        return Problem(f"{path} needs {'the argument ' if argument else ''}{name}", hint=help_hint)
     if isinstance(exc, click_errors.BadParameter):
         return _bad_value(exc, help_hint)
     if exc.message.startswith("No such command"):
         name = exc.message.split("'")[1] if "'" in exc.message else exc.message
         commands = list(getattr(ctx.command, "commands", {})) if ctx is not None else []
         return Problem(f"no command '{name}'", hint=did_you_mean(name, commands) or "'civic-kpi -h' lists the commands")
-    if exc.message.startswith("Got unexpected extra argument"):
-        extra = exc.message.rpartition("(")[2].rstrip(")")
+    extra = re.fullmatch(r"Got unexpected extra arguments? ?(?:\(s\))? \((.*)\)", exc.message, re.S)
+    if extra:
+        given = extra.group(1).split(" ")
         hint = f"options start with '-'; {help_hint}"
-        if re.fullmatch(r"(FY)?\d{4}\S*", extra) and "--period" in _option_names(ctx):
-            hint = f"a period goes after --period: {path} --period {extra}"
-        return Problem(f"{path} takes no argument '{extra}'", hint=hint)
+        takes = [opt for opt in ("--period", "--month", "--fiscal-year") if opt in _option_names(ctx)]
+        has_arguments = ctx is not None and any(p.param_type_name == "argument" for p in ctx.command.params)
+        if len(given) == 1 and re.fullmatch(r"(FY)?\d{4}\S*", given[0]) and takes and not has_arguments:
+            hint = f"a period goes after {takes[0]}: {path} {takes[0]} {given[0]}"
+        said = ", ".join(f"'{word}'" for word in given)
+        return Problem(f"{path} takes no argument{'s' if len(given) > 1 else ''} {said}", hint=hint)
     return Problem(exc.format_message(), hint=help_hint)
 
 
@@ -102,7 +108,13 @@ def _bad_value(exc: click_errors.BadParameter, help_hint: str) -> Problem:
         listed = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
         hint = did_you_mean(str(given), choices)
         return Problem(f"{name} takes {listed}, not '{given}'", hint=hint or help_hint)
-    kind = _KINDS.get(error.get("type", ""), "another kind of value")
+    bounds = error.get("ctx") or {}
+    for key, words in (("ge", "at least"), ("gt", "more than"), ("le", "at most"), ("lt", "under")):
+        if key in bounds:  # a range: --max-groups 0
+            return Problem(f"{name} takes a number of {words} {bounds[key]}, not '{given}'", hint=help_hint)
+    kind = _KINDS.get(error.get("type", ""))
+    if kind is None:  # a kind not worded here yet: the validator's own words, which name what is wrong
+        return Problem(f"{name}: {str(error.get('msg', exc.message)).removeprefix('Value error, ')}", hint=help_hint)
     return Problem(f"{name} takes {kind}, not '{given}'", hint=help_hint)
 
 
@@ -133,6 +145,8 @@ def _closest_option(given: str, known: list[str]) -> str | None:
     """'--perod' → '--period', matched without the dashes that every option shares (they made '--format' look
     like '--domain')."""
     bare = {name.lstrip("-"): name for name in known}
+    if given.lstrip("-") in bare:  # ---period
+        return f"did you mean '{bare[given.lstrip('-')]}'?"
     hint = did_you_mean(given.lstrip("-"), list(bare))
     if hint is None:
         return None

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rich.table import Table
+from rich.console import Group
+from rich.text import Text
 
 from civic_kpi.report.formatting import plain
-from civic_kpi.report.table import console_text
+from civic_kpi.report.table import TABLE_WIDTH, column, console_text, fitted_sections
 from civic_kpi.results import KpiList
 
-# Off a terminal the listing keeps the width it always had, so scripts diffing it see no change.
-LIST_WIDTH = 160
 LIST_COLUMNS = ("id", "name", "domain", "unit", "dataset", "target")
 
 
@@ -20,14 +19,25 @@ def render_kpi_list(listing: KpiList, fmt: str, *, color: bool = False, width: i
     """The KPIs as a JSON array (one object per KPI) or a table."""
     if fmt == "json":
         return json.dumps([entry.model_dump() for entry in listing.kpis], indent=2) + "\n"
-    table = Table(title=plain(listing.catalog.title), title_justify="left")
-    for column in LIST_COLUMNS:
-        table.add_column(column, overflow="fold")
+    rows = []
     for entry in listing.kpis:
         row = entry.model_dump()
         row["dataset"] = row["dataset"] or "from " + ", ".join(row["from_kpis"])
-        table.add_row(*(plain(str(row[column] or "")) for column in LIST_COLUMNS))
-    return console_text(table, color=color, width=width or LIST_WIDTH)
+        rows.append(row)
+    # An id is what --kpi takes: never shortened, never wrapped; a name may end in an ellipsis where room is short.
+    columns = [
+        column("id", [row["id"] for row in rows], wrap=False),
+        column("name", [plain(row["name"]) for row in rows], label=True, max_width=36),
+        column("unit", [plain(row["unit"]) for row in rows]),
+        column("dataset", [plain(str(row["dataset"])) for row in rows], max_width=30),
+        column("target", [plain(str(row["target"] or "")) for row in rows], max_width=50),
+    ]
+    width = width or TABLE_WIDTH
+    domains = list(dict.fromkeys(row["domain"] for row in rows))
+    sections = [(domain, [i for i, row in enumerate(rows) if row["domain"] == domain]) for domain in domains]
+    header = Text(plain(listing.catalog.title), style="bold")
+    parts = fitted_sections(sections, columns, width, ("unit", "dataset"), "-f json has them all")
+    return console_text(Group(header, Text(""), *parts), color=color, width=width)
 
 
 def render_presets(documents: dict[str, dict[str, Any]]) -> str:

@@ -7,11 +7,10 @@ import re
 import xml.etree.ElementTree as ET
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT, plain
-from civic_kpi.report.table import console_text
+from civic_kpi.report.table import TABLE_WIDTH, column, console_text, fitted_table
 from civic_kpi.results import CheckResult, CheckRun, Status, moment_text
 
 FORMATS = ("table", "json", "junit", "github")
@@ -39,21 +38,21 @@ def checks_table(run: CheckRun, *, color: bool, width: int | None = None) -> str
         f"Data-quality checks · {plain(run.catalog.title)} · at {moment_text(run.checked_at)} · "
         f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail"
     )
-    table = Table(title=Text(title, style="bold"), title_justify="left")
-    for header in ("Dataset", "Check", "Status", "Value", "Threshold", "Finding"):
-        table.add_column(header, justify="right" if header == "Value" else "left", overflow="fold")
-    previous = None
-    for result in run.results:
-        table.add_row(
-            plain(result.dataset) if result.dataset != previous else "",
-            plain(result.name),
-            Text(STATUS_TEXT[result.status], style=STATUS_STYLE[result.status]),
-            _metric(result),
-            plain(result.threshold),
-            plain(result.message),
-        )
+    datasets, previous = [], None
+    for result in run.results:  # a dataset once, on its first row
+        datasets.append(plain(result.dataset) if result.dataset != previous else "")
         previous = result.dataset
-    parts: list = [table]
+    results = run.results
+    columns = [
+        column("Dataset", datasets, label=True, max_width=30),
+        column("Check", [plain(r.name) for r in results], label=True, max_width=30),
+        column("Status", [Text(STATUS_TEXT[r.status], style=STATUS_STYLE[r.status]) for r in results]),
+        column("Value", [_metric(r) for r in results], wrap=False, right=True),
+        column("Threshold", [plain(r.threshold) for r in results], max_width=30),
+        column("Finding", [plain(r.message) for r in results], max_width=60),
+    ]
+    width = width or TABLE_WIDTH
+    parts: list = [fitted_table(title, columns, width)]
     for result in run.results:
         if result.status != Status.PASS and result.examples:
             parts.append(Text(plain(f"{result.dataset} · {result.name}: examples"), style="bold"))

@@ -6,12 +6,11 @@ import csv
 import io
 
 from rich.console import Group
-from rich.table import Table
 from rich.text import Text
 
 from civic_kpi.report.formatting import amount, markdown_cell, markdown_row, plain, value_text
 from civic_kpi.report.records import safe_cell
-from civic_kpi.report.table import console_text
+from civic_kpi.report.table import TABLE_WIDTH, column, console_text, fitted_table
 from civic_kpi.results import ReviewItem, ReviewRun
 
 COLUMNS = ["owner", "group", "kpi_id", "rule", "value", "threshold", "numerator", "denominator", "sample_size"]
@@ -35,25 +34,25 @@ def _heading(run: ReviewRun) -> str:
 
 
 def review_table(run: ReviewRun, *, color: bool, width: int | None = None) -> str:
-    table = Table(title=Text(_heading(run), style="bold"), title_justify="left")
-    for name in ("Owner", "Group", "Standard missed", "Value", "Behind it"):
-        table.add_column(name, justify="right" if name in ("Value", "Behind it") else "left", overflow="fold")
-    previous = None
-    for item in run.items:
-        table.add_row(
-            plain(item.owner or "") if item.owner != previous else "",
-            plain(_group(item, run.owner_key)),
-            plain(item.rule),
-            Text(value_text(item.value, item.unit, 1 if item.unit == "percent" else 2), style="bold red"),
-            _counts(item),
-        )
+    width = width or TABLE_WIDTH
+    owners, previous = [], None
+    for item in run.items:  # an owner once, on its first row
+        owners.append(plain(item.owner or "") if item.owner != previous else "")
         previous = item.owner
+    values = [value_text(item.value, item.unit, 1 if item.unit == "percent" else 2) for item in run.items]
+    columns = [
+        column("Owner", owners, label=True, max_width=30),
+        column("Group", [plain(_group(item, run.owner_key)) for item in run.items], label=True, max_width=30),
+        column("Standard missed", [plain(item.rule) for item in run.items], max_width=50),
+        column("Value", [Text(value, style="bold red") for value in values], wrap=False, right=True),
+        column("Behind it", [_counts(item) for item in run.items], right=True),
+    ]
     # The notes say when the month is not complete or the data covers it in part: its findings are so far.
     notes = [Text(plain(f"note: {note}"), style="dim") for note in run.notes]
     if not run.items:
         empty = Text(_heading(run) + "\nNo group fell short of a standard.", style="bold")
         return console_text(Group(empty, *notes), color, width)
-    return console_text(Group(table, *notes), color, width)
+    return console_text(Group(fitted_table(_heading(run), columns, width), *notes), color, width)
 
 
 def review_csv(run: ReviewRun) -> str:

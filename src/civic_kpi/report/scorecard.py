@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import io
 
-from rich.table import Table
+from rich.console import Group
 from rich.text import Text
 
 from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT, markdown_cell, markdown_row, plain, value_text
 from civic_kpi.report.records import safe_cell
-from civic_kpi.report.table import console_text
+from civic_kpi.report.table import TABLE_WIDTH, column, console_text, fitted_sections
 from civic_kpi.results import ScorecardRun, Status
 
 
@@ -49,28 +49,26 @@ def _notes(run: ScorecardRun) -> list[str]:
 
 
 def scorecard_table(run: ScorecardRun, *, color: bool, width: int | None = None) -> str:
+    width = width or TABLE_WIDTH
     year = run.fiscal_year
     title = f"{plain(run.catalog.title)}: measures of success, {year.label} ({year.start} to {year.end})"
-    table = Table(title=Text(title, style="bold"), title_justify="left")
-    for index, header in enumerate(_headers(run)):
-        table.add_column(plain(header), justify="left" if index in (0, 2, 4, 5) else "right", overflow="fold")
-    previous_domain = None
-    for row, cells in zip(run.rows, _cells(run), strict=True):
-        if row.domain != previous_domain:
-            table.add_row(Text(plain(row.domain), style="bold"), *[""] * 5)
-            previous_domain = row.domain
-        table.add_row(
-            "  " + plain(cells[0]),
-            cells[1],
-            plain(cells[2]),
-            cells[3],
-            Text(cells[4], style=STATUS_STYLE[row.status]),
-            plain(cells[5]),
-        )
-    parts: list = [table, *(Text(plain(f"note: {note}"), style="dim") for note in _notes(run))]
-    from rich.console import Group
-
-    return console_text(Group(*parts), color, width)
+    cells = _cells(run)
+    headers = _headers(run)
+    statuses = [Text(row[4], style=STATUS_STYLE[found.status]) for row, found in zip(cells, run.rows, strict=True)]
+    columns = [
+        column(plain(headers[0]), [plain(row[0]) for row in cells], label=True, max_width=40),
+        column(plain(headers[1]), [row[1] for row in cells], right=True),  # "12.3 per 1k residents" may wrap
+        column(plain(headers[2]), [plain(row[2]) for row in cells], max_width=30),
+        column(plain(headers[3]), [row[3] for row in cells], right=True),
+        column("Status", statuses),
+        column(plain(headers[5]), [plain(row[5]) for row in cells], max_width=30),
+    ]
+    # A table per domain, as Kansas City groups its measures.
+    domains = list(dict.fromkeys(row.domain for row in run.rows))
+    sections = [(d, [i for i, row in enumerate(run.rows) if row.domain == d]) for d in domains]
+    parts = fitted_sections(sections, columns, width, (plain(headers[5]),), "-f csv has them all")
+    notes = [Text(plain(f"note: {note}"), style="dim") for note in _notes(run)]
+    return console_text(Group(Text(title, style="bold"), Text(""), *parts, *notes), color, width)
 
 
 def scorecard_csv(run: ScorecardRun) -> str:

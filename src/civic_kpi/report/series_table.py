@@ -13,10 +13,18 @@ from rich.text import Text
 
 from civic_kpi.report.formatting import STATUS_STYLE, plain, value_text
 from civic_kpi.results import ComputeRun, KpiResult, Status
+from civic_kpi.units import PREFIX, SUFFIX
 
 BARS = "▁▂▃▄▅▆▇█"
-# Beside a value that is not a pass; a pass needs no mark (STATUS_TEXT's marks, one character each).
-MARKS = {Status.WARN: "▲", Status.FAIL: "✘", Status.NOT_COMPARABLE: "≠"}
+# Beside a value that did not pass, so the table reads without color (STATUS_TEXT's marks, one character each): a
+# value judged against nothing (no year-ago value to compare with, no target) is marked too, never taken for a pass.
+MARKS = {
+    Status.FAIL: "✘",
+    Status.WARN: "▲",
+    Status.NOT_COMPARABLE: "≠",
+    Status.NO_DATA: "–",
+    Status.NO_TARGET: "·",
+}
 
 
 @dataclass(frozen=True)
@@ -28,7 +36,7 @@ class SeriesRow:
 
     @property
     def last(self) -> KpiResult:
-        return list(self.by_period.values())[-1]
+        return max(self.by_period.values(), key=lambda result: result.period.start)
 
 
 def series_rows(run: ComputeRun) -> list[SeriesRow]:
@@ -41,7 +49,19 @@ def series_rows(run: ComputeRun) -> list[SeriesRow]:
 
 
 def periods_of(run: ComputeRun) -> list[str]:
-    return list(dict.fromkeys(result.period.label for result in run.results))
+    """The series' periods in time order (a KPI's first rows need not start with the first period)."""
+    starts = {result.period.label: result.period.start for result in run.results}
+    return sorted(starts, key=starts.__getitem__)
+
+
+def targets_text(row: SeriesRow) -> str:
+    """The row's target, or each one in turn where it changed over the periods (a fiscal year's own target)."""
+    found = list(dict.fromkeys(result.target for result in sorted(row.by_period.values(), key=_start) if result.target))
+    return ", then ".join(found)
+
+
+def _start(result: KpiResult) -> object:
+    return result.period.start
 
 
 def sparkline(row: SeriesRow, periods: list[str]) -> Text:
@@ -60,11 +80,22 @@ def sparkline(row: SeriesRow, periods: list[str]) -> Text:
     return text
 
 
+def word_unit(unit: str) -> bool:
+    """A unit written in words ('per 1k residents'): said once beside the KPI's name, not in every period's cell."""
+    return unit not in SUFFIX and unit not in PREFIX
+
+
+def name_text(result: KpiResult) -> str:
+    return f"{result.name} ({result.unit})" if word_unit(result.unit) else result.name
+
+
 def value_cell(result: KpiResult | None) -> Text:
     if result is None:
         return Text("")
     mark = MARKS.get(result.status)
-    text = value_text(result.value, result.unit, result.decimals)
+    text = value_text(result.value, "count" if word_unit(result.unit) else result.unit, result.decimals)
+    if word_unit(result.unit) and result.value is not None:  # value_text's 'count' drops decimals of a whole number
+        text = f"{result.value:,.{result.decimals}f}"
     style = STATUS_STYLE[result.status] if result.status != Status.PASS else "green"
     return Text(f"{text} {mark}" if mark and result.value is not None else text, style=style)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import textwrap
 from dataclasses import dataclass, replace
 
 from rich.cells import cell_len
@@ -30,16 +31,18 @@ from civic_kpi.report.series_table import (
     SeriesRow,
     label,
     met_text,
+    name_text,
     periods_of,
     series_rows,
     sparkline,
     status_cell,
+    targets_text,
     value_cell,
 )
-from civic_kpi.results import Comparison, ComputeRun, KpiResult, Status, moment_text
+from civic_kpi.results import Comparison, ComputeRun, KpiResult, moment_text
 
-COMPUTE_WIDTH = 100  # compute's table in a file or a pipe without COLUMNS
-PLAIN_WIDTH = 150  # the other tables in a file or a pipe: wide enough for one line per row
+TABLE_WIDTH = 100  # every fitted table (compute, review, scorecard, check, list) in a pipe without COLUMNS
+PLAIN_WIDTH = 150  # text that is not a fitted table (explain, inspect) in a file or a pipe
 # A longer word of a name is shortened with an ellipsis where room is short: first to NAME_WORD (the comparisons
 # fold away before a name is cut shorter), then, when nothing is left to fold, to WORD_LIMIT (60 columns).
 NAME_WORD, WORD_LIMIT = 16, 8
@@ -58,11 +61,18 @@ class _Column:
     max_width: int | None = None
     label: bool = False  # a name: a long word may be shortened with an ellipsis (NAME_WORD, WORD_LIMIT)
     long_heading: bool = False  # a heading from the catalog (a ranking's): its long words may be shortened too
+    heading_wraps: bool = False  # unwrapped cells under a heading that may wrap at its spaces ('FY2025 / Actual')
+    # Kept on one line while anything else can give up room (a series' values, whose mark would wrap away from
+    # them); wrapped at its spaces only when nothing else can ('19.8 per 10k / residents ✘').
+    shrink_last: bool = False
 
     def minimum(self, name_word: int = WORD_LIMIT) -> int:
         """The narrowest the column gets without breaking a word of its heading or cells (or any at all, unwrapped)."""
-        if not self.wrap:  # one line each: the heading too
-            return self._widest_line()
+        if (not self.wrap and not self.heading_wraps) or (self.shrink_last and name_word >= NAME_WORD):
+            return self._widest_line()  # one line each: the heading too
+        if not self.wrap:  # one line each cell; the heading at its spaces
+            cells = max((cell_len(line) for cell in self.cells for line in cell.plain.splitlines() or [""]), default=1)
+            return max(cells, max((cell_len(word) for word in self.heading.split()), default=1))
         words = [cell_len(word) for cell in self.cells for word in cell.plain.split()]
         heading = max((cell_len(word) for word in self.heading.split()), default=1)
         heading = min(heading, name_word) if self.long_heading else heading
@@ -128,12 +138,10 @@ def _columns(run: ComputeRun, results: list[KpiResult]) -> list[_Column]:
 def _series_columns(run: ComputeRun, rows: list[SeriesRow], periods: list[str]) -> list[_Column]:
     """A series' columns: a row per KPI and group, a column per period (oldest first), the sparkline over them all,
     how many periods met the target, and the latest status in words."""
-    names, targets, previous, previous_target = [], [], None, None
-    for row in rows:  # a KPI's name once, and its target again only where a group's own differs
-        first = row.first.kpi_id != previous
-        names.append(Text(plain(row.first.name), style="bold") if first else Text(""))
-        targets.append(Text(plain(row.last.target or "")) if first or row.last.target != previous_target else Text(""))
-        previous, previous_target = row.first.kpi_id, row.last.target
+    names, previous = [], None
+    for row in rows:  # a KPI's name once, on its first row
+        names.append(Text(plain(name_text(row.first)), style="bold") if row.first.kpi_id != previous else Text(""))
+        previous = row.first.kpi_id
     latest = periods[-1] if periods else ""
 
     def latest_status(row: SeriesRow) -> Text:
@@ -143,9 +151,16 @@ def _series_columns(run: ComputeRun, rows: list[SeriesRow], periods: list[str]) 
     return [
         _Column("kpi", "KPI", names, max_width=36, label=True),
         _Column("group", "Group", [Text(label(row)) for row in rows], max_width=24, label=True),
-        _Column("target", "Target", targets, max_width=30),
+        _Column("target", "Target", [Text(plain(targets_text(row))) for row in rows], max_width=30),
+        # A value wraps at its unit's spaces ('19.8 per 10k / residents ✘') rather than lose its mark.
         *(
-            _Column(f"period:{period}", period, [value_cell(row.by_period.get(period)) for row in rows], False, True)
+            _Column(
+                f"period:{period}",
+                period,
+                [value_cell(row.by_period.get(period)) for row in rows],
+                right=True,
+                shrink_last=True,
+            )
             for period in periods
         ),
         _Column("trend", "Trend", [sparkline(row, periods) for row in rows], wrap=False),
@@ -154,49 +169,55 @@ def _series_columns(run: ComputeRun, rows: list[SeriesRow], periods: list[str]) 
     ]
 
 
-def fold_periods(columns: list[_Column], width: int) -> tuple[list[_Column], list[str], bool]:
+def fold_periods(columns: list[_Column], width: int) -> tuple[list[_Column], list[str], list[str], bool]:
     """The series' columns that fit `width`: the oldest periods leave first (the sparkline still draws them), then
-    the count of periods met; returns the columns shown, the periods left out and whether the table goes compact."""
-    shown, hidden = list(columns), []
+    the count of periods met, then the target. Returns the columns shown, the periods and the other columns left
+    out, and whether the table goes compact. The sparkline and the latest period are never cut."""
+    shown, hidden, dropped = list(columns), [], []
 
-    def fits(found: list[_Column]) -> bool:
-        return sum(column.minimum(NAME_WORD) for column in found) + room_for(len(found), False) <= width
+    def fits(found: list[_Column], name_word: int = NAME_WORD, compact: bool = False) -> bool:
+        return sum(column.minimum(name_word) for column in found) + room_for(len(found), compact) <= width
 
     while not fits(shown) and sum(column.key.startswith("period:") for column in shown) > 1:
         oldest = next(column for column in shown if column.key.startswith("period:"))
         hidden.append(oldest.heading)
         shown.remove(oldest)
-    if not fits(shown):
-        shown = [column for column in shown if column.key != "met"]
+    for key in ("met", "target"):
+        if fits(shown, WORD_LIMIT, compact=True):
+            break
+        dropped += [column.heading for column in shown if column.key == key]
+        shown = [column for column in shown if column.key != key]
     compact = sum(column.minimum() for column in shown) + room_for(len(shown), False) > width
-    return shown, hidden, compact
+    return shown, hidden, dropped, compact
 
 
 def _series_tables(run: ComputeRun, width: int) -> list[RenderableType]:
     rows, periods = series_rows(run), periods_of(run)
-    shown, hidden, compact = fold_periods(_series_columns(run, rows, periods), width)
+    shown, hidden, dropped, compact = fold_periods(_series_columns(run, rows, periods), width)
     parts: list[RenderableType] = []
     for domain in dict.fromkeys(row.first.domain for row in rows):
         indices = [index for index, row in enumerate(rows) if row.first.domain == domain]
         parts += [_domain_table(domain, shown, indices, width, compact), Text("")]
-    if hidden:
-        span = hidden[0] if len(hidden) == 1 else f"{hidden[0]} to {hidden[-1]}"
+    said = [f"{hidden[0]} to {hidden[-1]}" if len(hidden) > 1 else hidden[0]] if hidden else []
+    said = [f"{said[0]} shown only in the trend"] if said else []
+    said += [f"{' and '.join(dropped)} left out"] if dropped else []
+    if said:
         parts.append(
             Text(
-                f"{span} shown only in the trend, to fit {width} columns: a wider terminal or COLUMNS shows them; "
-                "-f csv has every value.",
+                f"{', and '.join(said)}, to fit {width} columns: a wider terminal or COLUMNS shows them; -f csv has "
+                "every value.",
                 style="dim",
             )
         )
-    parts.append(
-        Text(
-            f"Trend: {periods[0]} to {periods[-1]}, each row scaled to its own range; a gap is a period without data. "
-            f"{MARKS[Status.FAIL]} fail, {MARKS[Status.WARN]} warn, {MARKS[Status.NOT_COMPARABLE]} not comparable.",
-            style="dim",
+    if periods:
+        marks = ", ".join(f"{mark} {status.value.replace('_', ' ')}" for status, mark in MARKS.items())
+        parts.append(
+            Text(
+                f"Trend: {periods[0]} to {periods[-1]}, each row scaled to its own range; a gap is a period without "
+                f"data. Beside a value: {marks}; a value without a mark passed.",
+                style="dim",
+            )
         )
-        if periods
-        else Text("")
-    )
     return parts
 
 
@@ -226,7 +247,10 @@ def widths(columns: list[_Column], width: int, compact: bool = False) -> list[in
     found = [column.natural() for column in columns]
     room = width - room_for(len(columns), compact)
     for name_word in (NAME_WORD, WORD_LIMIT):
-        floors = [column.minimum(name_word) if column.wrap else found[i] for i, column in enumerate(columns)]
+        floors = [
+            column.minimum(name_word) if column.wrap or column.heading_wraps else found[i]
+            for i, column in enumerate(columns)
+        ]
         while sum(found) > room:
             # The widest column that can still give up room gives one character, so that widths even out.
             can = [(w, i) for i, (w, floor) in enumerate(zip(found, floors, strict=True)) if w > floor]
@@ -246,8 +270,11 @@ def _fitted_table(title: str, columns: list[_Column], width: int, compact: bool)
         **({"box": None, "pad_edge": False, "header_style": "bold underline"} if compact else {}),
     )
     for column, room in zip(columns, widths(columns, width, compact), strict=True):
+        heading = column.heading
+        if not column.wrap and cell_len(heading) > room:  # the cells stay on one line; the heading wraps
+            heading = "\n".join(textwrap.wrap(heading, room, break_long_words=False))
         table.add_column(
-            column.heading,
+            heading,
             justify="right" if column.right else "left",
             no_wrap=not column.wrap,
             overflow="ellipsis",
@@ -279,11 +306,60 @@ def _ranking_table(ranking: Ranking, width: int) -> Table:
         )
         for number, heading in enumerate(ranking.headings)
     ]
-    compact = sum(column.minimum() for column in columns) + room_for(len(columns), False) > width
-    return _fitted_table(ranking.title, columns, width, compact)
+    return fitted_table(ranking.title, columns, width)
 
 
-def render_table(run: ComputeRun, width: int = COMPUTE_WIDTH) -> Group:
+def column(
+    heading: str,
+    cells: list[Text | str],
+    *,
+    wrap: bool = True,
+    right: bool = False,
+    label: bool = False,
+    max_width: int | None = None,
+) -> _Column:
+    """A column of another command's table (review, scorecard, check, list), fitted as compute's are."""
+    texts = [cell if isinstance(cell, Text) else Text(plain(cell)) for cell in cells]
+    return _Column(
+        heading, heading, texts, wrap=wrap, right=right, label=label, max_width=max_width, heading_wraps=not wrap
+    )
+
+
+def fitted_table(title: str, columns: list[_Column], width: int) -> Table:
+    """A table of `columns` within `width`: no word broken inside; without its rules where they would not fit."""
+    compact = sum(found.minimum() for found in columns) + room_for(len(columns), False) > width
+    return _fitted_table(title, columns, width, compact)
+
+
+def fitted_sections(
+    sections: list[tuple[str, list[int]]], columns: list[_Column], width: int, folds: tuple[str, ...], whole: str
+) -> list[RenderableType]:
+    """A table per section (its title and the indices of its rows) with the same columns, each within `width`.
+    Where even a table without rules would break a word, the columns named in `folds` leave, in that order, and a
+    line says which and where to find them (`whole`: '-f json has them all')."""
+    shown, folded = list(columns), []
+
+    def fits(found: list[_Column], compact: bool) -> bool:
+        return sum(column.minimum() for column in found) + room_for(len(found), compact) <= width
+
+    for key in folds:
+        if fits(shown, True):
+            break
+        folded += [column for column in shown if column.key == key]
+        shown = [column for column in shown if column.key != key]
+    compact = not fits(shown, False)
+    parts: list[RenderableType] = []
+    for title, rows in sections:
+        parts += [_domain_table(title, shown, rows, width, compact), Text("")]
+    if folded:
+        names = [column.heading for column in folded]
+        said = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        parts.append(Text(f"{said} left out to fit {width} columns: a wider terminal or COLUMNS shows them; {whole}.",
+                          style="dim"))  # fmt: skip
+    return parts
+
+
+def render_table(run: ComputeRun, width: int = TABLE_WIDTH) -> Group:
     as_of = f" · data as of {moment_text(run.as_of)}" if run.as_of else ""
     header = Text.assemble(
         (plain(run.catalog.title), "bold"),
@@ -342,7 +418,9 @@ def excluded_notes(run: ComputeRun) -> list[str]:
             # The reason's own counts ('539 inside their…') are the row's: the line adds them up per group.
             key = (result.name, re.sub(r"(^|; )\d[\d,]* ", r"\1", result.excluded_reason or ""))
             by_group = gathered.setdefault(key, {})
-            by_group[result.group_label] = by_group.get(result.group_label, 0) + result.excluded
+            # A group of several columns as Critical/App: its own commas would blur into the list's.
+            group = "/".join("(missing)" if v is None else str(v) for v in result.group.values()) or "all"
+            by_group[group] = by_group.get(group, 0) + result.excluded
             periods.setdefault(key, []).append(result.period.label)
     notes = []
     for (name, reason), by_group in gathered.items():
@@ -358,7 +436,7 @@ def excluded_notes(run: ComputeRun) -> list[str]:
 
 
 def to_text(run: ComputeRun, *, color: bool, width: int | None = None) -> str:
-    return console_text(render_table(run, width or COMPUTE_WIDTH), color, width or COMPUTE_WIDTH)
+    return console_text(render_table(run, width or TABLE_WIDTH), color, width or TABLE_WIDTH)
 
 
 def console_text(renderable: RenderableType, color: bool, width: int | None = None) -> str:
