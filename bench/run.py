@@ -16,7 +16,7 @@ compared over time. Contenders, all computing the five 311 KPIs by month x prior
   series (its charts, tables and CSV downloads), as a ratio to the compute run (issue 13's target: at most 1.2x).
 
     python bench/run.py                          # 1M and 10M rows, Parquet and CSV, 5 runs each
-    python bench/run.py --sizes 1m,10m,30m --readme   # what the README shows (CSV up to 10M rows)
+    python bench/run.py --sizes 1m,10m,30m --readme   # what docs/explanation/performance.md shows (CSV up to 10M rows)
     python bench/run.py --sizes 1m --repeat 1    # a quick check that everything agrees
 
 Needs `pip install -e ".[bench]"` (DuckDB and NumPy are benchmark-only dependencies).
@@ -47,7 +47,7 @@ from compare import OUTPUT_SCHEMA, compare  # noqa: E402  (a sibling script, not
 
 PERIOD = ("2024-01-01", "2025-12-31")
 AS_OF = "2026-01-01 00:00"
-README = HERE.parent / "README.md"
+README = HERE.parent / "docs" / "explanation" / "performance.md"  # where the benchmark table lives
 
 
 def rows_of(size: str) -> int:
@@ -251,12 +251,12 @@ def _grouped(timings: list[Timing]) -> dict[tuple[str, str], list[Timing]]:
     return grouped
 
 
-def update_readme(table: str, document: dict) -> None:
-    """Replace the README's benchmark block (between its markers) with this run's table and machine."""
+def update_docs(table: str, document: dict) -> None:
+    """Replace the performance page's benchmark block (between its markers) with this run's table and machine."""
     start, end = "<!-- bench:start -->", "<!-- bench:end -->"
     text = README.read_text()
     if start not in text or end not in text:
-        raise SystemExit(f"README.md has no {start} ... {end} block")
+        raise SystemExit(f"{README} has no {start} ... {end} block")
     m = document["machine"]
     block = (
         f"{start}\nMeasured {document['generated_at'][:10]} on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB, "
@@ -276,13 +276,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument("--no-full", action="store_true", help="skip the 15-KPI civic-kpi run")
     parser.add_argument("--only", help="comma-separated contenders beside civic-kpi, e.g. civic-kpi-report,duckdb")
-    parser.add_argument("--readme", action="store_true", help="put the table and the machine into README.md")
-    parser.add_argument("--readme-from", type=Path, help="only put an earlier run's JSON results into README.md")
+    parser.add_argument("--readme", action="store_true", help="put the table and the machine into the performance page")
+    parser.add_argument(
+        "--readme-from", type=Path, help="only put an earlier run's JSON results into the performance page"
+    )
     args = parser.parse_args()
     if args.readme_from:
         document = json.loads(args.readme_from.read_text())
         fields = ("contender", "size", "rows", "fmt", "runs", "rss_mb")
-        update_readme(report([Timing(**{k: r[k] for k in fields}) for r in document["results"]]), document)
+        update_docs(report([Timing(**{k: r[k] for k in fields}) for r in document["results"]]), document)
         return
     if shutil.which("civic-kpi") is None and not (Path(sys.executable).parent / "civic-kpi").exists():
         raise SystemExit("civic-kpi is not installed: pip install -e '.[bench]'")
@@ -312,7 +314,7 @@ def main() -> None:
     args.out.write_text(json.dumps(document, indent=2) + "\n")
     print(f"\nwrote {args.out}")
     if args.readme and not problems:
-        update_readme(table, document)
+        update_docs(table, document)
         print(f"updated the benchmark table in {README}")
     if problems:
         print("\n".join(["DISAGREEMENT:", *problems[:20]]), file=sys.stderr)

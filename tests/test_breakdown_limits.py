@@ -173,13 +173,13 @@ def test_a_library_session_takes_max_groups(tmp_path):
         civic_kpi.engine.execute(plan)
 
 
-def test_the_default_limit_is_documented_in_the_help_and_the_readme(cli):
+def test_the_default_limit_is_documented_in_the_help_and_the_guide(cli):
     default = f"{MAX_GROUPS:,}"
     for command in ("compute", "explain"):
         text = re.sub(r"\s+", " ", re.sub(r"[│╭╮╰╯─]", " ", cli(command, "--help").stdout))
         assert "--max-groups" in text and f"default: {default}" in text, command
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "--max-groups" in readme and f"{default} groups" in readme
+    guide = (ROOT / "docs" / "guide" / "everyday-use.md").read_text(encoding="utf-8")
+    assert "--max-groups" in guide and f"{default} groups" in guide
 
 
 # A file output is written row by row as each row is judged: the same bytes as the rows rendered at once.

@@ -279,13 +279,12 @@ def test_open_is_exported_lazily_without_importing_polars():
     assert done.stdout.split() == ["False", "civic_kpi.session"]
 
 
-def test_the_readme_library_example_runs_and_prints_what_it_says(monkeypatch):
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Library API", 1)[1]
+def test_the_documented_library_example_runs_and_prints_what_it_says(monkeypatch):
+    section = (ROOT / "docs" / "reference" / "library.md").read_text(encoding="utf-8")
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     expected = [line[2:] for line in code.splitlines() if line.startswith("# ")]
     monkeypatch.chdir(ROOT)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
-        exec(compile(code, "README.md", "exec"), {})
+        exec(compile(code, "library.md", "exec"), {})
     assert printed.getvalue().splitlines() == expected

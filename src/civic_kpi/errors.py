@@ -12,7 +12,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """The documented exit codes of every `civic-kpi` command (README: "Exit codes")."""
+    """The documented exit codes of every `civic-kpi` command (docs/reference/exit-codes.md)."""
 
     OK = 0
     THRESHOLD = 1  # a KPI (or check) reached the --fail-on level; for compute, a KPI with a target had no data

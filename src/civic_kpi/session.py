@@ -509,8 +509,8 @@ class Session:
 
     @staticmethod
     def init_example(folder: str | Path) -> Path:
-        """`civic-kpi init --example DIR`: the bundled catalog and its sample data in a new folder, so the README's
-        walkthrough runs anywhere. Returns the folder."""
+        """`civic-kpi init --example DIR`: the bundled catalog and its sample data in a new folder, so the
+        documentation's walkthrough runs anywhere. Returns the folder."""
         from civic_kpi.starter.example import write_example
 
         return write_example(folder)

@@ -432,7 +432,7 @@ def init(
     """Write a starter catalog for your own exports: each file profiled, a bundled preset named where one fits,
     the columns mapped, and the KPIs the columns allow (volume, closed share, time to close, on time), each
     commented, with a target left for you to set. Or, with --example, the bundled sample catalog and its data in a
-    new folder (default civic-kpi-example), to follow the README anywhere.
+    new folder (default civic-kpi-example), to follow the documentation anywhere.
 
     \b
     Examples:

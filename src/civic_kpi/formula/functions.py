@@ -1,7 +1,7 @@
 """The one registry of the functions a formula may call: each declared once, read by the parser and the compiler.
 
 An entry says what the function is called, how it is called (positional arguments, keywords), what it gives (one
-line, which the README's formula reference is generated from), whether it aggregates records or works on one
+line, which the docs' formula reference is generated from), whether it aggregates records or works on one
 record, and how it becomes a Polars expression.
 """
 

@@ -43,7 +43,8 @@ def review(
             Problem(
                 "the catalog has no performance_review section",
                 file=str(loaded.path),
-                hint="add performance_review: {by: [request_type], owner: agency, rules: [...]} (see the README)",
+                hint="add performance_review: {by: [request_type], owner: agency, rules: [...]} "
+                "(see docs/how-to/monthly-review.md)",
             )
         )
     period = _month(month, loaded)

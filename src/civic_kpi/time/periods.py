@@ -27,7 +27,7 @@ def _month_end(year: int, month: int) -> date:
     return first_next - timedelta(days=1)
 
 
-FIRST_YEAR, LAST_YEAR = 1900, 2999  # the years a period or an as-of moment may fall in (README: "Exit codes")
+FIRST_YEAR, LAST_YEAR = 1900, 2999  # the years a period or an as-of moment may fall in (docs/reference/exit-codes.md)
 
 
 def _year(value: str | int, text: str | None = None) -> int:
