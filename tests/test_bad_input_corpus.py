@@ -399,9 +399,6 @@ SUBPROCESS = [
     "output_in_missing_directory",
 ]
 
-# Cases that crash today (exit 3); the whole-corpus test expects exactly these, so a fix shows up there too.
-KNOWN_CRASHES: set[str] = set()
-
 
 def _param(row) -> object:
     values, marks = (row.values, row.marks) if hasattr(row, "values") else (row, ())
@@ -457,6 +454,8 @@ def check(code: int, stdout: str, stderr: str, want_code: int, phrases: list[str
 
 @pytest.mark.parametrize(("case_id", "build", "args", "code", "phrase"), PARAMS)
 def test_bad_input(cli, bundled_catalog_copy, monkeypatch, case_id, build, args, code, phrase):
+    """The case's exit code and message, no traceback or exit 3, and a failed run neither writes nor changes an
+    output file (nor leaves a temporary one behind)."""
     root = bundled_catalog_copy.parent
     monkeypatch.chdir(root)  # nothing a case does may land in the repository
     values = prepare(root, build)
@@ -465,6 +464,13 @@ def test_bad_input(cli, bundled_catalog_copy, monkeypatch, case_id, build, args,
     assert time.perf_counter() - started < 60, "a bad input must be refused quickly"
     check(result.exit_code, result.stdout, result.stderr, code, expected(phrase, values), values)
     assert not (root / "pwned.txt").exists(), "the catalog ran code"
+    assert "internal error" not in result.stderr and result.exit_code != 3
+    if result.exit_code != 0:
+        assert not (root / "result.json").exists(), "a failed run left result.json behind"
+        assert (root / "previous.json").read_text() == PREVIOUS, "a failed run changed the previous results"
+        assert [p.name for p in root.glob(".*.tmp")] == [], "a failed run left temporary files"
+    elif "{out}" in args:
+        assert (root / "result.json").exists(), "a successful run with -o wrote no file"
 
 
 def _script() -> str:
@@ -481,31 +487,3 @@ def test_bad_input_through_the_installed_script(tmp_path, case_id, build, args, 
         [_script(), *argv(args, values)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
     )
     check(done.returncode, done.stdout, done.stderr, code, expected(phrase, values), values)
-
-
-def test_no_bad_input_crashes_or_leaves_output_behind(cli, tmp_path, monkeypatch):
-    """Over the whole corpus: no traceback, no exit 3, and a failed run neither writes nor changes an output file."""
-    problems: dict[str, str] = {}
-    for param in PARAMS:
-        case_id, build, args, _, _ = param.values
-        root = tmp_path / case_id
-        root.mkdir()
-        monkeypatch.chdir(root)
-        values = prepare(root, build)
-        result = cli(*argv(args, values), env={"NO_COLOR": "1", "CIVIC_KPI_DEBUG": None})
-        output = result.stdout + result.stderr
-        if "Traceback" in output or result.exit_code == 3 or "internal error" in output:
-            problems[case_id] = f"exit {result.exit_code}: {result.stderr.strip()[:300]}"
-        if result.exit_code != 0:
-            if (root / "result.json").exists():
-                problems[case_id] = "a failed run left result.json behind"
-            if (root / "previous.json").read_text() != PREVIOUS:
-                problems[case_id] = "a failed run changed the previous results"
-            if leftovers := [p.name for p in root.glob(".*.tmp")]:
-                problems[case_id] = f"a failed run left temporary files: {leftovers}"
-        elif "{out}" in args and not (root / "result.json").exists():
-            problems[case_id] = "a successful run with -o wrote no file"
-    unexpected = {k: v for k, v in problems.items() if k not in KNOWN_CRASHES}
-    assert not unexpected, "\n".join(f"{k}: {v}" for k, v in unexpected.items())
-    fixed = KNOWN_CRASHES - set(problems)
-    assert not fixed, f"no longer crash (remove them from KNOWN_CRASHES and their xfail marks): {sorted(fixed)}"

@@ -18,6 +18,9 @@ pytest.importorskip("numpy", reason="the benchmark's generator needs numpy (pip 
 pytest.importorskip("duckdb", reason="the benchmark's SQL baseline needs duckdb (pip install -e '.[test]')")
 
 
+pytestmark = pytest.mark.slow  # see pyproject: `pytest -m "not slow"` for a quick loop
+
+
 def test_benchmark_contenders_agree_on_a_small_export(tmp_path) -> None:
     out = tmp_path / "results.json"
     done = subprocess.run(

@@ -166,6 +166,7 @@ def test_the_packaged_example_catalog_is_the_repositorys():
         assert packaged.read_bytes() == source.read_bytes(), f"out of date: cp {source} {packaged}"
 
 
+@pytest.mark.slow
 def test_init_example_writes_the_sample_byte_for_byte_and_the_readme_walkthrough_runs(tmp_path):
     """Through the installed script, in a folder far from the repository, as a new user would run it."""
     script = Path(sys.executable).with_name("civic-kpi")

@@ -323,6 +323,7 @@ def group_key(result) -> tuple:
 # --- the properties --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @PROPERTY_SETTINGS
 @given(exports())
 def test_every_kpi_matches_an_independent_computation(export):

@@ -26,6 +26,8 @@ from civic_kpi.cli import app
 from tests.conftest import CATALOG
 from tests.test_report import PERIOD
 
+pytestmark = pytest.mark.slow  # see pyproject: `pytest -m "not slow"` for a quick loop
+
 WIDTHS = {"phone": (390, 844), "desktop": (1440, 900)}
 VIEWS = [(width, scheme) for width in WIDTHS for scheme in ("light", "dark")]
 # Background color of the page per theme (dashboard.css --bg), read back to tell which theme is showing.
@@ -227,9 +229,12 @@ def test_axe_finds_no_serious_or_critical_violation(visit, artifacts, width, sch
     v.page.add_script_tag(content=axe_script())
     # Open every <details> first, so that the data tables and formulas are audited too.
     v.page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
-    result = v.page.evaluate(
-        "() => axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
-    )
+    # Contrast is checked once per theme, at the desktop width: the page's colors come from the theme alone (the
+    # phone layout's media query stacks tables and labels their cells in the muted color every width uses), and
+    # the contrast rule is 25 of axe's 31 s on this page. Every other rule runs at both widths.
+    contrast = "" if width == "desktop" else ", rules: {'color-contrast': {enabled: false}}"
+    tags = "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']"
+    result = v.page.evaluate(f"() => axe.run(document, {{runOnly: {{type: 'tag', values: {tags}}}{contrast}}})")
     found = [
         {
             "id": x["id"],

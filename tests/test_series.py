@@ -38,6 +38,7 @@ def series_run():
     return compute(CATALOG, period=SERIES_PERIOD, every="month", by=BREAKDOWNS)
 
 
+@pytest.mark.slow
 def test_every_month_of_a_series_equals_that_month_computed_alone(series_run) -> None:
     by_key = {_key(r): r for r in series_run.results}
     months = [p.label for p in split(parse_period(SERIES_PERIOD), "month")]
