@@ -49,10 +49,14 @@ def test_init_writes_a_commented_catalog_that_validates(cli, exports, tmp_path, 
     result = cli("init", *sorted(exports.iterdir()))
     assert result.exit_code == 0, result.stderr
     assert "wrote a starter catalog to kpi_definitions.yaml" in result.stderr
+    # Where its first compute finds data: the newest month with records opened (the default month may hold none).
+    # (the records log runs to 2026-11, the 311 months to 2026-06: the newest of the datasets)
+    assert "civic-kpi compute --period 2026-11 (the newest month with records opened)" in result.stderr
     text = (tmp_path / "kpi_definitions.yaml").read_text()
     catalog = yaml.safe_load(text)
     assert catalog["data_dir"] == "exports"
-    assert catalog["datasets"]["service_requests"]["path"] == "service_requests_*.csv"  # three months, one glob
+    # Three months, one glob in the names' shape: the months to come, and no other file of the folder.
+    assert catalog["datasets"]["service_requests"]["path"] == "service_requests_????-??.csv"
     assert catalog["datasets"]["foia_log"]["path"] == "foia_log.csv"
     ids = [kpi["id"] for kpi in catalog["kpis"]]
     requests = ["volume", "closed_share", "time_to_close_median", "time_to_close_p90", "on_time"]
@@ -87,13 +91,14 @@ def test_the_starters_numbers_agree_with_a_count_by_hand(cli, exports, tmp_path,
         if r["Closed Date"].startswith("2026-05")
     ]
     assert got["service_requests_time_to_close_median"]["value"] == pytest.approx(statistics.median(hours), abs=1e-9)
-    # Public records: closed in May when 'Complete Date' is; on time when completed by the statutory due date.
+    # Public records: closed in May when 'Closed Date' is (the log fills 'Complete Date' on every request); on time
+    # when closed by the statutory due date.
     day = "%m/%d/%Y"
-    done = [r for r in _rows(exports / "foia_log.csv") if r["Complete Date"] and
-            datetime.strptime(r["Complete Date"], day).strftime("%Y-%m") == "2026-05"]  # fmt: skip
+    done = [r for r in _rows(exports / "foia_log.csv") if r["Closed Date"] and
+            datetime.strptime(r["Closed Date"], day).strftime("%Y-%m") == "2026-05"]  # fmt: skip
     due = [r for r in done if r["Statutory Due Date"]]
     on_time = [
-        r for r in due if datetime.strptime(r["Complete Date"], day) <= datetime.strptime(r["Statutory Due Date"], day)
+        r for r in due if datetime.strptime(r["Closed Date"], day) <= datetime.strptime(r["Statutory Due Date"], day)
     ]
     assert got["foia_log_on_time"]["value"] == pytest.approx(100 * len(on_time) / len(due), abs=1e-9)
     assert {row["status"] for row in doc["results"]} <= {"no_target", "no_data"}
@@ -126,6 +131,7 @@ def test_an_export_a_preset_reads_is_named_with_its_zone(cli, tmp_path, monkeypa
         ("zoned", ("zoned.csv",), "civic-kpi init --timezone America/Chicago"),
         ("catalog", ("exports/service_requests_2026-04.csv",), "a catalog is already there"),
         (None, ("--example", "a", "b"), "--example writes one folder, not 2"),
+        ("zoned", ("zoned.csv", "--timezone", "UTC", "-c", "no/such/folder/k.yaml"), "does not exist"),
         ("catalog", ("--example", "."), "already exists and is not empty"),
     ],
 )
@@ -153,6 +159,45 @@ def test_force_replaces_a_catalog_and_a_zone_can_be_given(cli, tmp_path, monkeyp
     assert "timezone: America/Chicago" in (tmp_path / "kpi_definitions.yaml").read_text()
     doc = json.loads(cli("compute", "--period", "2026-05", "-f", "json").stdout)
     assert doc["results"][0]["value"] == 2
+
+
+def test_a_glob_never_reads_another_layouts_file_of_the_same_folder(cli, exports, tmp_path, monkeypatch):
+    # A records log beside the monthly 311 files, and a backup with no date in its name: neither is read by the
+    # 311 dataset's glob, so the catalog validates and the volume counts the named months only.
+    shutil.copy(exports / "service_requests_2026-04.csv", exports / "service_requests_old_backup.csv")
+    monkeypatch.chdir(tmp_path)
+    named = [exports / f"service_requests_{month}.csv" for month in MONTHS] + [exports / "foia_log.csv"]
+    assert cli("init", *named).exit_code == 0
+    assert cli("validate").exit_code == 0
+    doc = json.loads(cli("compute", "--period", "2026-04", "--by", "", "-f", "json").stdout)
+    volume = next(row for row in doc["results"] if row["kpi_id"] == "service_requests_volume")
+    april = [r for r in _rows(exports / "service_requests_2026-04.csv") if r["Created Date"].startswith("2026-04")]
+    assert volume["value"] == len(april), "the backup copy of April was read too"
+
+
+def test_columns_are_told_apart_by_whole_words(cli, tmp_path, monkeypatch):
+    # 'agenda_published_at' holds 'end' and 'pending_since' no closure: neither is taken for the closing date.
+    # A log of closed items only (closed_at never empty) gets no closed share, which would be 100% by construction.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "meetings.csv").write_text(
+        "meeting_id,meeting_start,agenda_published_at,pending_since\n"
+        "1,2026-05-04 18:00:00,2026-05-01 09:00:00,2026-04-20 09:00:00\n"
+        "2,2026-05-11 18:00:00,2026-05-08 09:00:00,2026-04-27 09:00:00\n"
+    )
+    (tmp_path / "closed_log.csv").write_text(
+        "case_id,opened_at,closed_at\n"
+        "1,2026-05-01 08:00:00,2026-05-02 08:00:00\n"
+        "2,2026-05-03 08:00:00,2026-05-03 20:00:00\n"
+    )
+    assert cli("init", "meetings.csv", "closed_log.csv").exit_code == 0
+    ids = [kpi["id"] for kpi in yaml.safe_load((tmp_path / "kpi_definitions.yaml").read_text())["kpis"]]
+    assert ids == [
+        "meetings_volume",
+        "closed_log_volume", "closed_log_time_to_close_median", "closed_log_time_to_close_p90",
+    ]  # fmt: skip
+    doc = json.loads(cli("compute", "--period", "2026-05", "-f", "json").stdout)
+    median = next(row for row in doc["results"] if row["kpi_id"] == "closed_log_time_to_close_median")
+    assert median["value"] == 18.0  # (24 h + 12 h) / 2
 
 
 # ---------------------------------------------------------------- the bundled example, anywhere
@@ -192,3 +237,17 @@ def test_init_example_writes_the_sample_byte_for_byte_and_the_readme_walkthrough
     values = [[(r["kpi_id"], r["group"], r["value"], r["status"]) for r in json.loads(out.stdout)["results"]]
               for out in (there, here)]  # fmt: skip
     assert values[0] == values[1]
+
+
+def test_a_yes_no_share_is_never_broken_down_by_the_column_it_is_read_from():
+    # Legistar's is_final is read from agenda_status: its share by agenda status is 0% or 100% by construction.
+    from civic_kpi.starter.seeds import Columns, seeds
+
+    columns = Columns(
+        dates={"meeting_start": "datetime"},
+        flags=["is_final"],
+        groups={"agenda_status": 3, "body": 12},
+        flag_sources={"is_final": "agenda_status"},
+    )
+    found = {seed.fields["id"]: seed.fields.get("group_by") for seed in seeds("events", columns, "Events")}
+    assert found == {"events_volume": ["agenda_status"], "events_is_final_share": ["body"]}

@@ -500,12 +500,12 @@ class Session:
                     hint="name another file with -c NEW.yaml, or replace it with --force",
                 )
             )
-        text = starter_catalog(files, path, timezone=timezone)
-        write_atomic(path, text)
+        starter = starter_catalog(files, path, timezone=timezone)
+        write_atomic(path, starter.text)
         schema = path.with_name("kpi_definitions.schema.json")
         if not schema.exists():
             write_atomic(schema, json.dumps(json_schema(), indent=2) + "\n")
-        return path
+        return starter
 
     @staticmethod
     def init_example(folder: str | Path) -> Path:

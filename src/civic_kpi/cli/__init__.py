@@ -458,8 +458,13 @@ def init(
                     hint="name your files (civic-kpi init exports/*.csv), or try civic-kpi init --example",
                 )
             )
-        written = Session(catalog).init(files, timezone=timezone, force=force)
-        _err(f"wrote a starter catalog to {written}; next: read it, set the targets, then civic-kpi compute")
+        starter = Session(catalog).init(files, timezone=timezone, force=force)
+        period = f" --period {starter.newest_month}" if starter.newest_month else ""
+        where = "" if catalog == DEFAULT_CATALOG else f" -c {catalog}"
+        _err(
+            f"wrote a starter catalog to {catalog}; next: read it, set the targets, then civic-kpi compute{where}"
+            f"{period}" + (" (the newest month with records opened)" if period else "")
+        )
 
 
 @app.command()
@@ -638,8 +643,8 @@ def report(
             counts = board.run.counts()
             _err(
                 f"wrote the dashboard of {len(board.cards)} KPIs for {board.run.period.label} to {output} "
-                f"({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, "
-                f"{counts['not_comparable']} not comparable, {counts['no_data']} no data)"
+                f"({len(board.run.results)} rows, overall and per group: {counts['pass']} pass, {counts['warn']} "
+                f"warn, {counts['fail']} fail, {counts['not_comparable']} not comparable, {counts['no_data']} no data)"
             )
 
 

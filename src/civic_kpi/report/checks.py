@@ -10,7 +10,7 @@ from rich.console import Group
 from rich.text import Text
 
 from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT, plain
-from civic_kpi.report.table import TABLE_WIDTH, column, console_text, fitted_table
+from civic_kpi.report.table import TABLE_WIDTH, column, console_text, fitted_sections
 from civic_kpi.results import CheckResult, CheckRun, Status, moment_text
 
 FORMATS = ("table", "json", "junit", "github")
@@ -44,15 +44,18 @@ def checks_table(run: CheckRun, *, color: bool, width: int | None = None) -> str
         previous = result.dataset
     results = run.results
     columns = [
-        column("Dataset", datasets, label=True, max_width=30),
-        column("Check", [plain(r.name) for r in results], label=True, max_width=30),
+        # A dataset's id and a check's column are names to type elsewhere: wrapped at spaces, never shortened.
+        column("Dataset", datasets, max_width=30),
+        column("Check", [plain(r.name) for r in results], max_width=30),
         column("Status", [Text(STATUS_TEXT[r.status], style=STATUS_STYLE[r.status]) for r in results]),
         column("Value", [_metric(r) for r in results], wrap=False, right=True),
         column("Threshold", [plain(r.threshold) for r in results], max_width=30),
         column("Finding", [plain(r.message) for r in results], max_width=60),
     ]
     width = width or TABLE_WIDTH
-    parts: list = [fitted_table(title, columns, width)]
+    # Where even a table without rules would cut a value, the threshold leaves, then the finding (-f json has both).
+    parts: list = fitted_sections([(title, list(range(len(results))))], columns, width, ("Threshold", "Finding"),
+                                  "-f json has them all")  # fmt: skip
     for result in run.results:
         if result.status != Status.PASS and result.examples:
             parts.append(Text(plain(f"{result.dataset} · {result.name}: examples"), style="bold"))

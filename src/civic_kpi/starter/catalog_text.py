@@ -13,6 +13,7 @@ import os
 import re
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from civic_kpi.starter.seeds import DUE, MAX_GROUPS, Columns, Seed, seeds
 
 def starter_catalog(
     files: Sequence[str | Path], catalog: str | Path, timezone: str | None = None, today: date | None = None
-) -> str:
+) -> Starter:
     """The text of a starter catalog at `catalog` that reads `files`. `timezone`: the city's (IANA name); without
     it, the zone a matched preset reads its timestamps in, where one does."""
     if not files:
@@ -48,9 +49,9 @@ def starter_catalog(
         )
         entry = dataset_entry(Path(first.path), first.columns, first.presets, dataset)
         entry["path"] = (pattern if len(members) > 1 else Path(first.path)).relative_to(data_dir).as_posix()
-        for spec in entry.get("columns", {}).values():
+        for column, spec in entry.get("columns", {}).items():
             # A deadline lies ahead of the records' moment by design: read as planned, not as a mistyped year.
-            if isinstance(spec, dict) and spec.get("type") in ("date", "datetime") and DUE.search(spec["source"]):
+            if isinstance(spec, dict) and spec.get("type") in ("date", "datetime") and DUE.search(column):
                 spec["scheduled"] = True
         datasets[name] = (entry, members)
     proposals = {
@@ -73,9 +74,40 @@ def starter_catalog(
                 hint="name it: civic-kpi init --timezone America/Chicago FILE...",
             )
         )
+    _check_folder(folder)
     text = _text(datasets, proposals, os.path.relpath(data_dir, folder), today or date.today(), (zone, said))
     _check(text, folder)
-    return text
+    return Starter(text, _newest_month(datasets, proposals))
+
+
+@dataclass(frozen=True)
+class Starter:
+    """A starter catalog's text, and the newest month any dataset has records opened in (where its first compute
+    finds data: the default period, the last month before the data's newest stamp, may hold none of them)."""
+
+    text: str
+    newest_month: str | None
+
+
+def _newest_month(
+    datasets: dict[str, tuple[dict[str, Any], list[FileProfile]]], proposals: dict[str, list[Seed]]
+) -> str | None:
+    months = []
+    for name, (entry, members) in datasets.items():
+        opened = next((seed.fields["window"]["date"] for seed in proposals[name]), None)  # type: ignore[index]
+        opened = _columns(entry, members[0]).sources.get(opened, opened)  # a preset's name → the export's
+        for member in members:
+            for column in member.columns:
+                if column.kpi_name == opened and column.maximum:
+                    months.append(column.maximum[:7])
+    return max(months, default=None)
+
+
+def _check_folder(folder: Path) -> None:
+    if not folder.is_dir():
+        raise UsageError(
+            Problem("the folder to write the catalog in does not exist", file=str(folder), hint="create it first")
+        )
 
 
 def _preset_zone(datasets: dict[str, tuple[dict[str, Any], list[FileProfile]]]) -> tuple[str | None, str]:
@@ -106,7 +138,9 @@ def _families(paths: list[Path], profiles: list[FileProfile]) -> dict[Path, list
     """Files of one folder and layout whose names differ only in their digits, under their glob ('calls_*.csv')."""
     families: dict[tuple[Path, tuple[str, ...]], list[FileProfile]] = {}
     for path, profile in zip(paths, profiles, strict=True):
-        pattern = path.with_name(re.sub(r"\d+(?:[-_.]\d+)*", "*", path.name))
+        # Each digit a '?': the glob keeps the names' shape (requests_????-??.csv), so it never reads another
+        # layout's file from the same folder ('*.csv' would), and still reads the months to come.
+        pattern = path.with_name(re.sub(r"\d", "?", path.name))
         families.setdefault((pattern, tuple(c.name for c in profile.columns)), []).append(profile)
     found: dict[Path, list[FileProfile]] = {}
     for (pattern, _), members in families.items():
@@ -126,6 +160,7 @@ def _columns(entry: dict[str, Any], profile: FileProfile) -> Columns:
     """What the dataset's KPI-side columns can do, from its preset's mapping or from the profile itself."""
     by_source = {column.name: column for column in profile.columns}
     found = Columns(date_column=entry.get("date_column"))
+    found.never_empty = {column.kpi_name for column in profile.columns if column.null_share == 0}
     if "preset" in entry:
         preset = preset_dataset(entry["preset"])
         found.date_column = preset.get("date_column")
@@ -135,9 +170,13 @@ def _columns(entry: dict[str, Any], profile: FileProfile) -> Columns:
             if column is None:
                 continue  # a column the preset maps that this export does not have
             _file(found, name, kind or "string", column.distinct, column.null_share)
-        found.flags += [
-            flag for flag in preset.get("flags", {}) if preset["flags"][flag].get("column") in preset["columns"]
-        ]
+            found.never_empty.discard(name)
+            if column.null_share == 0:
+                found.never_empty.add(name)
+            found.sources[name] = column.kpi_name
+        flags = preset.get("flags", {})
+        found.flags += [flag for flag, spec in flags.items() if spec.get("column") in preset["columns"]]
+        found.flag_sources = {flag: spec.get("column") for flag, spec in flags.items()}
         return found
     for column in profile.columns:
         _file(found, column.kpi_name, column.type, column.distinct, column.null_share)
@@ -237,7 +276,8 @@ def _check(text: str, folder: Path) -> None:
     """Load the text as a catalog where it will live (its data_dir is relative to it): it must validate."""
     from civic_kpi.catalog.loader import load_catalog
 
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", dir=folder, delete=False, encoding="utf-8") as handle:
+    hidden = {"prefix": ".civic-kpi-init.", "suffix": ".tmp"}  # beside the catalog, for its relative data_dir
+    with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, encoding="utf-8", **hidden) as handle:
         handle.write(text)
     try:
         load_catalog(handle.name)

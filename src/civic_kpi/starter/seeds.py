@@ -11,9 +11,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-OPENED = re.compile(r"creat|open|receiv|request|submit|filed|start|offered|report", re.I)
-CLOSED = re.compile(r"clos|resolv|complet|fulfil|finish|answer|end", re.I)
-DUE = re.compile(r"due|deadline|sla|target|expected", re.I)
+# Whole words of a column's name (split at _ and spaces), so that 'agenda_published_at' is no 'end' and
+# 'pending_since' no closure.
+OPENED = re.compile(r"(^|_)(created?|creation|open|opened|received?|requested|request|submitted|filed|start|started|"
+                    r"offered|reported|intake)(_|$)", re.I)  # fmt: skip
+# The closing date, by preference: a column saying closed before one saying resolved, completed or finished (a
+# records log may fill 'complete_date' on every request and 'closed_date' only once it is closed).
+CLOSED_WORDS = (("closed", "close", "closing"), ("resolved",), ("completed", "complete", "completion"),
+                ("fulfilled", "finished", "answered", "ended"))  # fmt: skip
+CLOSED = re.compile(rf"(^|_)({'|'.join(w for words in CLOSED_WORDS for w in words)})(_|$)", re.I)
+DUE = re.compile(r"(^|_)(due|deadline|sla|target|expected)(_|$)", re.I)
 # Columns a team breaks a flow down by, most useful first (a priority or type before a place).
 BREAKDOWNS = ("priority", "type", "category", "service", "agency", "department", "dept", "division", "channel",
               "source", "district", "ward", "neighbo", "status")  # fmt: skip
@@ -28,15 +35,30 @@ class Columns:
     flags: list[str] = field(default_factory=list)  # yes/no columns: a share of records
     groups: dict[str, int] = field(default_factory=dict)  # text columns with few distinct values → how many
     date_column: str | None = None  # the dataset's date (a preset's, or the first one that reads like an intake)
+    never_empty: set[str] = field(default_factory=set)  # filled in on every record (a log of closed items only)
+    flag_sources: dict[str, str] = field(default_factory=dict)  # a preset's flag → the column it is read from
+    sources: dict[str, str] = field(default_factory=dict)  # a preset's column → the export's (as inspect names it)
 
     def opened(self) -> str | None:
         if self.date_column in self.dates:
             return self.date_column
         return next((name for name in self.dates if OPENED.search(name)), next(iter(self.dates), None))
 
+    def breakdown_for(self, flag: str | None = None) -> dict[str, list[str]]:
+        """The group_by of a KPI: the likeliest grouping column, never the one a flag is read from (a share of
+        'final' by agenda status is 0% or 100% by construction)."""
+        source = self.flag_sources.get(flag or "", flag)
+        found = [name for name in self.breakdowns() if name != source]
+        return {"group_by": [found[0]]} if found else {}
+
     def closed(self) -> str | None:
         opened = self.opened()
-        return next((name for name in self.dates if name != opened and CLOSED.search(name)), None)
+        for words in CLOSED_WORDS:
+            said = re.compile(rf"(^|_)({'|'.join(words)})(_|$)", re.I)
+            found = next((name for name in self.dates if name != opened and said.search(name)), None)
+            if found:
+                return found
+        return None
 
     def due(self) -> str | None:
         return next(
@@ -70,8 +92,7 @@ def seeds(dataset: str, columns: Columns, domain: str) -> list[Seed]:
     opened, closed, due = columns.opened(), columns.closed(), columns.due()
     if opened is None:
         return []
-    groups = columns.breakdowns()
-    group_by = {"group_by": [groups[0]]} if groups else {}
+    group_by = columns.breakdown_for()
     found = [
         Seed(
             f"How many records each period, by {opened}: the workload. Watch it before judging it.",
@@ -80,9 +101,7 @@ def seeds(dataset: str, columns: Columns, domain: str) -> list[Seed]:
             "a range you consider normal, e.g. {at_most: 1200, warn: 1500}",
         ),
     ]  # fmt: skip
-    if closed is not None:
-        hours = columns.dates[opened] == "datetime" and columns.dates[closed] == "datetime"
-        unit, between = ("hours", "hours_between") if hours else ("days", "days_between")
+    if closed is not None and closed not in columns.never_empty:  # a log of closed items only is 100% closed
         found.append(
             Seed(
                 f"Share of the period's records that are closed ({closed} is filled in).",
@@ -92,6 +111,9 @@ def seeds(dataset: str, columns: Columns, domain: str) -> list[Seed]:
                 "{at_least: 90, warn: 80}",
             )
         )  # fmt: skip
+    if closed is not None:
+        hours = columns.dates[opened] == "datetime" and columns.dates[closed] == "datetime"
+        unit, between = ("hours", "hours_between") if hours else ("days", "days_between")
         for statistic, formula in (("Median", "median({between}, where={closed} is not None)"),
                                    ("P90", "percentile({between}, 90, where={closed} is not None)")):  # fmt: skip
             found.append(
@@ -115,12 +137,14 @@ def seeds(dataset: str, columns: Columns, domain: str) -> list[Seed]:
             )
         )  # fmt: skip
     for flag in columns.flags:
+        if closed is not None and re.search(r"(^|_)closed?(_|$)", flag, re.I):
+            continue  # 'is_closed': the closed share says it already
         found.append(
             Seed(
                 f"Share of the period's records where {flag} is true (of those where it is known).",
                 {"id": f"{dataset}_{flag}_share", "name": f"{domain}: {title(flag)} Share", "unit": "percent",
                  "window": {"date": opened}, "numerator": f"count({flag})",
-                 "denominator": f"count({flag} is not None)", **group_by},
+                 "denominator": f"count({flag} is not None)", **columns.breakdown_for(flag)},
                 "{at_least: 50}",
             )
         )  # fmt: skip
