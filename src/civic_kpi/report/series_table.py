@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from civic_kpi.report.formatting import STATUS_STYLE, plain, value_text
+from civic_kpi.report.formatting import STATUS_STYLE, STATUS_TEXT, plain, value_text
 from civic_kpi.results import ComputeRun, KpiResult, Status
 from civic_kpi.units import PREFIX, SUFFIX
 
@@ -56,12 +56,8 @@ def periods_of(run: ComputeRun) -> list[str]:
 
 def targets_text(row: SeriesRow) -> str:
     """The row's target, or each one in turn where it changed over the periods (a fiscal year's own target)."""
-    found = list(dict.fromkeys(result.target for result in sorted(row.by_period.values(), key=_start) if result.target))
-    return ", then ".join(found)
-
-
-def _start(result: KpiResult) -> object:
-    return result.period.start
+    in_order = sorted(row.by_period.values(), key=lambda result: result.period.start)
+    return ", then ".join(dict.fromkeys(result.target for result in in_order if result.target))
 
 
 def sparkline(row: SeriesRow, periods: list[str]) -> Text:
@@ -93,9 +89,10 @@ def value_cell(result: KpiResult | None) -> Text:
     if result is None:
         return Text("")
     mark = MARKS.get(result.status)
-    text = value_text(result.value, "count" if word_unit(result.unit) else result.unit, result.decimals)
-    if word_unit(result.unit) and result.value is not None:  # value_text's 'count' drops decimals of a whole number
+    if word_unit(result.unit) and result.value is not None:  # the unit is beside the name (name_text)
         text = f"{result.value:,.{result.decimals}f}"
+    else:
+        text = value_text(result.value, result.unit, result.decimals)
     style = STATUS_STYLE[result.status] if result.status != Status.PASS else "green"
     return Text(f"{text} {mark}" if mark and result.value is not None else text, style=style)
 
@@ -109,8 +106,6 @@ def met_text(row: SeriesRow) -> str:
 
 
 def status_cell(result: KpiResult) -> Text:
-    from civic_kpi.report.formatting import STATUS_TEXT
-
     return Text(STATUS_TEXT[result.status], style=STATUS_STYLE[result.status])
 
 

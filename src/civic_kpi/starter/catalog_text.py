@@ -42,7 +42,7 @@ def starter_catalog(
     datasets: dict[str, tuple[dict[str, Any], list[FileProfile]]] = {}
     for pattern, members in _families(paths, profiles).items():
         first = members[0]
-        stem = first.presets[0] if first.presets else re.sub(r"[\d*]+", "_", pattern.name.split(".")[0])
+        stem = first.presets[0] if first.presets else re.sub(r"[\d?]+", "_", pattern.name.split(".")[0])
         name = _unique(kpi_name(stem).strip("_") or "export", datasets)
         dataset = Dataset.model_construct(
             path=first.path, format=None, delimiter=None, encoding="auto", json_path=first.json_path
