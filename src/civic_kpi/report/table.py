@@ -173,22 +173,14 @@ def fold_periods(columns: list[_Column], width: int) -> tuple[list[_Column], lis
     """The series' columns that fit `width`: the oldest periods leave first (the sparkline still draws them), then
     the count of periods met, then the target. Returns the columns shown, the periods and the other columns left
     out, and whether the table goes compact. The sparkline and the latest period are never cut."""
-    shown, hidden, dropped = list(columns), [], []
-
-    def fits(found: list[_Column], name_word: int = NAME_WORD, compact: bool = False) -> bool:
-        return sum(column.minimum(name_word) for column in found) + room_for(len(found), compact) <= width
-
-    while not fits(shown) and sum(column.key.startswith("period:") for column in shown) > 1:
+    shown, hidden = list(columns), []
+    while not fits(shown, width, NAME_WORD) and sum(column.key.startswith("period:") for column in shown) > 1:
         oldest = next(column for column in shown if column.key.startswith("period:"))
         hidden.append(oldest.heading)
         shown.remove(oldest)
-    for key in ("met", "target"):
-        if fits(shown, WORD_LIMIT, compact=True):
-            break
-        dropped += [column.heading for column in shown if column.key == key]
-        shown = [column for column in shown if column.key != key]
-    compact = sum(column.minimum() for column in shown) + room_for(len(shown), False) > width
-    return shown, hidden, dropped, compact
+    keys = ("met", "target")
+    shown, dropped, compact = fold(shown, width, keys, WORD_LIMIT, compact=True)
+    return shown, hidden, [column.heading for column in sorted(dropped, key=lambda c: keys.index(c.key))], compact
 
 
 def _series_tables(run: ComputeRun, width: int) -> list[RenderableType]:
@@ -198,9 +190,11 @@ def _series_tables(run: ComputeRun, width: int) -> list[RenderableType]:
     for domain in dict.fromkeys(row.first.domain for row in rows):
         indices = [index for index, row in enumerate(rows) if row.first.domain == domain]
         parts += [_domain_table(domain, shown, indices, width, compact), Text("")]
-    said = [f"{hidden[0]} to {hidden[-1]}" if len(hidden) > 1 else hidden[0]] if hidden else []
-    said = [f"{said[0]} shown only in the trend"] if said else []
-    said += [f"{' and '.join(dropped)} left out"] if dropped else []
+    said = []
+    if hidden:
+        said.append(f"{hidden[0] if len(hidden) == 1 else f'{hidden[0]} to {hidden[-1]}'} shown only in the trend")
+    if dropped:
+        said.append(f"{' and '.join(dropped)} left out")
     if said:
         parts.append(
             Text(
@@ -227,18 +221,34 @@ def room_for(count: int, compact: bool) -> int:
     return 2 * (count - 1) if compact else 3 * count + 1
 
 
-def fold(columns: list[_Column], width: int) -> tuple[list[_Column], list[_Column], bool]:
-    """The columns that fit `width` without breaking a word, those folded away (FOLDS, in order) to get there, and
-    whether the table must also go compact (no rules: a series at 60 columns)."""
+def fits(columns: list[_Column], width: int, name_word: int = WORD_LIMIT, compact: bool = False) -> bool:
+    """Whether `columns` fit `width` with no word broken (a name's cut to `name_word`), with rules or without."""
+    return sum(column.minimum(name_word) for column in columns) + room_for(len(columns), compact) <= width
+
+
+def fold(
+    columns: list[_Column], width: int, keys: tuple[str, ...] = FOLDS, name_word: int = NAME_WORD, compact: bool = False
+) -> tuple[list[_Column], list[_Column], bool]:
+    """The columns that fit `width`, those folded away (`keys`, in order, until the rest fits with names cut to
+    `name_word`, with rules or not as `compact` says) to get there, and whether the table must also go compact (no
+    rules: a series at 60 columns)."""
     shown, folded = list(columns), []
-    for key in FOLDS:
-        if sum(column.minimum(NAME_WORD) for column in shown) + room_for(len(shown), False) <= width:
+    for key in keys:
+        if fits(shown, width, name_word, compact):
             break
         folded += [column for column in shown if column.key == key]
         shown = [column for column in shown if column.key != key]
-    compact = sum(column.minimum() for column in shown) + room_for(len(shown), False) > width
-    keys = [column.key for column in columns]
-    return shown, sorted(folded, key=lambda column: keys.index(column.key)), compact
+    order = [column.key for column in columns]
+    return shown, sorted(folded, key=lambda column: order.index(column.key)), not fits(shown, width)
+
+
+def left_out_note(folded: list[_Column], width: int, whole: str) -> Text:
+    """The line under a table saying which columns left to fit `width`, and where to find them (`whole`)."""
+    names = [column.heading for column in folded]
+    said = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return Text(
+        f"{said} left out to fit {width} columns: a wider terminal or COLUMNS shows them; {whole}.", style="dim"
+    )
 
 
 def widths(columns: list[_Column], width: int, compact: bool = False) -> list[int]:
@@ -327,8 +337,7 @@ def column(
 
 def fitted_table(title: str, columns: list[_Column], width: int) -> Table:
     """A table of `columns` within `width`: no word broken inside; without its rules where they would not fit."""
-    compact = sum(found.minimum() for found in columns) + room_for(len(columns), False) > width
-    return _fitted_table(title, columns, width, compact)
+    return _fitted_table(title, columns, width, not fits(columns, width))
 
 
 def fitted_sections(
@@ -337,26 +346,11 @@ def fitted_sections(
     """A table per section (its title and the indices of its rows) with the same columns, each within `width`.
     Where even a table without rules would break a word, the columns named in `folds` leave, in that order, and a
     line says which and where to find them (`whole`: '-f json has them all')."""
-    shown, folded = list(columns), []
-
-    def fits(found: list[_Column], compact: bool) -> bool:
-        return sum(column.minimum() for column in found) + room_for(len(found), compact) <= width
-
-    for key in folds:
-        if fits(shown, True):
-            break
-        folded += [column for column in shown if column.key == key]
-        shown = [column for column in shown if column.key != key]
-    compact = not fits(shown, False)
+    shown, folded, compact = fold(columns, width, folds, WORD_LIMIT, compact=True)
     parts: list[RenderableType] = []
     for title, rows in sections:
         parts += [_domain_table(title, shown, rows, width, compact), Text("")]
-    if folded:
-        names = [column.heading for column in folded]
-        said = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-        parts.append(Text(f"{said} left out to fit {width} columns: a wider terminal or COLUMNS shows them; {whole}.",
-                          style="dim"))  # fmt: skip
-    return parts
+    return [*parts, left_out_note(folded, width, whole)] if folded else parts
 
 
 def render_table(run: ComputeRun, width: int = TABLE_WIDTH) -> Group:
@@ -377,10 +371,7 @@ def render_table(run: ComputeRun, width: int = TABLE_WIDTH) -> Group:
             parts.append(_domain_table(domain, shown, rows, width, compact))
             parts.append(Text(""))
     if folded and run.results:
-        names = [column.heading for column in folded]
-        said = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-        note = f"{said} left out to fit {width} columns: a wider terminal or COLUMNS shows them; -f csv has them all."
-        parts.append(Text(note, style="dim"))
+        parts.append(left_out_note(folded, width, "-f csv has them all"))
     for ranking in rankings(run):
         parts += [_ranking_table(ranking, width), Text("")]
     counts = run.counts()
