@@ -174,6 +174,11 @@ class KpiResult(_Frozen):
     )
 
     @property
+    def missing_data(self) -> bool:
+        """A target to meet and no data (a month missing from an export): --fail-on counts it as a failure."""
+        return self.status == Status.NO_DATA and self.target is not None
+
+    @property
     def group_label(self) -> str:
         if not self.group:
             return "all"
@@ -254,7 +259,7 @@ class ComputeRun(RunHeader):
         return (result.status for result in self.results)
 
     def _missing_data(self) -> int:
-        return sum(result.status == Status.NO_DATA and result.target is not None for result in self.results)
+        return sum(result.missing_data for result in self.results)
 
 
 class ReviewItem(_Frozen):

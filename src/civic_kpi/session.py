@@ -16,7 +16,6 @@ making `civic-kpi --help` pay for them.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -487,7 +486,7 @@ class Session:
         """`civic-kpi init FILE...`: write a starter catalog for these exports at the session's catalog path (and
         the catalog's JSON Schema beside it, for editors, where there is none). An existing catalog is kept unless
         `force`. Returns the catalog's path."""
-        from civic_kpi.catalog.model import json_schema
+        from civic_kpi.catalog.model import json_schema_text
         from civic_kpi.output import write_atomic
         from civic_kpi.starter.catalog_text import starter_catalog
 
@@ -504,7 +503,7 @@ class Session:
         write_atomic(path, starter.text)
         schema = path.with_name("kpi_definitions.schema.json")
         if not schema.exists():
-            write_atomic(schema, json.dumps(json_schema(), indent=2) + "\n")
+            write_atomic(schema, json_schema_text())
         return starter
 
     @staticmethod

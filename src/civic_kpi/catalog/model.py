@@ -743,6 +743,13 @@ class Catalog(StrictModel):
         return list(dict.fromkeys(k.domain for k in self.kpis))
 
 
+def json_schema_text() -> str:
+    """The JSON Schema as written to kpi_definitions.schema.json (by `civic-kpi schema` and `civic-kpi init`)."""
+    import json
+
+    return json.dumps(json_schema(), indent=2) + "\n"
+
+
 def json_schema() -> dict:
     """The catalog's JSON Schema, for editors (yaml-language-server) and `civic-kpi schema`."""
     schema = Catalog.model_json_schema()

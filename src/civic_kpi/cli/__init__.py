@@ -226,11 +226,9 @@ class _Tally:
         self.missing = 0  # KPI rows with a target to meet and no data: what a month missing from an export looks like
 
     def seen(self, results: Iterable) -> Iterator:
-        from civic_kpi.results import Status
-
         for result in results:
             self.counts[result.status] += 1
-            self.missing += result.status == Status.NO_DATA and result.target is not None
+            self.missing += result.missing_data
             yield result
 
     def summary(self, span: str) -> str:
@@ -928,9 +926,9 @@ def schema(
 
     with _user_errors():
         if document == Document.catalog:
-            from civic_kpi.catalog.model import json_schema
+            from civic_kpi.catalog.model import json_schema_text
 
-            typer.echo(json.dumps(json_schema(), indent=2))
+            sys.stdout.write(json_schema_text())
         else:
             from civic_kpi.results import document_schema
 

@@ -113,7 +113,7 @@ def write_json(run: ComputeRun, results: Iterable[KpiResult], handle: TextIO) ->
     The document starts with the summary of rows not yet made, so the rows go to a spool file first (in memory
     up to 8 MB, then on disk) while they are counted, and follow the summary from there."""
     statuses: Counter[Status] = Counter()
-    missing = 0  # rows with a target and no data, as ComputeRun counts them
+    missing = 0
     with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+", encoding="utf-8") as rows:
         first = True
         for result in results:
@@ -121,7 +121,7 @@ def write_json(run: ComputeRun, results: Iterable[KpiResult], handle: TextIO) ->
             text = result.model_dump_json(indent=2).replace("\n", "\n    ")
             rows.write(("\n    " if first else ",\n    ") + text)
             statuses[result.status] += 1
-            missing += result.status == Status.NO_DATA and result.target is not None
+            missing += result.missing_data
             first = False
         summary = Summary.of(statuses, missing).model_dump_json(indent=2).replace("\n", "\n  ")
         head = run.model_copy(update={"results": []}).model_dump_json(indent=2)

@@ -54,10 +54,8 @@ def starter_catalog(
             if isinstance(spec, dict) and spec.get("type") in ("date", "datetime") and DUE.search(column):
                 spec["scheduled"] = True
         datasets[name] = (entry, members)
-    proposals = {
-        name: seeds(name, _columns(entry, members[0]), _domain(name, entry))
-        for name, (entry, members) in datasets.items()
-    }
+    layouts = {name: _columns(entry, members[0]) for name, (entry, members) in datasets.items()}
+    proposals = {name: seeds(name, layouts[name], _domain(name, entry)) for name, (entry, _) in datasets.items()}
     if not any(proposals.values()):
         raise UsageError(
             Problem(
@@ -77,7 +75,7 @@ def starter_catalog(
     _check_folder(folder)
     text = _text(datasets, proposals, os.path.relpath(data_dir, folder), today or date.today(), (zone, said))
     _check(text, folder)
-    return Starter(text, _newest_month(datasets, proposals))
+    return Starter(text, _newest_month(datasets, layouts, proposals))
 
 
 @dataclass(frozen=True)
@@ -90,12 +88,14 @@ class Starter:
 
 
 def _newest_month(
-    datasets: dict[str, tuple[dict[str, Any], list[FileProfile]]], proposals: dict[str, list[Seed]]
+    datasets: dict[str, tuple[dict[str, Any], list[FileProfile]]],
+    layouts: dict[str, Columns],
+    proposals: dict[str, list[Seed]],
 ) -> str | None:
     months = []
-    for name, (entry, members) in datasets.items():
+    for name, (_, members) in datasets.items():
         opened = next((seed.fields["window"]["date"] for seed in proposals[name]), None)  # type: ignore[index]
-        opened = _columns(entry, members[0]).sources.get(opened, opened)  # a preset's name → the export's
+        opened = layouts[name].sources.get(opened, opened)  # a preset's name → the export's
         for member in members:
             for column in member.columns:
                 if column.kpi_name == opened and column.maximum:

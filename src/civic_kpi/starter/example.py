@@ -7,7 +7,6 @@ folder beside the target and renamed into place at the end, so an interrupted ru
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from importlib import resources
@@ -21,7 +20,7 @@ SCHEMA = "kpi_definitions.schema.json"
 
 def write_example(folder: str | Path) -> Path:
     """Write the example into `folder` (which must not exist, or be empty) and return it."""
-    from civic_kpi.catalog.model import json_schema
+    from civic_kpi.catalog.model import json_schema_text
     from civic_kpi.starter.sample_data import generate
 
     target = Path(folder)
@@ -39,7 +38,7 @@ def write_example(folder: str | Path) -> Path:
     building = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         (building / CATALOG).write_bytes((packaged / CATALOG).read_bytes())
-        (building / SCHEMA).write_text(json.dumps(json_schema(), indent=2) + "\n", encoding="utf-8")
+        (building / SCHEMA).write_text(json_schema_text(), encoding="utf-8")
         generate(building / "sample_data")
         (building / "sample_data" / "README.md").write_bytes((packaged / "README.md").read_bytes())
         if target.exists():
