@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from civic_kpi.check_kinds import kind_named
@@ -152,7 +153,8 @@ def derived_problems(loaded: LoadedCatalog) -> list[Problem]:
     return problems
 
 
-def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
+def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> tuple[list[Problem], _TypeCheck | None]:
+    """The KPI's problems, and (when it has none so far) its formulas' type check, to be run with the others."""
     catalog: Catalog = loaded.catalog
     file = str(loaded.path)
     problems: list[Problem] = []
@@ -163,7 +165,7 @@ def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
 
     if kpi.dataset is None:
         _from_kpis_problems(loaded, index, kpi, problem)
-        return problems
+        return problems, None
     dataset = catalog.datasets.get(kpi.dataset)
     if dataset is None:
         problem(
@@ -171,7 +173,7 @@ def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
             "dataset",
             did_you_mean(kpi.dataset, list(catalog.datasets)) or f"defined: {', '.join(catalog.datasets)}",
         )
-        return problems
+        return problems, None
     columns = list(dataset.columns) + list(dataset.deadlines) + list(dataset.derived)
     parsed = {}
     fields = {**kpi.formulas, **({"where": kpi.where} if kpi.where is not None else {})}
@@ -214,9 +216,8 @@ def _kpi_problems(loaded: LoadedCatalog, index: int, kpi: KPI) -> list[Problem]:
         )
     _dimension_problems(kpi, {kpi.dataset: dataset}, columns, problem)
     if problems or len(parsed) != len(fields):
-        return problems
-    problems.extend(_type_problems(loaded, index, kpi, dataset, parsed))
-    return problems
+        return problems, None
+    return problems, _type_check(loaded, index, kpi, dataset, parsed)
 
 
 def _parsed(text: str, field: str, problem: Callable[..., None], **mode: bool) -> Formula | None:
@@ -364,8 +365,30 @@ def _input_problems(loaded: LoadedCatalog) -> list[Problem]:
     return problems
 
 
-def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset, parsed: dict) -> list[Problem]:
-    """Compile each formula and run it on an empty frame with the declared types: catches 'text > number'."""
+@dataclass
+class _TypeCheck:
+    """A KPI's formulas against the declared column types: what their kinds already tell, and for the rest a probe
+    (the formula run on an empty frame of those types), run with every other KPI's probes in one go."""
+
+    fields: list[str]
+    kind_problems: dict[str, list[Problem]]
+    probes: dict[str, pl.LazyFrame]
+    not_compiled: dict[str, Exception]
+    problem: Callable[[str, Exception], Problem]
+
+    def problems(self, failed: dict[str, Exception]) -> list[Problem]:
+        """The problems in field order, given the probes that `failed`."""
+        failed = self.not_compiled | failed
+        found = []
+        for field in self.fields:
+            found += self.kind_problems.get(field, [])
+            if field in failed:
+                found.append(self.problem(field, failed[field]))
+        return found
+
+
+def _type_check(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset, parsed: dict) -> _TypeCheck | None:
+    """Compile each formula for a run on an empty frame with the declared types: catches 'text > number'."""
     import polars as pl
 
     empty = pl.DataFrame(schema=polars_schema(dataset)).lazy()
@@ -380,7 +403,7 @@ def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset
         try:
             empty = with_derived(empty, dataset.derived, set(dataset.derived), values, dataset.date_only_columns)
         except FormulaError:
-            return []  # reported by derived_problems
+            return None  # reported by derived_problems
     ctx = Context(
         mask=all_rows(),
         period_start=NO_PERIOD,
@@ -391,43 +414,58 @@ def _type_problems(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset
         timezone=loaded.catalog.timezone,
         date_columns=dataset.date_only_columns,
     )
-    problems: list[Problem] = []
+
+    def problem(field: str, exc: Exception, hint: str | None = None, message: str | None = None) -> Problem:
+        return Problem(
+            message or f"formula does not fit the column types: {str(exc).strip().splitlines()[0]}",
+            file=str(loaded.path),
+            line=loaded.line_of(("kpis", index, field)),
+            kpi=kpi.id,
+            field=field,
+            hint=hint
+            or "check the types declared under the dataset's columns (date columns need type: date or datetime; "
+            "numbers need integer or float)",
+        )
+
+    check = _TypeCheck(list(parsed), {}, {}, {}, problem)
     kinds = dataset.column_kinds
     for field, formula in parsed.items():
 
         def wrong_kind(message: str, field: str = field) -> None:
-            problems.append(
-                Problem(
-                    message,
-                    file=str(loaded.path),
-                    line=loaded.line_of(("kpis", index, field)),
-                    kpi=kpi.id,
-                    field=field,
-                    hint=f"the columns' types are declared under datasets.{kpi.dataset}.columns",
-                )
-            )
+            hint = f"the columns' types are declared under datasets.{kpi.dataset}.columns"
+            check.kind_problems.setdefault(field, []).append(problem(field, ValueError(), hint, message))
 
         if _kind_problems(formula, kinds, dict(loaded.catalog.parameters), wrong_kind):
             continue
         try:
             if field == "where":  # a row filter: it must be a condition
-                empty.filter(compile_row(formula, ctx)).collect()
+                check.probes[field] = empty.filter(compile_row(formula, ctx))
             else:
-                empty.select(compile_formula(formula, ctx).expr.alias("x")).collect()
+                check.probes[field] = empty.select(compile_formula(formula, ctx).expr.alias("x"))
         except (pl.exceptions.PolarsError, FormulaError, TypeError, ValueError) as exc:
-            message = str(exc).strip().splitlines()[0]
-            problems.append(
-                Problem(
-                    f"formula does not fit the column types: {message}",
-                    file=str(loaded.path),
-                    line=loaded.line_of(("kpis", index, field)),
-                    kpi=kpi.id,
-                    field=field,
-                    hint="check the types declared under the dataset's columns (date columns need type: date "
-                    "or datetime; numbers need integer or float)",
-                )
-            )
-    return problems
+            check.not_compiled[field] = exc
+    return check
+
+
+def _failed_probes(probes: dict[tuple[int, str], pl.LazyFrame]) -> dict[tuple[int, str], Exception]:
+    """Run every formula of the catalog on its empty frame together, and one by one only when one fails, to name
+    it: every command loads the catalog, and the bundled catalog's 56 probes took 60 to 80 ms collected one by one,
+    7 ms together on the in-memory engine."""
+    import polars as pl
+
+    errors = (pl.exceptions.PolarsError, TypeError, ValueError)
+    try:
+        pl.collect_all(list(probes.values()), engine="in-memory")
+        return {}
+    except errors:
+        pass
+    failed: dict[tuple[int, str], Exception] = {}
+    for key, probe in probes.items():
+        try:
+            probe.collect(engine="in-memory")
+        except errors as exc:
+            failed[key] = exc
+    return failed
 
 
 def reference_problems(loaded: LoadedCatalog) -> list[Problem]:
@@ -551,6 +589,11 @@ def quality_check_problems(loaded: LoadedCatalog) -> list[Problem]:
 def check_catalog(loaded: LoadedCatalog) -> list[Problem]:
     """Every cross-reference problem of the catalog, in file order."""
     problems: list[Problem] = reference_problems(loaded) + derived_problems(loaded) + quality_check_problems(loaded)
-    for index, kpi in enumerate(loaded.catalog.kpis):
-        problems.extend(_kpi_problems(loaded, index, kpi))
+    checked = [_kpi_problems(loaded, index, kpi) for index, kpi in enumerate(loaded.catalog.kpis)]
+    probes = {(index, f): probe for index, (_, c) in enumerate(checked) if c for f, probe in c.probes.items()}
+    failed = _failed_probes(probes)
+    for index, (found, check) in enumerate(checked):
+        problems += found
+        if check is not None:
+            problems += check.problems({field: exc for (at, field), exc in failed.items() if at == index})
     return problems + _input_problems(loaded)

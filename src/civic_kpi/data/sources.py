@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import polars as pl
 
 FILE_INDEX = "__file_index"  # which file of the glob a record came from (for per-file row counts)
+_PATH = "__file_path"  # the path a shared scan of a glob's files reads each record from
 NONFINITE = "__nonfinite:"  # + a float column: the record's value there was NaN or infinite (read as missing)
 
 
@@ -657,6 +658,14 @@ def scan_dataset(
     if problems:
         raise DataError(problems)
     probe_fields(files, dataset, schemas)
+    shared = _shared_scan(files, dataset, schemas)
+    if shared is not None:
+        raw, schema = shared
+        exprs = [column_expr(dataset, c, schema, timezone, strict=True).alias(c) for c in sorted(columns)]
+        exprs += _nonfinite_exprs(dataset, columns, schema, timezone)
+        frame = raw.select(*exprs, pl.col(FILE_INDEX))
+        notes = reading_notes(name, dataset, files, schemas)
+        return DatasetScan(name, dataset, files, frame, tuple(sorted(columns)), notes)
     frames = []
     for index, path in enumerate(files):
         schema = schemas[path]
@@ -677,6 +686,36 @@ def scan_dataset(
     return DatasetScan(name, dataset, files, frame, tuple(sorted(columns)), notes)
 
 
+def _shared_scan(
+    files: list[Path], dataset: Dataset, schemas: dict[Path, dict]
+) -> tuple[pl.LazyFrame, dict[str, pl.DataType]] | None:
+    """Files of one layout (the monthly exports of a glob) as one scan, with each record's file index; None where
+    the layouts differ, or one file cannot be scanned with the others. One scan is Polars' multi-file reader: a
+    concatenation of one scan per file, each tagged with its index, read the sample's 26 monthly files three times
+    slower (the tag keeps Polars from fusing them)."""
+    import polars as pl
+
+    if len(files) < 2 or dataset.file_format not in ("csv", "parquet"):
+        return None
+    schema = schemas[files[0]]
+    if not schema or any(list(schemas[path].items()) != list(schema.items()) for path in files):
+        return None
+    paths = [text_path(path, dataset) for path in files] if dataset.file_format == "csv" else list(files)
+    if len(set(paths)) != len(paths):
+        return None
+    if dataset.file_format == "csv":
+        separators = {file_separator(path, dataset) for path in files}
+        if len(separators) != 1:
+            return None
+        raw = pl.scan_csv(
+            paths, separator=separators.pop(), infer_schema=False, encoding="utf8-lossy", include_file_paths=_PATH
+        )
+    else:
+        raw = pl.scan_parquet(paths, include_file_paths=_PATH)
+    index = {str(path): number for number, path in enumerate(paths)}
+    return raw.with_columns(pl.col(_PATH).replace_strict(index, return_dtype=pl.UInt32).alias(FILE_INDEX)), schema
+
+
 def _nonfinite_exprs(dataset: Dataset, columns: set[str], schema: dict, timezone: str | None) -> list[pl.Expr]:
     """The hidden flags of the float columns, read in the same pass as the values (a run's note counts them)."""
     exprs = []
@@ -684,6 +723,21 @@ def _nonfinite_exprs(dataset: Dataset, columns: set[str], schema: dict, timezone
         number = column_expr(dataset, column, schema, timezone, strict=True, finite=False)
         exprs.append((number.is_nan() | number.is_infinite()).fill_null(False).alias(nonfinite_flag(column)))
     return exprs
+
+
+IN_MEMORY_BYTES = 64 * 1024 * 1024  # the exports a run reads, on disk, below which Polars' in-memory engine is used
+
+
+def polars_engine(files: list[Path]) -> str:
+    """The Polars engine for queries over `files`: the in-memory one for small exports, where the streaming one
+    costs more in setting up than it saves (the sample's run took 0.45 s streaming and 0.19 s in memory; 56 type
+    probes on empty frames 22 ms and 7 ms); the default (streaming) for anything bigger, to bound memory. A gzip
+    file counts five times its size."""
+    try:
+        size = sum(path.stat().st_size * (5 if path.suffix.lower() == ".gz" else 1) for path in files)
+    except OSError:  # a file gone mid-run: the read will say so
+        return "auto"
+    return "in-memory" if size < IN_MEMORY_BYTES else "auto"
 
 
 def estimated_rows(scan: DatasetScan) -> int:

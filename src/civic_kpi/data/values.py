@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from civic_kpi.catalog.model import Dataset
-from civic_kpi.data.sources import flat_schema, invalid_value, open_file
+from civic_kpi.data.sources import flat_schema, invalid_value, open_file, polars_engine
 
 if TYPE_CHECKING:
     import polars as pl
@@ -94,7 +94,8 @@ def bad_values(
         if columns:
             plans.append((path, columns, bad_values_query(dataset, path, schemas[path], columns, timezone)))
     found = []
-    for (path, columns, _), frame in zip(plans, pl.collect_all([q for *_, q in plans]), strict=True):
+    frames = pl.collect_all([q for *_, q in plans], engine=polars_engine(files))
+    for (path, columns, _), frame in zip(plans, frames, strict=True):
         row = frame.row(0, named=True)
         for index, column in enumerate(columns):
             count = int(row[f"{index}|count"] or 0)

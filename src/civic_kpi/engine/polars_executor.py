@@ -34,6 +34,7 @@ from civic_kpi.data.sources import (
     load_reference,
     nonfinite_note,
     nonfinite_query,
+    polars_engine,
     row_count_query,
     scan_dataset,
 )
@@ -55,6 +56,7 @@ from civic_kpi.formula import (
     compile_row,
     instant_column,
     instant_columns,
+    moment_literal,
     parse_formula,
     refresh_days,
     with_derived,
@@ -317,9 +319,9 @@ class PolarsExecutor:
             # counted as left out, so the output can say how many and why.
             column = pl.col(kpi.window.date or dataset.date_column).cast(pl.Datetime("us"))
             ends = column + pl.duration(days=kpi.window.follow_up_days)
-            elapsed = (ends <= pl.lit(plan.moment.at, dtype=pl.Datetime("us"))).fill_null(False)
+            elapsed = (ends <= moment_literal(plan.moment.at)).fill_null(False)
         if kpi.window.snapshot and period is not None:
-            existing = pl.col(dataset.date_column).cast(pl.Datetime("us")) <= pl.lit(as_of, dtype=pl.Datetime("us"))
+            existing = pl.col(dataset.date_column).cast(pl.Datetime("us")) <= moment_literal(as_of)
             existing = existing.fill_null(False)
         seen = both(mask, elapsed) if elapsed is not None else mask
         ctx = Context(seen, start, end, as_of, **ctx_values, date_columns=dates, instants=instants)
@@ -457,7 +459,7 @@ def for_periods(
     end: date | datetime = last.end if date_only else last.end_dt
     # The range on the raw column lets a Parquet reader skip row groups; the key keeps only asked-for periods.
     column = pl.col(query.window)
-    in_range = (column >= pl.lit(start)) & (column < pl.lit(end)) & pl.col(PERIOD_KEY).is_in(keys)
+    in_range = (column >= moment_literal(start)) & (column < moment_literal(end)) & pl.col(PERIOD_KEY).is_in(keys)
     return frame.filter(in_range).group_by([PERIOD_KEY, *query.dims]).agg(exprs)
 
 
@@ -474,7 +476,7 @@ def window_mask(dp: DatasetPlan, kpi: KPI, period: Period, fiscal_year_start_mon
         period = replace(period, start=to_date_start(kpi.window.to_date, period, fiscal_year_start_month))
     start: date | datetime = period.start if is_date else period.start_dt
     end: date | datetime = period.end if is_date else period.end_dt
-    return (pl.col(column) >= pl.lit(start)) & (pl.col(column) < pl.lit(end))
+    return (pl.col(column) >= moment_literal(start)) & (pl.col(column) < moment_literal(end))
 
 
 def period_key(column: str, kind: SeriesKind, fiscal_year_start_month: int) -> pl.Expr:
@@ -591,7 +593,8 @@ def collect(
     import polars as pl
 
     try:
-        return dict(zip(queries, pl.collect_all(list(queries.values())), strict=True))
+        engine = polars_engine([path for scan in scans for path in scan.files])
+        return dict(zip(queries, pl.collect_all(list(queries.values()), engine=engine), strict=True))
     except (pl.exceptions.PolarsError, OSError) as exc:  # OSError: a truncated gzip, a file gone mid-run
         for scan in scans:
             problem = diagnose(scan, timezone)

@@ -13,7 +13,7 @@ It knows nothing of the catalog: callers hand it formula text and the values its
 
 from civic_kpi.formula.cadence import cadence_note, refresh_days
 from civic_kpi.formula.compile import Compiled, cadence_inputs, compile_formula, compile_row, with_derived
-from civic_kpi.formula.context import NO_PERIOD, Context, all_rows, both, instant_column, kpi_column
+from civic_kpi.formula.context import NO_PERIOD, Context, all_rows, both, instant_column, kpi_column, moment_literal
 from civic_kpi.formula.functions import (
     AGGREGATES,
     FUNCTIONS,
@@ -53,6 +53,7 @@ __all__ = [
     "instant_columns",
     "kind_of",
     "kpi_column",
+    "moment_literal",
     "parse_formula",
     "refresh_days",
     "walk",
