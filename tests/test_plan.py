@@ -43,6 +43,19 @@ def test_a_series_plan_runs_the_same_every_time(session):
     assert _values(execute(plan)) == _values(execute(plan))
 
 
+def test_the_in_memory_and_the_streaming_engine_give_the_same_results(session, monkeypatch):
+    """Small exports run on Polars' in-memory engine, big ones streaming (data.sources.polars_engine): the sample,
+    a series with a breakdown, is the same to the last digit either way."""
+    from civic_kpi.data import sources
+
+    plan = session.plan("2026-Q3", every="month", by=[["priority"], ["channel"]])
+    assert sources.polars_engine([f for d in plan.datasets.values() for f in d.files]) == "in-memory"
+    in_memory = _values(execute(plan))
+    monkeypatch.setattr(sources, "IN_MEMORY_BYTES", 0)
+    assert sources.polars_engine([f for d in plan.datasets.values() for f in d.files]) == "auto"
+    assert _values(execute(plan)) == in_memory
+
+
 def test_a_plan_cannot_be_changed(session):
     plan = session.plan("2026-10", kpis=["sla_compliance"])
     with pytest.raises(dataclasses.FrozenInstanceError):

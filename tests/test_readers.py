@@ -158,6 +158,41 @@ def test_monthly_files_whose_columns_drift_are_reported(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("kind", "files"),
+    [
+        # One layout: read as one multi-file scan that tags each record with its file.
+        ("csv", {"m_1.csv": "ts,x\n2024-01-05 10:00:00,1\n", "m_2.csv": "ts,x\n" + "2024-01-06 10:00:00,2\n" * 3}),
+        # Another delimiter, or another encoding, in one of the files: each file is read on its own.
+        ("csv", {"m_1.csv": "ts,x\n2024-01-05 10:00:00,1\n", "m_2.csv": "ts;x\n2024-01-06 10:00:00;2\n"}),
+        ("csv", {"m_1.csv": "ts,x\n2024-01-05 10:00:00,1\n", "m_2.csv": "ts,x,é\n2024-01-06 10:00:00,2,\xe9\n"}),
+        ("parquet", {"m_1.parquet": [("2024-01-05 10:00:00", 1.0)], "m_2.parquet": [("2024-01-06 10:00:00", 2.0)] * 2}),
+    ],
+    ids=["one-layout", "another-delimiter", "windows-1252", "parquet"],
+)
+def test_every_file_of_a_glob_is_counted_as_its_own(tmp_path, kind, files):
+    """The run's per-file record counts and values are the same whether the files are read together or alone."""
+    catalog = catalog_for(tmp_path, f"m_*.{kind}", ISO if kind == "csv" else "ts: {type: datetime}\nx: {type: float}\n")
+    for name, content in files.items():
+        if kind == "parquet":
+            frame = pl.DataFrame(content, schema=["ts", "x"], orient="row")
+            frame.with_columns(pl.col("ts").str.to_datetime()).write_parquet(tmp_path / "data" / name)
+        else:
+            (tmp_path / "data" / name).write_bytes(content.encode("cp1252" if "\xe9" in content else "utf-8"))
+    run = civic_kpi.compute(catalog, period="2024-01")
+    expected = [content.count("2024-01") if kind == "csv" else len(content) for content in files.values()]
+    assert [f.rows for f in run.data_files] == expected
+    values = {r.kpi_id: r.value for r in run.results}
+    assert values["n"] == sum(expected)
+    assert values["total"] == sum(x for content in files.values() for x in _xs(kind, content))
+
+
+def _xs(kind: str, content: str | list) -> list[float]:
+    if kind == "parquet":
+        return [x for _, x in content]
+    return [float(line.split(line[19])[1]) for line in content.splitlines()[1:]]
+
+
 def test_csv_cells_are_trimmed_and_typed_text_is_used_as_stored(tmp_path) -> None:
     """'Closed ' is 'Closed' in a CSV; in Parquet the text is what was stored, and check says the same as compute."""
     import polars as pl
