@@ -4,12 +4,15 @@ declared type. It lives with the runner because it reads the files, which the ch
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from civic_kpi.catalog.model import Dataset
 from civic_kpi.check_kinds import FileProblems
-from civic_kpi.data.sources import check_columns, column_expr, flat_schema, open_file, trims_text
+from civic_kpi.data.sources import check_columns, column_expr, flat_schema, open_file, polars_engine, trims_text
 from civic_kpi.quality.scan import ROW
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def file_problems(
@@ -20,6 +23,7 @@ def file_problems(
     problems = check_columns(name, dataset, files, set(dataset.columns), schemas)
     shown: list[dict[str, Any]] = [{"file": p.file, "problem": p.message} for p in problems[:examples]]
     count = len(problems)
+    frames: dict[Path, tuple[pl.LazyFrame, list[str]]] = {}
     for path in files:
         schema = schemas[path]
         present = set(flat_schema(schema))
@@ -39,13 +43,16 @@ def file_problems(
             parsed = column_expr(dataset, column, schema, timezone, strict=False, finite=False)
             given = (original.str.strip_chars() if trims_text(dataset) else original).str.len_chars() > 0
             bad_exprs.append(given & parsed.is_null())
-        frame = raw.select(pl.col(ROW), *[b.alias(c) for b, c in zip(bad_exprs, typed, strict=True)])
-        counts = frame.select(pl.col(typed).sum()).collect().row(0, named=True)
-        for column, bad in counts.items():
+        frames[path] = raw.select(pl.col(ROW), *[b.alias(c) for b, c in zip(bad_exprs, typed, strict=True)]), typed
+    # Every file's counts in one go (a collect per file took 0.3 s of the sample's 0.4 s check).
+    engine = polars_engine(files)
+    counted = pl.collect_all([frame.select(pl.col(typed).sum()) for frame, typed in frames.values()], engine=engine)
+    for (path, (frame, _)), found in zip(frames.items(), counted, strict=True):
+        for column, bad in found.row(0, named=True).items():
             if not bad:
                 continue
             count += bad
-            rows = frame.filter(pl.col(column)).select(ROW).head(examples).collect()[ROW].to_list()
+            rows = frame.filter(pl.col(column)).select(ROW).head(examples).collect(engine=engine)[ROW].to_list()
             spec = dataset.columns[column]
             expected = " or ".join(spec.formats) if spec.formats else spec.type
             shown.append(
