@@ -229,12 +229,14 @@ def test_axe_finds_no_serious_or_critical_violation(visit, artifacts, width, sch
     v.page.add_script_tag(content=axe_script())
     # Open every <details> first, so that the data tables and formulas are audited too.
     v.page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
-    # Contrast, 25 of axe's 31 s on this page, is checked at the desktop width in both themes and at the phone
-    # width in the dark one (the phone layout stacks tables and labels their cells in the muted color); the
-    # phone's light view runs every other rule.
-    contrast = "" if (width, scheme) != ("phone", "light") else ", rules: {'color-contrast': {enabled: false}}"
+    # Contrast, 25 of axe's 30 s on this page, is checked at the desktop width in both themes. The colors are the
+    # theme's alone (dashboard.css): the phone layout only stacks the tables, hides their header row from sight and
+    # labels each cell with CSS generated text, which axe does not read. The phone views run every other rule.
+    contrast = "" if width == "desktop" else ", rules: {'color-contrast': {enabled: false}}"
     tags = "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']"
-    result = v.page.evaluate(f"() => axe.run(document, {{runOnly: {{type: 'tag', values: {tags}}}{contrast}}})")
+    # Only the violations are listed in full (a node per pass made the audit 30 s instead of 21).
+    options = f"runOnly: {{type: 'tag', values: {tags}}}, resultTypes: ['violations']{contrast}"
+    result = v.page.evaluate(f"() => axe.run(document, {{{options}}})")
     found = [
         {
             "id": x["id"],
