@@ -216,6 +216,22 @@ def schema_of(document: str) -> dict:
     return json.loads(result.stdout)
 
 
+def test_rows_the_engine_builds_unvalidated_equal_the_same_rows_validated(documents):
+    """The engine builds its rows with results.trusted (no validation, for speed): each must be the model that
+    validating its own JSON gives, and serialize to the same text."""
+    from civic_kpi.results import Comparison, KpiResult, PeriodInfo, trusted
+
+    for row in documents["compute"]["results"]:
+        validated = KpiResult.model_validate(row)
+        rebuilt = trusted(KpiResult, **{name: getattr(validated, name) for name in KpiResult.model_fields})
+        assert rebuilt == validated
+        assert rebuilt.model_dump_json() == validated.model_dump_json()
+    # A field left out: the defaults model_construct fills in, not a missing attribute.
+    period = PeriodInfo.model_validate(documents["compute"]["results"][0]["period"])
+    partial = trusted(Comparison, period=period, value=None, change=None, change_pct=None)
+    assert partial == Comparison(period=period, value=None, change=None, change_pct=None)
+
+
 @pytest.mark.parametrize("command", ["compute", "check", "review", "scorecard", "explain"])
 def test_each_document_is_valid_against_the_schema_civic_kpi_schema_prints(documents, command):
     import jsonschema

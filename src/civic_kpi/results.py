@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_serializer
 
@@ -45,6 +45,27 @@ SEVERITY = (Status.FAIL, Status.WARN, Status.NO_DATA, Status.NOT_COMPARABLE, Sta
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # per model class (pydantic's model_fields is a descriptor lookup)
+
+
+def trusted(cls: type[_M], **values: Any) -> _M:
+    """A model of values the engine made itself, with every field given: what `model_construct` does, without its
+    per-field bookkeeping (a series of 7,800 rows spent 0.5 s of its 0.84 s judging there). Leaving a field out
+    falls back to `model_construct`, which fills in the defaults."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(cls.model_fields)
+    if len(values) != len(names) or cls.__pydantic_post_init__ or cls.__pydantic_root_model__:
+        return cls.model_construct(**values)
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", {name: values[name] for name in names})
+    object.__setattr__(model, "__pydantic_fields_set__", set(names))
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None)
+    return model
 
 
 class Summary(_Frozen):

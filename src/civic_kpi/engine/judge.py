@@ -10,11 +10,11 @@ from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from functools import lru_cache
 
-from civic_kpi.catalog.model import KPI
+from civic_kpi.catalog.model import KPI, Target
 from civic_kpi.engine.coverage import gaps
 from civic_kpi.engine.values import Value, Values
 from civic_kpi.formula import PERCENTILE_METHOD_TEXT, Formula
-from civic_kpi.results import Comparison, KpiInput, KpiResult, PeriodInfo
+from civic_kpi.results import Comparison, KpiInput, KpiResult, PeriodInfo, TargetRule, trusted
 from civic_kpi.targets import compared_period, describe, judge, percent_change, qualify, resolve_target, rule
 from civic_kpi.time.periods import Period, to_date_start
 
@@ -26,8 +26,9 @@ def period_info(period: Period) -> PeriodInfo:
 
 def _comparison(period: Period, value: float | None, base: float | None, partial: list[str]) -> Comparison:
     change = value - base if value is not None and base is not None else None
-    # model_construct: the engine's own values need no validation, and a series makes tens of thousands of these.
-    return Comparison.model_construct(
+    # trusted: the engine's own values need no validation, and a series makes tens of thousands of these.
+    return trusted(
+        Comparison,
         period=period_info(period),
         value=base,
         change=change,
@@ -53,6 +54,7 @@ def kpi_results(
     to-date window of the KPI or of the KPIs under it, which each row's `covers` spells out; `first`: the first
     day of records of each dataset it reads, which with the as-of `moment` says how much of a period is covered.
     Each row is made when asked for, so that a file output can write it and let it go."""
+    words = _TargetWords()
     for period in series:
         prior, year_ago = period.prior(), period.year_ago()
         span = covers(to_date, period, fiscal_year_start_month)
@@ -80,8 +82,10 @@ def kpi_results(
                 if target is not None:
                     then = compared_period(target, now.value)
                     verdict = qualify(verdict, then is not None, gaps_of["now"], gaps_of[then] if then else [])
+                target_words, target_rule = words(target, kpi.unit) if target else (None, None)
                 yield (
-                    KpiResult.model_construct(
+                    trusted(
+                        KpiResult,
                         kpi_id=kpi.id,
                         name=kpi.name,
                         domain=kpi.domain,
@@ -92,8 +96,8 @@ def kpi_results(
                         numerator=now.numerator,
                         denominator=now.denominator,
                         sample_size=now.sample,
-                        target=describe(target, kpi.unit) if target else None,
-                        target_rule=rule(target, kpi.unit) if target else None,
+                        target=target_words,
+                        target_rule=target_rule,
                         status=verdict.status,
                         status_reason=now.reason if now.value is None else verdict.reason,
                         partial=gaps_of["now"] if now.value is not None else [],
@@ -110,7 +114,8 @@ def kpi_results(
                         rank=ranks.get(index),
                         covers=span,
                         inputs=[
-                            KpiInput.model_construct(
+                            trusted(
+                                KpiInput,
                                 kpi_id=read.id,
                                 name=read.name,
                                 unit=read.unit,
@@ -121,6 +126,20 @@ def kpi_results(
                         ],
                     )
                 )
+
+
+class _TargetWords:
+    """A target's words and fields, made once per target and unit: a series judges thousands of rows against the
+    few targets a KPI has (a group's or a period's own among them)."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[int, str], tuple[Target, str, TargetRule]] = {}
+
+    def __call__(self, target: Target, unit: str) -> tuple[str, TargetRule]:
+        made = self._made.get((id(target), unit))
+        if made is None or made[0] is not target:  # an id is only unique while its object lives: keep the object
+            made = self._made[(id(target), unit)] = (target, describe(target, unit), rule(target, unit))
+        return made[1], made[2]
 
 
 def covers(kind: str | None, period: Period, fiscal_year_start_month: int) -> PeriodInfo | None:
