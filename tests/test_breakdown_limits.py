@@ -209,15 +209,14 @@ def test_the_rows_of_a_streamed_run_are_judged_one_at_a_time(tmp_path, monkeypat
     import civic_kpi.engine.judge as judge
 
     made = []
-    real = judge.KpiResult
+    real = judge.trusted
 
-    class Counting:
-        @staticmethod
-        def model_construct(**fields):
+    def counting(cls, **fields):
+        if cls is judge.KpiResult:
             made.append(fields["group"])
-            return real.model_construct(**fields)
+        return real(cls, **fields)
 
-    monkeypatch.setattr(judge, "KpiResult", Counting)
+    monkeypatch.setattr(judge, "trusted", counting)
     catalog = _catalog(tmp_path, _rows(50))
     run, results = civic_kpi.open(catalog, as_of="2026-11-01").compute_stream("2026-10", by=["site"], max_groups=50)
     assert run.results == [] and made == []
