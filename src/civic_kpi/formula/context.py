@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+
+from civic_kpi.time.moment import datetime_literal
 
 if TYPE_CHECKING:
     import polars as pl
@@ -53,15 +54,6 @@ def both(mask: pl.Expr | None, condition: pl.Expr) -> pl.Expr:
     return condition
 
 
-@functools.lru_cache(maxsize=4096)
-def _datetime_literal(value: datetime) -> pl.Expr:
-    """Polars builds a datetime literal through a Series (0.17 ms, 50 times a date's): a run's KPIs and periods
-    share a few bounds, each made thousands of times. An expression is immutable, so one serves every use."""
-    import polars as pl
-
-    return pl.lit(value, dtype=pl.Datetime("us"))
-
-
 def all_rows() -> pl.Expr:
     """A mask selecting every record. Not pl.lit(True): a literal is one value, so its sum() would be 1."""
     import polars as pl
@@ -74,7 +66,7 @@ def moment_literal(value: Any) -> pl.Expr:
     import polars as pl
 
     if isinstance(value, datetime):
-        return _datetime_literal(value)
+        return datetime_literal(value)
     if isinstance(value, date):
         return pl.lit(value, dtype=pl.Date)
     return pl.lit(value)

@@ -12,6 +12,7 @@ midnight of d, so a record dated on the as-of day is known at 00:00 of that day,
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -102,4 +103,14 @@ class Moment:
         Missing stamps are not 'after' anything, so they stay as they are (true)."""
         import polars as pl
 
-        return (column.cast(pl.Datetime("us")) <= pl.lit(at or self.at, dtype=pl.Datetime("us"))).fill_null(True)
+        return (column.cast(pl.Datetime("us")) <= datetime_literal(at or self.at)).fill_null(True)
+
+
+@functools.lru_cache(maxsize=4096)
+def datetime_literal(value: datetime) -> pl.Expr:
+    """A naive µs datetime literal. Polars builds one through a Series (0.17 ms, 50 times a date's), and a run's
+    KPIs and periods share a few bounds, each used thousands of times: an expression is immutable, so one serves
+    every use."""
+    import polars as pl
+
+    return pl.lit(value, dtype=pl.Datetime("us"))
