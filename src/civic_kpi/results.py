@@ -44,7 +44,7 @@ SEVERITY = (Status.FAIL, Status.WARN, Status.NO_DATA, Status.NOT_COMPARABLE, Sta
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 _M = TypeVar("_M", bound=BaseModel)
