@@ -155,6 +155,29 @@ def test_a_loaded_catalog_is_used_as_it_is():
     assert session.catalog_path == loaded.path
 
 
+def test_a_catalog_loaded_again_is_the_same_until_its_file_changes(tmp_path, monkeypatch):
+    """A process keeps the catalogs it loaded (a loaded catalog is immutable): loading the same file again gives the
+    same object; an edit, or the same relative name in another folder, is loaded afresh."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for folder in ("a", "b"):
+        (tmp_path / folder / "kpis.yaml").write_bytes(CATALOG.read_bytes())
+    monkeypatch.chdir(tmp_path / "a")
+    first = civic_kpi.load_catalog("kpis.yaml")
+    assert civic_kpi.load_catalog("kpis.yaml") is first
+    assert civic_kpi.load_catalog("kpis.yaml", check_formulas=False) is not first
+    monkeypatch.chdir(tmp_path / "b")
+    other = civic_kpi.load_catalog("kpis.yaml")
+    assert other is not first and other.sha256 == first.sha256
+    text = CATALOG.read_text(encoding="utf-8").replace("title: ", "title: Edited ", 1)
+    (tmp_path / "b" / "kpis.yaml").write_text(text, encoding="utf-8")
+    edited = civic_kpi.load_catalog("kpis.yaml")
+    assert edited is not other and edited.catalog.title.startswith("Edited ")
+    (tmp_path / "b" / "kpis.yaml").write_text(text.replace("kpis:", "kpis: [", 1), encoding="utf-8")
+    with pytest.raises(CatalogError):  # a broken edit is an error, not the catalog loaded before it
+        civic_kpi.load_catalog("kpis.yaml")
+
+
 def test_open_reads_the_catalog_at_once(tmp_path):
     with pytest.raises(CatalogError, match="catalog file not found"):
         civic_kpi.open(tmp_path / "missing.yaml")

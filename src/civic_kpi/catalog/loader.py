@@ -231,12 +231,20 @@ def _problems_from_validation(exc: ValidationError, data: Any, lines: dict[Loc, 
     return problems
 
 
+# The catalogs this process loaded, by the path as given, where it resolves and whether formulas were checked; each
+# kept with its text's digest, so that an edited file is loaded again. A notebook session, a report (which runs
+# compute, review and scorecard) or a test suite loads one catalog many times, and a loaded catalog is immutable.
+# One entry per path: a long session polling an edited catalog does not grow it.
+_loaded: dict[tuple[str, Path, bool], LoadedCatalog] = {}
+
+
 def load_catalog(path: str | Path, check_formulas: bool = True) -> LoadedCatalog:
     """Read, parse and validate a catalog. Raises CatalogError listing every problem found."""
     path = Path(path)
     display = str(path)
     try:
         raw = path.read_bytes()
+        key = (display, path.resolve(), check_formulas)
     except FileNotFoundError:
         raise CatalogError(
             Problem(
@@ -250,6 +258,10 @@ def load_catalog(path: str | Path, check_formulas: bool = True) -> LoadedCatalog
         raise CatalogError(Problem("is a directory, not a catalog file", file=display)) from None
     except OSError as exc:
         raise CatalogError(Problem(f"cannot read the catalog: {exc.strerror or exc}", file=display)) from None
+    digest = hashlib.sha256(raw).hexdigest()
+    known = _loaded.get(key)
+    if known is not None and known.sha256 == digest:
+        return known
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -287,11 +299,12 @@ def load_catalog(path: str | Path, check_formulas: bool = True) -> LoadedCatalog
         catalog = Catalog.model_validate(data)
     except ValidationError as exc:
         raise CatalogError(_problems_from_validation(exc, data, lines, display)) from None
-    loaded = LoadedCatalog(catalog=catalog, path=path, sha256=hashlib.sha256(raw).hexdigest(), lines=lines)
+    loaded = LoadedCatalog(catalog=catalog, path=path, sha256=digest, lines=lines)
     if check_formulas:
         from civic_kpi.catalog.rules import check_catalog
 
         problems = check_catalog(loaded)
         if problems:
             raise CatalogError(problems)
+    _loaded[key] = loaded
     return loaded
