@@ -187,6 +187,29 @@ def test_every_file_of_a_glob_is_counted_as_its_own(tmp_path, kind, files):
     assert values["total"] == sum(x for content in files.values() for x in _xs(kind, content))
 
 
+def test_a_file_name_with_glob_characters_is_read_as_that_file(tmp_path):
+    # 'm[1].csv' is a name the dataset's glob matched, not a pattern that also matches m1.csv.
+    catalog = catalog_for(tmp_path, "m*.csv", ISO)
+    (tmp_path / "data" / "m[1].csv").write_text("ts,x\n2024-01-05 10:00:00,1\n")
+    (tmp_path / "data" / "m1.csv").write_text("ts,x\n2024-01-06 10:00:00,2\n2024-01-07 10:00:00,3\n")
+    run = civic_kpi.compute(catalog, period="2024-01")
+    assert {r.kpi_id: r.value for r in run.results} == {"n": 3, "total": 6}
+    assert sorted((Path(f.path).name, f.rows) for f in run.data_files) == [("m1.csv", 2), ("m[1].csv", 1)]
+
+
+def test_the_engine_is_chosen_by_records_not_bytes(tmp_path):
+    """A small Parquet file can hold many records: streaming bounds the memory they take, whatever the bytes."""
+    from civic_kpi.data.sources import IN_MEMORY_ROWS, polars_engine
+
+    path = tmp_path / "many.parquet"
+    pl.DataFrame({"x": [1] * (IN_MEMORY_ROWS + 1)}).write_parquet(path)
+    assert path.stat().st_size < 100_000
+    assert polars_engine([path], "parquet") == "auto"
+    small = tmp_path / "few.csv"
+    small.write_text("ts,x\n" + "2024-01-05 10:00:00,1\n" * 1000)
+    assert polars_engine([small], "csv") == "in-memory"
+
+
 def _xs(kind: str, content: str | list) -> list[float]:
     if kind == "parquet":
         return [x for _, x in content]

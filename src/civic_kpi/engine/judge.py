@@ -138,6 +138,8 @@ class _TargetWords:
     def __call__(self, target: Target, unit: str) -> tuple[str, TargetRule]:
         made = self._made.get((id(target), unit))
         if made is None or made[0] is not target:  # an id is only unique while its object lives: keep the object
+            if len(self._made) >= 64:  # a period's own target is a new object per row: do not keep them all
+                self._made.clear()
             made = self._made[(id(target), unit)] = (target, describe(target, unit), rule(target, unit))
         return made[1], made[2]
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from civic_kpi.catalog.loader import LoadedCatalog
 from civic_kpi.catalog.model import Check
 from civic_kpi.check_kinds import Inputs, RowKind, RowMeasure
-from civic_kpi.data.sources import FILE_INDEX, first_line, polars_engine
+from civic_kpi.data.sources import FILE_INDEX, first_line
 from civic_kpi.errors import DataError, Problem, did_you_mean
 from civic_kpi.formula import Context, all_rows, compile_row, parse_formula
 from civic_kpi.quality.scan import ROW, lenient_frame
@@ -94,15 +94,16 @@ def plan(loaded: LoadedCatalog, name: str, check: RecordCheck, inputs: Inputs) -
     return Planned(check, check.kind.measure(spec, rows, inputs))
 
 
-def measure(frame: pl.LazyFrame, planned: dict[int, Planned], files: list[Path]) -> dict[int, Outcome]:
-    """Every planned check's metric in one query; then example rows for those that did not pass, in one more."""
+def measure(frame: pl.LazyFrame, planned: dict[int, Planned], files: list[Path], engine: str) -> dict[int, Outcome]:
+    """Every planned check's metric in one query; then example rows for those that did not pass, in one more
+    (on `engine`: see data.sources.polars_engine)."""
     import polars as pl
 
     if not planned:
         return {}
     query = frame.select([p.measure.metric.alias(str(index)) for index, p in planned.items()])
     try:
-        metrics = query.collect(engine=polars_engine(files)).row(0, named=True)
+        metrics = query.collect(engine=engine).row(0, named=True)
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise DataError(Problem(f"could not check the data: {first_line(exc)}", file=str(files[0]))) from None
     statuses = {index: p.check.kind.status(p.check.spec, metrics[str(index)]) for index, p in planned.items()}
@@ -113,7 +114,7 @@ def measure(frame: pl.LazyFrame, planned: dict[int, Planned], files: list[Path])
             spec, kind = p.check.spec, p.check.kind
             shown = [c for c in kind.example_columns(spec, p.check.where_columns) if c in available]
             queries[index] = frame.filter(p.measure.offending).select(FILE_INDEX, ROW, *shown).head(EXAMPLES)
-    examples = pl.collect_all(list(queries.values()), engine=polars_engine(files)) if queries else []
+    examples = pl.collect_all(list(queries.values()), engine=engine) if queries else []
     found = dict(zip(queries, examples, strict=True))
     return {
         index: Outcome(metrics[str(index)], statuses[index], _examples(found.get(index), files)) for index in planned

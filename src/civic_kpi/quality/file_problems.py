@@ -45,7 +45,7 @@ def file_problems(
             bad_exprs.append(given & parsed.is_null())
         frames[path] = raw.select(pl.col(ROW), *[b.alias(c) for b, c in zip(bad_exprs, typed, strict=True)]), typed
     # Every file's counts in one go (a collect per file took 0.3 s of the sample's 0.4 s check).
-    engine = polars_engine(files)
+    engine = polars_engine(files, dataset.file_format)
     counted = pl.collect_all([frame.select(pl.col(typed).sum()) for frame, typed in frames.values()], engine=engine)
     for (path, (frame, _)), found in zip(frames.items(), counted, strict=True):
         for column, bad in found.row(0, named=True).items():

@@ -12,7 +12,7 @@ from typing import Any
 
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.check_kinds import FileKind, Inputs, RowKind, kind_named
-from civic_kpi.data.sources import file_schema, load_reference, probe_fields, resolve_files
+from civic_kpi.data.sources import file_schema, load_reference, polars_engine, probe_fields, resolve_files
 from civic_kpi.errors import DataError, Problem, UsageError, did_you_mean
 from civic_kpi.quality.aggregate import EXAMPLES, Outcome, Planned, RecordCheck, measure, plan, records
 from civic_kpi.quality.file_problems import file_problems
@@ -83,7 +83,7 @@ def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime) 
             outcomes[index] = Outcome(measured.metric, kind.status(spec, measured.metric), measured.examples)
         else:
             planned[index] = plan(loaded, name, on_records[index], inputs)
-    outcomes |= measure(frame, planned, files)
+    outcomes |= measure(frame, planned, files, polars_engine(files, dataset.file_format))
     return [
         CheckResult(
             dataset=name,
