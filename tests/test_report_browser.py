@@ -229,14 +229,23 @@ def test_axe_finds_no_serious_or_critical_violation(visit, artifacts, width, sch
     v.page.add_script_tag(content=axe_script())
     # Open every <details> first, so that the data tables and formulas are audited too.
     v.page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
-    # Contrast, 25 of axe's 30 s on this page, is checked at the desktop width in both themes. The colors are the
-    # theme's alone (dashboard.css): the phone layout only stacks the tables, hides their header row from sight and
-    # labels each cell with CSS generated text, which axe does not read. The phone views run every other rule.
-    contrast = "" if width == "desktop" else ", rules: {'color-contrast': {enabled: false}}"
+    # Every rule but contrast on the whole page. Only the violations are listed in full (a node per pass made the
+    # audit 30 s instead of 21).
     tags = "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']"
-    # Only the violations are listed in full (a node per pass made the audit 30 s instead of 21).
-    options = f"runOnly: {{type: 'tag', values: {tags}}}, resultTypes: ['violations']{contrast}"
-    result = v.page.evaluate(f"() => axe.run(document, {{{options}}})")
+    options = f"runOnly: {{type: 'tag', values: {tags}}}, resultTypes: ['violations']"
+    result = v.page.evaluate(f"() => axe.run(document, {{{options}, rules: {{'color-contrast': {{enabled: false}}}}}})")
+    if width == "desktop":
+        # Contrast, 11 of axe's 13 s on this page, at the desktop width in both themes: the colors are the theme's
+        # alone (dashboard.css); the phone layout only stacks the tables, hides their header row from sight and
+        # labels each cell with CSS-generated text, which axe does not read. Of each data table the first three
+        # rows: its 4,200 cells are plain text in one color on one background (no zebra rows, no status colors).
+        sampled = "{include: [document], exclude: [['table tbody tr:nth-child(n+4)']]}"
+        contrast = v.page.evaluate(
+            f"() => axe.run({sampled}, {{runOnly: {{type: 'rule', values: ['color-contrast']}}, "
+            "resultTypes: ['violations']})"
+        )
+        assert [r["id"] for r in contrast["passes"]] == ["color-contrast"], "contrast was not checked"
+        result["violations"] += contrast["violations"]
     found = [
         {
             "id": x["id"],
