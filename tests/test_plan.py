@@ -47,15 +47,13 @@ def test_the_in_memory_and_the_streaming_engine_give_the_same_results(session, m
     """Small exports run on Polars' in-memory engine, big ones streaming (data.sources.polars_engine): the sample,
     a series with a breakdown, is the same to the last digit either way."""
     from civic_kpi.data import sources
-    from civic_kpi.engine import polars_executor
 
     plan = session.plan("2026-Q3", every="month", by=[["priority"], ["channel"]])
     files = plan.datasets["service_requests"].files
-    assert sources.polars_engine(list(files), "csv") == "in-memory"
+    assert sources.polars_engine((f, "csv") for f in files) == "in-memory"
     in_memory = _values(execute(plan))
-    monkeypatch.setattr(polars_executor, "IN_MEMORY_ROWS", 0)
     monkeypatch.setattr(sources, "IN_MEMORY_ROWS", 0)
-    assert sources.polars_engine(list(files), "csv") == "auto"
+    assert sources.polars_engine((f, "csv") for f in files) == "auto"
     assert _values(execute(plan)) == in_memory
 
 

@@ -204,10 +204,10 @@ def test_the_engine_is_chosen_by_records_not_bytes(tmp_path):
     path = tmp_path / "many.parquet"
     pl.DataFrame({"x": [1] * (IN_MEMORY_ROWS + 1)}).write_parquet(path)
     assert path.stat().st_size < 100_000
-    assert polars_engine([path], "parquet") == "auto"
+    assert polars_engine([(path, "parquet")]) == "auto"
     small = tmp_path / "few.csv"
     small.write_text("ts,x\n" + "2024-01-05 10:00:00,1\n" * 1000)
-    assert polars_engine([small], "csv") == "in-memory"
+    assert polars_engine([(small, "csv")]) == "in-memory"
 
 
 def _xs(kind: str, content: str | list) -> list[float]:

@@ -19,7 +19,7 @@ import glob
 import gzip
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -740,13 +740,14 @@ def _nonfinite_exprs(dataset: Dataset, columns: set[str], schema: dict, timezone
 IN_MEMORY_ROWS = 500_000  # records a query reads, about, below which Polars' in-memory engine runs it
 
 
-def polars_engine(files: list[Path], file_format: str) -> str:
-    """The Polars engine for queries over `files`: the in-memory one for small exports, where the streaming one
-    costs more in setting up than it saves (the sample's run took 0.45 s streaming and 0.19 s in memory; 56 type
-    probes on empty frames 22 ms and 7 ms); the default (streaming) for anything bigger, to bound memory. Decided
-    by records, not bytes: 48 MB of Parquet held 30M rows, and took 3.2 GB in memory where streaming took 1.3."""
+def polars_engine(files: Iterable[tuple[Path, str]]) -> str:
+    """The Polars engine for queries over `files` (each with its format): the in-memory one for small exports,
+    where the streaming one costs more in setting up than it saves (the sample's run took 0.45 s streaming and
+    0.19 s in memory; 56 type probes on empty frames 22 ms and 7 ms); the default (streaming) for anything bigger,
+    to bound memory. Decided by records, not bytes: 48 MB of Parquet held 30M rows, and took 3.2 GB in memory where
+    streaming took 1.3."""
     try:
-        rows = sum(file_rows(path, file_format) for path in files)
+        rows = sum(file_rows(path, file_format) for path, file_format in files)
     except OSError:  # a file gone mid-run: the read will say so
         return "auto"
     return "in-memory" if rows < IN_MEMORY_ROWS else "auto"

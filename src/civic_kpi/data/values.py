@@ -94,7 +94,7 @@ def bad_values(
         if columns:
             plans.append((path, columns, bad_values_query(dataset, path, schemas[path], columns, timezone)))
     found = []
-    frames = pl.collect_all([q for *_, q in plans], engine=polars_engine(files, dataset.file_format))
+    frames = pl.collect_all([q for *_, q in plans], engine=polars_engine((path, dataset.file_format) for path in files))
     for (path, columns, _), frame in zip(plans, frames, strict=True):
         row = frame.row(0, named=True)
         for index, column in enumerate(columns):

@@ -27,7 +27,6 @@ from civic_kpi.data.known import (
     known_records,
 )
 from civic_kpi.data.sources import (
-    IN_MEMORY_ROWS,
     DatasetScan,
     columns_in_files,
     diagnose,
@@ -35,6 +34,7 @@ from civic_kpi.data.sources import (
     load_reference,
     nonfinite_note,
     nonfinite_query,
+    polars_engine,
     row_count_query,
     scan_dataset,
 )
@@ -593,7 +593,7 @@ def collect(
     import polars as pl
 
     try:
-        engine = "in-memory" if sum(map(estimated_rows, scans)) < IN_MEMORY_ROWS else "auto"
+        engine = polars_engine((path, scan.dataset.file_format) for scan in scans for path in scan.files)
         return dict(zip(queries, pl.collect_all(list(queries.values()), engine=engine), strict=True))
     except (pl.exceptions.PolarsError, OSError) as exc:  # OSError: a truncated gzip, a file gone mid-run
         for scan in scans:

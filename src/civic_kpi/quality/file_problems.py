@@ -44,8 +44,8 @@ def file_problems(
             given = (original.str.strip_chars() if trims_text(dataset) else original).str.len_chars() > 0
             bad_exprs.append(given & parsed.is_null())
         frames[path] = raw.select(pl.col(ROW), *[b.alias(c) for b, c in zip(bad_exprs, typed, strict=True)]), typed
-    # Every file's counts in one go (a collect per file took 0.3 s of the sample's 0.4 s check).
-    engine = polars_engine(files, dataset.file_format)
+    # Every file's counts in one collect_all, not a collect per file (43 on the sample).
+    engine = polars_engine((path, dataset.file_format) for path in files)
     counted = pl.collect_all([frame.select(pl.col(typed).sum()) for frame, typed in frames.values()], engine=engine)
     for (path, (frame, _)), found in zip(frames.items(), counted, strict=True):
         for column, bad in found.row(0, named=True).items():

@@ -83,7 +83,7 @@ def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime) 
             outcomes[index] = Outcome(measured.metric, kind.status(spec, measured.metric), measured.examples)
         else:
             planned[index] = plan(loaded, name, on_records[index], inputs)
-    outcomes |= measure(frame, planned, files, polars_engine(files, dataset.file_format))
+    outcomes |= measure(frame, planned, files, polars_engine((path, dataset.file_format) for path in files))
     return [
         CheckResult(
             dataset=name,
