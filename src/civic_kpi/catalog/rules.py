@@ -374,7 +374,7 @@ class _TypeCheck:
     kind_problems: dict[str, list[Problem]]
     probes: dict[str, pl.LazyFrame]
     not_compiled: dict[str, Exception]
-    problem: Callable[[str, Exception], Problem]
+    problem: Callable[[str, str], Problem]  # the problem of a field, given its message
 
     def problems(self, failed: dict[str, Exception]) -> list[Problem]:
         """The problems in field order, given the probes that `failed`."""
@@ -383,7 +383,8 @@ class _TypeCheck:
         for field in self.fields:
             found += self.kind_problems.get(field, [])
             if field in failed:
-                found.append(self.problem(field, failed[field]))
+                message = str(failed[field]).strip().splitlines()[0]
+                found.append(self.problem(field, f"formula does not fit the column types: {message}"))
         return found
 
 
@@ -415,17 +416,14 @@ def _type_check(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset, p
         date_columns=dataset.date_only_columns,
     )
 
-    def problem(field: str, exc: Exception, hint: str | None = None, message: str | None = None) -> Problem:
-        return Problem(
-            message or f"formula does not fit the column types: {str(exc).strip().splitlines()[0]}",
-            file=str(loaded.path),
-            line=loaded.line_of(("kpis", index, field)),
-            kpi=kpi.id,
-            field=field,
-            hint=hint
-            or "check the types declared under the dataset's columns (date columns need type: date or datetime; "
-            "numbers need integer or float)",
-        )
+    def problem(
+        field: str,
+        message: str,
+        hint: str = "check the types declared under the dataset's columns (date columns need type: date or "
+        "datetime; numbers need integer or float)",
+    ) -> Problem:
+        line = loaded.line_of(("kpis", index, field))
+        return Problem(message, file=str(loaded.path), line=line, kpi=kpi.id, field=field, hint=hint)
 
     check = _TypeCheck(list(parsed), {}, {}, {}, problem)
     kinds = dataset.column_kinds
@@ -433,7 +431,7 @@ def _type_check(loaded: LoadedCatalog, index: int, kpi: KPI, dataset: Dataset, p
 
         def wrong_kind(message: str, field: str = field) -> None:
             hint = f"the columns' types are declared under datasets.{kpi.dataset}.columns"
-            check.kind_problems.setdefault(field, []).append(problem(field, ValueError(), hint, message))
+            check.kind_problems.setdefault(field, []).append(problem(field, message, hint))
 
         if _kind_problems(formula, kinds, dict(loaded.catalog.parameters), wrong_kind):
             continue

@@ -668,29 +668,27 @@ def scan_dataset(
     shared = _shared_scan(files, dataset, schemas)
     if shared is not None:
         raw, schema = shared
-        exprs = [column_expr(dataset, c, schema, timezone, strict=True).alias(c) for c in sorted(columns)]
-        exprs += _nonfinite_exprs(dataset, columns, schema, timezone)
-        frame = raw.select(*exprs, pl.col(FILE_INDEX))
-        notes = reading_notes(name, dataset, files, schemas)
-        return DatasetScan(name, dataset, files, frame, tuple(sorted(columns)), notes)
-    frames = []
-    for index, path in enumerate(files):
-        schema = schemas[path]
-        if not schema:  # a JSON file holding no records: every column missing
-            schema = {source: pl.String() for c in columns for source in dataset.source_names(c)}
-            empty = pl.DataFrame(schema=schema).lazy()
-            exprs = [column_expr(dataset, c, schema, timezone, strict=True).alias(c) for c in sorted(columns)]
-            exprs += _nonfinite_exprs(dataset, columns, schema, timezone)
-            frames.append(empty.select(*exprs, pl.lit(index, dtype=pl.UInt32).alias(FILE_INDEX)))
-            continue
-        exprs = [
-            column_expr(dataset, column, schema, timezone, strict=True).alias(column) for column in sorted(columns)
-        ]
-        exprs += _nonfinite_exprs(dataset, columns, schema, timezone)
-        frames.append(open_file(path, dataset).select(*exprs, pl.lit(index, dtype=pl.UInt32).alias(FILE_INDEX)))
-    frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
+        frame = raw.select(*_parsed_columns(dataset, columns, schema, timezone), pl.col(FILE_INDEX))
+    else:
+        frames = []
+        for index, path in enumerate(files):
+            schema = schemas[path]
+            if schema:
+                raw = open_file(path, dataset)
+            else:  # a JSON file holding no records: every column missing
+                schema = {source: pl.String() for c in columns for source in dataset.source_names(c)}
+                raw = pl.DataFrame(schema=schema).lazy()
+            parsed = _parsed_columns(dataset, columns, schema, timezone)
+            frames.append(raw.select(*parsed, pl.lit(index, dtype=pl.UInt32).alias(FILE_INDEX)))
+        frame = frames[0] if len(frames) == 1 else pl.concat(frames, how="vertical")
     notes = reading_notes(name, dataset, files, schemas)
     return DatasetScan(name, dataset, files, frame, tuple(sorted(columns)), notes)
+
+
+def _parsed_columns(dataset: Dataset, columns: set[str], schema: dict, timezone: str | None) -> list[pl.Expr]:
+    """The strict read of `columns` from a file of this schema, with the hidden NaN flags of its float columns."""
+    exprs = [column_expr(dataset, c, schema, timezone, strict=True).alias(c) for c in sorted(columns)]
+    return exprs + _nonfinite_exprs(dataset, columns, schema, timezone)
 
 
 def _shared_scan(
