@@ -57,6 +57,86 @@ def test_the_in_memory_and_the_streaming_engine_give_the_same_results(session, m
     assert _values(execute(plan)) == in_memory
 
 
+def _everything(run):
+    return [r.model_dump(mode="json") for r in run.results], run.notes
+
+
+@pytest.mark.parametrize(
+    ("period", "every"), [("2026-10", None), ("2026-Q3", "month")], ids=["one month", "a series by month"]
+)
+def test_breakdowns_rolled_up_from_one_grouping_equal_groupings_of_the_records(session, monkeypatch, period, every):
+    """The Polars executor puts the breakdowns and the overall row of the KPIs made of counts together from one
+    grouping by the finest breakdown (engine/rollup.py). Every result of the catalog, its counts and notes included,
+    is the one grouping the records once per breakdown gives."""
+    from civic_kpi.engine import rollup
+
+    by = [["priority"], ["channel"], ["priority", "channel"]]
+    plan = session.plan(period, every=every, by=by)
+    dp = plan.datasets["service_requests"]
+    direct, rollups = rollup.arrange(plan, dp, dict.fromkeys(by_dims := [q.dims for q in dp.queries if q.dims], 5))
+    assert rollups and set(rollups[0].fine.dims) == {"priority", "channel"}, "the sample's counts are rolled up"
+    assert {m.dims for m in rollups[0].members} == {(), *by_dims}
+    assert any(k.id == "time_to_close_p90" for q in direct for k in q.kpis), "a percentile is not"
+    rolled = _everything(execute(plan))
+    monkeypatch.setattr(rollup, "ROLLUP_GROUPS", 0)
+    assert rollup.arrange(plan, dp, {})[1] == []
+    assert _everything(execute(plan)) == rolled
+
+
+@pytest.mark.parametrize("rolled_up", [True, False], ids=["rolled up", "grouped once per breakdown"])
+def test_a_min_and_a_max_roll_up_with_missing_groups_and_negative_durations(tmp_path, monkeypatch, rolled_up):
+    """Worked out by hand. Team A: 2 h, 10 h and -1 h (closed before it opened: left out, counted as excluded);
+    team B: 5 h; no team: 1 h. Kinds: x holds A's 2 h and 10 h and B's 5 h; y holds A's -1 h and the 1 h."""
+    from civic_kpi.engine import rollup
+    from tests.conftest import write_csv
+
+    if not rolled_up:
+        monkeypatch.setattr(rollup, "ROLLUP_GROUPS", 0)
+    rows = [
+        ["1", "A", "x", "2026-10-01 08:00", "2026-10-01 10:00"],
+        ["2", "A", "x", "2026-10-02 08:00", "2026-10-02 18:00"],
+        ["3", "A", "y", "2026-10-03 08:00", "2026-10-03 07:00"],
+        ["4", "B", "x", "2026-10-04 08:00", "2026-10-04 13:00"],
+        ["5", "", "y", "2026-10-05 08:00", "2026-10-05 09:00"],
+        ["6", "B", "y", "2026-09-05 08:00", "2026-09-05 20:00"],  # the month before: in no October value
+    ]
+    write_csv(tmp_path / "data" / "tickets.csv", ["id", "team", "kind", "opened", "closed"], rows)
+    (tmp_path / "kpis.yaml").write_text(
+        """version: 1
+title: rollup by hand
+data_dir: data
+datasets:
+  tickets:
+    path: tickets.csv
+    date_column: opened
+    columns:
+      id: {type: integer}
+      team: team
+      kind: kind
+      opened: {type: datetime, format: "%Y-%m-%d %H:%M"}
+      closed: {type: datetime, format: "%Y-%m-%d %H:%M"}
+kpis:
+  - {id: fastest, name: Fastest, domain: D, unit: hours, dataset: tickets, value: "min(hours_between(opened, closed))",
+     group_by: [[team], [kind]]}
+  - {id: slowest, name: Slowest, domain: D, unit: hours, dataset: tickets, value: "max(hours_between(opened, closed))",
+     group_by: [[team], [kind]]}
+  - {id: quick, name: Quick, domain: D, unit: percent, dataset: tickets,
+     numerator: "count(hours_between(opened, closed) <= 2)", denominator: count(), group_by: [[team], [kind]]}
+"""
+    )
+    run = civic_kpi.compute(tmp_path / "kpis.yaml", period="2026-10")
+    got = {(r.kpi_id, tuple(r.group.items())): (r.value, r.sample_size, r.excluded, r.numerator) for r in run.results}
+    assert got[("fastest", ())] == (1.0, 4, 1, None)
+    assert got[("slowest", ())] == (10.0, 4, 1, None)
+    assert got[("fastest", (("team", "A"),))] == (2.0, 2, 1, None)
+    assert got[("slowest", (("team", "B"),))] == (5.0, 1, 0, None)
+    assert got[("slowest", (("team", None),))] == (1.0, 1, 0, None)
+    assert got[("fastest", (("kind", "y"),))] == (1.0, 1, 1, None)
+    assert got[("slowest", (("kind", "x"),))] == (10.0, 3, 0, None)
+    # -1 h <= 2 h: a count of a condition keeps the negative duration (only aggregates of the duration leave it out)
+    assert got[("quick", ())][3] == 3.0 and got[("quick", (("team", "A"),))][3] == 2.0
+
+
 def test_a_plan_cannot_be_changed(session):
     plan = session.plan("2026-10", kpis=["sla_compliance"])
     with pytest.raises(dataclasses.FrozenInstanceError):

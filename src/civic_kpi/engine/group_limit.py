@@ -38,9 +38,11 @@ def group_count_queries(plan: Plan, records: dict[str, pl.LazyFrame]) -> dict[st
     return queries
 
 
-def refuse_too_many_groups(plan: Plan, collected: dict[str, pl.DataFrame]) -> None:
-    """Raise a UsageError (exit 2) for the first breakdown with more distinct groups than the limit."""
+def refuse_too_many_groups(plan: Plan, collected: dict[str, pl.DataFrame]) -> dict[str, dict[Dims, int]]:
+    """Raise a UsageError (exit 2) for the first breakdown with more distinct groups than the limit; else return
+    each dataset's breakdowns with their numbers of groups."""
     limit = plan.request.max_groups
+    counts: dict[str, dict[Dims, int]] = {}
     for name, dp in plan.datasets.items():
         found = collected.get(f"groups:{name}")
         if found is None:
@@ -50,6 +52,8 @@ def refuse_too_many_groups(plan: Plan, collected: dict[str, pl.DataFrame]) -> No
             count = int(found[str(index)][0])
             if count > limit:
                 raise UsageError(_problem(plan, name, dims, count, limit))
+            counts.setdefault(name, {})[dims] = count
+    return counts
 
 
 def _problem(plan: Plan, dataset: str, dims: Dims, count: int, limit: int) -> Problem:

@@ -41,13 +41,15 @@ from civic_kpi.data.sources import (
 from civic_kpi.data.values import flags_of, unknown_codes_note, unknown_codes_query
 from civic_kpi.engine.group_limit import group_count_queries, refuse_too_many_groups
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query
-from civic_kpi.engine.request import Request
+from civic_kpi.engine.request import Dims, Request
+from civic_kpi.engine.rollup import Rollup, arrange
 from civic_kpi.engine.values import COUNTS, Group, Values, from_kpis, value_of
 from civic_kpi.errors import DataError, Problem
 from civic_kpi.formula import (
     NO_PERIOD,
     Compiled,
     Context,
+    Partials,
     all_rows,
     both,
     cadence_inputs,
@@ -178,17 +180,27 @@ class PolarsExecutor:
         import polars as pl
 
         request, tz = self.request, self.request.catalog.timezone
-        self.check_groups(plan)
+        group_counts = self.check_groups(plan)
         frames = {name: self.frame(dp, plan) for name, dp in plan.datasets.items()}
         queries: dict[str, pl.LazyFrame] = {}
-        keyed: dict[str, tuple[Query, pl.LazyFrame]] = {}
+        keyed: dict[str, tuple[Query, pl.LazyFrame, Rollup | None]] = {}
+        answered: list[Query] = []  # the queries whose rows hold values, as the executor runs them
         for name, dp in plan.datasets.items():
             records = known_records(frames[name])
-            for query in dp.queries:
+            direct, rollups = arrange(plan, dp, group_counts.get(name, {}))
+            for query in direct:
                 if query.keyed:
-                    keyed[query.key] = (query, self._keyed_frame(plan, dp, query, records))
+                    keyed[query.key] = (query, self._keyed_frame(plan, dp, query, records), None)
                 else:
                     queries[query.key] = self.masked_query(plan, dp, query, records)
+            for rollup in rollups:
+                if rollup.fine.keyed:
+                    keyed[rollup.fine.key] = (rollup.fine, self._keyed_frame(plan, dp, rollup.fine, records), rollup)
+                else:
+                    partial, finals = self.rollup_exprs(plan, dp, rollup)
+                    fine = records.group_by(list(rollup.fine.dims)).agg(partial).cache()
+                    queries |= {m.key: rolled_up(fine, m.dims, finals[m.key]) for m in rollup.members}
+            answered += direct + [member for rollup in rollups for member in rollup.members]
             queries[f"rows:{name}"] = row_count_query(replace(self.scans[name], frame=frames[name]))
             queries[f"moment:{name}"] = after_moment_query(frames[name], dp.dataset, set(dp.columns), self.today)
             queries[f"span:{name}"] = newest_query(records, self.scans[name])
@@ -210,29 +222,31 @@ class PolarsExecutor:
                 self.progress(f"{reading_text(self.scans)}: part {number} of {len(parts)}")
             collected |= collect(part, scans, tz)
         values = Values()
-        for dp in plan.datasets.values():
-            for query in dp.queries:
-                if query.keyed:
-                    found = [collected.pop(k) for k in sorted(collected) if k.startswith(f"{query.key}@")]
-                    result = pl.concat(found, how="vertical")
-                else:
-                    result = collected[query.key]
-                read_query(query, result, plan.by_key, values)
+        for query in answered:
+            if query.keyed:
+                found = [collected.pop(k) for k in sorted(collected) if k.startswith(f"{query.key}@")]
+                result = pl.concat(found, how="vertical")
+            else:
+                result = collected[query.key]
+            read_query(query, result, plan.by_key, values)
         for kpi in request.computed:
             if kpi.from_kpis:
                 from_kpis(kpi, request.dims_of[kpi.id], plan.needed, values, request.formulas[kpi.id], self.ctx_values)
         return self._execution(plan, collected, values)
 
-    def check_groups(self, plan: Plan) -> None:
+    def check_groups(self, plan: Plan) -> dict[str, dict[Dims, int]]:
         """Refuse a breakdown with more groups than the request allows, before the aggregations run: a read of the
-        breakdown columns (and the columns that say which records existed at the moment), nothing else."""
+        breakdown columns (and the columns that say which records existed at the moment), nothing else. Returns
+        each dataset's breakdowns with their numbers of groups."""
         known = {
             name: known_records(as_known_at(self.scans[name].frame, dp.dataset, set(dp.columns), plan.moment))
             for name, dp in plan.datasets.items()
         }
         queries = group_count_queries(plan, known)
-        if queries:
-            refuse_too_many_groups(plan, collect(queries, list(self.scans.values()), self.request.catalog.timezone))
+        if not queries:
+            return {}
+        collected = collect(queries, list(self.scans.values()), self.request.catalog.timezone)
+        return refuse_too_many_groups(plan, collected)
 
     def _execution(self, plan: Plan, collected: dict[str, pl.DataFrame], values: Values) -> Execution:
         notes, cut = [], False
@@ -296,7 +310,9 @@ class PolarsExecutor:
     def keyed_exprs(self, plan: Plan, dp: DatasetPlan, query: Query) -> list[pl.Expr]:
         return [expr for i, kpi in enumerate(query.kpis) for expr in self.aggregations(plan, dp, kpi, f"{i}||", None)]
 
-    def kpi_exprs(self, plan: Plan, dp: DatasetPlan, kpi: KPI, period: Period | None) -> KpiExprs:
+    def kpi_exprs(
+        self, plan: Plan, dp: DatasetPlan, kpi: KPI, period: Period | None, partials: Partials | None = None
+    ) -> KpiExprs:
         """One KPI in one period as expressions over the dataset's known records (`period` None: per group of a
         frame grouped by period). The aggregates and `explain`/`rows` are built from the same pieces."""
         import polars as pl
@@ -325,17 +341,31 @@ class PolarsExecutor:
             existing = existing.fill_null(False)
         seen = both(mask, elapsed) if elapsed is not None else mask
         ctx = Context(seen, start, end, as_of, **ctx_values, date_columns=dates, instants=instants)
-        compiled = {name: compile_formula(formula, ctx) for name, formula in formulas.items() if name != "where"}
+        compiled = {
+            name: compile_formula(formula, ctx, partials) for name, formula in formulas.items() if name != "where"
+        }
         return KpiExprs(window, where, elapsed, mask, seen, existing, as_of, compiled)
 
-    def aggregations(self, plan: Plan, dp: DatasetPlan, kpi: KPI, prefix: str, period: Period | None) -> list[pl.Expr]:
-        """The aggregates of one KPI for one period (`period` None: per group of a frame grouped by period)."""
+    def aggregations(
+        self,
+        plan: Plan,
+        dp: DatasetPlan,
+        kpi: KPI,
+        prefix: str,
+        period: Period | None,
+        partials: Partials | None = None,
+    ) -> list[pl.Expr]:
+        """The aggregates of one KPI for one period (`period` None: per group of a frame grouped by period); given
+        `partials`, over the partial totals they collect (engine/rollup.py)."""
         import polars as pl
 
-        parts = self.kpi_exprs(plan, dp, kpi, period)
+        def total(count: pl.Expr) -> pl.Expr:
+            return count if partials is None else partials.total(count)
+
+        parts = self.kpi_exprs(plan, dp, kpi, period, partials)
         exprs: list[pl.Expr] = []
         if parts.elapsed is not None:
-            exprs.append(both(parts.mask, ~parts.elapsed).sum().cast(pl.Int64).alias(prefix + "excluded"))
+            exprs.append(total(both(parts.mask, ~parts.elapsed).sum()).cast(pl.Int64).alias(prefix + "excluded"))
         rows = pl.len() if parts.seen is None else parts.seen.sum()
         if parts.existing is not None:
             rows = both(parts.where, parts.existing).sum()  # records that existed by then
@@ -347,16 +377,43 @@ class PolarsExecutor:
         else:
             exprs.append(compiled["value"].expr.cast(pl.Float64).alias(prefix + "value"))
             samples = compiled["value"].samples
-        sample = samples[0] if samples else (pl.len() if parts.seen is None else parts.seen.sum())
+        sample = samples[0] if samples else total(pl.len() if parts.seen is None else parts.seen.sum())
         exprs.append(sample.cast(pl.Int64).alias(prefix + "sample"))
         invalid = [flag for compiled_formula in compiled.values() for flag in compiled_formula.invalid]
         if invalid:
             exprs.append(pl.max_horizontal(invalid).cast(pl.Int64).alias(prefix + "invalid"))
-        exprs.append(rows.cast(pl.Int64).alias(prefix + "rows"))
+        exprs.append(total(rows).cast(pl.Int64).alias(prefix + "rows"))
         return exprs
 
+    def rollup_exprs(
+        self, plan: Plan, dp: DatasetPlan, rollup: Rollup
+    ) -> tuple[list[pl.Expr], dict[str, list[pl.Expr]]]:
+        """A rollup's partial totals (grouping the records by its finest breakdown) and, per member query, the
+        aggregates that put them together, named as the member's own query would name them."""
+        partial: dict[str, pl.Expr] = {}
+        by_kpi: dict[str, list[pl.Expr]] = {}
+        periods: tuple[Period | None, ...] = (None,) if rollup.fine.keyed else rollup.fine.periods
+        for j, kpi in enumerate(rollup.fine.kpis):
+            for period in periods:
+                label = "" if period is None else period.label
+                parts = Partials(f"~{j}|{label}|")
+                by_kpi.setdefault(kpi.id, []).extend(self.aggregations(plan, dp, kpi, f"|{label}|", period, parts))
+                partial |= parts.columns
+        finals = {
+            member.key: [
+                expr.alias(f"{i}{expr.meta.output_name()}")
+                for i, kpi in enumerate(member.kpis)
+                for expr in by_kpi[kpi.id]
+            ]
+            for member in rollup.members
+        }
+        return list(partial.values()), finals
+
     def _series_parts(
-        self, plan: Plan, keyed: dict[str, tuple[Query, pl.LazyFrame]], frames: Mapping[str, pl.LazyFrame]
+        self,
+        plan: Plan,
+        keyed: dict[str, tuple[Query, pl.LazyFrame, Rollup | None]],
+        frames: Mapping[str, pl.LazyFrame],
     ) -> list[dict[str, pl.LazyFrame]]:
         """The keyed queries of a series, in parts of at most about PART_ROWS records each.
 
@@ -372,8 +429,8 @@ class PolarsExecutor:
         every, fy, tz = plan.request.every, plan.request.catalog.fiscal_year_start_month, plan.request.catalog.timezone
         assert every is not None
         keys = sorted(plan.by_key)
-        big = {q.dataset for q, _ in keyed.values() if plan.datasets[q.dataset].in_parts}
-        windows = sorted({(q.dataset, q.window) for q, _ in keyed.values() if q.dataset in big})
+        big = {q.dataset for q, _, _ in keyed.values() if plan.datasets[q.dataset].in_parts}
+        windows = sorted({(q.dataset, q.window) for q, _, _ in keyed.values() if q.dataset in big})
         counts: dict[tuple[str, str | None], dict[int, int]] = {}
         if windows:
             count_queries = {
@@ -389,18 +446,28 @@ class PolarsExecutor:
                 name, window = label.split("|")
                 counts[(name, window)] = dict(frame.iter_rows())
         parts: list[dict[str, pl.LazyFrame]] = []
-        for key, (query, frame) in keyed.items():
+        for key, (query, frame, rollup) in keyed.items():
             assert query.window is not None
             found = counts.get((query.dataset, query.window))
             chunks = split_in_parts(found, PART_ROWS) if found else [keys]
             dp = plan.datasets[query.dataset]
             date_only = dp.dataset.columns[query.window].type == "date"
-            exprs = self.keyed_exprs(plan, dp, query)
+            if rollup is None:
+                exprs, finals = self.keyed_exprs(plan, dp, query), {}
+            else:
+                exprs, finals = self.rollup_exprs(plan, dp, rollup)
             for number, chunk in enumerate(chunks):
                 if number == len(parts):
                     parts.append({})
                 first, last = plan.by_key[chunk[0]], plan.by_key[chunk[-1]]
-                parts[number][f"{key}@{number:04d}"] = for_periods(frame, query, exprs, chunk, first, last, date_only)
+                grouped = for_periods(frame, query, exprs, chunk, first, last, date_only)
+                if rollup is None:
+                    parts[number][f"{key}@{number:04d}"] = grouped
+                    continue
+                fine = grouped.cache()
+                for member in rollup.members:
+                    rolled = rolled_up(fine, (PERIOD_KEY, *member.dims), finals[member.key])
+                    parts[number][f"{member.key}@{number:04d}"] = rolled
         return parts
 
 
@@ -486,6 +553,11 @@ def period_key(column: str, kind: SeriesKind, fiscal_year_start_month: int) -> p
     value = pl.col(column)
     year, month = value.dt.year().cast(pl.Int32), value.dt.month().cast(pl.Int32)
     return period_number(kind, year, month, fiscal_year_start_month).alias(PERIOD_KEY)
+
+
+def rolled_up(fine: pl.LazyFrame, dims: tuple[str, ...], exprs: list[pl.Expr]) -> pl.LazyFrame:
+    """A breakdown (or the overall row) put together from a grouping by a finer one (engine/rollup.py)."""
+    return fine.group_by(list(dims)).agg(exprs) if dims else fine.select(exprs)
 
 
 def split_in_parts(counts: dict[int, int], budget: int) -> list[list[int]]:

@@ -12,7 +12,15 @@ It knows nothing of the catalog: callers hand it formula text and the values its
 """
 
 from civic_kpi.formula.cadence import cadence_note, refresh_days
-from civic_kpi.formula.compile import Compiled, cadence_inputs, compile_formula, compile_row, with_derived
+from civic_kpi.formula.compile import (
+    Compiled,
+    Partials,
+    cadence_inputs,
+    compile_formula,
+    compile_row,
+    splits,
+    with_derived,
+)
 from civic_kpi.formula.context import NO_PERIOD, Context, all_rows, both, instant_column, kpi_column, moment_literal
 from civic_kpi.formula.functions import (
     AGGREGATES,
@@ -42,6 +50,7 @@ __all__ = [
     "FormulaError",
     "Function",
     "Node",
+    "Partials",
     "all_rows",
     "argument_problems",
     "both",
@@ -56,6 +65,7 @@ __all__ = [
     "moment_literal",
     "parse_formula",
     "refresh_days",
+    "splits",
     "walk",
     "with_derived",
 ]

@@ -52,9 +52,44 @@ class Compiled:
     negative: list[pl.Expr] = field(default_factory=list)
 
 
-def compile_formula(formula: Formula, ctx: Context) -> Compiled:
-    """Turn a parsed formula into one Polars aggregate expression for the period in `ctx`."""
-    compiler = _Compiler(ctx)
+# The aggregates whose value over a set of records follows exactly from their values over its parts: a count is the
+# sum of the parts' counts, a min the min of their mins. (A sum of decimals is left out: added in another order its
+# last digit can differ. A mean, percentile or distinct count cannot be put together from its parts' values.)
+_ROLLUP = {"count": "sum", "min": "min", "max": "max"}
+
+
+def splits(formula: Formula) -> bool:
+    """Whether a formula's value can be put together from partial totals over parts of its records (`Partials`)."""
+    return all(
+        REGISTRY[n.name].kind != "aggregate" or n.name in _ROLLUP for n in walk(formula.tree) if isinstance(n, Call)
+    )
+
+
+class Partials:
+    """The partial totals a formula is split into: each aggregate is computed per fine group (the finest breakdown)
+    as a column of its own, and the formula reads their totals. Compiled with one, a formula's expression (and its
+    samples and invalid counts) aggregate a frame of partial totals instead of the records: a breakdown's rows, and
+    the overall row, are rolled up from one grouping of the records instead of each grouping them again."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.columns: dict[str, pl.Expr] = {}  # name -> aggregate over the records of a fine group
+
+    def total(self, aggregate: pl.Expr, how: str = "sum") -> pl.Expr:
+        """Register a partial aggregate; the expression that combines the partials (sum of counts, min of mins)."""
+        import polars as pl
+
+        name = f"{self.prefix}{len(self.columns)}"
+        # Int64: a count is a UInt32 in Polars, and the totals of a big export's parts could pass its limit.
+        self.columns[name] = (aggregate.cast(pl.Int64) if how == "sum" else aggregate).alias(name)
+        column = pl.col(name)
+        return column.sum() if how == "sum" else column.min() if how == "min" else column.max()
+
+
+def compile_formula(formula: Formula, ctx: Context, partials: Partials | None = None) -> Compiled:
+    """Turn a parsed formula into one Polars aggregate expression for the period in `ctx` (given `partials`, over
+    the partial totals it collects; the formula must split, see `splits`)."""
+    compiler = _Compiler(ctx, partials)
     expr = compiler.visit(formula.tree)
     return Compiled(
         expr=expr,
@@ -109,8 +144,9 @@ def cadence_inputs(
 class _Compiler:
     """Implements functions.Lowering: the registry's compile steps call back into it for their arguments."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, partials: Partials | None = None) -> None:
         self._ctx = ctx
+        self._partials = partials
         self.samples: list[pl.Expr] = []
         self.invalid: list[pl.Expr] = []
         self.feeds: list[pl.Expr] = []
@@ -164,7 +200,10 @@ class _Compiler:
         if isinstance(node, Compare):
             return self._compare(node)
         assert isinstance(node, Call)
-        return REGISTRY[node.name].compile(node, self)
+        compiled = REGISTRY[node.name].compile(node, self)
+        if self._partials is not None and node.name in ("min", "max"):  # count() is a total already (sampled)
+            return self._partials.total(compiled, node.name)
+        return compiled
 
     def values(self, node: Node) -> list[Any]:
         if isinstance(node, ListLiteral):
@@ -233,6 +272,8 @@ class _Compiler:
         import polars as pl
 
         count = pl.len() if rows is None else rows.sum()
+        if self._partials is not None:
+            count = self._partials.total(count)
         self.samples.append(count)
         self.feeds.append(pl.lit(True) if rows is None else rows)
         self.inputs.append(value)
@@ -246,7 +287,8 @@ class _Compiler:
             # it so the output can say how many records were left out and why. (A filter, not a when/then to
             # null: that would compute the duration once more for every aggregate of it.)
             negative = both(rows, (value < 0).fill_null(False))
-            self.invalid.append(negative.sum())
+            count = negative.sum()
+            self.invalid.append(count if self._partials is None else self._partials.total(count))
             self.negative.append(negative)
             rows = both(rows, (value >= 0).fill_null(False))
         else:
