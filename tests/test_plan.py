@@ -14,7 +14,7 @@ import civic_kpi
 from civic_kpi.catalog.loader import load_catalog
 from civic_kpi.engine import execute
 from civic_kpi.time.moment import Moment
-from tests.conftest import CATALOG
+from tests.conftest import CATALOG, write_csv
 
 LOADED = load_catalog(CATALOG)
 
@@ -83,15 +83,10 @@ def test_breakdowns_rolled_up_from_one_grouping_equal_groupings_of_the_records(s
     assert _everything(execute(plan)) == rolled
 
 
-@pytest.mark.parametrize("rolled_up", [True, False], ids=["rolled up", "grouped once per breakdown"])
-def test_a_min_and_a_max_roll_up_with_missing_groups_and_negative_durations(tmp_path, monkeypatch, rolled_up):
-    """Worked out by hand. Team A: 2 h, 10 h and -1 h (closed before it opened: left out, counted as excluded);
-    team B: 5 h; no team: 1 h. Kinds: x holds A's 2 h and 10 h and B's 5 h; y holds A's -1 h and the 1 h."""
-    from civic_kpi.engine import rollup
-    from tests.conftest import write_csv
+def _write_tickets(folder: Path, fmt: str = "csv") -> Path:
+    """Six tickets and three KPIs by team and by kind (see the test below for the values)."""
+    import polars as pl
 
-    if not rolled_up:
-        monkeypatch.setattr(rollup, "ROLLUP_GROUPS", 0)
     rows = [
         ["1", "A", "x", "2026-10-01 08:00", "2026-10-01 10:00"],
         ["2", "A", "x", "2026-10-02 08:00", "2026-10-02 18:00"],
@@ -100,9 +95,14 @@ def test_a_min_and_a_max_roll_up_with_missing_groups_and_negative_durations(tmp_
         ["5", "", "y", "2026-10-05 08:00", "2026-10-05 09:00"],
         ["6", "B", "y", "2026-09-05 08:00", "2026-09-05 20:00"],  # the month before: in no October value
     ]
-    write_csv(tmp_path / "data" / "tickets.csv", ["id", "team", "kind", "opened", "closed"], rows)
-    (tmp_path / "kpis.yaml").write_text(
-        """version: 1
+    path = write_csv(folder / "data" / "tickets.csv", ["id", "team", "kind", "opened", "closed"], rows)
+    if fmt == "parquet":  # the same records, typed: the catalog's formats only apply to text
+        frame = pl.read_csv(path, schema_overrides={"team": pl.String}).with_columns(
+            pl.col("opened", "closed").str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M")
+        )
+        frame.write_parquet(path.with_suffix(".parquet"))
+        path.unlink()
+    text = """version: 1
 title: rollup by hand
 data_dir: data
 datasets:
@@ -123,8 +123,19 @@ kpis:
   - {id: quick, name: Quick, domain: D, unit: percent, dataset: tickets,
      numerator: "count(hours_between(opened, closed) <= 2)", denominator: count(), group_by: [[team], [kind]]}
 """
-    )
-    run = civic_kpi.compute(tmp_path / "kpis.yaml", period="2026-10")
+    (folder / "kpis.yaml").write_text(text.replace("tickets.csv", f"tickets.{fmt}"))
+    return folder / "kpis.yaml"
+
+
+@pytest.mark.parametrize("rolled_up", [True, False], ids=["rolled up", "grouped once per breakdown"])
+def test_a_min_and_a_max_roll_up_with_missing_groups_and_negative_durations(tmp_path, monkeypatch, rolled_up):
+    """Worked out by hand. Team A: 2 h, 10 h and -1 h (closed before it opened: left out, counted as excluded);
+    team B: 5 h; no team: 1 h. Kinds: x holds A's 2 h and 10 h and B's 5 h; y holds A's -1 h and the 1 h."""
+    from civic_kpi.engine import rollup
+
+    if not rolled_up:
+        monkeypatch.setattr(rollup, "ROLLUP_GROUPS", 0)
+    run = civic_kpi.compute(_write_tickets(tmp_path), period="2026-10")
     got = {(r.kpi_id, tuple(r.group.items())): (r.value, r.sample_size, r.excluded, r.numerator) for r in run.results}
     assert got[("fastest", ())] == (1.0, 4, 1, None)
     assert got[("slowest", ())] == (10.0, 4, 1, None)
@@ -135,6 +146,19 @@ kpis:
     assert got[("slowest", (("kind", "x"),))] == (10.0, 3, 0, None)
     # -1 h <= 2 h: a count of a condition keeps the negative duration (only aggregates of the duration leave it out)
     assert got[("quick", ())][3] == 3.0 and got[("quick", (("team", "A"),))][3] == 2.0
+
+
+def test_a_parquet_dataset_is_read_by_each_query_and_gives_the_csv_values(tmp_path):
+    """A CSV dataset is parsed once for all its queries; Parquet is cheaper to read again than to hold in memory
+    (PolarsExecutor.frame), and the plan says which."""
+    results = {}
+    for fmt in ("csv", "parquet"):
+        session = civic_kpi.open(_write_tickets(tmp_path / fmt, fmt))
+        text = str(session.plan("2026-10"))
+        read = "read once for all its queries" if fmt == "csv" else "each query reading the columns it needs"
+        assert f"dataset tickets: 1 {fmt} file, {read}" in text
+        results[fmt] = _everything(session.compute("2026-10"))
+    assert results["parquet"] == results["csv"]
 
 
 def test_a_plan_cannot_be_changed(session):

@@ -36,12 +36,20 @@ def _dims_text(breakdowns: tuple[tuple[str, ...], ...]) -> str:
     return "; ".join(" x ".join(dims) for dims in breakdowns) or "overall only"
 
 
+def _reading_text(dp: DatasetPlan) -> str:
+    if dp.in_parts:
+        return ", read a few periods at a time"
+    if dp.dataset.file_format == "parquet":  # cheaper to read again than to hold (PolarsExecutor.frame)
+        return ", each query reading the columns it needs"
+    return ", read once for all its queries"
+
+
 def _dataset_text(dp: DatasetPlan, plan: Plan) -> list[str]:
     dataset = dp.dataset
     formats = {p.suffix.lstrip(".") or dataset.file_format for p in dp.files}
     lines = [
         f"  dataset {dp.name}: {len(dp.files)} {'/'.join(sorted(formats))} file{'s' if len(dp.files) != 1 else ''}"
-        + (", read a few periods at a time" if dp.in_parts else ", read once for all its queries")
+        + _reading_text(dp)
     ]
     read = []
     for name in sorted(dp.columns):
