@@ -161,6 +161,84 @@ def test_a_parquet_dataset_is_read_by_each_query_and_gives_the_csv_values(tmp_pa
     assert results["parquet"] == results["csv"]
 
 
+def _write_durations(folder: Path) -> Path:
+    """3,000 tickets over three months as Parquet, with a missing team, ties and negative durations; three
+    percentile KPIs (each method family) and a count, by team and by kind."""
+    import random
+
+    import polars as pl
+
+    generator = random.Random(7)
+    rows = []
+    for i in range(3000):
+        opened = datetime(2026, 8, 1) + (datetime(2026, 11, 1) - datetime(2026, 8, 1)) * generator.random()
+        hours = round(generator.lognormvariate(2, 1.5), 1 if i % 3 else 0) * (-1 if i % 97 == 0 else 1)
+        rows.append((i, generator.choice(["A", "B", None]), generator.choice("xyz"), opened, hours))
+    frame = pl.DataFrame(rows, schema=["id", "team", "kind", "opened", "hours"], orient="row")
+    frame = frame.with_columns(
+        pl.col("opened").dt.cast_time_unit("us"),
+        (pl.col("opened") + pl.duration(microseconds=(pl.col("hours") * 3.6e9).cast(pl.Int64))).alias("closed"),
+    )
+    (folder / "data").mkdir(parents=True)
+    frame.drop("hours").write_parquet(folder / "data" / "tickets.parquet")
+    kpis = {
+        "p90": "percentile(hours_between(opened, closed), 90)",
+        "middle": "median(hours_between(opened, closed))",
+        "low_quartile": "percentile(hours_between(opened, closed), 25, method='lower')",
+        "nearest_p95": "percentile(hours_between(opened, closed), 95, method='nearest')",
+    }
+    lines = [
+        f'  - {{id: {kpi}, name: {kpi}, domain: D, unit: hours, dataset: tickets, value: "{formula}",\n'
+        "     window: {date: closed}, group_by: [[team], [kind]]}"
+        for kpi, formula in kpis.items()
+    ]
+    (folder / "kpis.yaml").write_text(
+        """version: 1
+title: percentiles by hand
+data_dir: data
+datasets:
+  tickets:
+    path: tickets.parquet
+    date_column: opened
+    columns: {id: {type: integer}, team: team, kind: kind, opened: {type: datetime}, closed: {type: datetime}}
+kpis:
+"""
+        + "\n".join(lines)
+        + "\n  - {id: closed, name: closed, domain: D, unit: count, dataset: tickets, value: count(),"
+        " window: {date: closed}, group_by: [[team], [kind]]}\n"
+    )
+    return folder / "kpis.yaml"
+
+
+def test_a_series_percentile_in_two_passes_equals_polars_quantile_and_duckdb(tmp_path, monkeypatch):
+    """A series' percentile over Parquet joins the rollup and is computed in two passes (engine/percentiles.py):
+    every result equals the one grouping the records once per breakdown with Polars' own quantile gives, and each
+    month's overall P90 equals DuckDB's quantile_cont over the same closures."""
+    from civic_kpi.engine import rollup
+
+    session = civic_kpi.open(_write_durations(tmp_path))
+    plan = session.plan("2026-08-01..2026-10-31", every="month")
+    dp = plan.datasets["tickets"]
+    _, rollups = rollup.arrange(plan, dp, {("team",): 3, ("kind",): 3}, percentiles=True)
+    assert {k.id for r in rollups for k in r.fine.kpis} >= {"p90", "middle", "low_quartile", "nearest_p95"}
+    two_pass = _everything(execute(plan))
+    monkeypatch.setattr(rollup, "ROLLUP_GROUPS", 0)
+    assert _everything(execute(plan)) == two_pass
+
+    duckdb = pytest.importorskip("duckdb")
+    expected = dict(
+        duckdb.sql(
+            f"""select strftime(closed, '%Y-%m'), quantile_cont(epoch_us(closed - opened) / 3.6e9, 0.9)
+            from '{tmp_path / "data" / "tickets.parquet"}' where closed >= opened
+            and closed >= '2026-08-01' and closed < '2026-11-01' group by 1"""
+        ).fetchall()
+    )
+    got = {r["period"]["label"]: r["value"] for r in two_pass[0] if r["kpi_id"] == "p90" and r["group"] == {}}
+    assert got.keys() == expected.keys() and len(got) == 3
+    for month, value in got.items():
+        assert value == pytest.approx(expected[month], rel=1e-12, abs=1e-9)
+
+
 def test_a_plan_cannot_be_changed(session):
     plan = session.plan("2026-10", kpis=["sla_compliance"])
     with pytest.raises(dataclasses.FrozenInstanceError):

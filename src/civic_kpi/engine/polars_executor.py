@@ -40,6 +40,7 @@ from civic_kpi.data.sources import (
 )
 from civic_kpi.data.values import flags_of, unknown_codes_note, unknown_codes_query
 from civic_kpi.engine.group_limit import group_count_queries, refuse_too_many_groups
+from civic_kpi.engine.percentiles import VALUE, histogram, percentiles
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query
 from civic_kpi.engine.request import Dims, Request
 from civic_kpi.engine.rollup import Rollup, arrange
@@ -50,6 +51,7 @@ from civic_kpi.formula import (
     Compiled,
     Context,
     Partials,
+    Quantile,
     all_rows,
     both,
     cadence_inputs,
@@ -99,6 +101,34 @@ class Execution:
     oldest: dict[str, datetime | None]  # per dataset: the oldest date of its date column
     notes: list[str] = field(default_factory=list)
     cut_at_moment: bool = False  # the data held records or stamps after the moment (left out or blanked)
+
+
+@dataclass(frozen=True)
+class RolledExprs:
+    """A rollup's expressions (PolarsExecutor.rollup_exprs)."""
+
+    partial: list[pl.Expr]  # the partial totals per finest group (and period, in a series)
+    finals: dict[str, list[pl.Expr]]  # per member query: its aggregates, over the partial totals
+    quantiles: dict[str, Quantile]  # per KPI that is one percentile: what engine/percentiles.py computes
+
+
+@dataclass(frozen=True)
+class PendingPercentile:
+    """A percentile of a rollup whose first pass (its histogram) is among a part's queries."""
+
+    rollup: Rollup
+    kpi_id: str
+    quantile: Quantile
+    fed: pl.LazyFrame  # the finest keys and the value, one row per value fed
+    part: str
+
+    @property
+    def fine(self) -> list[str]:
+        return [PERIOD_KEY, *self.rollup.fine.dims]
+
+    @property
+    def histogram_key(self) -> str:
+        return f"histogram:{self.rollup.fine.key}:{self.kpi_id}@{self.part}"
 
 
 class PolarsExecutor:
@@ -189,7 +219,10 @@ class PolarsExecutor:
         answered: list[Query] = []  # the queries whose rows hold values, as the executor runs them
         for name, dp in plan.datasets.items():
             records = known_records(frames[name])
-            direct, rollups = arrange(plan, dp, group_counts.get(name, {}))
+            # Percentiles in two passes read the records twice: Parquet is cheap to read again; a CSV is parsed once
+            # and held for all queries anyway, and a series in parts holds a part at a time.
+            two_pass = dp.dataset.file_format == "parquet" and not dp.in_parts
+            direct, rollups = arrange(plan, dp, group_counts.get(name, {}), percentiles=two_pass)
             for query in direct:
                 if query.keyed:
                     keyed[query.key] = (query, self._keyed_frame(plan, dp, query, records), None)
@@ -199,9 +232,9 @@ class PolarsExecutor:
                 if rollup.fine.keyed:
                     keyed[rollup.fine.key] = (rollup.fine, self._keyed_frame(plan, dp, rollup.fine, records), rollup)
                 else:
-                    partial, finals = self.rollup_exprs(plan, dp, rollup)
-                    fine = records.group_by(list(rollup.fine.dims)).agg(partial).cache()
-                    queries |= {m.key: rolled_up(fine, m.dims, finals[m.key]) for m in rollup.members}
+                    rolled = self.rollup_exprs(plan, dp, rollup)
+                    fine = records.group_by(list(rollup.fine.dims)).agg(rolled.partial).cache()
+                    queries |= {m.key: rolled_up(fine, m.dims, rolled.finals[m.key]) for m in rollup.members}
             answered += direct + [member for rollup in rollups for member in rollup.members]
             queries[f"rows:{name}"] = row_count_query(replace(self.scans[name], frame=frames[name]))
             queries[f"moment:{name}"] = after_moment_query(frames[name], dp.dataset, set(dp.columns), self.today)
@@ -214,7 +247,7 @@ class PolarsExecutor:
             queries |= self.cadence_queries(dp, records)
             for flag in flags_of(dp.dataset, dp.derived, dp.columns):  # codes neither of a flag's lists knows
                 queries[f"codes:{name}:{flag}"] = unknown_codes_query(dp.dataset, flag, records)
-        parts = self._series_parts(plan, keyed, frames)
+        parts, pending = self._series_parts(plan, keyed, frames)
         if self.progress is not None and len(parts) > 1:
             self.progress(f"{reading_text(self.scans)}: part 1 of {len(parts)}")
         scans = list(self.scans.values())
@@ -223,6 +256,8 @@ class PolarsExecutor:
             if self.progress is not None:
                 self.progress(f"{reading_text(self.scans)}: part {number} of {len(parts)}")
             collected |= collect(part, scans, tz)
+        if pending:
+            second_passes(pending, collected, scans, tz)
         values = Values()
         for query in answered:
             if query.keyed:
@@ -387,13 +422,12 @@ class PolarsExecutor:
         exprs.append(total(rows).cast(pl.Int64).alias(prefix + "rows"))
         return exprs
 
-    def rollup_exprs(
-        self, plan: Plan, dp: DatasetPlan, rollup: Rollup
-    ) -> tuple[list[pl.Expr], dict[str, list[pl.Expr]]]:
+    def rollup_exprs(self, plan: Plan, dp: DatasetPlan, rollup: Rollup) -> RolledExprs:
         """A rollup's partial totals (grouping the records by its finest breakdown) and, per member query, the
         aggregates that put them together, named as the member's own query would name them."""
         partial: dict[str, pl.Expr] = {}
         by_kpi: dict[str, list[pl.Expr]] = {}
+        quantiles: dict[str, Quantile] = {}
         periods: tuple[Period | None, ...] = (None,) if rollup.fine.keyed else rollup.fine.periods
         for j, kpi in enumerate(rollup.fine.kpis):
             for period in periods:
@@ -401,6 +435,8 @@ class PolarsExecutor:
                 parts = Partials(f"~{j}|{label}|")
                 by_kpi.setdefault(kpi.id, []).extend(self.aggregations(plan, dp, kpi, f"|{label}|", period, parts))
                 partial |= parts.columns
+                if parts.quantiles:  # only a series' percentile splits (rollup.arrange): one period, one percentile
+                    quantiles[kpi.id] = parts.quantiles[0]
         finals = {
             member.key: [
                 expr.alias(f"{i}{expr.meta.output_name()}")
@@ -409,15 +445,16 @@ class PolarsExecutor:
             ]
             for member in rollup.members
         }
-        return list(partial.values()), finals
+        return RolledExprs(list(partial.values()), finals, quantiles)
 
     def _series_parts(
         self,
         plan: Plan,
         keyed: dict[str, tuple[Query, pl.LazyFrame, Rollup | None]],
         frames: Mapping[str, pl.LazyFrame],
-    ) -> list[dict[str, pl.LazyFrame]]:
-        """The keyed queries of a series, in parts of at most about PART_ROWS records each.
+    ) -> tuple[list[dict[str, pl.LazyFrame]], list[PendingPercentile]]:
+        """The keyed queries of a series, in parts of at most about PART_ROWS records each, and the second passes
+        of their percentiles (each part's queries include the first: its histogram).
 
         A dataset not computed in parts is one part. A big one is first counted per period of each window column
         (a cheap read of one column), then cut into consecutive periods of about PART_ROWS records.
@@ -427,7 +464,7 @@ class PolarsExecutor:
         from civic_kpi.engine.plan import PART_ROWS
 
         if not keyed:
-            return []
+            return [], []
         every, fy, tz = plan.request.every, plan.request.catalog.fiscal_year_start_month, plan.request.catalog.timezone
         assert every is not None
         keys = sorted(plan.by_key)
@@ -448,29 +485,34 @@ class PolarsExecutor:
                 name, window = label.split("|")
                 counts[(name, window)] = dict(frame.iter_rows())
         parts: list[dict[str, pl.LazyFrame]] = []
+        pending: list[PendingPercentile] = []
         for key, (query, frame, rollup) in keyed.items():
             assert query.window is not None
             found = counts.get((query.dataset, query.window))
             chunks = split_in_parts(found, PART_ROWS) if found else [keys]
             dp = plan.datasets[query.dataset]
             date_only = dp.dataset.columns[query.window].type == "date"
-            if rollup is None:
-                exprs, finals = self.keyed_exprs(plan, dp, query), {}
-            else:
-                exprs, finals = self.rollup_exprs(plan, dp, rollup)
+            rolled = self.rollup_exprs(plan, dp, rollup) if rollup is not None else None
+            exprs = self.keyed_exprs(plan, dp, query) if rolled is None else rolled.partial
             for number, chunk in enumerate(chunks):
                 if number == len(parts):
                     parts.append({})
                 first, last = plan.by_key[chunk[0]], plan.by_key[chunk[-1]]
-                grouped = for_periods(frame, query, exprs, chunk, first, last, date_only)
-                if rollup is None:
+                records = in_periods(frame, query, chunk, first, last, date_only)
+                grouped = records.group_by([PERIOD_KEY, *query.dims]).agg(exprs)
+                if rollup is None or rolled is None:
                     parts[number][f"{key}@{number:04d}"] = grouped
                     continue
                 fine = grouped.cache()
                 for member in rollup.members:
-                    rolled = rolled_up(fine, (PERIOD_KEY, *member.dims), finals[member.key])
-                    parts[number][f"{member.key}@{number:04d}"] = rolled
-        return parts
+                    rolled_frame = rolled_up(fine, (PERIOD_KEY, *member.dims), rolled.finals[member.key])
+                    parts[number][f"{member.key}@{number:04d}"] = rolled_frame
+                for kpi_id, quantile in rolled.quantiles.items():
+                    fed = records.filter(quantile.rows).select([PERIOD_KEY, *query.dims, quantile.value.alias(VALUE)])
+                    wait = PendingPercentile(rollup, kpi_id, quantile, fed, f"{number:04d}")
+                    parts[number][wait.histogram_key] = histogram(fed, wait.fine)
+                    pending.append(wait)
+        return parts, pending
 
 
 def catalog_span(
@@ -511,16 +553,10 @@ def catalog_span(
     raise AssertionError("unreachable: the second pass raises or returns")
 
 
-def for_periods(
-    frame: pl.LazyFrame,
-    query: Query,
-    exprs: list[pl.Expr],
-    keys: list[int],
-    first: Period,
-    last: Period,
-    date_only: bool,
+def in_periods(
+    frame: pl.LazyFrame, query: Query, keys: list[int], first: Period, last: Period, date_only: bool
 ) -> pl.LazyFrame:
-    """A keyed query for some of the series' periods: filtered to them, grouped by period key and breakdown."""
+    """The records of a keyed query's frame in some of the series' periods (`keys`, from `first` to `last`)."""
     import polars as pl
 
     assert query.window is not None
@@ -528,8 +564,9 @@ def for_periods(
     end: date | datetime = last.end if date_only else last.end_dt
     # The range on the raw column lets a Parquet reader skip row groups; the key keeps only asked-for periods.
     column = pl.col(query.window)
-    in_range = (column >= moment_literal(start)) & (column < moment_literal(end)) & pl.col(PERIOD_KEY).is_in(keys)
-    return frame.filter(in_range).group_by([PERIOD_KEY, *query.dims]).agg(exprs)
+    return frame.filter(
+        (column >= moment_literal(start)) & (column < moment_literal(end)) & pl.col(PERIOD_KEY).is_in(keys)
+    )
 
 
 def window_mask(dp: DatasetPlan, kpi: KPI, period: Period, fiscal_year_start_month: int) -> pl.Expr:
@@ -555,6 +592,32 @@ def period_key(column: str, kind: SeriesKind, fiscal_year_start_month: int) -> p
     value = pl.col(column)
     year, month = value.dt.year().cast(pl.Int32), value.dt.month().cast(pl.Int32)
     return period_number(kind, year, month, fiscal_year_start_month).alias(PERIOD_KEY)
+
+
+def second_passes(
+    pending: list[PendingPercentile], collected: dict[str, pl.DataFrame], scans: list[DatasetScan], tz: str | None
+) -> None:
+    """Compute the pending percentiles from their collected histograms (one more read of the records, collected
+    together) and put each in its place: the value column of each member query's rows, in `collected`."""
+    queries: dict[str, pl.LazyFrame] = {}
+    places: dict[str, tuple[str, str, tuple[str, ...]]] = {}  # query -> (result, value column, its keys)
+    for wait in pending:
+        members = [(m, m.kpis.index(k)) for m in wait.rollup.members for k in m.kpis if k.id == wait.kpi_id]
+        levels = [(PERIOD_KEY, *member.dims) for member, _ in members]
+        counted = collected.pop(wait.histogram_key)
+        q = wait.quantile
+        found = percentiles(wait.fed, counted, wait.fine, levels, q.quantile, q.method)
+        for (member, index), level, frame in zip(members, levels, found, strict=True):
+            key = f"percentile:{member.key}:{wait.kpi_id}@{wait.part}"
+            queries[key] = frame
+            places[key] = (f"{member.key}@{wait.part}", f"{index}||value", level)
+    for key, frame in collect(queries, scans, tz).items():
+        result, column, level = places[key]
+        collected[result] = (
+            collected[result]
+            .drop(column)
+            .join(frame.rename({VALUE: column}), on=list(level), how="left", nulls_equal=True)
+        )
 
 
 def rolled_up(fine: pl.LazyFrame, dims: tuple[str, ...], exprs: list[pl.Expr]) -> pl.LazyFrame:

@@ -6,9 +6,12 @@ gives partial totals (a few thousand rows) from which each breakdown and the ove
 the sum of its parts' counts. On 10M records a series of the four count KPIs of the benchmark took 3.7 s grouping
 the records three times per window column, and 2.1 s grouping them once.
 
+In a series over Parquet, a KPI that is one percentile joins the rollup as well: its counts are totals, and its
+value comes from engine/percentiles.py's two passes, whose first pass is one more grouping by the finest breakdown.
+
 The plan stays as it was (a query per breakdown); this is how the Polars executor runs it. A KPI that does not
-split (a percentile, a mean) keeps its own queries, as does a breakdown whose finest grouping could hold more than
-ROLLUP_GROUPS groups (it would cost more than the groupings it replaces).
+split (a mean, a distinct count, a percentile over a CSV) keeps its own queries, as does a breakdown whose finest
+grouping could hold more than ROLLUP_GROUPS groups (it would cost more than the groupings it replaces).
 """
 
 from __future__ import annotations
@@ -32,24 +35,30 @@ class Rollup:
     members: tuple[Query, ...]  # the plan's queries (only their KPIs that split), each rolled up from `fine`
 
 
-def arrange(plan: Plan, dp: DatasetPlan, group_counts: Mapping[Dims, int]) -> tuple[list[Query], list[Rollup]]:
+def arrange(
+    plan: Plan, dp: DatasetPlan, group_counts: Mapping[Dims, int], percentiles: bool = False
+) -> tuple[list[Query], list[Rollup]]:
     """The dataset's queries as the executor runs them: those computed from the records, and the rollups.
 
     `group_counts`: the distinct groups of each breakdown (the group limit's count); a breakdown not counted is
-    never rolled up."""
-    split = {
-        kpi.id
-        for query in dp.queries
-        for kpi in query.kpis
-        if all(splits(formula) for formula in plan.formulas(kpi.id).values())
-    }
+    never rolled up. `percentiles`: a series' KPI that is one percentile joins its rollup too, its value computed
+    by engine/percentiles.py (the executor says where that pays)."""
+
+    def split(query: Query) -> set[str]:
+        keyed = percentiles and query.keyed
+        return {
+            k.id
+            for k in query.kpis
+            if all(splits(f, keyed and name == "value") for name, f in plan.formulas(k.id).items())
+        }
+
     direct: list[Query] = []
     rollups: list[Rollup] = []
     windows = dict.fromkeys(query.window for query in dp.queries)
     for window in windows:
         queries = [query for query in dp.queries if query.window == window]
         # Renamed: the KPIs of the query that do not split are still computed under its own key.
-        members = [replace(q, key=f"{q.key}~", kpis=tuple(k for k in q.kpis if k.id in split)) for q in queries]
+        members = [replace(q, key=f"{q.key}~", kpis=tuple(k for k in q.kpis if k.id in split(q))) for q in queries]
         members = [m for m in members if m.kpis]
         fine_dims = tuple(dict.fromkeys(d for m in members for d in m.dims))
         bound = prod(group_counts.get(m.dims, ROLLUP_GROUPS + 1) for m in members if m.dims)
@@ -60,7 +69,7 @@ def arrange(plan: Plan, dp: DatasetPlan, group_counts: Mapping[Dims, int]) -> tu
         fine = Query(f"{dp.name}~{len(rollups)}", dp.name, fine_dims, kpis, queries[0].periods, window)
         rollups.append(Rollup(fine, tuple(members)))
         for query in queries:
-            rest = tuple(k for k in query.kpis if k.id not in split)
+            rest = tuple(k for k in query.kpis if k.id not in split(query))
             if rest:
                 direct.append(replace(query, kpis=rest))
     return direct, rollups

@@ -15,6 +15,7 @@ from civic_kpi.formula.cadence import cadence_note, refresh_days
 from civic_kpi.formula.compile import (
     Compiled,
     Partials,
+    Quantile,
     cadence_inputs,
     compile_formula,
     compile_row,
@@ -51,6 +52,7 @@ __all__ = [
     "Function",
     "Node",
     "Partials",
+    "Quantile",
     "all_rows",
     "argument_problems",
     "both",

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from civic_kpi.formula.context import NO_PERIOD, Context, all_rows, both, kpi_column, moment_literal
-from civic_kpi.formula.functions import REGISTRY, is_date, measures_duration
+from civic_kpi.formula.functions import (
+    DEFAULT_PERCENTILE_METHOD,
+    PERCENTILE_METHODS,
+    REGISTRY,
+    is_date,
+    measures_duration,
+)
 from civic_kpi.formula.parse import parse_formula
 from civic_kpi.formula.tree import (
     BinaryOp,
@@ -56,13 +62,27 @@ class Compiled:
 # sum of the parts' counts, a min the min of their mins. (A sum of decimals is left out: added in another order its
 # last digit can differ. A mean, percentile or distinct count cannot be put together from its parts' values.)
 _ROLLUP = {"count": "sum", "min": "min", "max": "max"}
+_QUANTILES = ("percentile", "median")
 
 
-def splits(formula: Formula) -> bool:
-    """Whether a formula's value can be put together from partial totals over parts of its records (`Partials`)."""
-    return all(
-        REGISTRY[n.name].kind != "aggregate" or n.name in _ROLLUP for n in walk(formula.tree) if isinstance(n, Call)
-    )
+def splits(formula: Formula, percentiles: bool = False) -> bool:
+    """Whether a formula's value can be put together from partial totals over parts of its records (`Partials`).
+    With `percentiles`, a formula that is one percentile or median (of a value with no aggregate in it) splits too:
+    its value is left to the executor (`Partials.quantiles`), its counts are totals."""
+    calls = [n for n in walk(formula.tree) if isinstance(n, Call) and REGISTRY[n.name].kind == "aggregate"]
+    if percentiles and calls and calls[0] is formula.tree and calls[0].name in _QUANTILES:
+        calls = calls[1:]
+    return all(call.name in _ROLLUP for call in calls)
+
+
+@dataclass(frozen=True)
+class Quantile:
+    """A percentile a split formula asks for: of `value` over the records where `rows` holds."""
+
+    value: pl.Expr
+    rows: pl.Expr
+    quantile: float  # 0 to 1
+    method: str  # Polars' name (functions.PERCENTILE_METHODS)
 
 
 class Partials:
@@ -74,6 +94,7 @@ class Partials:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.columns: dict[str, pl.Expr] = {}  # name -> aggregate over the records of a fine group
+        self.quantiles: list[Quantile] = []  # percentiles the executor computes (the formula's value: a placeholder)
 
     def total(self, aggregate: pl.Expr, how: str = "sum") -> pl.Expr:
         """Register a partial aggregate; the expression that combines the partials (sum of counts, min of mins)."""
@@ -200,6 +221,8 @@ class _Compiler:
         if isinstance(node, Compare):
             return self._compare(node)
         assert isinstance(node, Call)
+        if self._partials is not None and node.name in _QUANTILES:
+            return self._quantile(node, self._partials)
         compiled = REGISTRY[node.name].compile(node, self)
         if self._partials is not None and node.name in ("min", "max"):  # count() is a total already (sampled)
             return self._partials.total(compiled, node.name)
@@ -280,6 +303,23 @@ class _Compiler:
         return count
 
     def picked(self, call: Call) -> pl.Expr:
+        value, rows = self.fed(call)
+        return value.filter(rows)
+
+    def _quantile(self, call: Call, partials: Partials) -> pl.Expr:
+        """A percentile of a split formula: its counts as totals, its value left to the executor (a missing value
+        here, which the executor replaces)."""
+        import polars as pl
+
+        value, rows = self.fed(call)
+        quantile = 0.5 if call.name == "median" else float(call.args[1].value) / 100.0  # type: ignore[attr-defined]
+        method = call.keyword("method")
+        name = method.value if isinstance(method, Literal) else DEFAULT_PERCENTILE_METHOD
+        partials.quantiles.append(Quantile(value, rows, quantile, PERCENTILE_METHODS[str(name)]))
+        return pl.lit(None, dtype=pl.Float64)
+
+    def fed(self, call: Call) -> tuple[pl.Expr, pl.Expr]:
+        """An aggregate's first argument, and the records that feed it (registered as its sample)."""
         rows = self.records(call)
         value = self.visit(call.args[0])
         if measures_duration(call.args[0]):
@@ -294,4 +334,4 @@ class _Compiler:
         else:
             rows = both(rows, value.is_not_null())
         self.sampled(rows, value)
-        return value.filter(rows)
+        return value, rows
