@@ -210,19 +210,20 @@ kpis:
     return folder / "kpis.yaml"
 
 
-def test_a_series_percentile_in_two_passes_equals_polars_quantile_and_duckdb(tmp_path, monkeypatch):
-    """A series' percentile over Parquet joins the rollup and is computed in two passes (engine/percentiles.py):
-    every result equals the one grouping the records once per breakdown with Polars' own quantile gives, and each
-    month's overall P90 equals DuckDB's quantile_cont over the same closures."""
-    from civic_kpi.engine import rollup
+@pytest.mark.parametrize("by", [None, []], ids=["by team and by kind", "overall only"])
+def test_a_series_percentile_in_two_passes_equals_polars_quantile_and_duckdb(tmp_path, monkeypatch, by):
+    """A series' percentile over Parquet joins the rollup (alone, when there is nothing to roll up with) and is
+    computed in two passes (engine/percentiles.py): every result equals what Polars' own grouped quantile gives,
+    and each month's overall P90 equals DuckDB's quantile_cont over the same closures."""
+    from civic_kpi.engine import percentiles, rollup
 
     session = civic_kpi.open(_write_durations(tmp_path))
-    plan = session.plan("2026-08-01..2026-10-31", every="month")
+    plan = session.plan("2026-08-01..2026-10-31", every="month", by=by)
     dp = plan.datasets["tickets"]
     _, rollups = rollup.arrange(plan, dp, {("team",): 3, ("kind",): 3}, percentiles=True)
     assert {k.id for r in rollups for k in r.fine.kpis} >= {"p90", "middle", "low_quartile", "nearest_p95"}
     two_pass = _everything(execute(plan))
-    monkeypatch.setattr(rollup, "ROLLUP_GROUPS", 0)
+    monkeypatch.setattr(percentiles, "ENABLED", False)
     assert _everything(execute(plan)) == two_pass
 
     duckdb = pytest.importorskip("duckdb")
@@ -237,6 +238,28 @@ def test_a_series_percentile_in_two_passes_equals_polars_quantile_and_duckdb(tmp
     assert got.keys() == expected.keys() and len(got) == 3
     for month, value in got.items():
         assert value == pytest.approx(expected[month], rel=1e-12, abs=1e-9)
+
+
+def test_a_series_over_parquet_is_read_in_one_pass_when_its_percentiles_take_two(tmp_path):
+    """A series over a big CSV is computed a few periods at a time (its records are held); over Parquet in one pass,
+    unless a percentile is part of a bigger formula (Polars' grouped quantile holds its values)."""
+    from civic_kpi.engine import plan_compute, resolve
+
+    catalog = _write_durations(tmp_path)
+    (tmp_path / "kpis.yaml").write_text(
+        catalog.read_text()
+        + "  - {id: p90_days, name: p90_days, domain: D, unit: days, dataset: tickets, window: {date: closed},\n"
+        '     value: "percentile(hours_between(opened, closed), 90) / 24"}\n'
+    )
+    loaded = load_catalog(catalog)
+
+    def in_parts(kpis: list[str]) -> bool:
+        request = resolve(loaded, period="2026-08-01..2026-10-31", every="month", kpis=kpis)
+        plan = plan_compute(request, None, 100)[0]  # parts of 100 records: 3,000 would take parts
+        return plan.datasets["tickets"].in_parts
+
+    assert not in_parts(["p90", "middle", "closed"])
+    assert in_parts(["p90_days"])
 
 
 def test_a_plan_cannot_be_changed(session):

@@ -18,14 +18,17 @@ from types import MappingProxyType
 
 from civic_kpi.catalog.model import KPI, Dataset
 from civic_kpi.engine.request import Dims, Request
-from civic_kpi.formula import Formula
+from civic_kpi.formula import Formula, splits, walk
+from civic_kpi.formula.tree import Call
 from civic_kpi.time.moment import Moment
 from civic_kpi.time.periods import Period, default_series_span, latest_complete_month, period_index, split
 
-# Records per part of a series over a big export. Polars holds the records of a grouped percentile in memory
-# (about 200 bytes each with their group keys), so a series over more than twice this many records is computed
-# a few periods at a time: every part reads the export again (a cost in time), but memory stays flat as the
-# export grows. Up to twice this many, one pass is faster and its memory still modest (2.8 GB at 10M records).
+# Records per part of a series over a big CSV or JSON export. Its records are parsed once and held for all its
+# queries, and Polars holds the values of a grouped percentile with their group keys, so a series over more than
+# twice this many records is computed a few periods at a time: every part reads the export again (a cost in
+# time), but memory stays flat as the export grows. A Parquet export is never held (it is cheaper to read again)
+# and its series' percentiles take two passes whose memory grows with groups, not records (engine/percentiles.py):
+# it is read in one pass at any size.
 PART_ROWS = 6_000_000
 
 
@@ -144,10 +147,23 @@ def build_plan(
             columns=request.columns[name],
             deadlines=request.deadlines.get(name, frozenset()),
             derived=request.derived.get(name, frozenset()),
-            in_parts=bool(keyed) and size_of(name) > 2 * part_rows,
+            in_parts=bool(keyed) and size_of(name) > 2 * part_rows and not streams_in_one_pass(dataset, keyed, request),
             queries=tuple(queries),
         )
     return Plan(request, moment, current, series, needed, MappingProxyType(datasets))
+
+
+def streams_in_one_pass(dataset: Dataset, keyed: list[KPI], request: Request) -> bool:
+    """Whether a series over a Parquet export needs no parts: every percentile of its KPIs is a whole value formula,
+    which takes two passes in bounded memory (see PART_ROWS)."""
+    if dataset.file_format != "parquet":
+        return False
+    for kpi in keyed:
+        for name, formula in request.formulas[kpi.id].items():
+            percentile = any(isinstance(n, Call) and n.name in ("percentile", "median") for n in walk(formula.tree))
+            if percentile and not (name == "value" and splits(formula, percentiles=True)):
+                return False
+    return True
 
 
 def keyable(kpi: KPI, formulas: Mapping[str, Formula]) -> bool:

@@ -39,6 +39,7 @@ from civic_kpi.data.sources import (
     scan_dataset,
 )
 from civic_kpi.data.values import flags_of, unknown_codes_note, unknown_codes_query
+from civic_kpi.engine import percentiles as percentiles_module
 from civic_kpi.engine.group_limit import group_count_queries, refuse_too_many_groups
 from civic_kpi.engine.percentiles import VALUE, histogram, percentiles
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query
@@ -221,7 +222,7 @@ class PolarsExecutor:
             records = known_records(frames[name])
             # Percentiles in two passes read the records twice: Parquet is cheap to read again; a CSV is parsed once
             # and held for all queries anyway, and a series in parts holds a part at a time.
-            two_pass = dp.dataset.file_format == "parquet" and not dp.in_parts
+            two_pass = percentiles_module.ENABLED and dp.dataset.file_format == "parquet" and not dp.in_parts
             direct, rollups = arrange(plan, dp, group_counts.get(name, {}), percentiles=two_pass)
             for query in direct:
                 if query.keyed:

@@ -52,6 +52,9 @@ def arrange(
             if all(splits(f, keyed and name == "value") for name, f in plan.formulas(k.id).items())
         }
 
+    def two_passes(kpi_id: str) -> bool:  # a percentile: it splits only as one
+        return not all(splits(formula) for formula in plan.formulas(kpi_id).values())
+
     direct: list[Query] = []
     rollups: list[Rollup] = []
     windows = dict.fromkeys(query.window for query in dp.queries)
@@ -60,16 +63,19 @@ def arrange(
         # Renamed: the KPIs of the query that do not split are still computed under its own key.
         members = [replace(q, key=f"{q.key}~", kpis=tuple(k for k in q.kpis if k.id in split(q))) for q in queries]
         members = [m for m in members if m.kpis]
-        fine_dims = tuple(dict.fromkeys(d for m in members for d in m.dims))
         bound = prod(group_counts.get(m.dims, ROLLUP_GROUPS + 1) for m in members if m.dims)
-        if len(members) < 2 or bound > ROLLUP_GROUPS:
-            direct += queries
-            continue
-        kpis = tuple({k.id: k for m in members for k in m.kpis}.values())
-        fine = Query(f"{dp.name}~{len(rollups)}", dp.name, fine_dims, kpis, queries[0].periods, window)
-        rollups.append(Rollup(fine, tuple(members)))
+        if len(members) >= 2 and bound <= ROLLUP_GROUPS:
+            groups = [members]
+        else:  # a percentile's query still takes two passes: alone, its finest grouping is its own breakdown
+            groups = [[m] for m in members if any(two_passes(k.id) for k in m.kpis)]
+        rolled = {m.key for group in groups for m in group}
+        for group in groups:
+            kpis = tuple({k.id: k for m in group for k in m.kpis}.values())
+            fine_dims = tuple(dict.fromkeys(d for m in group for d in m.dims))
+            fine = Query(f"{dp.name}~{len(rollups)}", dp.name, fine_dims, kpis, queries[0].periods, window)
+            rollups.append(Rollup(fine, tuple(group)))
         for query in queries:
-            rest = tuple(k for k in query.kpis if k.id not in split(query))
+            rest = tuple(k for k in query.kpis if k.id not in split(query)) if f"{query.key}~" in rolled else query.kpis
             if rest:
                 direct.append(replace(query, kpis=rest))
     return direct, rollups
