@@ -41,7 +41,7 @@ from civic_kpi.data.sources import (
 from civic_kpi.data.values import flags_of, unknown_codes_note, unknown_codes_query
 from civic_kpi.engine import percentiles as percentiles_module
 from civic_kpi.engine.group_limit import group_count_queries, refuse_too_many_groups
-from civic_kpi.engine.percentiles import VALUE, histogram, percentiles
+from civic_kpi.engine.percentiles import BUCKET, COUNT, VALUE, bucket, histogram, percentiles
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query
 from civic_kpi.engine.request import Dims, Request
 from civic_kpi.engine.rollup import Rollup, arrange
@@ -500,18 +500,30 @@ class PolarsExecutor:
                     parts.append({})
                 first, last = plan.by_key[chunk[0]], plan.by_key[chunk[-1]]
                 records = in_periods(frame, query, chunk, first, last, date_only)
-                grouped = records.group_by([PERIOD_KEY, *query.dims]).agg(exprs)
                 if rollup is None or rolled is None:
-                    parts[number][f"{key}@{number:04d}"] = grouped
+                    parts[number][f"{key}@{number:04d}"] = records.group_by([PERIOD_KEY, *query.dims]).agg(exprs)
                     continue
-                fine = grouped.cache()
+                # The first percentile's histogram is the partial totals grouped by its bucket too: one grouping of
+                # the records instead of two (10M records: 0.89 s for a histogram of its own).
+                merged = next(iter(rolled.quantiles.values()), None)
+                if merged is not None:
+                    records = records.with_columns(pl.when(merged.rows).then(bucket(merged.value)).alias(BUCKET))
+                grouping = [PERIOD_KEY, *query.dims, *([BUCKET] if merged is not None else [])]
+                fine = records.group_by(grouping).agg(exprs).cache()
                 for member in rollup.members:
                     rolled_frame = rolled_up(fine, (PERIOD_KEY, *member.dims), rolled.finals[member.key])
                     parts[number][f"{member.key}@{number:04d}"] = rolled_frame
                 for kpi_id, quantile in rolled.quantiles.items():
                     fed = records.filter(quantile.rows).select([PERIOD_KEY, *query.dims, quantile.value.alias(VALUE)])
                     wait = PendingPercentile(rollup, kpi_id, quantile, fed, f"{number:04d}")
-                    parts[number][wait.histogram_key] = histogram(fed, wait.fine)
+                    if merged is not None and same_input(quantile, merged):
+                        counted = pl.col(BUCKET).is_not_null() & (pl.col(quantile.fed_count) > 0)
+                        found = fine.filter(counted).select(
+                            [*wait.fine, BUCKET, pl.col(quantile.fed_count).alias(COUNT)]
+                        )
+                    else:
+                        found = histogram(fed, wait.fine)
+                    parts[number][wait.histogram_key] = found
                     pending.append(wait)
         return parts, pending
 
@@ -619,6 +631,11 @@ def second_passes(
             .drop(column)
             .join(frame.rename({VALUE: column}), on=list(level), how="left", nulls_equal=True)
         )
+
+
+def same_input(one: Quantile, other: Quantile) -> bool:
+    """Whether two percentiles are of the same values (a P90 and a median of the same durations)."""
+    return one is other or (one.value.meta.eq(other.value) and one.rows.meta.eq(other.rows))
 
 
 def rolled_up(fine: pl.LazyFrame, dims: tuple[str, ...], exprs: list[pl.Expr]) -> pl.LazyFrame:

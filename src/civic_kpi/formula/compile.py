@@ -83,6 +83,7 @@ class Quantile:
     rows: pl.Expr
     quantile: float  # 0 to 1
     method: str  # Polars' name (functions.PERCENTILE_METHODS)
+    fed_count: str  # the partial total counting the records that feed it (its sample)
 
 
 class Partials:
@@ -312,10 +313,11 @@ class _Compiler:
         import polars as pl
 
         value, rows = self.fed(call)
+        counted = list(partials.columns)[-1]  # fed() registered the sample last
         quantile = 0.5 if call.name == "median" else float(call.args[1].value) / 100.0  # type: ignore[attr-defined]
         method = call.keyword("method")
         name = method.value if isinstance(method, Literal) else DEFAULT_PERCENTILE_METHOD
-        partials.quantiles.append(Quantile(value, rows, quantile, PERCENTILE_METHODS[str(name)]))
+        partials.quantiles.append(Quantile(value, rows, quantile, PERCENTILE_METHODS[str(name)], counted))
         return pl.lit(None, dtype=pl.Float64)
 
     def fed(self, call: Call) -> tuple[pl.Expr, pl.Expr]:
