@@ -30,11 +30,12 @@ def group_count_queries(plan: Plan, records: dict[str, pl.LazyFrame]) -> dict[st
         breakdowns = list(dict.fromkeys(query.dims for query in dp.queries if query.dims))
         if not breakdowns:
             continue
+        # A grouping per breakdown, not n_unique: that holds every value (1 GB for two text columns at 30M records,
+        # against 0.18 GB).
         counts = [
-            (pl.col(dims[0]) if len(dims) == 1 else pl.struct([pl.col(d) for d in dims])).n_unique().alias(str(i))
-            for i, dims in enumerate(breakdowns)
+            records[name].group_by(list(dims)).len().select(pl.len().alias(str(i))) for i, dims in enumerate(breakdowns)
         ]
-        queries[f"groups:{name}"] = records[name].select(counts)
+        queries[f"groups:{name}"] = pl.concat(counts, how="horizontal")
     return queries
 
 
