@@ -44,8 +44,8 @@ def test_a_series_plan_runs_the_same_every_time(session):
 
 
 def test_the_in_memory_and_the_streaming_engine_give_the_same_results(session, monkeypatch):
-    """Small exports run on Polars' in-memory engine, big ones streaming (data.sources.polars_engine): the sample,
-    a series with a breakdown, is the same to the last digit either way."""
+    """Small exports run on Polars' in-memory engine, big ones streaming, and the biggest without shared subplans
+    (data.sources.query_options): the sample, a series with a breakdown, is the same to the last digit each way."""
     from civic_kpi.data import sources
 
     plan = session.plan("2026-Q3", every="month", by=[["priority"], ["channel"]])
@@ -54,6 +54,10 @@ def test_the_in_memory_and_the_streaming_engine_give_the_same_results(session, m
     in_memory = _values(execute(plan))
     monkeypatch.setattr(sources, "IN_MEMORY_ROWS", 0)
     assert sources.polars_engine((f, "csv") for f in files) == "auto"
+    assert _values(execute(plan)) == in_memory
+    # Past SHARED_ROWS, queries stop sharing the subplans they have in common (memory over time).
+    monkeypatch.setattr(sources, "SHARED_ROWS", 0)
+    assert not sources.query_options((f, "csv") for f in files)[1].comm_subplan_elim
     assert _values(execute(plan)) == in_memory
 
 

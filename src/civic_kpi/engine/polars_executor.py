@@ -34,7 +34,7 @@ from civic_kpi.data.sources import (
     load_reference,
     nonfinite_note,
     nonfinite_query,
-    polars_engine,
+    query_options,
     row_count_query,
     scan_dataset,
 )
@@ -748,11 +748,7 @@ def collect(
     import polars as pl
 
     try:
-        engine = polars_engine((path, scan.dataset.file_format) for scan in scans for path in scan.files)
-        # Streaming, a subplan that several queries share is not shared: Polars would cache it, holding every record
-        # it gives (the group limit's two columns: 1.2 GB at 30M records, against 0.2 GB each query reading its own).
-        # A dataset that is better read once says so with an explicit cache (PolarsExecutor.frame).
-        flags = pl.QueryOptFlags(comm_subplan_elim=engine == "in-memory")
+        engine, flags = query_options((path, scan.dataset.file_format) for scan in scans for path in scan.files)
         found = pl.collect_all(list(queries.values()), engine=engine, optimizations=flags)
         return dict(zip(queries, found, strict=True))
     except (pl.exceptions.PolarsError, OSError) as exc:  # OSError: a truncated gzip, a file gone mid-run
