@@ -40,6 +40,7 @@ from civic_kpi.data.sources import (
 )
 from civic_kpi.data.values import flags_of, unknown_codes_note, unknown_codes_query
 from civic_kpi.engine import percentiles as percentiles_module
+from civic_kpi.engine import snapshots
 from civic_kpi.engine.group_limit import group_count_queries, refuse_too_many_groups
 from civic_kpi.engine.percentiles import BUCKET, COUNT, VALUE, bucket, histogram, percentiles
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query
@@ -223,7 +224,8 @@ class PolarsExecutor:
             # Percentiles in two passes read the records twice: Parquet is cheap to read again; a CSV is parsed once
             # and held for all queries anyway, and a series in parts holds a part at a time.
             two_pass = percentiles_module.ENABLED and dp.dataset.file_format == "parquet" and not dp.in_parts
-            direct, rollups = arrange(plan, dp, group_counts.get(name, {}), percentiles=two_pass)
+            reduce = snapshots.reducible(plan, dp, records.collect_schema())
+            direct, rollups = arrange(plan, dp, group_counts.get(name, {}), two_pass, reduce)
             for query in direct:
                 if query.keyed:
                     keyed[query.key] = (query, self._keyed_frame(plan, dp, query, records), None)
@@ -234,7 +236,10 @@ class PolarsExecutor:
                     keyed[rollup.fine.key] = (rollup.fine, self._keyed_frame(plan, dp, rollup.fine, records), rollup)
                 else:
                     rolled = self.rollup_exprs(plan, dp, rollup)
-                    fine = records.group_by(list(rollup.fine.dims)).agg(rolled.partial).cache()
+                    base = records
+                    if rollup.reduced:
+                        base = snapshots.reduced(records, plan, dp, rollup.fine, rolled.partial)
+                    fine = base.group_by(list(rollup.fine.dims)).agg(rolled.partial).cache()
                     queries |= {m.key: rolled_up(fine, m.dims, rolled.finals[m.key]) for m in rollup.members}
             answered += direct + [member for rollup in rollups for member in rollup.members]
             queries[f"rows:{name}"] = row_count_query(replace(self.scans[name], frame=frames[name]))
@@ -397,16 +402,17 @@ class PolarsExecutor:
         `partials`, over the partial totals they collect (engine/rollup.py)."""
         import polars as pl
 
-        def total(count: pl.Expr) -> pl.Expr:
-            return count if partials is None else partials.total(count)
+        def count(rows: pl.Expr | None) -> pl.Expr:
+            if partials is not None:
+                return partials.count(rows)
+            return pl.len() if rows is None else rows.sum()
 
         parts = self.kpi_exprs(plan, dp, kpi, period, partials)
         exprs: list[pl.Expr] = []
         if parts.elapsed is not None:
-            exprs.append(total(both(parts.mask, ~parts.elapsed).sum()).cast(pl.Int64).alias(prefix + "excluded"))
-        rows = pl.len() if parts.seen is None else parts.seen.sum()
-        if parts.existing is not None:
-            rows = both(parts.where, parts.existing).sum()  # records that existed by then
+            exprs.append(count(both(parts.mask, ~parts.elapsed)).cast(pl.Int64).alias(prefix + "excluded"))
+        # a snapshot: the records that existed by then
+        rows = parts.seen if parts.existing is None else both(parts.where, parts.existing)
         compiled = parts.compiled
         if kpi.is_ratio:
             exprs.append(compiled["numerator"].expr.cast(pl.Float64).alias(prefix + "numerator"))
@@ -415,12 +421,12 @@ class PolarsExecutor:
         else:
             exprs.append(compiled["value"].expr.cast(pl.Float64).alias(prefix + "value"))
             samples = compiled["value"].samples
-        sample = samples[0] if samples else total(pl.len() if parts.seen is None else parts.seen.sum())
+        sample = samples[0] if samples else count(parts.seen)
         exprs.append(sample.cast(pl.Int64).alias(prefix + "sample"))
         invalid = [flag for compiled_formula in compiled.values() for flag in compiled_formula.invalid]
         if invalid:
             exprs.append(pl.max_horizontal(invalid).cast(pl.Int64).alias(prefix + "invalid"))
-        exprs.append(total(rows).cast(pl.Int64).alias(prefix + "rows"))
+        exprs.append(count(rows).cast(pl.Int64).alias(prefix + "rows"))
         return exprs
 
     def rollup_exprs(self, plan: Plan, dp: DatasetPlan, rollup: Rollup) -> RolledExprs:
@@ -433,7 +439,7 @@ class PolarsExecutor:
         for j, kpi in enumerate(rollup.fine.kpis):
             for period in periods:
                 label = "" if period is None else period.label
-                parts = Partials(f"~{j}|{label}|")
+                parts = Partials(f"~{j}|{label}|", snapshots.WEIGHT if rollup.reduced else None)
                 by_kpi.setdefault(kpi.id, []).extend(self.aggregations(plan, dp, kpi, f"|{label}|", period, parts))
                 partial |= parts.columns
                 if parts.quantiles:  # only a series' percentile splits (rollup.arrange): one period, one percentile

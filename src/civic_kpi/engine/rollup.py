@@ -33,16 +33,22 @@ class Rollup:
 
     fine: Query  # the grouping of the records: its KPIs are those of the members, its dims the finest breakdown
     members: tuple[Query, ...]  # the plan's queries (only their KPIs that split), each rolled up from `fine`
+    reduced: bool = False  # snapshot KPIs grouped over their reduced records (engine/snapshots.py)
 
 
 def arrange(
-    plan: Plan, dp: DatasetPlan, group_counts: Mapping[Dims, int], percentiles: bool = False
+    plan: Plan,
+    dp: DatasetPlan,
+    group_counts: Mapping[Dims, int],
+    percentiles: bool = False,
+    snapshots: frozenset[str] = frozenset(),
 ) -> tuple[list[Query], list[Rollup]]:
     """The dataset's queries as the executor runs them: those computed from the records, and the rollups.
 
     `group_counts`: the distinct groups of each breakdown (the group limit's count); a breakdown not counted is
     never rolled up. `percentiles`: a series' KPI that is one percentile joins its rollup too, its value computed
-    by engine/percentiles.py (the executor says where that pays)."""
+    by engine/percentiles.py (the executor says where that pays). `snapshots`: KPIs rolled up from their reduced
+    records, apart from the others (engine/snapshots.py)."""
 
     def split(query: Query) -> set[str]:
         keyed = percentiles and query.keyed
@@ -60,6 +66,14 @@ def arrange(
     windows = dict.fromkeys(query.window for query in dp.queries)
     for window in windows:
         queries = [query for query in dp.queries if query.window == window]
+        reduced = [replace(q, key=f"{q.key}~s", kpis=tuple(k for k in q.kpis if k.id in snapshots)) for q in queries]
+        reduced = [m for m in reduced if m.kpis]
+        if reduced and prod(group_counts.get(m.dims, ROLLUP_GROUPS + 1) for m in reduced if m.dims) <= ROLLUP_GROUPS:
+            rollups.append(Rollup(_fine(dp, len(rollups), reduced, queries[0]), tuple(reduced), reduced=True))
+            queries = [replace(q, kpis=tuple(k for k in q.kpis if k.id not in snapshots)) for q in queries]
+            queries = [q for q in queries if q.kpis]
+            if not queries:
+                continue
         # Renamed: the KPIs of the query that do not split are still computed under its own key.
         members = [replace(q, key=f"{q.key}~", kpis=tuple(k for k in q.kpis if k.id in split(q))) for q in queries]
         members = [m for m in members if m.kpis]
@@ -70,12 +84,16 @@ def arrange(
             groups = [[m] for m in members if any(two_passes(k.id) for k in m.kpis)]
         rolled = {m.key for group in groups for m in group}
         for group in groups:
-            kpis = tuple({k.id: k for m in group for k in m.kpis}.values())
-            fine_dims = tuple(dict.fromkeys(d for m in group for d in m.dims))
-            fine = Query(f"{dp.name}~{len(rollups)}", dp.name, fine_dims, kpis, queries[0].periods, window)
-            rollups.append(Rollup(fine, tuple(group)))
+            rollups.append(Rollup(_fine(dp, len(rollups), group, queries[0]), tuple(group)))
         for query in queries:
             rest = tuple(k for k in query.kpis if k.id not in split(query)) if f"{query.key}~" in rolled else query.kpis
             if rest:
                 direct.append(replace(query, kpis=rest))
     return direct, rollups
+
+
+def _fine(dp: DatasetPlan, number: int, group: list[Query], first: Query) -> Query:
+    """The grouping a rollup's members are put together from: their KPIs by their finest breakdown."""
+    kpis = tuple({k.id: k for m in group for k in m.kpis}.values())
+    dims = tuple(dict.fromkeys(d for m in group for d in m.dims))
+    return Query(f"{dp.name}~{number}", dp.name, dims, kpis, first.periods, first.window)

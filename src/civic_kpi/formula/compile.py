@@ -92,10 +92,22 @@ class Partials:
     samples and invalid counts) aggregate a frame of partial totals instead of the records: a breakdown's rows, and
     the overall row, are rolled up from one grouping of the records instead of each grouping them again."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, weight: str | None = None) -> None:
+        """`weight`: the column of a frame whose rows stand for that many records each (a snapshot's reduced
+        records, engine/snapshots.py); its counts are sums of the weights."""
         self.prefix = prefix
+        self.weight = weight
         self.columns: dict[str, pl.Expr] = {}  # name -> aggregate over the records of a fine group
         self.quantiles: list[Quantile] = []  # percentiles the executor computes (the formula's value: a placeholder)
+
+    def count(self, rows: pl.Expr | None) -> pl.Expr:
+        """Register the count of the records where `rows` holds (None: all); the expression of their total."""
+        import polars as pl
+
+        if self.weight is None:
+            return self.total(pl.len() if rows is None else rows.sum())
+        weights = pl.col(self.weight)
+        return self.total(weights.sum() if rows is None else weights.filter(rows).sum())
 
     def total(self, aggregate: pl.Expr, how: str = "sum") -> pl.Expr:
         """Register a partial aggregate; the expression that combines the partials (sum of counts, min of mins)."""
@@ -295,9 +307,7 @@ class _Compiler:
     def sampled(self, rows: pl.Expr | None, value: pl.Expr | None = None) -> pl.Expr:
         import polars as pl
 
-        count = pl.len() if rows is None else rows.sum()
-        if self._partials is not None:
-            count = self._partials.total(count)
+        count = (pl.len() if rows is None else rows.sum()) if self._partials is None else self._partials.count(rows)
         self.samples.append(count)
         self.feeds.append(pl.lit(True) if rows is None else rows)
         self.inputs.append(value)
@@ -329,8 +339,7 @@ class _Compiler:
             # it so the output can say how many records were left out and why. (A filter, not a when/then to
             # null: that would compute the duration once more for every aggregate of it.)
             negative = both(rows, (value < 0).fill_null(False))
-            count = negative.sum()
-            self.invalid.append(count if self._partials is None else self._partials.total(count))
+            self.invalid.append(negative.sum() if self._partials is None else self._partials.count(negative))
             self.negative.append(negative)
             rows = both(rows, (value >= 0).fill_null(False))
         else:
