@@ -15,6 +15,9 @@ compared over time. Contenders, all computing the five 311 KPIs by month x prior
 - civic-kpi-report: `civic-kpi report --every month` over the same months, the HTML dashboard built from that
   series (its charts, tables and CSV downloads), as a ratio to the compute run (issue 13's target: at most 1.2x).
 
+And the start-up: `civic-kpi compute` on the bundled sample and `civic-kpi --help`, against a Python process that
+only imports Polars.
+
     python bench/run.py                          # 1M and 10M rows, Parquet and CSV, 5 runs each
     python bench/run.py --sizes 1m,10m,30m --readme   # what docs/explanation/performance.md shows (CSV up to 10M rows)
     python bench/run.py --sizes 1m --repeat 1    # a quick check that everything agrees
@@ -196,6 +199,28 @@ def bench_one(
     return timings, problems
 
 
+def start_up(repeat: int) -> list[Timing]:
+    """The bundled sample's `civic-kpi compute` and `civic-kpi --help` against a process that only imports Polars
+    (issue 15's targets: at most 3x, and under 0.3 s), each a fresh process."""
+    root = HERE.parent
+    commands = {
+        "polars-import": [sys.executable, "-c", "import polars"],
+        "civic-kpi-sample": [*_civic_kpi(), "compute", "-c", str(root / "kpi_definitions.yaml"), "-q"],
+        "civic-kpi-help": [*_civic_kpi(), "--help"],
+    }
+    timings = []
+    for name, command in commands.items():
+        measure(command)  # warm-up: the file cache
+        timing = Timing(name, "start-up", 0, "-")
+        for _ in range(repeat):
+            elapsed, rss = measure(command)
+            timing.runs.append(elapsed)
+            timing.rss_mb.append(rss)
+        print(f"  start-up {name:16} median {timing.median:6.2f} s  peak RSS {max(timing.rss_mb):7,.0f} MB", flush=True)
+        timings.append(timing)
+    return timings
+
+
 def machine() -> dict[str, object]:
     memory = 0
     with contextlib.suppress(ValueError, OSError):
@@ -229,16 +254,20 @@ def report(timings: list[Timing]) -> str:
     ]
     for (_, fmt), group in _grouped(timings).items():
         ours = next((t for t in group if t.contender == "civic-kpi"), None)
+        polars_import = next((t for t in group if t.contender == "polars-import"), None)
         for t in group:
             ratio = ""
-            if ours and t.contender == "civic-kpi-full":
+            if polars_import and t is not polars_import:
+                ratio = f"({t.median / polars_import.median:.2f}× importing Polars)"
+            elif ours and t.contender == "civic-kpi-full":
                 ratio = f"(15 KPIs: {t.median / ours.median:.2f}× the 5-KPI time)"
             elif ours and t.contender == "civic-kpi-report":
                 ratio = f"(the dashboard: {t.median / ours.median:.2f}× the compute run)"
             elif ours and t is not ours:
                 ratio = f"{ours.median / t.median:.2f}×"
+            rows = "the sample" if t.size == "start-up" else f"{t.rows:,}"
             lines.append(
-                f"| {t.rows:,} | {fmt} | {t.contender} | {t.median:.2f} | {min(t.runs):.2f}–{max(t.runs):.2f} "
+                f"| {rows} | {fmt} | {t.contender} | {t.median:.2f} | {min(t.runs):.2f}–{max(t.runs):.2f} "
                 f"| {max(t.rss_mb):,.0f} | {ratio} |"
             )
     return "\n".join(lines)
@@ -275,6 +304,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=HERE / "data", help="where exports are generated (not committed)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
     parser.add_argument("--no-full", action="store_true", help="skip the 15-KPI civic-kpi run")
+    parser.add_argument("--no-startup", action="store_true", help="skip the start-up runs (the bundled sample, --help)")
     parser.add_argument("--only", help="comma-separated contenders beside civic-kpi, e.g. civic-kpi-report,duckdb")
     parser.add_argument("--readme", action="store_true", help="put the table and the machine into the performance page")
     parser.add_argument(
@@ -300,6 +330,8 @@ def main() -> None:
             found, disagreements = bench_one(size, fmt, args.data, args.repeat, not args.no_full, only)
             timings += found
             problems += disagreements
+    if not args.no_startup:
+        timings += start_up(args.repeat)
     table = report(timings)
     print("\n" + table)
     args.out.parent.mkdir(parents=True, exist_ok=True)

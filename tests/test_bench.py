@@ -35,6 +35,9 @@ def test_benchmark_contenders_agree_on_a_small_export(tmp_path) -> None:
     contenders = {(r["contender"], r["fmt"]) for r in doc["results"]}
     assert {("civic-kpi", "parquet"), ("polars", "csv"), ("duckdb", "csv"), ("polars-strptime", "csv")} <= contenders
     assert "agree on" in done.stdout  # the count of compared values is printed, not just silence
+    # The start-up rows: the bundled sample and --help, each as a ratio to a process that only imports Polars.
+    assert {("polars-import", "-"), ("civic-kpi-sample", "-"), ("civic-kpi-help", "-")} <= contenders
+    assert "× importing Polars" in done.stdout
 
 
 def test_generator_is_deterministic(tmp_path) -> None:
