@@ -190,3 +190,21 @@ def test_a_stand_in_compares_with_every_bound_as_its_value_does():
                     before = frame.select(compare(pl.col(column), bound))[column]
                     after = stood.select(compare(pl.col(column), bound))[column]
                     assert before.to_list() == after.to_list(), (column, moment, compare)
+
+
+def test_the_samples_snapshots_in_a_series_are_reduced_where_their_formulas_allow(monkeypatch):
+    """The bundled catalog's overdue-open count is computed from reduced records; the records backlog measures each
+    request's age (days_between), so it is aggregated per period. Every result and note is the same either way."""
+    from civic_kpi.engine.polars_executor import PolarsExecutor
+    from tests.conftest import CATALOG
+
+    session = civic_kpi.open(CATALOG)
+    plan = session.plan("2026-Q3", every="month")
+    found = set()
+    for dp in plan.datasets.values():
+        schema = PolarsExecutor(plan.request).frame(dp, plan).collect_schema()
+        found |= snapshots.reducible(plan, dp, schema)
+    assert found == {"sla_overdue_open"}
+    reduced = _everything(execute(plan))
+    monkeypatch.setattr(snapshots, "REDUCE_FROM_PERIODS", 10**6)
+    assert _everything(execute(plan)) == reduced

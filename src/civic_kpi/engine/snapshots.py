@@ -149,13 +149,13 @@ class StandIn:
 
         _, per_day = self._ticks()
         points = self._points()
-        midnights = [p for p in points if p % per_day == 0]
+        midnights = {p for p in points if p % per_day == 0}
         inside = [p for p in points if p % per_day]
         first, last = points[0] // per_day - 1, points[-1] // per_day + 1
         halves = []  # per day from `first` to `last`: the code of its midnight, and of any later moment of it
         before = 0
         for day in range(first, last + 1):
-            on = int(day * per_day in set(midnights))
+            on = int(day * per_day in midnights)
             halves += [2 * before + on, 2 * (before + on)]
             before += on
         value = pl.col(self.column).cast(pl.Int64)
@@ -176,7 +176,7 @@ class StandIn:
         points = self._points()
         if self.is_date:  # a day on the bound, or the day after the bound below the gap
             days = [p // per_day for p in points]
-            table = [days[0] - 1] + [d for j, p in enumerate(points) for d in (p // per_day, days[j] + 1)]
+            table = [days[0] - 1] + [d for day in days for d in (day, day + 1)]
         else:  # the bound, or a tick after the bound below the gap
             table = [points[0] - 1] + [t for p in points for t in (p, p + 1)]
         stand_ins = pl.lit(pl.Series(table, dtype=pl.Int64)).gather(pl.col(self.column))
