@@ -111,7 +111,7 @@ def test_a_snapshot_series_from_reduced_records_equals_duckdb_at_every_bound(tmp
     dp = plan.datasets["requests"]
     stamp = pl.Datetime("us")
     schema = {"id": pl.Int64, "priority": pl.String, "state": pl.String, "opened": stamp, "closed": stamp, "due": stamp}
-    reduce = snapshots.reducible(plan, dp, schema)
+    reduce = snapshots.reducible(plan, dp, pl.LazyFrame(schema=schema))
     assert reduce == {"overdue_open", "share_open", "newest_id"}
     _, rollups = rollup.arrange(plan, dp, {("priority",): 3}, snapshots=reduce)
     assert [r.reduced for r in rollups] == [True]
@@ -202,8 +202,7 @@ def test_the_samples_snapshots_in_a_series_are_reduced_where_their_formulas_allo
     plan = session.plan("2026-Q3", every="month")
     found = set()
     for dp in plan.datasets.values():
-        schema = PolarsExecutor(plan.request).frame(dp, plan).collect_schema()
-        found |= snapshots.reducible(plan, dp, schema)
+        found |= snapshots.reducible(plan, dp, PolarsExecutor(plan.request).frame(dp, plan))
     assert found == {"sla_overdue_open"}
     reduced = _everything(execute(plan))
     monkeypatch.setattr(snapshots, "REDUCE_FROM_PERIODS", 10**6)

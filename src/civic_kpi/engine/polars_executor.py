@@ -60,6 +60,7 @@ from civic_kpi.formula import (
     cadence_note,
     compile_formula,
     compile_row,
+    count_rows,
     instant_column,
     instant_columns,
     moment_literal,
@@ -224,7 +225,7 @@ class PolarsExecutor:
             # Percentiles in two passes read the records twice: Parquet is cheap to read again; a CSV is parsed once
             # and held for all queries anyway, and a series in parts holds a part at a time.
             two_pass = percentiles_module.ENABLED and dp.dataset.file_format == "parquet" and not dp.in_parts
-            reduce = snapshots.reducible(plan, dp, records.collect_schema())
+            reduce = snapshots.reducible(plan, dp, records)
             direct, rollups = arrange(plan, dp, group_counts.get(name, {}), two_pass, reduce)
             for query in direct:
                 if query.keyed:
@@ -402,15 +403,11 @@ class PolarsExecutor:
         `partials`, over the partial totals they collect (engine/rollup.py)."""
         import polars as pl
 
-        def count(rows: pl.Expr | None) -> pl.Expr:
-            if partials is not None:
-                return partials.count(rows)
-            return pl.len() if rows is None else rows.sum()
-
         parts = self.kpi_exprs(plan, dp, kpi, period, partials)
         exprs: list[pl.Expr] = []
         if parts.elapsed is not None:
-            exprs.append(count(both(parts.mask, ~parts.elapsed)).cast(pl.Int64).alias(prefix + "excluded"))
+            excluded = count_rows(both(parts.mask, ~parts.elapsed), partials)
+            exprs.append(excluded.cast(pl.Int64).alias(prefix + "excluded"))
         # a snapshot: the records that existed by then
         rows = parts.seen if parts.existing is None else both(parts.where, parts.existing)
         compiled = parts.compiled
@@ -421,12 +418,12 @@ class PolarsExecutor:
         else:
             exprs.append(compiled["value"].expr.cast(pl.Float64).alias(prefix + "value"))
             samples = compiled["value"].samples
-        sample = samples[0] if samples else count(parts.seen)
+        sample = samples[0] if samples else count_rows(parts.seen, partials)
         exprs.append(sample.cast(pl.Int64).alias(prefix + "sample"))
         invalid = [flag for compiled_formula in compiled.values() for flag in compiled_formula.invalid]
         if invalid:
             exprs.append(pl.max_horizontal(invalid).cast(pl.Int64).alias(prefix + "invalid"))
-        exprs.append(count(rows).cast(pl.Int64).alias(prefix + "rows"))
+        exprs.append(count_rows(rows, partials).cast(pl.Int64).alias(prefix + "rows"))
         return exprs
 
     def rollup_exprs(self, plan: Plan, dp: DatasetPlan, rollup: Rollup) -> RolledExprs:

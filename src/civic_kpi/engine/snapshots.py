@@ -57,16 +57,16 @@ def bounded_columns(formulas: Iterable[Formula]) -> tuple[set[str], set[str]]:
     return bounded - other, other
 
 
-def reducible(plan: Plan, dp: DatasetPlan, schema: Mapping[str, pl.DataType]) -> frozenset[str]:
-    """The snapshot KPIs of a dataset's masked queries that are computed from reduced records."""
+def reducible(plan: Plan, dp: DatasetPlan, records: pl.LazyFrame) -> frozenset[str]:
+    """The snapshot KPIs of a dataset's masked queries that are computed from reduced records (the records' types
+    are only looked up when there are such KPIs: most runs have none)."""
     if len(plan.needed) < REDUCE_FROM_PERIODS:
         return frozenset()
-    found = set()
-    for query in dp.queries:
-        for kpi in query.kpis:
-            if not query.keyed and kpi.window.snapshot and _fits(plan, dp, kpi, schema):
-                found.add(kpi.id)
-    return frozenset(found)
+    snapshots = {kpi.id: kpi for query in dp.queries if not query.keyed for kpi in query.kpis if kpi.window.snapshot}
+    if not snapshots:
+        return frozenset()
+    schema = records.collect_schema()
+    return frozenset(kpi_id for kpi_id, kpi in snapshots.items() if _fits(plan, dp, kpi, schema))
 
 
 def _fits(plan: Plan, dp: DatasetPlan, kpi: KPI, schema: Mapping[str, pl.DataType]) -> bool:
@@ -95,7 +95,7 @@ def _stands_in(dtype: pl.DataType | None) -> bool:
     import polars as pl
 
     if isinstance(dtype, pl.Datetime):
-        return dtype.time_zone is None and dtype.time_unit in _PER_US
+        return dtype.time_zone is None and dtype.time_unit == "us"
     return dtype == pl.Date
 
 
@@ -111,10 +111,9 @@ def bounds_of(moments: Iterable[datetime]) -> list[datetime]:
     return sorted(found | {datetime.combine(moment.date(), time()) for moment in found})
 
 
+# Stand-ins are made for µs timestamps and dates (a date read as its midnight, in µs). Not ns: Polars compares an ns
+# column with a bound (a µs literal) at µs precision; not ms: a bound, the moment, may fall inside a millisecond.
 _DAY_US = 86_400_000_000
-# Ticks per microsecond of the units a stand-in is made for. Not ns: Polars compares an ns column with a bound (a µs
-# literal) at µs precision; not ms: a bound, the moment, may fall inside a millisecond.
-_PER_US = {"us": 1}
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -135,19 +134,14 @@ class StandIn:
 
         return self.dtype == pl.Date
 
-    def _ticks(self) -> tuple[int, int]:
-        """The column's ticks per microsecond and per day (a Date is read as its midnight, in microseconds)."""
-        per_us = 1 if self.is_date else _PER_US[self.dtype.time_unit]  # type: ignore[attr-defined]
-        return per_us, _DAY_US * per_us
-
     def _points(self) -> list[int]:
-        per_us, _ = self._ticks()
-        return sorted({(m - _EPOCH) // timedelta(microseconds=1) * per_us for m in self.moments})
+        """The bounds in µs since the epoch, in order."""
+        return sorted({(m - _EPOCH) // timedelta(microseconds=1) for m in self.moments})
 
     def code(self) -> pl.Expr:
         import polars as pl
 
-        _, per_day = self._ticks()
+        per_day = _DAY_US
         points = self._points()
         midnights = {p for p in points if p % per_day == 0}
         inside = [p for p in points if p % per_day]
@@ -172,7 +166,7 @@ class StandIn:
         """Over a column of codes: the stand-ins."""
         import polars as pl
 
-        _, per_day = self._ticks()
+        per_day = _DAY_US
         points = self._points()
         if self.is_date:  # a day on the bound, or the day after the bound below the gap
             days = [p // per_day for p in points]

@@ -19,6 +19,7 @@ from civic_kpi.formula.compile import (
     cadence_inputs,
     compile_formula,
     compile_row,
+    count_rows,
     splits,
     with_derived,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "cadence_note",
     "compile_formula",
     "compile_row",
+    "count_rows",
     "instant_column",
     "instant_columns",
     "kind_of",

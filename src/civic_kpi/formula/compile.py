@@ -120,6 +120,15 @@ class Partials:
         return column.sum() if how == "sum" else column.min() if how == "min" else column.max()
 
 
+def count_rows(rows: pl.Expr | None, partials: Partials | None = None) -> pl.Expr:
+    """How many records `rows` holds for (None: all), as an aggregate; given `partials`, the total of its parts."""
+    import polars as pl
+
+    if partials is not None:
+        return partials.count(rows)
+    return pl.len() if rows is None else rows.sum()
+
+
 def compile_formula(formula: Formula, ctx: Context, partials: Partials | None = None) -> Compiled:
     """Turn a parsed formula into one Polars aggregate expression for the period in `ctx` (given `partials`, over
     the partial totals it collects; the formula must split, see `splits`)."""
@@ -307,7 +316,7 @@ class _Compiler:
     def sampled(self, rows: pl.Expr | None, value: pl.Expr | None = None) -> pl.Expr:
         import polars as pl
 
-        count = (pl.len() if rows is None else rows.sum()) if self._partials is None else self._partials.count(rows)
+        count = count_rows(rows, self._partials)
         self.samples.append(count)
         self.feeds.append(pl.lit(True) if rows is None else rows)
         self.inputs.append(value)
@@ -339,7 +348,7 @@ class _Compiler:
             # it so the output can say how many records were left out and why. (A filter, not a when/then to
             # null: that would compute the duration once more for every aggregate of it.)
             negative = both(rows, (value < 0).fill_null(False))
-            self.invalid.append(negative.sum() if self._partials is None else self._partials.count(negative))
+            self.invalid.append(count_rows(negative, self._partials))
             self.negative.append(negative)
             rows = both(rows, (value >= 0).fill_null(False))
         else:
