@@ -54,7 +54,8 @@ class Session:
     `catalog` is a path (read at the first method that needs it, then reused) or a catalog already loaded.
     `data_dir` (default: the catalog's data_dir) is where dataset paths start. `as_of` (a datetime, or text such as
     "2026-11-15 08:00") is the moment the results describe; left out, compute, review and scorecard take the
-    newest record of the data and check takes the current time.
+    newest record of the data and check takes the current time. `engine` runs the aggregations of compute, review,
+    scorecard and report on Polars ("polars", the default) or as SQL on DuckDB ("duckdb").
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class Session:
         catalog: LoadedCatalog | str | Path,
         data_dir: str | Path | None = None,
         as_of: datetime | str | None = None,
+        engine: str = "polars",
     ) -> None:
         # A path is read lazily because `inspect` and `presets` need no catalog and `validate` reports a broken
         # catalog's problems instead of raising them.
@@ -73,9 +75,11 @@ class Session:
             self.catalog_path = catalog.path
         self.data_dir = data_dir
         self.as_of = as_of
+        self.engine = engine
 
     def __repr__(self) -> str:
-        return f"Session(catalog={str(self.catalog_path)!r}, data_dir={self.data_dir!r}, as_of={self.as_of!r})"
+        engine = f", engine={self.engine!r}" if self.engine != "polars" else ""
+        return f"Session(catalog={str(self.catalog_path)!r}, data_dir={self.data_dir!r}, as_of={self.as_of!r}{engine})"
 
     @property
     def catalog(self) -> LoadedCatalog:
@@ -160,6 +164,7 @@ class Session:
             as_of=self.as_of,
             progress=progress,
             max_groups=MAX_GROUPS if max_groups is None else max_groups,
+            engine=self.engine,
         )
 
     def dashboard(
@@ -266,7 +271,7 @@ class Session:
 
     def _with_moment(self, as_of: Any) -> Session:
         """This session at another as-of moment, sharing the loaded catalog."""
-        return Session(self.catalog, data_dir=self.data_dir, as_of=as_of)
+        return Session(self.catalog, data_dir=self.data_dir, as_of=as_of, engine=self.engine)
 
     def _cards(self, run: ComputeRun, kpis: list[str] | None, domains: list[str] | None) -> list:
         """Each KPI's definition as the dashboard shows it, with the goal lines of the run's groups."""
@@ -325,7 +330,9 @@ class Session:
         (YYYY-MM, default: the latest complete month)."""
         from civic_kpi.programs.houston_review import review
 
-        return review(self.catalog, month=month, data_dir=self.data_dir, as_of=self.as_of, progress=progress)
+        return review(
+            self.catalog, month=month, data_dir=self.data_dir, as_of=self.as_of, progress=progress, engine=self.engine
+        )
 
     def scorecard(
         self,
@@ -347,6 +354,7 @@ class Session:
             data_dir=self.data_dir,
             as_of=self.as_of,
             progress=progress,
+            engine=self.engine,
         )
 
     def check(self, datasets: list[str] | None = None) -> CheckRun:

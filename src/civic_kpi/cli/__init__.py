@@ -64,6 +64,13 @@ class FailOn(StrEnum):
     fail = "fail"
 
 
+class Engine(StrEnum):
+    """engine/sql_executor.ENGINES: kept as literals so that --help does not import the engine."""
+
+    polars = "polars"
+    duckdb = "duckdb"
+
+
 def _err(text: str) -> None:
     sys.stderr.write(text.rstrip("\n") + "\n")
 
@@ -283,6 +290,13 @@ QuietOption = Annotated[
 ]
 # The default is engine.request.MAX_GROUPS, spelled out here so that --help needs no engine import (a test keeps
 # the two equal).
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        help="Where the aggregations run: polars (default) or duckdb (as SQL; pip install 'civic-kpi[duckdb]').",
+    ),
+]
 MaxGroupsOption = Annotated[
     int | None,
     typer.Option(
@@ -349,6 +363,7 @@ def compute(
     ] = False,
     max_groups: MaxGroupsOption = None,
     as_of: AsOfOption = None,
+    engine: EngineOption = Engine.polars,
     quiet: QuietOption = False,
 ) -> None:
     """Compute every KPI of the catalog for one period, or each period of a series, and judge it against its target.
@@ -359,6 +374,7 @@ def compute(
       civic-kpi compute --period 2026-Q3 --by priority --format json -o results.json
       civic-kpi compute --period FY2026 --every month --by priority --by channel -f csv -o fy2026.csv
       civic-kpi compute --domain "311 Customer Service" --fail-on fail
+      civic-kpi compute --every month --engine duckdb
     """
     from civic_kpi.report import render
 
@@ -367,7 +383,7 @@ def compute(
     streamed = output is not None and fmt in (OutputFormat.csv, OutputFormat.json)
     with _user_errors():
         with _progress(quiet, f"loading {catalog}") as progress:
-            session = Session(catalog, data_dir, as_of)
+            session = Session(catalog, data_dir, as_of, engine.value)
             run, results = (session.compute_stream if streamed else _with_rows(session.compute))(
                 period,
                 every=every.value if every else None,  # type: ignore[arg-type]  # Every's values are SERIES_KINDS
@@ -517,6 +533,7 @@ def review(
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
     as_of: AsOfOption = None,
+    engine: EngineOption = Engine.polars,
     quiet: QuietOption = False,
 ) -> None:
     """List what needs a performance review this month (Houston 311 policy 5.2): every group under a
@@ -532,7 +549,7 @@ def review(
 
     with _user_errors():
         with _progress(quiet, f"loading {catalog}") as progress:
-            run = Session(catalog, data_dir, as_of).review(month, progress=progress)
+            run = Session(catalog, data_dir, as_of, engine.value).review(month, progress=progress)
         summary = f"{len(run.items)} review findings for {run.month.label}"
         _emit(lambda f, **kw: render_review(run, f, **kw), fmt, output, summary, quiet, piped_columns=True)
 
@@ -550,6 +567,7 @@ def scorecard(
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
     as_of: AsOfOption = None,
+    engine: EngineOption = Engine.polars,
     quiet: QuietOption = False,
 ) -> None:
     """Print a fiscal-year scorecard the way Kansas City publishes its measures: last year's actual, this
@@ -564,7 +582,7 @@ def scorecard(
 
     with _user_errors():
         with _progress(quiet, f"loading {catalog}") as progress:
-            run = Session(catalog, data_dir, as_of).scorecard(
+            run = Session(catalog, data_dir, as_of, engine.value).scorecard(
                 fiscal_year, kpis=_split(kpi), domains=domain, progress=progress
             )
         summary = f"the {run.fiscal_year.label} scorecard"
@@ -606,6 +624,7 @@ def report(
     domain: Annotated[list[str] | None, typer.Option("--domain", help="Only KPIs of this domain.")] = None,
     max_groups: MaxGroupsOption = None,
     as_of: AsOfOption = None,
+    engine: EngineOption = Engine.polars,
     quiet: QuietOption = False,
 ) -> None:
     """Write the dashboard: one self-contained HTML page (no server, no internet needed) with a card per KPI, its
@@ -623,7 +642,7 @@ def report(
         prepare()  # the charts' set-up runs while compute reads the data
         drawn: list[PageCharts] = []  # drawn by other processes while the review and the scorecard are computed
         with _progress(quiet, f"loading {catalog}") as progress:
-            session = Session(catalog, data_dir, as_of)
+            session = Session(catalog, data_dir, as_of, engine.value)
             board = session.dashboard(
                 period,
                 every=every.value if every else None,  # type: ignore[arg-type]  # Every's values are SERIES_KINDS

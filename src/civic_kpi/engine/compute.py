@@ -52,6 +52,7 @@ def compute(
     progress: Callable[[str], None] | None = None,
     part_rows: int = PART_ROWS,
     max_groups: int = MAX_GROUPS,
+    engine: str = "polars",
 ) -> ComputeRun:
     """Compute the catalog's KPIs for one period (default: the latest complete month at the as-of moment).
 
@@ -66,7 +67,8 @@ def compute(
     (several breakdowns); None uses each KPI's catalog group_by. `progress`, if given, hears what is being read.
     A series over a dataset of more than twice `part_rows` records is computed about `part_rows` records at a time.
     A breakdown with more than `max_groups` distinct groups (default 10,000) is refused before any value is
-    computed: every group is a result row per KPI and period.
+    computed: every group is a result row per KPI and period. `engine` runs the aggregations on Polars (the
+    default) or as SQL on DuckDB ("duckdb", engine/sql_executor.py).
     Raises a CivicKpiError subclass for any user mistake.
     """
     run, results = compute_stream(
@@ -81,6 +83,7 @@ def compute(
         progress=progress,
         part_rows=part_rows,
         max_groups=max_groups,
+        engine=engine,
     )
     return run.model_copy(update={"results": list(results)})
 
@@ -98,6 +101,7 @@ def compute_stream(
     progress: Callable[[str], None] | None = None,
     part_rows: int = PART_ROWS,
     max_groups: int = MAX_GROUPS,
+    engine: str = "polars",
 ) -> tuple[ComputeRun, Iterator[KpiResult]]:
     """`compute`, for a file output: the run document without its rows (`results` is empty), and the rows, in the
     order `compute` lists them, each judged when asked for, so that a writer can write each and let it go. The
@@ -113,7 +117,7 @@ def compute_stream(
         as_of=as_of,
         max_groups=max_groups,
     )
-    plan, executor = plan_compute(request, progress, part_rows)
+    plan, executor = plan_compute(request, progress, part_rows, engine)
     return assemble_stream(plan, executor.execute(plan))
 
 
@@ -124,10 +128,15 @@ def execute(plan: Plan, progress: Callable[[str], None] | None = None) -> Comput
 
 
 def plan_compute(
-    request: Request, progress: Callable[[str], None] | None = None, part_rows: int = PART_ROWS
+    request: Request,
+    progress: Callable[[str], None] | None = None,
+    part_rows: int = PART_ROWS,
+    engine: str = "polars",
 ) -> tuple[Plan, PolarsExecutor]:
-    """The plan of a request, and the executor holding the datasets' scans it will run on."""
-    executor = PolarsExecutor(request, progress)
+    """The plan of a request, and the executor of `engine` holding the datasets' scans it will run on."""
+    from civic_kpi.engine.sql_executor import executor_class
+
+    executor = executor_class(engine)(request, progress)
     moment = request.as_of or fix_moment(request, executor)
     plan = build_plan(request, moment, executor.files(), executor.size, part_rows)
     return plan, executor

@@ -222,27 +222,7 @@ class PolarsExecutor:
         answered: list[Query] = []  # the queries whose rows hold values, as the executor runs them
         for name, dp in plan.datasets.items():
             records = known_records(frames[name])
-            # Percentiles in two passes read the records twice: Parquet is cheap to read again; a CSV is parsed once
-            # and held for all queries anyway, and a series in parts holds a part at a time.
-            two_pass = percentiles_module.ENABLED and dp.dataset.file_format == "parquet" and not dp.in_parts
-            reduce = snapshots.reducible(plan, dp, records)
-            direct, rollups = arrange(plan, dp, group_counts.get(name, {}), two_pass, reduce)
-            for query in direct:
-                if query.keyed:
-                    keyed[query.key] = (query, self._keyed_frame(plan, dp, query, records), None)
-                else:
-                    queries[query.key] = self.masked_query(plan, dp, query, records)
-            for rollup in rollups:
-                if rollup.fine.keyed:
-                    keyed[rollup.fine.key] = (rollup.fine, self._keyed_frame(plan, dp, rollup.fine, records), rollup)
-                else:
-                    rolled = self.rollup_exprs(plan, dp, rollup)
-                    base = records
-                    if rollup.reduced:
-                        base = snapshots.reduced(records, plan, dp, rollup.fine, rolled.partial)
-                    fine = base.group_by(list(rollup.fine.dims)).agg(rolled.partial).cache()
-                    queries |= {m.key: rolled_up(fine, m.dims, rolled.finals[m.key]) for m in rollup.members}
-            answered += direct + [member for rollup in rollups for member in rollup.members]
+            answered += self.aggregation_queries(plan, dp, records, group_counts.get(name, {}), queries, keyed)
             queries[f"rows:{name}"] = row_count_query(replace(self.scans[name], frame=frames[name]))
             queries[f"moment:{name}"] = after_moment_query(frames[name], dp.dataset, set(dp.columns), self.today)
             queries[f"span:{name}"] = newest_query(records, self.scans[name])
@@ -265,6 +245,7 @@ class PolarsExecutor:
             collected |= collect(part, scans, tz)
         if pending:
             second_passes(pending, collected, scans, tz)
+        collected |= self.answers(plan)
         values = Values()
         for query in answered:
             if query.keyed:
@@ -277,6 +258,44 @@ class PolarsExecutor:
             if kpi.from_kpis:
                 from_kpis(kpi, request.dims_of[kpi.id], plan.needed, values, request.formulas[kpi.id], self.ctx_values)
         return self._execution(plan, collected, values)
+
+    def aggregation_queries(
+        self,
+        plan: Plan,
+        dp: DatasetPlan,
+        records: pl.LazyFrame,
+        group_counts: dict[Dims, int],
+        queries: dict[str, pl.LazyFrame],
+        keyed: dict[str, tuple[Query, pl.LazyFrame, Rollup | None]],
+    ) -> list[Query]:
+        """Add the dataset's aggregations to `queries` (masked, and rollups) and `keyed` (a series' keyed queries);
+        return the queries whose rows hold values, as they will be collected. Another executor (a SQL one) answers
+        them its own way (see `answers`)."""
+        # Percentiles in two passes read the records twice: Parquet is cheap to read again; a CSV is parsed once
+        # and held for all queries anyway, and a series in parts holds a part at a time.
+        two_pass = percentiles_module.ENABLED and dp.dataset.file_format == "parquet" and not dp.in_parts
+        reduce = snapshots.reducible(plan, dp, records)
+        direct, rollups = arrange(plan, dp, group_counts, two_pass, reduce)
+        for query in direct:
+            if query.keyed:
+                keyed[query.key] = (query, self._keyed_frame(plan, dp, query, records), None)
+            else:
+                queries[query.key] = self.masked_query(plan, dp, query, records)
+        for rollup in rollups:
+            if rollup.fine.keyed:
+                keyed[rollup.fine.key] = (rollup.fine, self._keyed_frame(plan, dp, rollup.fine, records), rollup)
+            else:
+                rolled = self.rollup_exprs(plan, dp, rollup)
+                base = records
+                if rollup.reduced:
+                    base = snapshots.reduced(records, plan, dp, rollup.fine, rolled.partial)
+                fine = base.group_by(list(rollup.fine.dims)).agg(rolled.partial).cache()
+                queries |= {m.key: rolled_up(fine, m.dims, rolled.finals[m.key]) for m in rollup.members}
+        return direct + [member for rollup in rollups for member in rollup.members]
+
+    def answers(self, plan: Plan) -> dict[str, pl.DataFrame]:
+        """The rows of the queries `aggregation_queries` left to this executor (none: Polars collects them all)."""
+        return {}
 
     def check_groups(self, plan: Plan) -> dict[str, dict[Dims, int]]:
         """Refuse a breakdown with more groups than the request allows, before the aggregations run: a read of the

@@ -34,8 +34,10 @@ def review(
     data_dir: str | Path | None = None,
     as_of: datetime | str | None = None,
     progress: Callable[[str], None] | None = None,
+    engine: str = "polars",
 ) -> ReviewRun:
-    """The review list for one month (default: the latest complete month in the data); `progress` as in compute."""
+    """The review list for one month (default: the latest complete month in the data); `progress` and `engine` as
+    in compute."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     config = loaded.catalog.performance_review
     if config is None:
@@ -50,7 +52,16 @@ def review(
     period = _month(month, loaded)
     dims = [*config.by, *([config.owner] if config.owner and config.owner not in config.by else [])]
     rules = {rule.kpi: rule for rule in config.rules}
-    run = compute(loaded, period=period, by=dims, kpis=list(rules), data_dir=data_dir, as_of=as_of, progress=progress)
+    run = compute(
+        loaded,
+        period=period,
+        by=dims,
+        kpis=list(rules),
+        data_dir=data_dir,
+        as_of=as_of,
+        progress=progress,
+        engine=engine,
+    )
     items = []
     checked = set()
     for result in run.results:

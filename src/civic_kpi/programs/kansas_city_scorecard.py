@@ -70,16 +70,24 @@ def scorecard(
     data_dir: str | Path | None = None,
     as_of: Moment | datetime | str | None = None,
     progress: Callable[[str], None] | None = None,
+    engine: str = "polars",
 ) -> ScorecardRun:
     """The scorecard of one fiscal year (default: the latest one that has ended at `as_of`, which defaults to the
-    newest record); `as_of` and `progress` as in compute."""
+    newest record); `as_of`, `progress` and `engine` as in compute."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     chosen = select_kpis(loaded.catalog, kpis, domains)
     moment = _moment(loaded, fiscal_year, data_dir, as_of, chosen)
     year = _fiscal_year(fiscal_year, loaded, moment)
     next_label = year.shifted(12).label
     run = compute(
-        loaded, period=year, kpis=[k.id for k in chosen], data_dir=data_dir, by=[], as_of=moment, progress=progress
+        loaded,
+        period=year,
+        kpis=[k.id for k in chosen],
+        data_dir=data_dir,
+        by=[],
+        as_of=moment,
+        progress=progress,
+        engine=engine,
     )
     overall = {result.kpi_id: result for result in run.results if not result.group}
     rows = []

@@ -1,0 +1,288 @@
+"""The SQL executor: the plan's aggregations as SQL (formula/sql.py through SQLGlot), run by DuckDB.
+
+This first step keeps the data layer on Polars: each dataset's records are read, taken as known at the moment,
+given their deadlines, instants and derived columns exactly as the Polars executor does (PolarsExecutor.frame),
+and handed to DuckDB as an Arrow table named `records`. Every query of the plan then becomes one SQL statement per
+breakdown: a filtered aggregate per KPI and period (`COUNT(*) FILTER (WHERE ...)`, `QUANTILE_CONT(...)`), grouped
+by the breakdown's columns. A series' keyed queries run as masked ones over the same periods (each aggregate
+filtering its own period), which gives the same values. The notes, the row counts and the moment stay the Polars
+executor's. `sql_text` prints the statements in any dialect SQLGlot writes.
+
+Not yet: reading files or tables in the engine itself, deadlines through a calendar table, PostgreSQL and Spark
+(issue 16's next steps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from civic_kpi.engine.plan import DatasetPlan, Plan, Query
+from civic_kpi.engine.polars_executor import PERIOD_KEY, PolarsExecutor
+from civic_kpi.errors import Problem, UsageError
+from civic_kpi.formula import NO_PERIOD
+from civic_kpi.formula.sql import (
+    SqlContext,
+    SqlUnsupported,
+    both,
+    column,
+    compile_sql,
+    compile_sql_row,
+    count_where,
+    false_if_null,
+    literal,
+)
+from civic_kpi.time.periods import Period, period_index, period_number, to_date_start
+
+if TYPE_CHECKING:
+    import polars as pl
+    from sqlglot import exp
+
+    from civic_kpi.catalog.model import KPI
+    from civic_kpi.engine.request import Dims
+    from civic_kpi.engine.rollup import Rollup
+
+ENGINES = ("polars", "duckdb")
+RECORDS = "records"  # the table each statement reads: a dataset's records as the plan knows them
+
+
+def require_duckdb() -> Any:
+    """DuckDB and SQLGlot, or a UsageError naming what to install."""
+    try:
+        import duckdb
+        import sqlglot  # noqa: F401
+    except ImportError as error:
+        raise UsageError(
+            Problem(
+                f"--engine duckdb needs the {error.name} package, which is not installed",
+                hint="install it with: pip install 'civic-kpi[duckdb]'",
+            )
+        ) from None
+    return duckdb
+
+
+@dataclass(frozen=True)
+class _Pending:
+    dp: DatasetPlan
+    records: pl.LazyFrame
+    queries: tuple[Query, ...]
+
+
+class SqlExecutor(PolarsExecutor):
+    """Runs a plan's aggregations as SQL on DuckDB (the records prepared as PolarsExecutor prepares them)."""
+
+    engine = "duckdb"
+
+    def execute(self, plan: Plan) -> Any:
+        require_duckdb()
+        self._pending: list[_Pending] = []
+        return super().execute(plan)
+
+    def aggregation_queries(
+        self,
+        plan: Plan,
+        dp: DatasetPlan,
+        records: pl.LazyFrame,
+        group_counts: dict[Dims, int],
+        queries: dict[str, pl.LazyFrame],
+        keyed: dict[str, tuple[Query, pl.LazyFrame, Rollup | None]],
+    ) -> list[Query]:
+        self._pending.append(_Pending(dp, records, dp.queries))
+        return list(dp.queries)
+
+    def answers(self, plan: Plan) -> dict[str, pl.DataFrame]:
+        duckdb = require_duckdb()
+        found: dict[str, pl.DataFrame] = {}
+        for pending in self._pending:
+            if not pending.queries:
+                continue
+            statements = {query.key: self.statement(plan, pending.dp, query) for query in pending.queries}
+            keyed = {query.key for query in pending.queries if query.keyed}
+            table = pending.records.collect().to_arrow()
+            with duckdb.connect() as connection:
+                connection.register(RECORDS, table)
+                for key, statement in statements.items():
+                    try:
+                        result = connection.sql(statement.sql("duckdb")).pl()
+                    except duckdb.Error as error:
+                        message = str(error).splitlines()[0]
+                        raise UsageError(
+                            Problem(
+                                f"dataset {pending.dp.name}: DuckDB refused a query: {message}",
+                                hint="run it with --engine polars, and report the query as a bug",
+                            )
+                        ) from None
+                    # A keyed query's rows are filed the way the Polars executor files a series' parts.
+                    found[f"{key}@sql" if key in keyed else key] = result
+        return found
+
+    def statement(self, plan: Plan, dp: DatasetPlan, query: Query) -> exp.Select:
+        """One query as a SELECT over `records`: its breakdown's columns and every KPI's aggregates, named as the
+        Polars executor names them. Masked: one row per group, an aggregate per KPI and period, each filtering its
+        period's records (`0|2026-10|value`). Keyed (a series): one row per period and group, the period numbered
+        from the window column's date as the plan numbers the series (`0||value`, and `__period`)."""
+        from sqlglot import exp
+
+        keys: list[exp.Expression] = [column(dim) for dim in query.dims]
+        periods: tuple[Period | None, ...] = query.periods
+        if query.keyed:
+            periods = (None,)
+            keys.insert(0, self._period_key(plan, query))
+        columns: list[exp.Expression] = [
+            exp.alias_(key, PERIOD_KEY, quoted=True, copy=False) if index == 0 and query.keyed else key
+            for index, key in enumerate(keys)
+        ]
+        for index, kpi in enumerate(query.kpis):
+            for period in periods:
+                try:
+                    parts = self.kpi_sql(plan, dp, kpi, period)
+                except SqlUnsupported as error:
+                    raise UsageError(
+                        Problem(
+                            f"{error.what} is not supported on --engine {self.engine} yet",
+                            kpi=kpi.id,
+                            hint="run it with --engine polars",
+                        )
+                    ) from None
+                prefix = f"{index}|{'' if period is None else period.label}|"
+                columns += [exp.alias_(value, prefix + name, quoted=True, copy=False) for name, value in parts.items()]
+        select = exp.Select().select(*columns, copy=False).from_(exp.to_table(RECORDS, quoted=True), copy=False)
+        if query.keyed:
+            select = select.where(self._in_series(plan, dp, query), copy=False)
+        return select.group_by(*keys, copy=False) if keys else select
+
+    def _period_key(self, plan: Plan, query: Query) -> exp.Expression:
+        """The period a record falls in, numbered as time.periods.period_number numbers the periods asked for."""
+        from sqlglot import exp
+
+        assert query.window is not None and plan.request.every is not None
+        kind, fy = plan.request.every, plan.request.catalog.fiscal_year_start_month
+        value = column(query.window)
+        # period_number is plain arithmetic: on SQLGlot expressions it writes the same formula in SQL (its floor
+        # division becomes the dialect's integer division, the same for the positive numbers of months).
+        key: exp.Expression = period_number(kind, exp.Year(this=value), exp.Month(this=value), fy)
+        return key
+
+    def _in_series(self, plan: Plan, dp: DatasetPlan, query: Query) -> exp.Expression:
+        """The records of a keyed query's periods (polars_executor.in_periods): a range on the window column,
+        then the period keys asked for."""
+        from sqlglot import exp
+
+        assert query.window is not None and plan.request.every is not None
+        kind, fy = plan.request.every, plan.request.catalog.fiscal_year_start_month
+        date_only = dp.dataset.columns[query.window].type == "date"
+        first, last = min(query.periods, key=lambda p: p.start), max(query.periods, key=lambda p: p.end)
+        value = column(query.window)
+        keys = sorted({period_index(kind, period.start, fy) for period in query.periods})
+        return exp.and_(
+            exp.GTE(this=value, expression=literal(first.start if date_only else first.start_dt)),
+            exp.LT(this=value, expression=literal(last.end if date_only else last.end_dt)),
+            exp.In(this=self._period_key(plan, query), expressions=[literal(key) for key in keys]),
+            wrap=True,
+        )
+
+    def kpi_sql(self, plan: Plan, dp: DatasetPlan, kpi: KPI, period: Period | None) -> dict[str, exp.Expression]:
+        """One KPI in one period (None: per period of a keyed query's rows): the aggregates the Polars executor
+        computes (PolarsExecutor.kpi_exprs and aggregations), as SQL."""
+        from sqlglot import exp
+
+        formulas = plan.formulas(kpi.id)
+        dataset, fy = dp.dataset, plan.request.catalog.fiscal_year_start_month
+        double, bigint = exp.DataType.build("DOUBLE"), exp.DataType.build("BIGINT")
+        window = None if period is None else self._window(dp, kpi, period, fy)
+        start, end = (period.start_dt, period.end_dt) if period is not None else (NO_PERIOD, NO_PERIOD)
+        as_of = plan.moment.capped(end) if period is not None else NO_PERIOD
+        mask, where, elapsed, existing = window, None, None, None
+        if "where" in formulas:
+            where = false_if_null(compile_sql_row(formulas["where"], self._context(plan, dp, None, start, end, as_of)))
+            mask = both(mask, where)
+        if kpi.window.follow_up_days:
+            date = exp.cast(column(kpi.window.date or dataset.date_column), exp.DataType.build("TIMESTAMP"), copy=False)
+            days = exp.Interval(this=literal(kpi.window.follow_up_days), unit=exp.var("DAY"))
+            ends = exp.Add(this=date, expression=days)
+            elapsed = false_if_null(exp.LTE(this=ends, expression=literal(plan.moment.at)))
+        if kpi.window.snapshot and period is not None:
+            stamp = exp.cast(column(dataset.date_column), exp.DataType.build("TIMESTAMP"), copy=False)
+            existing = false_if_null(exp.LTE(this=stamp, expression=literal(as_of)))
+        seen = both(mask, elapsed) if elapsed is not None else mask
+        ctx = self._context(plan, dp, seen, start, end, as_of)
+        compiled = {name: compile_sql(formula, ctx) for name, formula in formulas.items() if name != "where"}
+        parts: dict[str, exp.Expression] = {}
+        if elapsed is not None:
+            parts["excluded"] = count_where(both(mask, exp.Not(this=elapsed)))
+        if kpi.is_ratio:
+            parts["numerator"] = exp.cast(compiled["numerator"].expr, double, copy=False)
+            parts["denominator"] = exp.cast(compiled["denominator"].expr, double, copy=False)
+            samples = compiled["denominator"].samples or compiled["numerator"].samples
+        else:
+            parts["value"] = exp.cast(compiled["value"].expr, double, copy=False)
+            samples = compiled["value"].samples
+        parts["sample"] = exp.cast(samples[0] if samples else count_where(seen), bigint, copy=False)
+        invalid = [counted for formula in compiled.values() for counted in formula.invalid]
+        if invalid:
+            parts["invalid"] = exp.cast(exp.Greatest(this=invalid[0], expressions=invalid[1:]), bigint, copy=False)
+        rows = seen if existing is None else (existing if where is None else both(where, existing))
+        parts["rows"] = exp.cast(count_where(rows), bigint, copy=False)
+        return parts
+
+    def _window(self, dp: DatasetPlan, kpi: KPI, period: Period, fy: int) -> exp.Expression | None:
+        """The records of a KPI's window in a period (engine/polars_executor.window_mask): None for a snapshot."""
+        from sqlglot import exp
+
+        if kpi.window.snapshot:
+            return None
+        name = kpi.window.date or dp.dataset.date_column
+        is_date = dp.dataset.columns[name].type == "date"
+        if kpi.window.to_date is not None:
+            period = replace(period, start=to_date_start(kpi.window.to_date, period, fy))
+        start = literal(period.start if is_date else period.start_dt)
+        end = literal(period.end if is_date else period.end_dt)
+        value = column(name)
+        after, before = exp.GTE(this=value, expression=start), exp.LT(this=value, expression=end)
+        return exp.and_(after, before, wrap=True, copy=False)
+
+    def _context(
+        self,
+        plan: Plan,
+        dp: DatasetPlan,
+        mask: exp.Expression | None,
+        start: datetime,
+        end: datetime,
+        as_of: datetime,
+    ) -> SqlContext:
+        zone = self.ctx_values["timezone"]
+        return SqlContext(
+            mask,
+            start,
+            end,
+            as_of,
+            self.ctx_values["params"],
+            self.ctx_values["refs"],
+            zone,
+            dp.dataset.date_only_columns,
+            self.instants(plan, dp),
+            to_utc=lambda moment: _to_utc(moment, zone),
+        )
+
+
+def _to_utc(moment: datetime, zone: str | None) -> datetime:
+    """A naive wall-clock moment of `zone` as naive UTC, by the rule the records' instants follow (time/zones.py)."""
+    import polars as pl
+
+    from civic_kpi.time.zones import utc
+
+    if zone is None or moment == NO_PERIOD:
+        return moment
+    value: datetime = pl.select(utc(pl.lit(moment, dtype=pl.Datetime("us")), zone)).item()
+    return value
+
+
+def executor_class(engine: str) -> type[PolarsExecutor]:
+    """The executor of an engine's name (ENGINES), or a UsageError naming the engines there are."""
+    if engine == "polars":
+        return PolarsExecutor
+    if engine == "duckdb":
+        require_duckdb()
+        return SqlExecutor
+    raise UsageError(Problem(f"unknown engine {engine!r}", hint="choose one of: " + ", ".join(ENGINES)))

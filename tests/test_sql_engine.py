@@ -1,0 +1,266 @@
+"""`--engine duckdb`: the same plan's aggregations compiled to SQL (formula/sql.py, engine/sql_executor.py) and run
+by DuckDB give the Polars engine's results: every KPI of the bundled catalog, for a month, a series with its
+breakdowns and the programs, and small exports built to sit on the edges (a stamp on a period's bound, a duration
+across the daylight-saving change, a negative duration, a missing value). Counts and ratios agree exactly,
+a mean or a percentile to 1e-9 (DuckDB sums and interpolates in another order)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import civic_kpi
+from civic_kpi.engine import compute
+from civic_kpi.errors import UsageError
+from tests.conftest import CATALOG, write_csv
+from tests.test_snapshot_series import _write_requests
+
+pytest.importorskip("duckdb", reason="the SQL engine's tests need DuckDB (pip install 'civic-kpi[duckdb]')")
+
+
+def _key(result) -> tuple:
+    return result.kpi_id, result.period.label, tuple(sorted((result.group or {}).items()))
+
+
+def _differences(left, right, path: str = "") -> list[str]:
+    """Where two dumped results differ: floats beyond 1e-9 (relative), anything else at all."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        return [
+            d for k in sorted(set(left) | set(right)) for d in _differences(left.get(k), right.get(k), f"{path}.{k}")
+        ]
+    if isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
+        return [d for i, (a, b) in enumerate(zip(left, right, strict=True)) for d in _differences(a, b, f"{path}[{i}]")]
+    if isinstance(left, float) and isinstance(right, float):
+        return [] if left == right or math.isclose(left, right, rel_tol=1e-9) else [f"{path}: {left} != {right}"]
+    return [] if left == right else [f"{path}: {left!r} != {right!r}"]
+
+
+def assert_same_results(polars_run, duckdb_run) -> None:
+    """Every row of both runs, field by field: counts, sample sizes, statuses and notes exactly, a float to 1e-9
+    (a mean or a percentile summed or interpolated in another order can differ in its last digit)."""
+    ours = {_key(r): r.model_dump(mode="json") for r in polars_run.results}
+    theirs = {_key(r): r.model_dump(mode="json") for r in duckdb_run.results}
+    assert ours.keys() == theirs.keys()
+    assert [f"{key}{d}" for key, row in ours.items() for d in _differences(row, theirs[key])] == []
+    assert polars_run.notes == duckdb_run.notes
+    assert polars_run.as_of == duckdb_run.as_of
+
+
+# ---------------------------------------------------------------- the bundled catalog, every KPI
+
+
+@pytest.fixture(scope="module")
+def sample():
+    from civic_kpi.catalog.loader import load_catalog
+
+    return load_catalog(CATALOG)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},  # the latest complete month, with every KPI's catalog breakdowns
+        {"every": "month"},  # a series: keyed queries, snapshots per period
+        {"every": "quarter", "by": []},
+        {"period": "2026-Q3", "by": [["priority"], ["channel"]]},
+        {"every": "fiscal_year"},
+        {"period": "2026-01-01..2026-02-14"},
+    ],
+    ids=["month", "monthly-series", "quarterly-overall", "quarter-by", "fiscal-years", "date-range"],
+)
+def test_every_kpi_of_the_bundled_catalog_agrees(sample, options: dict) -> None:
+    polars_run = compute(sample, **options)
+    duckdb_run = compute(sample, engine="duckdb", **options)
+    assert {r.kpi_id for r in duckdb_run.results} == {k.id for k in sample.catalog.kpis}
+    assert_same_results(polars_run, duckdb_run)
+
+
+def test_review_scorecard_and_dashboard_run_on_duckdb(sample) -> None:
+    polars, duckdb = civic_kpi.Session(sample), civic_kpi.Session(sample, engine="duckdb")
+    assert duckdb.review("2026-10").model_dump(exclude={"generated_at"}) == polars.review("2026-10").model_dump(
+        exclude={"generated_at"}
+    )
+    ours, theirs = polars.scorecard(), duckdb.scorecard()
+    assert (
+        _differences([r.model_dump(mode="json") for r in ours.rows], [r.model_dump(mode="json") for r in theirs.rows])
+        == []
+    )
+    board = duckdb.dashboard(kpis=["sla_compliance", "time_to_close_p90"])
+    expected = polars.dashboard(kpis=["sla_compliance", "time_to_close_p90"])
+    assert_same_results(expected.trend, board.trend)
+
+
+# ---------------------------------------------------------------- edges, built by hand
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_stamps_on_the_bounds_agree_in_a_series(tmp_path: Path, fmt: str) -> None:
+    """The snapshot tests' requests: a third of their stamps exactly on a month's start, the moment or a midnight."""
+    catalog = _write_requests(tmp_path, fmt)
+    options = {"every": "month", "period": "2025-04-01..2026-03-31", "as_of": "2026-03-15 12:00:00"}
+    polars_run = compute(catalog, **options)
+    duckdb_run = compute(catalog, engine="duckdb", **options)
+    assert len(duckdb_run.results) == len(polars_run.results) > 40
+    assert_same_results(polars_run, duckdb_run)
+
+
+DST_CATALOG = """version: 1
+title: durations across the clock change
+data_dir: data
+timezone: America/Chicago
+datasets:
+  calls:
+    path: calls.csv
+    date_column: opened
+    columns:
+      id: {type: integer}
+      team: team
+      opened: {type: datetime, format: "%Y-%m-%d %H:%M:%S"}
+      closed: {type: datetime, format: "%Y-%m-%d %H:%M:%S"}
+      due: {type: date, format: "%Y-%m-%d"}
+kpis:
+  - id: hours_to_close
+    name: Hours to close
+    domain: D
+    unit: hours
+    dataset: calls
+    value: mean(hours_between(opened, closed))
+    group_by: [[team]]
+  - id: p50_hours
+    name: Median hours
+    domain: D
+    unit: hours
+    dataset: calls
+    value: percentile(hours_between(opened, closed), 50)
+  - id: closed_by_due
+    name: Closed by the due day
+    domain: D
+    unit: percent
+    dataset: calls
+    numerator: count(closed <= due)
+    denominator: count(closed is not None and team in ['A', 'B'])
+  - id: not_by_due
+    name: Not closed by the due day
+    domain: D
+    unit: count
+    dataset: calls
+    value: count(not (closed <= due))
+  - id: days_late
+    name: Days late
+    domain: D
+    unit: days
+    dataset: calls
+    value: sum(days_between(due, closed), where=closed > due + days(1))
+"""
+
+
+def test_durations_across_the_clock_change_and_missing_values(tmp_path: Path) -> None:
+    """2026-03-08 02:00 does not exist in Chicago: 01:30 to 03:30 that night is one hour, not two. A close before
+    its open is left out and counted; a missing close or team feeds nothing; a close on the due day, at any hour,
+    is on time (a date compares by day)."""
+    (tmp_path / "kpis.yaml").write_text(DST_CATALOG, encoding="utf-8")
+    rows = [
+        [1, "A", "2026-03-08 01:30:00", "2026-03-08 03:30:00", "2026-03-08"],  # 1 hour across the change
+        [2, "A", "2026-03-07 22:00:00", "2026-03-08 22:00:00", "2026-03-08"],  # 23 hours; closed on the due day
+        [3, "B", "2026-03-10 08:00:00", "2026-03-10 07:00:00", "2026-03-11"],  # negative: left out, counted
+        [4, "B", "2026-03-11 00:00:00", None, "2026-03-12"],  # never closed
+        [5, None, "2026-03-12 09:00:00", "2026-03-16 09:00:00", "2026-03-13"],  # no team; 3 days late
+        [6, "B", "2026-03-31 23:59:59", "2026-04-01 00:00:00", "2026-04-01"],  # the month's last second
+        [7, "A", "2026-04-01 00:00:00", "2026-04-02 00:00:00", "2026-04-01"],  # April's first: not in March
+    ]
+    write_csv(tmp_path / "data" / "calls.csv", ["id", "team", "opened", "closed", "due"], rows)
+    catalog = tmp_path / "kpis.yaml"
+    polars_run = compute(catalog, period="2026-03", as_of="2026-04-30")
+    duckdb_run = compute(catalog, period="2026-03", as_of="2026-04-30", engine="duckdb")
+    assert_same_results(polars_run, duckdb_run)
+    overall = {r.kpi_id: r for r in duckdb_run.results if not r.group}
+    # By hand: 1, 23, 96 and 1/3600 hours close (the negative one is left out); their mean and median.
+    hours = [1.0, 23.0, 96.0, 1 / 3600]
+    assert overall["hours_to_close"].value == pytest.approx(sum(hours) / 4, rel=1e-12)
+    assert overall["p50_hours"].value == pytest.approx((1.0 + 23.0) / 2, rel=1e-12)
+    assert overall["hours_to_close"].excluded == 1 and "negative" in overall["hours_to_close"].excluded_reason
+    # Closed by the due day: 1, 2 (at 22:00 on it), 3 and 6 (at midnight on it); 5 was late but has no team, so
+    # the denominator (closed, team A or B) is 1, 2, 3 and 6.
+    assert (overall["closed_by_due"].numerator, overall["closed_by_due"].denominator) == (4, 4)
+    # Not closed by the due day: 4 (never closed: a comparison with a missing value is false, so its `not` is
+    # true) and 5 (late).
+    assert overall["not_by_due"].value == 2
+    assert overall["days_late"].value == pytest.approx(3.375, rel=1e-12)  # 2026-03-13 00:00 to 03-16 09:00
+
+
+# ---------------------------------------------------------------- the SQL itself
+
+
+def test_the_sql_is_exact_filtered_aggregates(sample) -> None:
+    """One SELECT per breakdown of filtered aggregates: the two-valued comparisons, PERCENTILE.INC and no
+    approximate function anywhere in the bundled catalog's SQL."""
+    from civic_kpi.engine.request import resolve
+    from civic_kpi.engine.sql_executor import SqlExecutor, executor_class
+
+    request = resolve(sample, every="month")
+    executor = executor_class("duckdb")(request)
+    assert isinstance(executor, SqlExecutor)
+    plan = civic_kpi.Session(sample).plan(every="month")
+    texts = [executor.statement(plan, dp, q).sql("duckdb") for dp in plan.datasets.values() for q in dp.queries]
+    sql = "\n".join(texts)
+    assert "FILTER(WHERE" in sql and "QUANTILE_CONT(" in sql and "COALESCE(" in sql
+    assert "APPROX" not in sql.upper() and "RESERVOIR" not in sql.upper()
+    assert all(text.startswith("SELECT ") and " FROM records" in text for text in texts)
+
+
+# ---------------------------------------------------------------- what it refuses, and how
+
+
+def test_a_percentile_method_sql_does_not_compute_is_refused_by_name(tmp_path: Path, cli) -> None:
+    (tmp_path / "kpis.yaml").write_text(
+        DST_CATALOG.replace(
+            "percentile(hours_between(opened, closed), 50)",
+            "percentile(hours_between(opened, closed), 50, method='nearest')",
+        ),
+        encoding="utf-8",
+    )
+    write_csv(tmp_path / "data" / "calls.csv", ["id", "team", "opened", "closed", "due"],
+              [[1, "A", "2026-03-02 08:00:00", "2026-03-02 09:00:00", "2026-03-03"]])  # fmt: skip
+    result = cli("compute", "-c", tmp_path / "kpis.yaml", "--period", "2026-03", "--engine", "duckdb")
+    assert result.exit_code == 2
+    assert "KPI 'p50_hours'" in result.stderr and "'nearest'" in result.stderr
+    assert "--engine polars" in result.stderr and "Traceback" not in result.stderr
+    assert cli("compute", "-c", tmp_path / "kpis.yaml", "--period", "2026-03").exit_code == 0
+
+
+def test_an_unknown_engine_and_a_missing_duckdb_say_what_to_do(sample, monkeypatch) -> None:
+    with pytest.raises(UsageError, match="unknown engine 'oracle'"):
+        compute(sample, engine="oracle")
+    monkeypatch.setitem(sys.modules, "duckdb", None)  # as if it were not installed
+    with pytest.raises(UsageError, match=r"(?s)needs the duckdb package.*pip install 'civic-kpi\[duckdb\]'"):
+        compute(sample, engine="duckdb")
+
+
+def test_the_cli_gives_the_same_json_on_either_engine(cli) -> None:
+    documents = []
+    for engine in ("polars", "duckdb"):
+        result = cli("compute", "--every", "quarter", "-f", "json", "--engine", engine)
+        assert result.exit_code == 0, result.stderr
+        document = json.loads(result.stdout)
+        document.pop("generated_at")
+        documents.append(document)
+    polars_doc, duckdb_doc = documents
+    assert _differences(polars_doc, duckdb_doc) == []
+
+
+def test_the_installed_script_takes_the_engine_option(tmp_path: Path) -> None:
+    out = tmp_path / "review.csv"
+    done = subprocess.run(
+        [sys.executable, "-m", "civic_kpi.cli", "review", "--engine", "duckdb", "-f", "csv", "-o", str(out), "-q"],
+        capture_output=True,
+        text=True,
+        cwd=CATALOG.parent,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_text(encoding="utf-8").startswith("month,")
