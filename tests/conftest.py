@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from civic_kpi.cli import app
+from tests.servers import postgres_url  # noqa: F401  (a fixture: a PostgreSQL server of the tests' own)
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "kpi_definitions.yaml"

@@ -1,5 +1,6 @@
-"""`--engine duckdb`: the same plan's aggregations compiled to SQL (formula/sql.py, engine/sql_executor.py) and run
-by DuckDB give the Polars engine's results: every KPI of the bundled catalog, for a month, a series with its
+"""`--engine duckdb` and `--engine postgres`: the same plan's aggregations compiled to SQL (formula/sql.py,
+engine/sql/) and run by an embedded DuckDB or a real PostgreSQL server the tests start (tests/servers.py) give the
+Polars engine's results: every KPI of the bundled catalog, for a month, a series with its
 breakdowns and the programs, and small exports built to sit on the edges (a stamp on a period's bound, a duration
 across the daylight-saving change, a negative duration, a missing value). Counts and ratios agree exactly,
 a mean or a percentile to 1e-9 (DuckDB sums and interpolates in another order)."""
@@ -21,6 +22,16 @@ from tests.conftest import CATALOG, write_csv
 from tests.test_snapshot_series import _write_requests
 
 pytest.importorskip("duckdb", reason="the SQL engine's tests need DuckDB (pip install 'civic-kpi[duckdb]')")
+
+SQL_ENGINES = ["duckdb", "postgres"]
+
+
+@pytest.fixture(params=SQL_ENGINES)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each SQL engine in turn; for PostgreSQL, its own server, named where the engine looks for it."""
+    if request.param == "postgres":
+        monkeypatch.setenv("CIVIC_KPI_POSTGRES", request.getfixturevalue("postgres_url"))
+    return request.param
 
 
 def _key(result) -> tuple:
@@ -73,15 +84,15 @@ def sample():
     ],
     ids=["month", "monthly-series", "quarterly-overall", "quarter-by", "fiscal-years", "date-range"],
 )
-def test_every_kpi_of_the_bundled_catalog_agrees(sample, options: dict) -> None:
+def test_every_kpi_of_the_bundled_catalog_agrees(sample, options: dict, engine: str) -> None:
     polars_run = compute(sample, **options)
-    duckdb_run = compute(sample, engine="duckdb", **options)
+    duckdb_run = compute(sample, engine=engine, **options)
     assert {r.kpi_id for r in duckdb_run.results} == {k.id for k in sample.catalog.kpis}
     assert_same_results(polars_run, duckdb_run)
 
 
-def test_review_scorecard_and_dashboard_run_on_duckdb(sample) -> None:
-    polars, duckdb = civic_kpi.Session(sample), civic_kpi.Session(sample, engine="duckdb")
+def test_review_scorecard_and_dashboard_run_on_sql(sample, engine: str) -> None:
+    polars, duckdb = civic_kpi.Session(sample), civic_kpi.Session(sample, engine=engine)
     assert duckdb.review("2026-10").model_dump(exclude={"generated_at"}) == polars.review("2026-10").model_dump(
         exclude={"generated_at"}
     )
@@ -99,12 +110,12 @@ def test_review_scorecard_and_dashboard_run_on_duckdb(sample) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
-def test_stamps_on_the_bounds_agree_in_a_series(tmp_path: Path, fmt: str) -> None:
+def test_stamps_on_the_bounds_agree_in_a_series(tmp_path: Path, fmt: str, engine: str) -> None:
     """The snapshot tests' requests: a third of their stamps exactly on a month's start, the moment or a midnight."""
     catalog = _write_requests(tmp_path, fmt)
     options = {"every": "month", "period": "2025-04-01..2026-03-31", "as_of": "2026-03-15 12:00:00"}
     polars_run = compute(catalog, **options)
-    duckdb_run = compute(catalog, engine="duckdb", **options)
+    duckdb_run = compute(catalog, engine=engine, **options)
     assert len(duckdb_run.results) == len(polars_run.results) > 40
     assert_same_results(polars_run, duckdb_run)
 
@@ -150,6 +161,12 @@ kpis:
     unit: count
     dataset: calls
     value: count(not (closed <= due))
+  - id: hours_per_team_z
+    name: Hours per request of team Z (there are none)
+    domain: D
+    unit: hours
+    dataset: calls
+    value: sum(hours_between(opened, closed)) / count(team == 'Z')
   - id: days_late
     name: Days late
     domain: D
@@ -159,7 +176,7 @@ kpis:
 """
 
 
-def test_durations_across_the_clock_change_and_missing_values(tmp_path: Path) -> None:
+def test_durations_across_the_clock_change_and_missing_values(tmp_path: Path, engine: str) -> None:
     """2026-03-08 02:00 does not exist in Chicago: 01:30 to 03:30 that night is one hour, not two. A close before
     its open is left out and counted; a missing close or team feeds nothing; a close on the due day, at any hour,
     is on time (a date compares by day)."""
@@ -176,7 +193,7 @@ def test_durations_across_the_clock_change_and_missing_values(tmp_path: Path) ->
     write_csv(tmp_path / "data" / "calls.csv", ["id", "team", "opened", "closed", "due"], rows)
     catalog = tmp_path / "kpis.yaml"
     polars_run = compute(catalog, period="2026-03", as_of="2026-04-30")
-    duckdb_run = compute(catalog, period="2026-03", as_of="2026-04-30", engine="duckdb")
+    duckdb_run = compute(catalog, period="2026-03", as_of="2026-04-30", engine=engine)
     assert_same_results(polars_run, duckdb_run)
     overall = {r.kpi_id: r for r in duckdb_run.results if not r.group}
     # By hand: 1, 23, 96 and 1/3600 hours close (the negative one is left out); their mean and median.
@@ -187,6 +204,8 @@ def test_durations_across_the_clock_change_and_missing_values(tmp_path: Path) ->
     # Closed by the due day: 1, 2 (at 22:00 on it), 3 and 6 (at midnight on it); 5 was late but has no team, so
     # the denominator (closed, team A or B) is 1, 2, 3 and 6.
     assert (overall["closed_by_due"].numerator, overall["closed_by_due"].denominator) == (4, 4)
+    # A division by zero is not a number, on every engine (PostgreSQL would raise instead: the SQL guards it).
+    assert overall["hours_per_team_z"].value is None and "not finite" in overall["hours_per_team_z"].status_reason
     # Not closed by the due day: 4 (never closed: a comparison with a missing value is false, so its `not` is
     # true) and 5 (late).
     assert overall["not_by_due"].value == 2
@@ -200,7 +219,8 @@ def test_the_sql_is_exact_filtered_aggregates(sample) -> None:
     """One SELECT per breakdown of filtered aggregates: the two-valued comparisons, PERCENTILE.INC and no
     approximate function anywhere in the bundled catalog's SQL."""
     from civic_kpi.engine.request import resolve
-    from civic_kpi.engine.sql_executor import SqlExecutor, executor_class
+    from civic_kpi.engine.sql import executor_class
+    from civic_kpi.engine.sql.executor import SqlExecutor
 
     request = resolve(sample, every="month")
     executor = executor_class("duckdb")(request)
@@ -264,3 +284,71 @@ def test_the_installed_script_takes_the_engine_option(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert out.read_text(encoding="utf-8").startswith("month,")
+
+
+# ---------------------------------------------------------------- civic-kpi sql, and explain's SQL
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "spark", "snowflake", "bigquery", "trino"])
+def test_sql_prints_each_dialect_with_what_records_must_hold(cli, dialect: str) -> None:
+    result = cli("sql", "sla_compliance", "records_on_time", "--period", "2026-10", "--dialect", dialect)
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    assert text.startswith("-- civic-kpi 2026-10, as of ")
+    assert "-- dataset service_requests: `records` is its records as known at the moment" in text
+    assert "-- dataset records_requests:" in text
+    # One statement per dataset and breakdown (sla_compliance overall and by its catalog's priority), each named.
+    assert text.count("SELECT") == 3 == text.count("\n-- sla_compliance") + text.count("\n-- records_on_time")
+    assert text.rstrip().endswith(";")
+    if dialect == "postgres":
+        assert "TIMESTAMPDIFF" not in text.upper()
+
+
+def test_sql_refuses_a_dialect_that_cannot_say_a_kpi_exactly(cli) -> None:
+    for dialect in ("trino", "bigquery"):
+        result = cli("sql", "time_to_close_p90", "--dialect", dialect)
+        assert result.exit_code == 2
+        assert "KPI 'time_to_close_p90'" in result.stderr and "exact percentile" in result.stderr
+        assert result.stdout == ""
+    result = cli("sql", "sla_compliance", "--dialect", "oracle")
+    assert result.exit_code == 2 and "oracle" in result.stderr
+
+
+def test_the_postgres_sql_that_sql_prints_is_what_the_engine_runs(cli, postgres_url, monkeypatch, tmp_path) -> None:
+    """Run the printed PostgreSQL statements on the server over the records the engine would load: the numbers
+    compute --engine postgres reports come out of them."""
+    import psycopg
+
+    monkeypatch.setenv("CIVIC_KPI_POSTGRES", postgres_url)
+    printed = cli("sql", "first_contact_resolution", "--period", "2026-10", "--by", "priority", "--dialect", "postgres")
+    assert printed.exit_code == 0, printed.stderr
+    session = civic_kpi.Session(CATALOG, engine="postgres")
+    plan = session.plan("2026-10", by=[["priority"]], kpis=["first_contact_resolution"])
+    from civic_kpi.engine.sql import executor_class
+
+    executor = executor_class("postgres")(plan.request, files={n: d.files for n, d in plan.datasets.items()})
+    dp = next(iter(plan.datasets.values()))
+    from civic_kpi.data.known import known_records
+
+    records = known_records(executor.frame(dp, plan)).collect()
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        executor.load(connection, records, dp.name)
+        statements = [part for part in printed.stdout.split(";\n") if "SELECT" in part]
+        found = [executor.run(connection, statement, dp.name) for statement in statements]
+    by_priority = next(frame for frame in found if "priority" in frame.columns)
+    run = session.compute("2026-10", by=[["priority"]], kpis=["first_contact_resolution"])
+    for result in (r for r in run.results if r.group):
+        row = by_priority.filter(by_priority["priority"] == result.group["priority"]).row(0, named=True)
+        assert row["0|2026-10|sample"] == result.sample_size
+
+
+def test_explain_shows_the_sql_a_sql_engine_ran(cli) -> None:
+    ours = cli("explain", "sla_compliance", "--period", "2026-10", "-f", "json")
+    theirs = cli("explain", "sla_compliance", "--period", "2026-10", "-f", "json", "--engine", "duckdb")
+    assert ours.exit_code == theirs.exit_code == 0
+    polars_doc, duckdb_doc = json.loads(ours.stdout), json.loads(theirs.stdout)
+    assert (polars_doc["engine"], duckdb_doc["engine"]) == ("polars", "duckdb")
+    assert duckdb_doc["result"]["value"] == polars_doc["result"]["value"]
+    assert duckdb_doc["query_plan"].startswith("SELECT") and "FILTER(WHERE" in duckdb_doc["query_plan"]
+    text = cli("explain", "sla_compliance", "--period", "2026-10", "--engine", "duckdb").stdout
+    assert "SQL run by duckdb" in text and "Polars plan" not in text

@@ -491,7 +491,10 @@ class Explanation(RunHeader):
     target_reason: str | None = None
     order_statistics: list[OrderStatistics] = Field(default_factory=list)
     groups: list[GroupTarget] = Field(default_factory=list, description="With --by: every group and its target.")
-    query_plan: str | None = Field(None, description="The optimized Polars plan of the KPI's aggregation.")
+    engine: str = Field("polars", description="The engine that computed the result: polars, duckdb or postgres.")
+    query_plan: str | None = Field(
+        None, description="The KPI's aggregation: the optimized Polars plan, or the SQL a SQL engine ran."
+    )
     notes: list[str] = Field(default_factory=list)
 
     def _statuses(self) -> Iterable[Status]:

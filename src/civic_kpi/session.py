@@ -413,6 +413,39 @@ class Session:
         )
         return plan_compute(request)[0]
 
+    def sql(
+        self,
+        period: Period | str | None = None,
+        *,
+        every: SeriesKind | None = None,
+        by: list[str] | list[list[str]] | None = None,
+        kpis: list[str] | None = None,
+        domains: list[str] | None = None,
+        dialect: str = "duckdb",
+    ) -> str:
+        """`civic-kpi sql`: the SQL the duckdb engine runs for these options, in a dialect (duckdb, postgres, spark,
+        snowflake, bigquery, trino), for a data team to run where the data is."""
+        from civic_kpi.engine import resolve
+        from civic_kpi.engine.compute import plan_compute
+        from civic_kpi.engine.request import MAX_GROUPS
+        from civic_kpi.engine.sql.dialects import sql_text
+        from civic_kpi.engine.sql.executor import SqlExecutor
+
+        request = resolve(
+            self.catalog,
+            period=period,
+            every=every,
+            by=by,
+            kpis=kpis,
+            domains=domains,
+            data_dir=self.data_dir,
+            as_of=self.as_of,
+            max_groups=MAX_GROUPS,
+        )
+        plan, executor = plan_compute(request, engine="duckdb")
+        assert isinstance(executor, SqlExecutor)
+        return sql_text(executor, plan, dialect)
+
     def explain(
         self,
         kpi: str,
@@ -438,6 +471,7 @@ class Session:
             data_dir=self.data_dir,
             as_of=self.as_of,
             max_groups=MAX_GROUPS if max_groups is None else max_groups,
+            engine=self.engine,
         )
 
     def rows(
@@ -583,9 +617,10 @@ def open(
     catalog: LoadedCatalog | str | Path,
     data_dir: str | Path | None = None,
     as_of: datetime | str | None = None,
+    engine: str = "polars",
 ) -> Session:
     """A session over `catalog`, read now so that a mistake in it is raised here (a CatalogError listing every
-    problem) rather than at the first command."""
-    session = Session(catalog, data_dir=data_dir, as_of=as_of)
+    problem) rather than at the first command. `engine`: see Session."""
+    session = Session(catalog, data_dir=data_dir, as_of=as_of, engine=engine)
     _ = session.catalog
     return session

@@ -65,10 +65,11 @@ class FailOn(StrEnum):
 
 
 class Engine(StrEnum):
-    """engine/sql_executor.ENGINES: kept as literals so that --help does not import the engine."""
+    """engine/sql.ENGINES: kept as literals so that --help does not import the engine."""
 
     polars = "polars"
     duckdb = "duckdb"
+    postgres = "postgres"
 
 
 def _err(text: str) -> None:
@@ -294,7 +295,8 @@ EngineOption = Annotated[
     Engine,
     typer.Option(
         "--engine",
-        help="Where the aggregations run: polars (default) or duckdb (as SQL; pip install 'civic-kpi[duckdb]').",
+        help="Where the aggregations run: polars (default), or as SQL on duckdb or postgres (the server named by "
+        "CIVIC_KPI_POSTGRES); pip install 'civic-kpi[duckdb]' or 'civic-kpi[postgres]'.",
     ),
 ]
 MaxGroupsOption = Annotated[
@@ -776,11 +778,12 @@ def explain(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
     max_groups: MaxGroupsOption = None,
     as_of: AsOfOption = None,
+    engine: EngineOption = Engine.polars,
     quiet: QuietOption = False,
 ) -> None:
     """Show how one KPI's number was computed: the formula as written and as resolved (files, columns, formats),
     the window and the as-of moment, the records left after each step, a percentile's order statistics, the target
-    chosen and why, the comparison periods and the Polars plan.
+    chosen and why, the comparison periods and the Polars plan (or, with a SQL --engine, the SQL it ran).
 
     \b
     Examples:
@@ -791,10 +794,70 @@ def explain(
 
     with _user_errors():
         with _progress(quiet, f"loading {catalog}"):
-            found = Session(catalog, data_dir, as_of).explain(
+            found = Session(catalog, data_dir, as_of, engine.value).explain(
                 kpi, period, by=_split(by), group=_group(group), max_groups=max_groups
             )
         _emit(lambda f, **kw: render_explanation(found, f, **kw), fmt, output, f"the explanation of {kpi}", quiet)
+
+
+class Dialect(StrEnum):
+    """engine/sql/dialects.DIALECTS: kept as literals so that --help does not import the engine."""
+
+    duckdb = "duckdb"
+    postgres = "postgres"
+    spark = "spark"
+    snowflake = "snowflake"
+    bigquery = "bigquery"
+    trino = "trino"
+
+
+@app.command()
+def sql(
+    kpi: Annotated[list[str] | None, typer.Argument(help="KPI ids (default: every KPI of the catalog).")] = None,
+    catalog: CatalogOption = DEFAULT_CATALOG,
+    data_dir: DataDirOption = None,
+    period: PeriodOption = None,
+    every: Annotated[
+        Every | None, typer.Option("--every", "-e", help="A series, as compute --every writes it.")
+    ] = None,
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", "-b", help="Break down by a column (as compute); default: each KPI's group_by."),
+    ] = None,
+    domain: Annotated[list[str] | None, typer.Option("--domain", help="Only KPIs of this domain.")] = None,
+    dialect: Annotated[Dialect, typer.Option("--dialect", help="The SQL dialect to write.")] = Dialect.duckdb,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (atomically).")] = None,
+    as_of: AsOfOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Print the SQL that --engine duckdb runs for these KPIs, in a dialect, for a data team to run where the data
+    is: one SELECT per dataset and breakdown over a relation `records` (the dataset's records as known at the
+    moment; a comment lists the columns it must hold). Exact only: a dialect without an exact percentile (BigQuery,
+    Trino) is refused for a percentile KPI, never given an approximate one.
+
+    \b
+    Examples:
+      civic-kpi sql sla_compliance time_to_close_p90 --period 2026-10
+      civic-kpi sql --every month --dialect postgres -o kpis.sql
+    """
+    with _user_errors():
+        with _progress(quiet, f"loading {catalog}"):
+            text = Session(catalog, data_dir, as_of).sql(
+                period,
+                every=every.value if every else None,  # type: ignore[arg-type]  # Every's values are SERIES_KINDS
+                by=_breakdowns(by),
+                kpis=_split(kpi),
+                domains=domain or None,
+                dialect=dialect.value,
+            )
+        if output is None:
+            typer.echo(text, nl=False)
+            return
+        from civic_kpi.output import write_atomic
+
+        write_atomic(output, text)
+        if not quiet:
+            _err(f"wrote the {dialect.value} SQL to {output}")
 
 
 @app.command()

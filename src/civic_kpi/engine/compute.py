@@ -68,7 +68,7 @@ def compute(
     A series over a dataset of more than twice `part_rows` records is computed about `part_rows` records at a time.
     A breakdown with more than `max_groups` distinct groups (default 10,000) is refused before any value is
     computed: every group is a result row per KPI and period. `engine` runs the aggregations on Polars (the
-    default) or as SQL on DuckDB ("duckdb", engine/sql_executor.py).
+    default) or as SQL on DuckDB or PostgreSQL ("duckdb", "postgres": engine/sql).
     Raises a CivicKpiError subclass for any user mistake.
     """
     run, results = compute_stream(
@@ -134,7 +134,7 @@ def plan_compute(
     engine: str = "polars",
 ) -> tuple[Plan, PolarsExecutor]:
     """The plan of a request, and the executor of `engine` holding the datasets' scans it will run on."""
-    from civic_kpi.engine.sql_executor import executor_class
+    from civic_kpi.engine.sql import executor_class
 
     executor = executor_class(engine)(request, progress)
     moment = request.as_of or fix_moment(request, executor)

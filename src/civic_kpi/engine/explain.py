@@ -63,6 +63,7 @@ def explain(
     data_dir: str | Path | None = None,
     as_of: Moment | datetime | str | None = None,
     max_groups: int = MAX_GROUPS,
+    engine: str = "polars",
 ) -> Explanation:
     """Explain one KPI for one period (default: the latest complete month) and group (default: overall). `by`
     adds every group of those columns with the target it was judged against and why (at most `max_groups` of
@@ -71,7 +72,7 @@ def explain(
     kpi = select_kpis(loaded.catalog, [kpi_id])[0]
     group = plain_group(group)  # '(missing)' is the group without a value, as compute labels it: None
     if kpi.from_kpis:
-        return _from_kpis(loaded, kpi, period, by, group, data_dir, as_of, max_groups)
+        return _from_kpis(loaded, kpi, period, by, group, data_dir, as_of, max_groups, engine)
     records = kpi_records(loaded, kpi.id, period=period, group=group, data_dir=data_dir, as_of=as_of)
     plan = records.plan
     run = compute(
@@ -82,6 +83,7 @@ def explain(
         data_dir=data_dir,
         as_of=plan.moment,
         max_groups=max_groups,
+        engine=engine,
     )
     result = next((r for r in run.results if r.group == group), None)
     counts = _counts(records)
@@ -104,7 +106,8 @@ def explain(
         target_reason=_target_reason(kpi.target, group, plan.period.label) if kpi.target else None,
         order_statistics=_order_statistics(records, result),
         groups=[_group_target(kpi, r, plan.period.label) for r in run.results if r.group and r.group != group],
-        query_plan=_query_plan(records),
+        engine=engine,
+        query_plan=_query_plan(records) if engine == "polars" else _sql(records, engine),
         notes=run.notes,
     )
 
@@ -136,11 +139,19 @@ def _from_kpis(
     data_dir: str | Path | None,
     as_of: Moment | datetime | str | None,
     max_groups: int,
+    engine: str,
 ) -> Explanation:
     """A KPI of KPIs has no records: its formula, its inputs' values, and which KPIs to explain instead."""
     by_groups = _breakdowns(group, by)
     run = compute(
-        loaded, period=period, kpis=[kpi.id], by=by_groups, data_dir=data_dir, as_of=as_of, max_groups=max_groups
+        loaded,
+        period=period,
+        kpis=[kpi.id],
+        by=by_groups,
+        data_dir=data_dir,
+        as_of=as_of,
+        max_groups=max_groups,
+        engine=engine,
     )
     result = next((r for r in run.results if r.group == group), None)
     names = list(inputs(kpi))
@@ -360,6 +371,24 @@ def _order_statistics(records: KpiRecords, result: KpiResult | None) -> list[Ord
             value=lower + (rank - low) * (upper - lower),
         )
     ]
+
+
+def _sql(records: KpiRecords, engine: str) -> str | None:
+    """The SQL a SQL engine ran for the KPI in this group's breakdown (its aggregates alone), in its dialect."""
+    from dataclasses import replace
+
+    from civic_kpi.engine.sql import executor_class
+    from civic_kpi.engine.sql.dialects import for_dialect
+    from civic_kpi.engine.sql.executor import SqlExecutor
+
+    dims = tuple(records.group)
+    query = next((q for q in records.dataset.queries if q.dims == dims and records.kpi in q.kpis), None)
+    if query is None:
+        return None
+    executor = executor_class(engine)(records.plan.request, files=records.executor.files())
+    assert isinstance(executor, SqlExecutor)
+    statement = executor.statement(records.plan, records.dataset, replace(query, kpis=(records.kpi,)))
+    return for_dialect(statement, executor.dialect).sql(executor.dialect, pretty=True)
 
 
 def _query_plan(records: KpiRecords) -> str | None:

@@ -108,9 +108,25 @@ def false_if_null(condition: exp.Expression) -> exp.Expression:
     """A condition that is false, not unknown, where a value is missing (compile.py's two-valued logic)."""
     from sqlglot import exp
 
-    if isinstance(condition, exp.Coalesce) and condition.expressions == [exp.false()]:
-        return condition  # already
+    if _never_null(condition):
+        return condition
     return exp.Coalesce(this=condition, expressions=[exp.false()])
+
+
+def _never_null(condition: exp.Expression) -> bool:
+    """Whether a condition is true or false for every record: made false where missing already, a test for NULL,
+    or AND, OR and NOT of such conditions. (Wrapping it again would only lengthen the SQL.)"""
+    from sqlglot import exp
+
+    if isinstance(condition, exp.Coalesce):
+        return condition.expressions == [exp.false()]
+    if isinstance(condition, exp.Is | exp.Boolean):
+        return True
+    if isinstance(condition, exp.Paren | exp.Not):
+        return _never_null(condition.this)
+    if isinstance(condition, exp.And | exp.Or):
+        return _never_null(condition.this) and _never_null(condition.expression)
+    return False
 
 
 def both(mask: exp.Expression | None, condition: exp.Expression) -> exp.Expression:
@@ -253,7 +269,9 @@ class _SqlCompiler:
         if name in _MICROSECONDS:
             return self._between(call, _MICROSECONDS[name])
         if name in ("days", "hours"):
-            return exp.Interval(this=exp.Paren(this=self.visit(args[0])), unit=exp.var(name[:-1].upper()))
+            # One unit times the count: the form every dialect reads (`INTERVAL (n) DAY` is DuckDB's alone).
+            unit = exp.Interval(this=exp.Literal.string("1"), unit=exp.var(name[:-1].upper()))
+            return exp.Paren(this=exp.Mul(this=unit, expression=exp.Paren(this=self.visit(args[0]))))
         if name == "coalesce":
             first, *rest = (self.visit(arg) for arg in args)
             return exp.Coalesce(this=first, expressions=rest)

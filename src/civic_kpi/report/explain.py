@@ -105,5 +105,6 @@ def to_text(e: Explanation) -> str:
     if e.notes:
         lines += ["", "Notes"] + [f"  {plain(note)}" for note in e.notes]
     if e.query_plan:
-        lines += ["", "Polars plan (optimized)"] + [f"  {line}" for line in e.query_plan.splitlines()]
+        heading = "Polars plan (optimized)" if e.engine == "polars" else f"SQL run by {e.engine}"
+        lines += ["", heading] + [f"  {line}" for line in e.query_plan.splitlines()]
     return "\n".join(lines) + "\n"

@@ -1,19 +1,19 @@
-"""The SQL executor: the plan's aggregations as SQL (formula/sql.py through SQLGlot), run by DuckDB.
+"""The SQL executors' common part: a plan's aggregations as SQL statements (formula/sql.py through SQLGlot).
 
-This first step keeps the data layer on Polars: each dataset's records are read, taken as known at the moment,
-given their deadlines, instants and derived columns exactly as the Polars executor does (PolarsExecutor.frame),
-and handed to DuckDB as an Arrow table named `records`. Every query of the plan then becomes one SQL statement per
-breakdown: a filtered aggregate per KPI and period (`COUNT(*) FILTER (WHERE ...)`, `QUANTILE_CONT(...)`), grouped
-by the breakdown's columns. A series' keyed queries run as masked ones over the same periods (each aggregate
-filtering its own period), which gives the same values. The notes, the row counts and the moment stay the Polars
-executor's. `sql_text` prints the statements in any dialect SQLGlot writes.
+The data layer stays on Polars for now: each dataset's records are read, taken as known at the moment, given their
+deadlines, instants and derived columns exactly as the Polars executor does (PolarsExecutor.frame), and loaded into
+the engine as a relation named `records`. Every query of the plan becomes one statement: a filtered aggregate per
+KPI and period (`COUNT(*) FILTER (WHERE ...)`, an exact percentile), grouped by the breakdown's columns, and for a
+series by the period number the plan's own arithmetic writes in SQL. The notes, the row counts and the moment stay
+the Polars executor's. Each engine (duckdb_engine.py, postgres_engine.py) says how it connects, loads the records
+and runs a statement; dialects.py prints the statements for `civic-kpi sql`.
 
-Not yet: reading files or tables in the engine itself, deadlines through a calendar table, PostgreSQL and Spark
-(issue 16's next steps).
+Not yet: records read from files or tables by the engine itself, deadlines through a calendar table, Spark.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -43,23 +43,7 @@ if TYPE_CHECKING:
     from civic_kpi.engine.request import Dims
     from civic_kpi.engine.rollup import Rollup
 
-ENGINES = ("polars", "duckdb")
-RECORDS = "records"  # the table each statement reads: a dataset's records as the plan knows them
-
-
-def require_duckdb() -> Any:
-    """DuckDB and SQLGlot, or a UsageError naming what to install."""
-    try:
-        import duckdb
-        import sqlglot  # noqa: F401
-    except ImportError as error:
-        raise UsageError(
-            Problem(
-                f"--engine duckdb needs the {error.name} package, which is not installed",
-                hint="install it with: pip install 'civic-kpi[duckdb]'",
-            )
-        ) from None
-    return duckdb
+RECORDS = "records"  # the relation each statement reads: a dataset's records as the plan knows them
 
 
 @dataclass(frozen=True)
@@ -70,12 +54,13 @@ class _Pending:
 
 
 class SqlExecutor(PolarsExecutor):
-    """Runs a plan's aggregations as SQL on DuckDB (the records prepared as PolarsExecutor prepares them)."""
+    """Runs a plan's aggregations as SQL; an engine's subclass connects, loads a dataset's records and runs a
+    statement."""
 
-    engine = "duckdb"
+    engine = ""  # the --engine name
+    dialect = ""  # SQLGlot's name of the engine's SQL
 
     def execute(self, plan: Plan) -> Any:
-        require_duckdb()
         self._pending: list[_Pending] = []
         return super().execute(plan)
 
@@ -92,30 +77,47 @@ class SqlExecutor(PolarsExecutor):
         return list(dp.queries)
 
     def answers(self, plan: Plan) -> dict[str, pl.DataFrame]:
-        duckdb = require_duckdb()
+        from civic_kpi.engine.sql.dialects import for_dialect, refusal
+
         found: dict[str, pl.DataFrame] = {}
-        for pending in self._pending:
-            if not pending.queries:
-                continue
-            statements = {query.key: self.statement(plan, pending.dp, query) for query in pending.queries}
-            keyed = {query.key for query in pending.queries if query.keyed}
-            table = pending.records.collect().to_arrow()
-            with duckdb.connect() as connection:
-                connection.register(RECORDS, table)
-                for key, statement in statements.items():
-                    try:
-                        result = connection.sql(statement.sql("duckdb")).pl()
-                    except duckdb.Error as error:
-                        message = str(error).splitlines()[0]
-                        raise UsageError(
-                            Problem(
-                                f"dataset {pending.dp.name}: DuckDB refused a query: {message}",
-                                hint="run it with --engine polars, and report the query as a bug",
-                            )
-                        ) from None
+        pending = [p for p in self._pending if p.queries]
+        if not pending:
+            return found
+        with self.connect() as connection:
+            for dataset in pending:
+                statements = {}
+                for query in dataset.queries:
+                    statement = self.statement(plan, dataset.dp, query)
+                    reason = refusal(statement, self.dialect)
+                    if reason is not None:
+                        raise UsageError(Problem(reason, hint="run these KPIs with --engine polars"))
+                    statements[query.key] = for_dialect(statement, self.dialect).sql(self.dialect)
+                self.load(connection, dataset.records.collect(), dataset.dp.name)
+                for query in dataset.queries:
+                    result = self.run(connection, statements[query.key], dataset.dp.name)
                     # A keyed query's rows are filed the way the Polars executor files a series' parts.
-                    found[f"{key}@sql" if key in keyed else key] = result
+                    found[f"{query.key}@sql" if query.keyed else query.key] = result
         return found
+
+    def connect(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def load(self, connection: Any, records: pl.DataFrame, dataset: str) -> None:
+        """Make `records` the relation RECORDS for the statements that follow."""
+        raise NotImplementedError
+
+    def run(self, connection: Any, sql: str, dataset: str) -> pl.DataFrame:
+        raise NotImplementedError
+
+    def refused(self, dataset: str, error: Exception) -> UsageError:
+        """An engine's error as one line naming the dataset and the engine."""
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return UsageError(
+            Problem(
+                f"dataset {dataset}: {self.engine} refused a query: {message}",
+                hint="run it with --engine polars, and report it with the SQL `civic-kpi sql` prints",
+            )
+        )
 
     def statement(self, plan: Plan, dp: DatasetPlan, query: Query) -> exp.Select:
         """One query as a SELECT over `records`: its breakdown's columns and every KPI's aggregates, named as the
@@ -161,8 +163,8 @@ class SqlExecutor(PolarsExecutor):
         value = column(query.window)
         # period_number is plain arithmetic: on SQLGlot expressions it writes the same formula in SQL (its floor
         # division becomes the dialect's integer division, the same for the positive numbers of months).
-        key: exp.Expression = period_number(kind, exp.Year(this=value), exp.Month(this=value), fy)
-        return key
+        key = period_number(kind, exp.Year(this=value), exp.Month(this=value), fy)
+        return exp.cast(key, exp.DataType.build("BIGINT"), copy=False)
 
     def _in_series(self, plan: Plan, dp: DatasetPlan, query: Query) -> exp.Expression:
         """The records of a keyed query's periods (polars_executor.in_periods): a range on the window column,
@@ -276,13 +278,3 @@ def _to_utc(moment: datetime, zone: str | None) -> datetime:
         return moment
     value: datetime = pl.select(utc(pl.lit(moment, dtype=pl.Datetime("us")), zone)).item()
     return value
-
-
-def executor_class(engine: str) -> type[PolarsExecutor]:
-    """The executor of an engine's name (ENGINES), or a UsageError naming the engines there are."""
-    if engine == "polars":
-        return PolarsExecutor
-    if engine == "duckdb":
-        require_duckdb()
-        return SqlExecutor
-    raise UsageError(Problem(f"unknown engine {engine!r}", hint="choose one of: " + ", ".join(ENGINES)))

@@ -1,0 +1,26 @@
+"""The SQL engines: the plan's aggregations as SQL (executor.py), printed per dialect (dialects.py) and run by DuckDB
+(duckdb_engine.py) or PostgreSQL (postgres_engine.py). `executor_class` picks the executor of an --engine name."""
+
+from __future__ import annotations
+
+from civic_kpi.engine.polars_executor import PolarsExecutor
+from civic_kpi.errors import Problem, UsageError
+
+ENGINES = ("polars", "duckdb", "postgres")
+
+
+def executor_class(engine: str) -> type[PolarsExecutor]:
+    """The executor of an engine's name (ENGINES), or a UsageError naming the engines there are or what to install."""
+    if engine == "polars":
+        return PolarsExecutor
+    if engine == "duckdb":
+        from civic_kpi.engine.sql.duckdb_engine import DuckDBExecutor, require_duckdb
+
+        require_duckdb()
+        return DuckDBExecutor
+    if engine == "postgres":
+        from civic_kpi.engine.sql.postgres_engine import PostgresExecutor, require_psycopg
+
+        require_psycopg()
+        return PostgresExecutor
+    raise UsageError(Problem(f"unknown engine {engine!r}", hint="choose one of: " + ", ".join(ENGINES)))

@@ -1,0 +1,115 @@
+"""--engine postgres: the statements run on a PostgreSQL server, the records of each dataset loaded into a temporary
+table of the connection (gone when it closes: nothing is left in the database).
+
+The server is the one the environment variable CIVIC_KPI_POSTGRES names, a libpq connection string such as
+`postgresql://analyst@db.city.gov/kpis` or `host=/run/postgresql dbname=kpis`. Its password comes from PGPASSWORD or
+~/.pgpass, as for psql: never from the catalog or the command line.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+from civic_kpi.engine.sql.executor import RECORDS, SqlExecutor
+from civic_kpi.errors import Problem, UsageError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+CONNECTION_VARIABLE = "CIVIC_KPI_POSTGRES"
+NULL = r"\N"  # COPY's text for a missing value: an empty text stays an empty text
+
+
+def require_psycopg() -> Any:
+    try:
+        import psycopg
+        import sqlglot  # noqa: F401
+    except ImportError as error:
+        raise UsageError(
+            Problem(
+                f"--engine postgres needs the {error.name} package, which is not installed",
+                hint="install it with: pip install 'civic-kpi[postgres]'",
+            )
+        ) from None
+    return psycopg
+
+
+def _column_type(dtype: pl.DataType) -> str:
+    """The PostgreSQL type that holds a Polars column's values exactly."""
+    import polars as pl
+
+    if dtype == pl.Boolean:
+        return "BOOLEAN"
+    if dtype.is_integer():
+        return "NUMERIC(20)" if dtype == pl.UInt64 else "BIGINT"
+    if dtype.is_float():
+        return "DOUBLE PRECISION"
+    if isinstance(dtype, pl.Decimal):
+        return f"NUMERIC({dtype.precision or 38}, {dtype.scale})"
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMP"
+    if dtype == pl.Date:
+        return "DATE"
+    if isinstance(dtype, pl.Duration):
+        return "INTERVAL"
+    return "TEXT"
+
+
+class PostgresExecutor(SqlExecutor):
+    engine = "postgres"
+    dialect = "postgres"
+
+    def connect(self) -> AbstractContextManager[Any]:
+        psycopg = require_psycopg()
+        target = os.environ.get(CONNECTION_VARIABLE)
+        if not target:
+            raise UsageError(
+                Problem(
+                    f"--engine postgres needs a server: {CONNECTION_VARIABLE} is not set",
+                    hint=f"export {CONNECTION_VARIABLE}='postgresql://user@host/database' (the password in "
+                    "PGPASSWORD or ~/.pgpass, never in the catalog)",
+                )
+            )
+        try:
+            connection: AbstractContextManager[Any] = psycopg.connect(target, autocommit=True, connect_timeout=10)
+        except psycopg.Error as error:
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise UsageError(
+                Problem(
+                    f"cannot connect to PostgreSQL ({CONNECTION_VARIABLE}): {message}",
+                    hint="check that the server runs and that the connection string names it",
+                )
+            ) from None
+        return connection
+
+    def load(self, connection: Any, records: pl.DataFrame, dataset: str) -> None:
+        """The records as a temporary table, sent with COPY as CSV that Polars writes (no loop over records)."""
+        psycopg = require_psycopg()
+        columns = ", ".join(f'"{name}" {_column_type(dtype)}' for name, dtype in records.schema.items())
+        text = records.write_csv(null_value=NULL, datetime_format="%Y-%m-%d %H:%M:%S%.6f", date_format="%Y-%m-%d")
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f'DROP TABLE IF EXISTS pg_temp."{RECORDS}"')
+                cursor.execute(f'CREATE TEMPORARY TABLE "{RECORDS}" ({columns})')
+                with cursor.copy(
+                    f"COPY \"{RECORDS}\" FROM STDIN WITH (FORMAT csv, HEADER true, NULL '{NULL}')"
+                ) as copy:
+                    copy.write(text.encode("utf-8"))
+        except psycopg.Error as error:
+            raise self.refused(dataset, error) from None
+
+    def run(self, connection: Any, sql: str, dataset: str) -> pl.DataFrame:
+        import polars as pl
+
+        psycopg = require_psycopg()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+                names = [column.name for column in cursor.description]
+                rows = cursor.fetchall()
+        except psycopg.Error as error:
+            raise self.refused(dataset, error) from None
+        # NUMERIC values arrive as Decimal: the counts and keys are whole numbers, the values already DOUBLE.
+        return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
