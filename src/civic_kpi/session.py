@@ -397,6 +397,38 @@ class Session:
         """The plan compute would run for these options: print it to read it, `civic_kpi.engine.execute(plan)` to
         run it (as often as you like: the same plan gives the same results). Running it refuses a breakdown with
         more than `max_groups` groups (default: 10,000), as compute does."""
+        return self._planned(period, every, by, kpis, domains, max_groups, "polars")[0]
+
+    def sql(
+        self,
+        period: Period | str | None = None,
+        *,
+        every: SeriesKind | None = None,
+        by: list[str] | list[list[str]] | None = None,
+        kpis: list[str] | None = None,
+        domains: list[str] | None = None,
+        dialect: str = "duckdb",
+    ) -> str:
+        """`civic-kpi sql`: the SQL the duckdb engine runs for these options, in a dialect (duckdb, postgres, spark,
+        snowflake, bigquery, trino), for a data team to run where the data is."""
+        from civic_kpi.engine.sql.dialects import sql_text
+        from civic_kpi.engine.sql.executor import SqlExecutor
+
+        plan, executor = self._planned(period, every, by, kpis, domains, None, "duckdb")
+        assert isinstance(executor, SqlExecutor)
+        return sql_text(executor, plan, dialect)
+
+    def _planned(
+        self,
+        period: Period | str | None,
+        every: SeriesKind | None,
+        by: list[str] | list[list[str]] | None,
+        kpis: list[str] | None,
+        domains: list[str] | None,
+        max_groups: int | None,
+        engine: str,
+    ) -> tuple[Plan, Any]:
+        """The plan of these options and the executor of `engine` that would run it."""
         from civic_kpi.engine import plan_compute, resolve
         from civic_kpi.engine.request import MAX_GROUPS
 
@@ -411,40 +443,7 @@ class Session:
             as_of=self.as_of,
             max_groups=MAX_GROUPS if max_groups is None else max_groups,
         )
-        return plan_compute(request)[0]
-
-    def sql(
-        self,
-        period: Period | str | None = None,
-        *,
-        every: SeriesKind | None = None,
-        by: list[str] | list[list[str]] | None = None,
-        kpis: list[str] | None = None,
-        domains: list[str] | None = None,
-        dialect: str = "duckdb",
-    ) -> str:
-        """`civic-kpi sql`: the SQL the duckdb engine runs for these options, in a dialect (duckdb, postgres, spark,
-        snowflake, bigquery, trino), for a data team to run where the data is."""
-        from civic_kpi.engine import resolve
-        from civic_kpi.engine.compute import plan_compute
-        from civic_kpi.engine.request import MAX_GROUPS
-        from civic_kpi.engine.sql.dialects import sql_text
-        from civic_kpi.engine.sql.executor import SqlExecutor
-
-        request = resolve(
-            self.catalog,
-            period=period,
-            every=every,
-            by=by,
-            kpis=kpis,
-            domains=domains,
-            data_dir=self.data_dir,
-            as_of=self.as_of,
-            max_groups=MAX_GROUPS,
-        )
-        plan, executor = plan_compute(request, engine="duckdb")
-        assert isinstance(executor, SqlExecutor)
-        return sql_text(executor, plan, dialect)
+        return plan_compute(request, engine=engine)
 
     def explain(
         self,
