@@ -69,3 +69,14 @@ def postgres_url() -> Iterator[str]:
         subprocess.run([*run_as, str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True, check=False)  # fmt: skip
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def spark_ready() -> None:
+    """A local Spark session, started once per test process (the engine finds it as the active session)."""
+    pytest.importorskip("pyspark", reason="the Spark engine's tests need pyspark (pip install 'civic-kpi[spark]')")
+    if shutil.which("java") is None:
+        _unavailable("no Java runtime here, which Spark needs: apt-get install default-jre-headless")
+    from civic_kpi.engine.sql.spark_engine import spark_session
+
+    spark_session()

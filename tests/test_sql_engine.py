@@ -23,15 +23,22 @@ from tests.test_snapshot_series import _write_requests
 
 pytest.importorskip("duckdb", reason="the SQL engine's tests need DuckDB (pip install 'civic-kpi[duckdb]')")
 
-SQL_ENGINES = ["duckdb", "postgres"]
+SQL_ENGINES = ["duckdb", "postgres", "spark"]
+
+
+def _use_engine(name: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Make an engine ready: PostgreSQL's own server, named where the engine looks for it; Spark's local session."""
+    if name == "postgres":
+        monkeypatch.setenv("CIVIC_KPI_POSTGRES", request.getfixturevalue("postgres_url"))
+    if name == "spark":
+        request.getfixturevalue("spark_ready")
+    return name
 
 
 @pytest.fixture(params=SQL_ENGINES)
 def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each SQL engine in turn; for PostgreSQL, its own server, named where the engine looks for it."""
-    if request.param == "postgres":
-        monkeypatch.setenv("CIVIC_KPI_POSTGRES", request.getfixturevalue("postgres_url"))
-    return request.param
+    """Each SQL engine in turn."""
+    return _use_engine(request.param, request, monkeypatch)
 
 
 def _key(result) -> tuple:
@@ -72,19 +79,28 @@ def sample():
     return load_catalog(CATALOG)
 
 
-@pytest.mark.parametrize(
-    "options",
-    [
-        {},  # the latest complete month, with every KPI's catalog breakdowns
-        {"every": "month"},  # a series: keyed queries, snapshots per period
-        {"every": "quarter", "by": []},
-        {"period": "2026-Q3", "by": [["priority"], ["channel"]]},
-        {"every": "fiscal_year"},
-        {"period": "2026-01-01..2026-02-14"},
-    ],
-    ids=["month", "monthly-series", "quarterly-overall", "quarter-by", "fiscal-years", "date-range"],
-)
-def test_every_kpi_of_the_bundled_catalog_agrees(sample, options: dict, engine: str) -> None:
+SHAPES = {
+    "month": {},  # the latest complete month, with every KPI's catalog breakdowns
+    "monthly-series": {"every": "month"},  # a series: keyed queries, snapshots per period
+    "quarterly-overall": {"every": "quarter", "by": []},
+    "quarter-by": {"period": "2026-Q3", "by": [["priority"], ["channel"]]},
+    "fiscal-years": {"every": "fiscal_year"},
+    "date-range": {"period": "2026-01-01..2026-02-14"},
+}
+# Spark takes seconds per query even on the sample: it runs the two shapes that hold every kind of query (masked
+# with the comparison periods, keyed with the snapshots and breakdowns); DuckDB and PostgreSQL run them all.
+ENGINE_SHAPES = [
+    pytest.param(shape, name, id=f"{shape}-{name}", marks=[pytest.mark.slow] if name == "spark" else [])
+    for shape in SHAPES
+    for name in SQL_ENGINES
+    if name != "spark" or shape in ("month", "monthly-series")
+]
+
+
+@pytest.mark.parametrize(("shape", "engine_name"), ENGINE_SHAPES)
+def test_every_kpi_of_the_bundled_catalog_agrees(sample, shape: str, engine_name: str, request, monkeypatch) -> None:
+    options = SHAPES[shape]
+    engine = _use_engine(engine_name, request, monkeypatch)
     polars_run = compute(sample, **options)
     duckdb_run = compute(sample, engine=engine, **options)
     assert {r.kpi_id for r in duckdb_run.results} == {k.id for k in sample.catalog.kpis}
@@ -109,9 +125,16 @@ def test_review_scorecard_and_dashboard_run_on_sql(sample, engine: str) -> None:
 # ---------------------------------------------------------------- edges, built by hand
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "csv"])
-def test_stamps_on_the_bounds_agree_in_a_series(tmp_path: Path, fmt: str, engine: str) -> None:
+@pytest.mark.parametrize(
+    ("fmt", "engine_name"),
+    # The records reach every SQL engine the same way whatever the format: Parquet's run covers Spark.
+    [(fmt, name) for fmt in ("parquet", "csv") for name in SQL_ENGINES if name != "spark" or fmt == "parquet"],
+)
+def test_stamps_on_the_bounds_agree_in_a_series(
+    tmp_path: Path, fmt: str, engine_name: str, request, monkeypatch
+) -> None:
     """The snapshot tests' requests: a third of their stamps exactly on a month's start, the moment or a midnight."""
+    engine = _use_engine(engine_name, request, monkeypatch)
     catalog = _write_requests(tmp_path, fmt)
     options = {"every": "month", "period": "2025-04-01..2026-03-31", "as_of": "2026-03-15 12:00:00"}
     polars_run = compute(catalog, **options)
@@ -253,12 +276,21 @@ def test_a_percentile_method_sql_does_not_compute_is_refused_by_name(tmp_path: P
     assert cli("compute", "-c", tmp_path / "kpis.yaml", "--period", "2026-03").exit_code == 0
 
 
-def test_an_unknown_engine_and_a_missing_duckdb_say_what_to_do(sample, monkeypatch) -> None:
+def test_an_unknown_engine_a_missing_package_or_server_say_what_to_do(sample, monkeypatch) -> None:
     with pytest.raises(UsageError, match="unknown engine 'oracle'"):
         compute(sample, engine="oracle")
-    monkeypatch.setitem(sys.modules, "duckdb", None)  # as if it were not installed
-    with pytest.raises(UsageError, match=r"(?s)needs the duckdb package.*pip install 'civic-kpi\[duckdb\]'"):
-        compute(sample, engine="duckdb")
+    for engine, module, extra in (("duckdb", "duckdb", "duckdb"), ("postgres", "psycopg", "postgres"),
+                                  ("spark", "pyspark", "spark")):  # fmt: skip
+        monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+        with pytest.raises(UsageError, match=rf"(?s)needs the {module} package.*pip install 'civic-kpi\[{extra}\]'"):
+            compute(sample, engine=engine)
+    monkeypatch.delenv("CIVIC_KPI_POSTGRES", raising=False)
+    monkeypatch.delitem(sys.modules, "psycopg")
+    with pytest.raises(UsageError, match="CIVIC_KPI_POSTGRES is not set"):
+        compute(sample, engine="postgres")
+    monkeypatch.setenv("CIVIC_KPI_POSTGRES", "host=/nonexistent/socket/folder dbname=kpis")
+    with pytest.raises(UsageError, match=r"cannot connect to PostgreSQL \(CIVIC_KPI_POSTGRES\)"):
+        compute(sample, engine="postgres")
 
 
 def test_the_cli_gives_the_same_json_on_either_engine(cli) -> None:

@@ -55,7 +55,7 @@ class Session:
     `data_dir` (default: the catalog's data_dir) is where dataset paths start. `as_of` (a datetime, or text such as
     "2026-11-15 08:00") is the moment the results describe; left out, compute, review and scorecard take the
     newest record of the data and check takes the current time. `engine` runs the aggregations of compute, review,
-    scorecard and report on Polars ("polars", the default) or as SQL on DuckDB ("duckdb").
+    scorecard, report and explain on Polars ("polars", the default) or as SQL: "duckdb", "postgres", "spark".
     """
 
     def __init__(

@@ -70,6 +70,7 @@ class Engine(StrEnum):
     polars = "polars"
     duckdb = "duckdb"
     postgres = "postgres"
+    spark = "spark"
 
 
 def _err(text: str) -> None:
@@ -295,8 +296,8 @@ EngineOption = Annotated[
     Engine,
     typer.Option(
         "--engine",
-        help="Where the aggregations run: polars (default), or as SQL on duckdb or postgres (the server named by "
-        "CIVIC_KPI_POSTGRES); pip install 'civic-kpi[duckdb]' or 'civic-kpi[postgres]'.",
+        help="Where the aggregations run: polars (default), or as SQL on duckdb, postgres (the server named by "
+        "CIVIC_KPI_POSTGRES) or spark; pip install 'civic-kpi[duckdb]' (or [postgres], [spark]).",
     ),
 ]
 MaxGroupsOption = Annotated[

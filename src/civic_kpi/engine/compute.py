@@ -68,7 +68,7 @@ def compute(
     A series over a dataset of more than twice `part_rows` records is computed about `part_rows` records at a time.
     A breakdown with more than `max_groups` distinct groups (default 10,000) is refused before any value is
     computed: every group is a result row per KPI and period. `engine` runs the aggregations on Polars (the
-    default) or as SQL on DuckDB or PostgreSQL ("duckdb", "postgres": engine/sql).
+    default) or as SQL on DuckDB, PostgreSQL or Spark ("duckdb", "postgres", "spark": engine/sql).
     Raises a CivicKpiError subclass for any user mistake.
     """
     run, results = compute_stream(

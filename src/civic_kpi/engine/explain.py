@@ -378,7 +378,7 @@ def _sql(records: KpiRecords, engine: str) -> str | None:
     from dataclasses import replace
 
     from civic_kpi.engine.sql import executor_class
-    from civic_kpi.engine.sql.dialects import for_dialect
+    from civic_kpi.engine.sql.dialects import sql_of
     from civic_kpi.engine.sql.executor import SqlExecutor
 
     dims = tuple(records.group)
@@ -388,7 +388,7 @@ def _sql(records: KpiRecords, engine: str) -> str | None:
     executor = executor_class(engine)(records.plan.request, files=records.executor.files())
     assert isinstance(executor, SqlExecutor)
     statement = executor.statement(records.plan, records.dataset, replace(query, kpis=(records.kpi,)))
-    return for_dialect(statement, executor.dialect).sql(executor.dialect, pretty=True)
+    return sql_of(statement, executor.dialect, pretty=True)
 
 
 def _query_plan(records: KpiRecords) -> str | None:

@@ -1,12 +1,13 @@
 """The SQL engines: the plan's aggregations as SQL (executor.py), printed per dialect (dialects.py) and run by DuckDB
-(duckdb_engine.py) or PostgreSQL (postgres_engine.py). `executor_class` picks the executor of an --engine name."""
+(duckdb_engine.py), PostgreSQL (postgres_engine.py) or Spark (spark_engine.py). `executor_class` picks the executor
+of an --engine name."""
 
 from __future__ import annotations
 
 from civic_kpi.engine.polars_executor import PolarsExecutor
 from civic_kpi.errors import Problem, UsageError
 
-ENGINES = ("polars", "duckdb", "postgres")
+ENGINES = ("polars", "duckdb", "postgres", "spark")
 
 
 def executor_class(engine: str) -> type[PolarsExecutor]:
@@ -23,4 +24,9 @@ def executor_class(engine: str) -> type[PolarsExecutor]:
 
         require_psycopg()
         return PostgresExecutor
+    if engine == "spark":
+        from civic_kpi.engine.sql.spark_engine import SparkExecutor, require_pyspark
+
+        require_pyspark()
+        return SparkExecutor
     raise UsageError(Problem(f"unknown engine {engine!r}", hint="choose one of: " + ", ".join(ENGINES)))

@@ -44,7 +44,7 @@ def for_dialect(statement: exp.Expression, dialect: str) -> exp.Expression:
     said at all)."""
     from sqlglot import exp
 
-    if dialect != "postgres":
+    if dialect not in ("postgres", "spark"):
         return statement
 
     def microseconds(node: exp.Expression) -> exp.Expression:
@@ -58,8 +58,8 @@ def for_dialect(statement: exp.Expression, dialect: str) -> exp.Expression:
 
     def divisions(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Div) and not (node.expression.is_number and float(node.expression.name) != 0):
-            # A division by zero is an error in PostgreSQL; in Polars and DuckDB it is not finite, which the run
-            # reports as such (engine/values.py). NaN says the same here; a missing numerator stays missing.
+            # A division by zero is an error in PostgreSQL and Spark; in Polars and DuckDB it is not finite, which
+            # the run reports as such (engine/values.py). NaN says the same here; a missing numerator stays missing.
             divisor, dividend = node.expression, node.this
             zero = exp.and_(
                 exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0)),
@@ -71,9 +71,28 @@ def for_dialect(statement: exp.Expression, dialect: str) -> exp.Expression:
             return exp.Case(ifs=[exp.If(this=zero, true=nan)], default=safe)
         return node
 
+    def exact_percentile(node: exp.Expression) -> exp.Expression:
+        # Spark's PERCENTILE(x, p) is exact, with linear interpolation (PERCENTILE.INC). SQLGlot writes a standard
+        # PERCENTILE_CONT for Spark as PERCENTILE_APPROX: an approximation, never to be run (see `sql_of`).
+        if isinstance(node, exp.PercentileCont):
+            return exp.Anonymous(this="PERCENTILE", expressions=[node.this, node.expression])
+        return node
+
+    if dialect == "spark":
+        # A division by zero is an error under Spark's ANSI mode (its default), as in PostgreSQL.
+        return statement.copy().transform(divisions, copy=False).transform(exact_percentile, copy=False)
     # Two passes: a node put in place of another is not visited again, so a duration inside a division would keep
     # its TIMESTAMPDIFF.
     return statement.copy().transform(microseconds, copy=False).transform(divisions, copy=False)
+
+
+def sql_of(statement: exp.Expression, dialect: str, pretty: bool = False) -> str:
+    """A statement as the dialect's SQL text, after for_dialect. Raises (a bug, exit 3) if a translation slipped an
+    approximate function in: a percentile here is exact or not written at all."""
+    text = for_dialect(statement, dialect).sql(dialect, pretty=pretty)
+    if "APPROX" in text.upper():
+        raise AssertionError(f"the {dialect} SQL of a statement holds an approximate function:\n{text}")
+    return text
 
 
 def sql_text(executor: SqlExecutor, plan: Plan, dialect: str) -> str:
@@ -88,8 +107,8 @@ def sql_text(executor: SqlExecutor, plan: Plan, dialect: str) -> str:
     for dp in plan.datasets.values():
         if not dp.queries:
             continue
-        instants = sorted(executor.instants(plan, dp))
-        columns = sorted(set(dp.columns) | set(dp.deadlines) | set(dp.derived)) + [instant_column(c) for c in instants]
+        instants = executor.instants(plan, dp)
+        columns = executor.record_columns(plan, dp)
         parts += [
             "",
             f"-- dataset {dp.name}: `{RECORDS}` is its records as known at the moment, with the columns",
@@ -108,6 +127,5 @@ def sql_text(executor: SqlExecutor, plan: Plan, dialect: str) -> str:
                     )
             what = ", ".join(kpi.id for kpi in query.kpis)
             by = " by " + ", ".join(query.dims) if query.dims else " overall"
-            statement = for_dialect(executor.statement(plan, dp, query), dialect)
-            parts += [f"-- {what}{by}", statement.sql(dialect, pretty=True) + ";"]
+            parts += [f"-- {what}{by}", sql_of(executor.statement(plan, dp, query), dialect, pretty=True) + ";"]
     return "\n".join(parts) + "\n"

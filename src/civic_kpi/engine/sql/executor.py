@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query
 from civic_kpi.engine.polars_executor import PERIOD_KEY, PolarsExecutor
 from civic_kpi.errors import Problem, UsageError
-from civic_kpi.formula import NO_PERIOD
+from civic_kpi.formula import NO_PERIOD, instant_column
 from civic_kpi.formula.sql import (
     SqlContext,
     SqlUnsupported,
@@ -77,7 +77,7 @@ class SqlExecutor(PolarsExecutor):
         return list(dp.queries)
 
     def answers(self, plan: Plan) -> dict[str, pl.DataFrame]:
-        from civic_kpi.engine.sql.dialects import for_dialect, refusal
+        from civic_kpi.engine.sql.dialects import refusal, sql_of
 
         found: dict[str, pl.DataFrame] = {}
         pending = [p for p in self._pending if p.queries]
@@ -91,13 +91,19 @@ class SqlExecutor(PolarsExecutor):
                     reason = refusal(statement, self.dialect)
                     if reason is not None:
                         raise UsageError(Problem(reason, hint="run these KPIs with --engine polars"))
-                    statements[query.key] = for_dialect(statement, self.dialect).sql(self.dialect)
-                self.load(connection, dataset.records.collect(), dataset.dp.name)
+                    statements[query.key] = sql_of(statement, self.dialect)
+                columns = self.record_columns(plan, dataset.dp)
+                self.load(connection, dataset.records.select(columns).collect(), dataset.dp.name)
                 for query in dataset.queries:
                     result = self.run(connection, statements[query.key], dataset.dp.name)
                     # A keyed query's rows are filed the way the Polars executor files a series' parts.
                     found[f"{query.key}@sql" if query.keyed else query.key] = result
         return found
+
+    def record_columns(self, plan: Plan, dp: DatasetPlan) -> list[str]:
+        """The columns of `records` the statements read (the data layer's own flags stay behind)."""
+        prepared = sorted(set(dp.columns) | set(dp.deadlines) | set(dp.derived))
+        return prepared + [instant_column(name) for name in sorted(self.instants(plan, dp))]
 
     def connect(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
@@ -223,7 +229,8 @@ class SqlExecutor(PolarsExecutor):
         parts["sample"] = exp.cast(samples[0] if samples else count_where(seen), bigint, copy=False)
         invalid = [counted for formula in compiled.values() for counted in formula.invalid]
         if invalid:
-            parts["invalid"] = exp.cast(exp.Greatest(this=invalid[0], expressions=invalid[1:]), bigint, copy=False)
+            most = invalid[0] if len(invalid) == 1 else exp.Greatest(this=invalid[0], expressions=invalid[1:])
+            parts["invalid"] = exp.cast(most, bigint, copy=False)
         rows = seen if existing is None else (existing if where is None else both(where, existing))
         parts["rows"] = exp.cast(count_where(rows), bigint, copy=False)
         return parts

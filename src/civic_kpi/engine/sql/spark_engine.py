@@ -1,0 +1,83 @@
+"""--engine spark: the statements run by Spark SQL, the records of each dataset a temporary view of the session.
+
+The session is the active one if the caller started it (a notebook on a cluster), else a local one
+(`local[*]`, no web UI). Timestamps are TIMESTAMP_NTZ, naive as the records hold them, whatever the session's zone.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from typing import TYPE_CHECKING, Any
+
+from civic_kpi.engine.sql.executor import RECORDS, SqlExecutor
+from civic_kpi.errors import Problem, UsageError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+def require_pyspark() -> Any:
+    try:
+        import pyspark.sql
+        import sqlglot  # noqa: F401
+    except ImportError as error:
+        raise UsageError(
+            Problem(
+                f"--engine spark needs the {(error.name or 'pyspark').split('.')[0]} package, which is not installed",
+                hint="install it with: pip install 'civic-kpi[spark]' (and a Java runtime, 17 or newer)",
+            )
+        ) from None
+    return pyspark.sql
+
+
+def spark_session() -> Any:
+    """The active Spark session, else a local one made for civic-kpi (kept for the process: starting Spark takes
+    seconds)."""
+    sql = require_pyspark()
+    active = sql.SparkSession.getActiveSession()
+    if active is not None:
+        active.conf.set("spark.sql.timestampType", "TIMESTAMP_NTZ")
+        return active
+    try:
+        session = (
+            sql.SparkSession.builder.master("local[*]")
+            .appName("civic-kpi")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.timestampType", "TIMESTAMP_NTZ")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", "4")
+            .getOrCreate()
+        )
+    except Exception as error:  # Spark's own errors (no Java, a port in use) are not one class
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UsageError(
+            Problem(f"cannot start Spark: {message}", hint="Spark needs a Java runtime, 17 or newer (java -version)")
+        ) from None
+    session.sparkContext.setLogLevel("OFF")  # its errors reach the user once, as one line (refused)
+    return session
+
+
+class SparkExecutor(SqlExecutor):
+    engine = "spark"
+    dialect = "spark"
+
+    def connect(self) -> AbstractContextManager[Any]:
+        return nullcontext(spark_session())
+
+    def load(self, connection: Any, records: pl.DataFrame, dataset: str) -> None:
+        try:
+            connection.createDataFrame(records.to_arrow()).createOrReplaceTempView(RECORDS)
+        except Exception as error:
+            raise self.refused(dataset, error) from None
+
+    def run(self, connection: Any, sql: str, dataset: str) -> pl.DataFrame:
+        import polars as pl
+
+        try:
+            table = connection.sql(sql).toArrow()
+        except Exception as error:
+            raise self.refused(dataset, error) from None
+        found = pl.from_arrow(table)
+        assert isinstance(found, pl.DataFrame)
+        return found
