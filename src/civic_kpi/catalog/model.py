@@ -6,6 +6,7 @@ formula naming a column) live in `catalog.checks`, so that every problem can be 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import PurePath
@@ -243,8 +244,46 @@ class ValueFlag(StrictModel):
         return f"{subject} in [{', '.join(repr(v) for v in self.known(self.true_for))}]"
 
 
+# An environment variable's name; a dataset's `source` names the variable that holds its connection, never the
+# connection itself (no password in YAML).
+ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+TABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$"
+
+
+class TableSource(StrictModel):
+    """A dataset that is a database table or view instead of files."""
+
+    engine: Literal["postgres"] = Field(description="The database: postgres (PostgreSQL 14 or newer).")
+    table: str = Field(
+        description="The table or view, e.g. public.service_requests (schema.table, or table in the search path).",
+    )
+    connection: str = Field(
+        "CIVIC_KPI_POSTGRES",
+        description="The environment variable holding the connection string (postgresql://user@host/db); the "
+        "password comes from PGPASSWORD or ~/.pgpass, never from the catalog.",
+    )
+
+    @field_validator("table")
+    @classmethod
+    def _plain_table_name(cls, value: str) -> str:
+        if not re.fullmatch(TABLE_NAME, value):
+            raise ValueError("a table is named as schema.table (letters, digits, _ and $), e.g. public.requests")
+        return value
+
+    @field_validator("connection")
+    @classmethod
+    def _a_variable_not_a_secret(cls, value: str) -> str:
+        # The value is not repeated in the message: it may be a connection string with a password in it.
+        if not re.fullmatch(ENV_NAME, value):
+            raise ValueError(
+                "connection names the environment variable that holds the connection string (e.g. "
+                "CIVIC_KPI_POSTGRES), not the connection itself: a catalog is shared, and a password in it with it"
+            )
+        return value
+
+
 class Dataset(StrictModel):
-    """A table of records: one export file, or a glob of monthly files with the same layout."""
+    """A table of records: one export file, a glob of monthly files with the same layout, or a database table."""
 
     # Columns (and derived columns or flags) the catalog dropped with `NAME: null`, e.g. a preset's column the
     # export lacks: a formula naming one is told it was dropped rather than that it is unknown.
@@ -254,7 +293,14 @@ class Dataset(StrictModel):
     preset: str | None = Field(
         None, description="A ready-made mapping of a published layout (see `civic-kpi presets`); fields set here win."
     )
-    path: str = Field(description="File or glob (e.g. '311/requests_*.csv'), relative to the data directory.")
+    path: str | None = Field(
+        None, description="File or glob (e.g. '311/requests_*.csv'), relative to the data directory."
+    )
+    source: TableSource | None = Field(
+        None,
+        description="A database table instead of files (source: {engine: postgres, table: public.requests}): read "
+        "once per run, then mapped and parsed by the same columns, presets and rules as a file.",
+    )
     json_path: str | None = Field(
         None, description="For JSON files whose records sit under a key, e.g. 'dataset' in a DCAT-US data.json."
     )
@@ -356,7 +402,9 @@ class Dataset(StrictModel):
     def file_format(self) -> FileFormat:
         if self.format:
             return self.format
-        suffixes = PurePath(self.path).suffixes
+        if self.source is not None:
+            return "parquet"  # a table is read into a Parquet snapshot of its typed values (data/tables.py)
+        suffixes = PurePath(self.path or "").suffixes
         for suffix in reversed(suffixes):
             if suffix.lower() in (".csv", ".tsv", ".txt"):
                 return "csv"
@@ -365,6 +413,14 @@ class Dataset(StrictModel):
             if suffix.lower() in (".json", ".ndjson", ".jsonl"):
                 return "json"
         return "csv"
+
+    @model_validator(mode="after")
+    def _files_or_table(self) -> Dataset:
+        if (self.path is None) == (self.source is None):
+            raise ValueError("give the dataset either a path (files) or a source (a database table), not both")
+        if self.source is not None and (self.format or self.json_path or self.delimiter):
+            raise ValueError("format, json_path and delimiter describe files; a table's source has none")
+        return self
 
     @model_validator(mode="after")
     def _date_column_is_declared(self) -> Dataset:

@@ -49,6 +49,16 @@ class DatasetScan:
     notes: list[str] = field(default_factory=list)
 
 
+def dataset_files(name: str, dataset: Dataset, data_dir: Path) -> list[Path]:
+    """The files a dataset reads: those its path matches, or its table's snapshot (data/tables.py)."""
+    if dataset.source is not None:
+        from civic_kpi.data.tables import table_files
+
+        return table_files(name, dataset)
+    assert dataset.path is not None  # the catalog gives a dataset a path or a source
+    return resolve_files(name, dataset.path, data_dir)
+
+
 def resolve_files(name: str, pattern: str, data_dir: Path, section: str = "datasets") -> list[Path]:
     """Expand a dataset path or glob under the data directory, sorted so monthly files read in order."""
     full = data_dir / pattern
@@ -442,7 +452,7 @@ def columns_in_files(name: str, dataset: Dataset, data_dir: Path, wanted: set[st
     """The columns of `wanted` that every file of the dataset has (a preset may declare one an older layout
     lacks). A dataset whose files cannot be found has none."""
     try:
-        files = resolve_files(name, dataset.path, data_dir)
+        files = dataset_files(name, dataset, data_dir)
     except DataError:
         return set()
     missing = {p.field.rsplit(".", 1)[1] for p in check_columns(name, dataset, files, wanted) if p.field}
@@ -659,7 +669,7 @@ def scan_dataset(
     the files its path matches now)."""
     import polars as pl
 
-    files = list(files) if files is not None else resolve_files(name, dataset.path, data_dir)
+    files = list(files) if files is not None else dataset_files(name, dataset, data_dir)
     schemas = {path: file_schema(path, dataset) for path in files}
     problems = check_columns(name, dataset, files, columns, schemas)
     if problems:

@@ -17,12 +17,12 @@ from civic_kpi.catalog.usage import columns_used
 from civic_kpi.data.deadlines import long_sla_warnings
 from civic_kpi.data.sources import (
     check_columns,
+    dataset_files,
     file_schema,
     first_line,
     flat_schema,
     load_reference,
     probe_fields,
-    resolve_files,
     scan_dataset,
 )
 from civic_kpi.data.values import bad_values, describe_bad, flags_of, unknown_codes_note, unknown_codes_query
@@ -62,7 +62,7 @@ def validate(
     used = columns_used(loaded)
     for name, dataset in loaded.catalog.datasets.items():
         try:
-            files = resolve_files(name, dataset.path, root)
+            files = dataset_files(name, dataset, root)
             report.files_checked += len(files)
             _check_files(report, name, dataset, files, used[name], loaded.catalog.timezone)
         except CivicKpiError as exc:

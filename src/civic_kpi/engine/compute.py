@@ -16,6 +16,7 @@ from pathlib import Path
 
 from civic_kpi.catalog.graph import inputs, with_inputs
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
+from civic_kpi.data.tables import source_name
 from civic_kpi.engine.coverage import first_days
 from civic_kpi.engine.judge import coverage_notes, covers, kpi_results, percentile_method, period_info
 from civic_kpi.engine.plan import PART_ROWS, Plan, build_plan
@@ -205,7 +206,7 @@ def assemble_stream(plan: Plan, execution: Execution) -> tuple[ComputeRun, Itera
         ids = [kpi_id for kpi_id, found in spans.items() if found == span]
         notes.append(f"{', '.join(ids)}: {plan.series[-1].label} counts the {span.label}, {span.start} to {span.end}")
     data_files = [
-        DataFileInfo(dataset=name, path=str(path), rows=rows)
+        DataFileInfo(dataset=name, path=source_name(path), rows=rows)
         for name, dataset in plan.datasets.items()
         for path, rows in zip(dataset.files, execution.file_rows[name], strict=True)
     ]

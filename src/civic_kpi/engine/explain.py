@@ -17,6 +17,7 @@ from civic_kpi.catalog.graph import inputs
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.catalog.model import KPI, Dataset, Target
 from civic_kpi.data.known import KNOWN, known_records
+from civic_kpi.data.tables import source_name
 from civic_kpi.engine.compute import compute
 from civic_kpi.engine.judge import period_info
 from civic_kpi.engine.records import (
@@ -92,7 +93,7 @@ def explain(
         **_about(kpi),
         dataset=kpi.dataset,
         files=[
-            DataFileInfo(dataset=records.dataset.name, path=str(path), rows=rows)
+            DataFileInfo(dataset=records.dataset.name, path=source_name(path), rows=rows)
             for path, rows in zip(records.dataset.files, counts.pop("__file_rows"), strict=True)
         ],
         columns=_columns(records.dataset.dataset, plan.request.formulas[kpi.id], kpi, group),

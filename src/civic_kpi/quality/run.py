@@ -12,7 +12,7 @@ from typing import Any
 
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.check_kinds import FileKind, Inputs, RowKind, kind_named
-from civic_kpi.data.sources import file_schema, load_reference, polars_engine, probe_fields, resolve_files
+from civic_kpi.data.sources import dataset_files, file_schema, load_reference, polars_engine, probe_fields
 from civic_kpi.errors import DataError, Problem, UsageError, did_you_mean
 from civic_kpi.quality.aggregate import EXAMPLES, Outcome, Planned, RecordCheck, measure, plan, records
 from civic_kpi.quality.file_problems import file_problems
@@ -59,7 +59,7 @@ def _moment(now: datetime | str | None, timezone: str | None) -> datetime:
 def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime) -> list[CheckResult]:
     cat = loaded.catalog
     dataset = cat.datasets[name]
-    files = resolve_files(name, dataset.path, root)
+    files = dataset_files(name, dataset, root)
     schemas = {path: file_schema(path, dataset) for path in files}
     probe_fields(files, dataset, schemas)
     inputs = Inputs(

@@ -1,0 +1,119 @@
+"""Datasets that are database tables: each is read once per process into a Parquet snapshot of its typed values,
+which the data layer then maps, parses and checks exactly as it does an exported Parquet file. One snapshot per
+run is also one moment for the whole run: every query of every KPI sees the table as it was when it was read.
+
+The values travel as Arrow, never row by row in Python: ADBC's PostgreSQL driver (Apache Arrow's) fetches the
+result of `SELECT * FROM table` as Arrow batches, written to Parquet as they come. The connection string is read from
+the environment variable the catalog names (`source.connection`), never from the catalog.
+
+This is the first step of running where the data lives: the records come to this machine (its memory is the limit),
+and the SQL engines then aggregate them (engine/sql/). Pushing the read and the records' preparation into the
+database is the next.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from civic_kpi.errors import DataError, Problem, UsageError
+
+if TYPE_CHECKING:
+    from civic_kpi.catalog.model import Dataset, TableSource
+
+_snapshots: dict[tuple[str, str, str], Path] = {}  # (connection, engine, table) -> its snapshot, for this process
+_names: dict[Path, str] = {}  # a snapshot -> the table it holds, as the run document names it
+_folder: Path | None = None
+
+
+def source_name(path: Path) -> str:
+    """How the run document names a dataset's file: its path, or for a table's snapshot `postgres:schema.table`."""
+    return _names.get(path, str(path))
+
+
+def quoted_table(table: str) -> str:
+    """schema.table as quoted identifiers (the catalog's pattern admits letters, digits, _ and $ only)."""
+    return ".".join('"' + part + '"' for part in table.split("."))
+
+
+def table_files(name: str, dataset: Dataset) -> list[Path]:
+    """The dataset's table as one Parquet file, read at the first call of the process."""
+    source = dataset.source
+    assert source is not None
+    target = os.environ.get(source.connection)
+    if not target:
+        raise UsageError(
+            Problem(
+                f"dataset {name} is the {source.engine} table {source.table}, and {source.connection} is not set",
+                field=f"datasets.{name}.source.connection",
+                hint=f"export {source.connection}='postgresql://user@host/database' (the password in PGPASSWORD or "
+                "~/.pgpass, never in the catalog)",
+            )
+        )
+    key = (target, source.engine, source.table)
+    if key not in _snapshots or not _snapshots[key].is_file():
+        _snapshots[key] = _snapshot(name, source, target)
+        _names[_snapshots[key]] = f"{source.engine}:{source.table}"
+    return [_snapshots[key]]
+
+
+def _snapshot(name: str, source: TableSource, target: str) -> Path:
+    import pyarrow.parquet as pq
+
+    dbapi = _require_adbc()
+    path = _snapshot_folder() / f"{source.engine}.{source.table}.parquet"
+    try:
+        with dbapi.connect(_uri(target)) as connection, connection.cursor() as cursor:
+            cursor.execute(f"SELECT * FROM {quoted_table(source.table)}")
+            reader = cursor.fetch_record_batch()
+            with pq.ParquetWriter(path, reader.schema) as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+    except dbapi.Error as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataError(
+            Problem(
+                f"dataset {name}: {source.engine} could not read the table {source.table}: {message}",
+                field=f"datasets.{name}.source",
+                hint=f"check the table's name and that {source.connection} names the right server and database",
+            )
+        ) from None
+    return path
+
+
+def _uri(target: str) -> str:
+    """ADBC takes a URI: a libpq keyword string (host=... dbname=...) becomes one."""
+    if "://" in target:
+        return target
+    from urllib.parse import quote
+
+    fields = dict(part.split("=", 1) for part in target.split())
+    user = quote(fields.pop("user", ""), safe="")
+    database = quote(fields.pop("dbname", ""), safe="")
+    query = "&".join(f"{key}={quote(value, safe='')}" for key, value in fields.items())
+    return f"postgresql://{user + '@' if user else ''}/{database}" + (f"?{query}" if query else "")
+
+
+def _require_adbc() -> Any:
+    try:
+        import adbc_driver_postgresql.dbapi as dbapi
+    except ImportError:
+        raise UsageError(
+            Problem(
+                "a dataset is a PostgreSQL table, which needs the adbc-driver-postgresql package",
+                hint="install it with: pip install 'civic-kpi[postgres]'",
+            )
+        ) from None
+    return dbapi
+
+
+def _snapshot_folder() -> Path:
+    global _folder
+    if _folder is None or not _folder.is_dir():
+        _folder = Path(tempfile.mkdtemp(prefix="civic-kpi-tables-"))
+        atexit.register(shutil.rmtree, _folder, ignore_errors=True)
+    return _folder

@@ -1,0 +1,118 @@
+"""Datasets that are PostgreSQL tables (`source: {engine: postgres, table: ...}`): the bundled sample loaded into a
+real server the tests start, as a city would keep it (the CSV exports as tables of text, the Parquet one typed), and
+the bundled catalog pointed at the tables. Every KPI gives the numbers it gives from the files, on every engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from civic_kpi.catalog.loader import load_catalog
+from civic_kpi.data.sources import dataset_files
+from civic_kpi.engine import compute
+from tests.conftest import CATALOG, SAMPLE_DATA
+from tests.test_sql_engine import _differences
+
+pytest.importorskip("adbc_driver_postgresql", reason="table datasets need pip install 'civic-kpi[postgres]'")
+
+
+def _load(connection, table: str, frame) -> None:
+    """A table of the frame's columns (text stays text) and values, sent with COPY."""
+    from civic_kpi.engine.sql.postgres_engine import NULL, _column_type
+
+    columns = ", ".join(f'"{name}" {_column_type(dtype)}' for name, dtype in frame.schema.items())
+    text = frame.write_csv(null_value=NULL, datetime_format="%Y-%m-%d %H:%M:%S%.6f", date_format="%Y-%m-%d")
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE TABLE "{table}" ({columns})')
+        with cursor.copy(f"COPY \"{table}\" FROM STDIN WITH (FORMAT csv, HEADER true, NULL '{NULL}')") as copy:
+            copy.write(text.encode("utf-8"))
+
+
+@pytest.fixture(scope="module")
+def table_catalog(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled catalog with every dataset a table of the server, its reference tables still files."""
+    import polars as pl
+    import psycopg
+
+    loaded = load_catalog(CATALOG)
+    document = yaml.safe_load(CATALOG.read_text(encoding="utf-8"))
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        for name, dataset in loaded.catalog.datasets.items():
+            files = dataset_files(name, dataset, SAMPLE_DATA)
+            if dataset.file_format == "parquet":
+                frame = pl.concat([pl.read_parquet(path) for path in files], how="vertical")
+            else:  # a table of text, as an export loaded by hand would be: the catalog's formats parse it
+                frame = pl.concat([pl.read_csv(path, infer_schema=False) for path in files], how="vertical")
+            _load(connection, name, frame)
+            entry = document["datasets"][name]
+            del entry["path"]
+            entry["source"] = {"engine": "postgres", "table": f"public.{name}", "connection": "SAMPLE_CITY_DB"}
+    document["data_dir"] = str(SAMPLE_DATA)  # the reference tables and SLA policies stay files
+    target = tmp_path_factory.mktemp("tables") / "kpi_definitions.yaml"
+    target.write_text(yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return target
+
+
+@pytest.fixture
+def database(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("SAMPLE_CITY_DB", postgres_url)
+    monkeypatch.setenv("CIVIC_KPI_POSTGRES", postgres_url)
+    return postgres_url
+
+
+def _rows(run) -> dict:
+    return {
+        (r.kpi_id, r.period.label, tuple(sorted((r.group or {}).items()))): r.model_dump(mode="json")
+        for r in run.results
+    }
+
+
+@pytest.mark.parametrize("options", [{}, {"every": "month"}], ids=["month", "monthly-series"])
+def test_every_kpi_from_the_tables_equals_the_files(table_catalog: Path, database: str, options: dict) -> None:
+    files_run = compute(CATALOG, **options)
+    tables_run = compute(table_catalog, **options)
+    ours, theirs = _rows(files_run), _rows(tables_run)
+    assert ours.keys() == theirs.keys() and len(ours) > 100
+    assert [f"{key}{d}" for key, row in ours.items() for d in _differences(row, theirs[key])] == []
+    assert tables_run.as_of == files_run.as_of
+    assert {f.path for f in tables_run.data_files if f.dataset == "meetings"} == {"postgres:public.meetings"}
+    assert {f.dataset: f.rows for f in tables_run.data_files} == {
+        name: sum(f.rows for f in files_run.data_files if f.dataset == name)
+        for name in {f.dataset for f in files_run.data_files}
+    }
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "postgres"])
+def test_tables_on_the_sql_engines(table_catalog: Path, database: str, engine: str) -> None:
+    files_run = compute(CATALOG, period="2026-10")
+    tables_run = compute(table_catalog, period="2026-10", engine=engine)
+    ours, theirs = _rows(files_run), _rows(tables_run)
+    assert [f"{key}{d}" for key, row in ours.items() for d in _differences(row, theirs[key])] == []
+
+
+def test_a_missing_table_or_connection_is_one_line_naming_the_dataset(table_catalog: Path, database, cli, monkeypatch):
+    text = table_catalog.read_text(encoding="utf-8").replace("table: public.meetings", "table: public.meeting")
+    broken = table_catalog.with_name("broken.yaml")
+    broken.write_text(text, encoding="utf-8")
+    result = cli("compute", "-c", broken, "--kpi", "agenda_on_time")
+    assert result.exit_code == 2
+    assert "dataset meetings: postgres could not read the table public.meeting" in result.stderr
+    assert "Traceback" not in result.stderr
+    monkeypatch.delenv("SAMPLE_CITY_DB")
+    result = cli("compute", "-c", table_catalog, "--kpi", "sla_compliance")
+    assert result.exit_code == 2
+    assert "SAMPLE_CITY_DB is not set" in result.stderr and "PGPASSWORD" in result.stderr
+
+
+def test_a_catalog_names_the_variable_never_the_connection(tmp_path: Path, cli) -> None:
+    text = CATALOG.read_text(encoding="utf-8").replace(
+        "path: records/public_records_requests.csv",
+        "source: {engine: postgres, table: public.records, connection: 'postgresql://clerk:secret@db/city'}",
+    )
+    (tmp_path / "kpis.yaml").write_text(text, encoding="utf-8")
+    result = cli("validate", "-c", tmp_path / "kpis.yaml", "--no-data")
+    assert result.exit_code == 2
+    assert "names the environment variable that holds the connection string" in result.stderr
+    assert "secret" not in result.stderr  # the password is not repeated back
