@@ -14,6 +14,8 @@ compared over time. Contenders, all computing the five 311 KPIs by month x prior
   to show what ten more KPIs cost against the five.
 - civic-kpi-report: `civic-kpi report --every month` over the same months, the HTML dashboard built from that
   series (its charts, tables and CSV downloads), as a ratio to the compute run (issue 13's target: at most 1.2x).
+- civic-kpi-duckdb, civic-kpi-spark (only with --only): the same compute with `--engine duckdb` or `--engine spark`
+  (the aggregations as SQL; issue 16), checked against the others like every contender.
 
 And the start-up: `civic-kpi compute` on the bundled sample and `civic-kpi --help`, against a Python process that
 only imports Polars.
@@ -152,10 +154,17 @@ def commands(folder: Path, fmt: str, work: Path) -> dict[str, tuple[list[str], P
     dashboard = [*_civic_kpi(), "report", "-d", str(folder), "-p", f"{PERIOD[0]}..{PERIOD[1]}", "--every", "month"]
     dashboard += ["--as-of", AS_OF, "-q", "-c", str(catalog_for(folder, fmt)), "-o", str(out["civic-kpi-report"])]
     found["civic-kpi-report"] = (dashboard, out["civic-kpi-report"])
+    for engine in SQL_ENGINES:
+        name = f"civic-kpi-{engine}"
+        command = [*civic, "-c", str(catalog_for(folder, fmt)), "--engine", engine, "-o", str(out[name])]
+        found[name] = (command, out[name])
     return found
 
 
-NAMES = ("civic-kpi", "polars", "polars-strptime", "duckdb", "civic-kpi-full", "civic-kpi-report")
+SQL_ENGINES = ("duckdb", "spark")  # the SQL engines run in a separate process each; PostgreSQL needs a server
+NAMES = ("civic-kpi", "polars", "polars-strptime", "duckdb", "civic-kpi-full", "civic-kpi-report",
+         *(f"civic-kpi-{engine}" for engine in SQL_ENGINES))  # fmt: skip
+OPT_IN = {f"civic-kpi-{engine}" for engine in SQL_ENGINES}  # run only when --only names them
 
 
 def result_table(name: str, path: Path) -> pl.DataFrame:
@@ -179,6 +188,8 @@ def bench_one(
         contenders.pop("civic-kpi-full")
     if only:
         contenders = {name: found for name, found in contenders.items() if name in only | {"civic-kpi"}}
+    else:
+        contenders = {name: found for name, found in contenders.items() if name not in OPT_IN}
     timings = []
     for name, (command, _) in contenders.items():
         timing = Timing(name, size, rows_of(size), fmt)
@@ -191,7 +202,7 @@ def bench_one(
         timings.append(timing)
     ours = result_table("civic-kpi", contenders["civic-kpi"][1])
     problems = []
-    for name in ("polars", "duckdb", "polars-strptime"):
+    for name in ("polars", "duckdb", "polars-strptime", *sorted(OPT_IN)):
         if name in contenders:
             problems += compare(ours, result_table(name, contenders[name][1]), names=("civic-kpi", name))
     if not problems:
@@ -263,6 +274,8 @@ def report(timings: list[Timing]) -> str:
                 ratio = f"(15 KPIs: {t.median / ours.median:.2f}× the 5-KPI time)"
             elif ours and t.contender == "civic-kpi-report":
                 ratio = f"(the dashboard: {t.median / ours.median:.2f}× the compute run)"
+            elif ours and t.contender in OPT_IN:
+                ratio = f"(--engine {t.contender.removeprefix('civic-kpi-')}: {t.median / ours.median:.2f}× Polars')"
             elif ours and t is not ours:
                 ratio = f"{ours.median / t.median:.2f}×"
             rows = "the sample" if t.size == "start-up" else f"{t.rows:,}"
