@@ -235,6 +235,20 @@ def test_durations_across_the_clock_change_and_missing_values(tmp_path: Path, en
     assert overall["days_late"].value == pytest.approx(3.375, rel=1e-12)  # 2026-03-13 00:00 to 03-16 09:00
 
 
+def test_without_a_timezone_durations_are_wall_clock_time(tmp_path: Path, engine: str) -> None:
+    """A catalog that names no zone: no instants are made, and 01:30 to 03:30 on the night of the change is the two
+    hours the clock shows, on every engine."""
+    (tmp_path / "kpis.yaml").write_text(DST_CATALOG.replace("timezone: America/Chicago\n", ""), encoding="utf-8")
+    rows = [[1, "A", "2026-03-08 01:30:00", "2026-03-08 03:30:00", "2026-03-08"]]
+    write_csv(tmp_path / "data" / "calls.csv", ["id", "team", "opened", "closed", "due"], rows)
+    polars_run = compute(tmp_path / "kpis.yaml", period="2026-03", as_of="2026-04-30", kpis=["hours_to_close"])
+    sql_run = compute(
+        tmp_path / "kpis.yaml", period="2026-03", as_of="2026-04-30", kpis=["hours_to_close"], engine=engine
+    )
+    assert_same_results(polars_run, sql_run)
+    assert next(r for r in sql_run.results if not r.group).value == 2.0
+
+
 # ---------------------------------------------------------------- the SQL itself
 
 

@@ -107,8 +107,8 @@ def sql_text(executor: SqlExecutor, plan: Plan, dialect: str) -> str:
     for dp in plan.datasets.values():
         if not dp.queries:
             continue
-        instants = executor.instants(plan, dp)
         columns = executor.record_columns(plan, dp)
+        instants = [c for c in columns if c.startswith(instant_column(""))]
         parts += [
             "",
             f"-- dataset {dp.name}: `{RECORDS}` is its records as known at the moment, with the columns",

@@ -103,6 +103,8 @@ class SqlExecutor(PolarsExecutor):
     def record_columns(self, plan: Plan, dp: DatasetPlan) -> list[str]:
         """The columns of `records` the statements read (the data layer's own flags stay behind)."""
         prepared = sorted(set(dp.columns) | set(dp.deadlines) | set(dp.derived))
+        if self.request.catalog.timezone is None:  # no zone: durations are wall-clock time, no instant is made
+            return prepared
         return prepared + [instant_column(name) for name in sorted(self.instants(plan, dp))]
 
     def connect(self) -> AbstractContextManager[Any]:
