@@ -13,7 +13,7 @@ from civic_kpi.formula import instant_column
 if TYPE_CHECKING:
     from sqlglot import exp
 
-    from civic_kpi.engine.plan import Plan
+    from civic_kpi.engine.plan import DatasetPlan, Plan, Query
     from civic_kpi.engine.sql.executor import SqlExecutor
 
 RECORDS = "records"  # as executor.RECORDS (not imported: the executor imports this module's functions)
@@ -86,6 +86,14 @@ def for_dialect(statement: exp.Expression, dialect: str) -> exp.Expression:
     return statement.copy().transform(microseconds, copy=False).transform(divisions, copy=False)
 
 
+def refuse_inexact(executor: SqlExecutor, plan: Plan, dp: DatasetPlan, query: Query, dialect: str, hint: str) -> None:
+    """A UsageError naming the first KPI of the query that the dialect cannot say exactly (see `refusal`)."""
+    for kpi in query.kpis:
+        reason = refusal(executor.statement(plan, dp, replace(query, kpis=(kpi,))), dialect)
+        if reason is not None:
+            raise UsageError(Problem(reason, kpi=kpi.id, hint=hint))
+
+
 def sql_of(statement: exp.Expression, dialect: str, pretty: bool = False) -> str:
     """A statement as the dialect's SQL text, after for_dialect. Raises (a bug, exit 3) if a translation slipped an
     approximate function in: a percentile here is exact or not written at all."""
@@ -119,12 +127,7 @@ def sql_text(executor: SqlExecutor, plan: Plan, dialect: str) -> str:
             + ")",
         ]
         for query in dp.queries:
-            for kpi in query.kpis:  # a KPI the dialect cannot say exactly is named, before any SQL is written
-                reason = refusal(executor.statement(plan, dp, replace(query, kpis=(kpi,))), dialect)
-                if reason is not None:
-                    raise UsageError(
-                        Problem(reason, kpi=kpi.id, hint="name only the other KPIs, or write another --dialect")
-                    )
+            refuse_inexact(executor, plan, dp, query, dialect, "name only the other KPIs, or write another --dialect")
             what = ", ".join(kpi.id for kpi in query.kpis)
             by = " by " + ", ".join(query.dims) if query.dims else " overall"
             parts += [f"-- {what}{by}", sql_of(executor.statement(plan, dp, query), dialect, pretty=True) + ";"]

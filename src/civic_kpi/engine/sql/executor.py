@@ -5,10 +5,10 @@ deadlines, instants and derived columns exactly as the Polars executor does (Pol
 the engine as a relation named `records`. Every query of the plan becomes one statement: a filtered aggregate per
 KPI and period (`COUNT(*) FILTER (WHERE ...)`, an exact percentile), grouped by the breakdown's columns, and for a
 series by the period number the plan's own arithmetic writes in SQL. The notes, the row counts and the moment stay
-the Polars executor's. Each engine (duckdb_engine.py, postgres_engine.py) says how it connects, loads the records
-and runs a statement; dialects.py prints the statements for `civic-kpi sql`.
+the Polars executor's. Each engine (duckdb_engine.py, postgres_engine.py, spark_engine.py) says how it connects,
+loads the records and runs a statement; dialects.py writes each dialect's SQL and prints it for `civic-kpi sql`.
 
-Not yet: records read from files or tables by the engine itself, deadlines through a calendar table, Spark.
+Not yet: records read and prepared by the engine itself (files, tables), deadlines through a calendar table.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class SqlExecutor(PolarsExecutor):
         return list(dp.queries)
 
     def answers(self, plan: Plan) -> dict[str, pl.DataFrame]:
-        from civic_kpi.engine.sql.dialects import refusal, sql_of
+        from civic_kpi.engine.sql.dialects import refuse_inexact, sql_of
 
         found: dict[str, pl.DataFrame] = {}
         pending = [p for p in self._pending if p.queries]
@@ -87,11 +87,8 @@ class SqlExecutor(PolarsExecutor):
             for dataset in pending:
                 statements = {}
                 for query in dataset.queries:
-                    statement = self.statement(plan, dataset.dp, query)
-                    reason = refusal(statement, self.dialect)
-                    if reason is not None:
-                        raise UsageError(Problem(reason, hint="run these KPIs with --engine polars"))
-                    statements[query.key] = sql_of(statement, self.dialect)
+                    refuse_inexact(self, plan, dataset.dp, query, self.dialect, "run this KPI with --engine polars")
+                    statements[query.key] = sql_of(self.statement(plan, dataset.dp, query), self.dialect)
                 columns = self.record_columns(plan, dataset.dp)
                 self.load(connection, dataset.records.select(columns).collect(), dataset.dp.name)
                 for query in dataset.queries:

@@ -1,11 +1,12 @@
 """--engine spark: the statements run by Spark SQL, the records of each dataset a temporary view of the session.
 
 The session is the active one if the caller started it (a notebook on a cluster), else a local one
-(`local[*]`, no web UI). Timestamps are TIMESTAMP_NTZ, naive as the records hold them, whatever the session's zone.
+(`local[*]`, no web UI, a driver heap of CIVIC_KPI_SPARK_MEMORY, default 4g). Timestamps are TIMESTAMP_NTZ, naive as the records hold them, whatever the session's zone.
 """
 
 from __future__ import annotations
 
+import os
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,9 @@ def spark_session() -> Any:
         session = (
             sql.SparkSession.builder.master("local[*]")
             .appName("civic-kpi")
+            # The records arrive through the driver (Arrow), whose default heap of 1 GB ran out at a million records
+            # of the benchmark; CIVIC_KPI_SPARK_MEMORY sets it.
+            .config("spark.driver.memory", os.environ.get("CIVIC_KPI_SPARK_MEMORY", "4g"))
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.timestampType", "TIMESTAMP_NTZ")
