@@ -1,7 +1,8 @@
 """--engine spark: the statements run by Spark SQL, the records of each dataset a temporary view of the session.
 
-The session is the active one if the caller started it (a notebook on a cluster), else a local one
-(`local[*]`, no web UI, a driver heap of CIVIC_KPI_SPARK_MEMORY, default 4g). Timestamps are TIMESTAMP_NTZ, naive as the records hold them, whatever the session's zone.
+The session is the active one if the caller started it (a notebook on a cluster), else a local one (`local[*]`,
+no web UI, a driver heap of CIVIC_KPI_SPARK_MEMORY, default 4g). Timestamps are TIMESTAMP_NTZ, naive as the records
+hold them, whatever the session's zone.
 """
 
 from __future__ import annotations
