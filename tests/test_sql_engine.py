@@ -249,6 +249,72 @@ def test_without_a_timezone_durations_are_wall_clock_time(tmp_path: Path, engine
     assert next(r for r in sql_run.results if not r.group).value == 2.0
 
 
+ARITHMETIC = {  # formulas whose SQL once said something else: brackets, None in a list, 0.1, a division by zero
+    "bracketed_divisor": "sum(x / (y + z))",
+    "ratio_of_sums": "sum(x) / (count() + 1)",
+    "condition_compared": "count((b or x > 1) == False)",
+    "nulls_compared": "count((s is None) == (x is None))",
+    "none_in_list": "count(team in ['A', None])",
+    "none_not_in_list": "count(team not in ['A', None])",
+    "decimal_literal": "count(score * 0.1 > 0.3)",
+    "min_of_division": "min(x / y)",
+    "max_of_division": "max(x / y)",
+    "max_of_nan": "max(x / (y - y))",
+    "division_compared": "count(x / y < 1)",
+    "date_and_hours": "count(d + hours(1) > o)",
+    "date_and_days": "count(d + days(1) > o)",
+    "sum_of_fractions": "sum(2 / (y + 1))",
+}
+
+
+def test_arithmetic_and_lists_mean_the_same_in_sql(tmp_path: Path, engine: str) -> None:
+    """Formulas in every shape the SQL writer got wrong once (a reviewer's cases, each once a silent wrong number):
+    the same value, or the same 'not finite', on every engine."""
+    kpis = "".join(
+        f"""  - {{id: {name}, name: {name}, domain: D, unit: count, dataset: things, value: "{formula}"}}\n"""
+        for name, formula in ARITHMETIC.items()
+    )
+    (tmp_path / "kpis.yaml").write_text(
+        f"""version: 1
+title: arithmetic
+data_dir: data
+datasets:
+  things:
+    path: things.csv
+    date_column: o
+    columns:
+      x: {{type: float}}
+      y: {{type: integer}}
+      z: {{type: integer}}
+      b: {{type: boolean, true_values: ["T"]}}
+      s: s
+      team: team
+      score: {{type: float}}
+      d: {{type: date, format: "%Y-%m-%d"}}
+      o: {{type: datetime, format: "%Y-%m-%d %H:%M:%S"}}
+kpis:
+{kpis}""",
+        encoding="utf-8",
+    )
+    header = ["x", "y", "z", "b", "s", "team", "score", "d", "o"]
+    rows = [
+        [10.0, 1, 3, "T", None, "A", 1.0, "2026-01-01", "2026-01-01 00:30:00"],
+        [20.0, 2, 5, "F", "a", None, 2.0, "2026-01-01", "2026-01-01 00:30:00"],
+        [0.0, 0, 0, None, "b", "B", 3.0, "2026-01-01", "2026-01-01 00:30:00"],
+        [-1.0, 0, 0, "T", None, "A", 4.0, "2026-01-01", "2026-01-01 00:30:00"],
+    ]
+    write_csv(tmp_path / "data" / "things.csv", header, rows)
+    polars_run = compute(tmp_path / "kpis.yaml", period="2026-01", as_of="2026-02-01")
+    sql_run = compute(tmp_path / "kpis.yaml", period="2026-01", as_of="2026-02-01", engine=engine)
+    assert_same_results(polars_run, sql_run)
+    values = {r.kpi_id: r.value for r in sql_run.results}
+    # By hand: (b or x > 1) is true, true, missing, true: never equal to False; a None in a list matches nothing;
+    # 0.1 * 3 and 0.1 * 4 exceed 0.3 in floating point, 0.1 * 3 by its last bit.
+    assert (values["condition_compared"], values["none_in_list"], values["none_not_in_list"]) == (0, 2, 1)
+    assert values["decimal_literal"] == 2 and values["bracketed_divisor"] is None  # 0 / 0 makes the sum NaN
+    assert values["min_of_division"] is None and values["max_of_division"] == 10.0  # -inf is not finite
+
+
 # ---------------------------------------------------------------- the SQL itself
 
 
@@ -295,7 +361,8 @@ def test_an_unknown_engine_a_missing_package_or_server_say_what_to_do(sample, mo
         compute(sample, engine="oracle")
     for engine, module, extra in (("duckdb", "duckdb", "duckdb"), ("postgres", "psycopg", "postgres"),
                                   ("spark", "pyspark", "spark")):  # fmt: skip
-        monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+        for name in (module, *(["pyspark.sql"] if module == "pyspark" else [])):  # not installed, even if imported
+            monkeypatch.setitem(sys.modules, name, None)
         with pytest.raises(UsageError, match=rf"(?s)needs the {module} package.*pip install 'civic-kpi\[{extra}\]'"):
             compute(sample, engine=engine)
     monkeypatch.delenv("CIVIC_KPI_POSTGRES", raising=False)

@@ -411,11 +411,15 @@ class Session:
     ) -> str:
         """`civic-kpi sql`: the SQL the duckdb engine runs for these options, in a dialect (duckdb, postgres, spark,
         snowflake, bigquery, trino), for a data team to run where the data is."""
+        from civic_kpi.engine.sql.packages import required
+
+        required("civic-kpi sql", "duckdb")  # SQLGlot, which any SQL extra installs
         from civic_kpi.engine.sql.dialects import sql_text
         from civic_kpi.engine.sql.executor import SqlExecutor
 
-        plan, executor = self._planned(period, every, by, kpis, domains, None, "duckdb")
-        assert isinstance(executor, SqlExecutor)
+        # The statements need SQLGlot only, not the engine of the dialect: the writing executor of no engine.
+        plan, _ = self._planned(period, every, by, kpis, domains, None, "polars")
+        executor = SqlExecutor(plan.request, files={name: dp.files for name, dp in plan.datasets.items()})
         return sql_text(executor, plan, dialect)
 
     def _planned(

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from civic_kpi.data.sources import first_line
 from civic_kpi.errors import DataError, Problem, UsageError
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ def quoted_table(table: str) -> str:
 
 
 def table_files(name: str, dataset: Dataset) -> list[Path]:
-    """The dataset's table as one Parquet file, read at the first call of the process."""
+    """The dataset's table as one Parquet file, read at the first call of the process (see `forget`)."""
     source = dataset.source
     assert source is not None
     target = os.environ.get(source.connection)
@@ -61,23 +62,41 @@ def table_files(name: str, dataset: Dataset) -> list[Path]:
     return [_snapshots[key]]
 
 
+def forget() -> None:
+    """Read every table again at its next use (a long-running notebook's fresh look; a CLI run reads each once)."""
+    _snapshots.clear()
+
+
 def _snapshot(name: str, source: TableSource, target: str) -> Path:
+    import hashlib
+
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     dbapi = _require_adbc()
-    path = _snapshot_folder() / f"{source.engine}.{source.table}.parquet"
+    # The same table name in two databases is two snapshots.
+    server = hashlib.sha256(target.encode("utf-8")).hexdigest()[:10]
+    path = _snapshot_folder() / f"{source.engine}.{source.table}.{server}.parquet"
     try:
-        with dbapi.connect(_uri(target)) as connection, connection.cursor() as cursor:
+        uri = _uri(target)
+    except Exception as error:  # psycopg's parser: its message names the fault, never the whole string
+        raise UsageError(
+            Problem(
+                f"dataset {name}: the connection string in {source.connection} cannot be read: {first_line(error)}",
+                hint="write it as postgresql://user@host/database or host=... dbname=...",
+            )
+        ) from None
+    try:
+        with dbapi.connect(uri) as connection, connection.cursor() as cursor:
             cursor.execute(f"SELECT * FROM {quoted_table(source.table)}")
             reader = cursor.fetch_record_batch()
             with pq.ParquetWriter(path, reader.schema) as writer:
                 for batch in reader:
                     writer.write_batch(batch)
-    except dbapi.Error as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    except (dbapi.Error, pa.ArrowException, OSError) as error:  # Arrow: a column type Parquet cannot hold
         raise DataError(
             Problem(
-                f"dataset {name}: {source.engine} could not read the table {source.table}: {message}",
+                f"dataset {name}: {source.engine} could not read the table {source.table}: {first_line(error)}",
                 field=f"datasets.{name}.source",
                 hint=f"check the table's name and that {source.connection} names the right server and database",
             )
@@ -86,12 +105,15 @@ def _snapshot(name: str, source: TableSource, target: str) -> Path:
 
 
 def _uri(target: str) -> str:
-    """ADBC takes a URI: a libpq keyword string (host=... dbname=...) becomes one."""
+    """ADBC takes a URI: a libpq keyword string (host=... dbname='my db') becomes one, read by libpq's own rules
+    (psycopg's conninfo parser)."""
     if "://" in target:
         return target
     from urllib.parse import quote
 
-    fields = dict(part.split("=", 1) for part in target.split())
+    from psycopg.conninfo import conninfo_to_dict
+
+    fields = {key: str(value) for key, value in conninfo_to_dict(target).items()}
     user = quote(fields.pop("user", ""), safe="")
     database = quote(fields.pop("dbname", ""), safe="")
     query = "&".join(f"{key}={quote(value, safe='')}" for key, value in fields.items())

@@ -7,7 +7,9 @@ The same meaning as the Polars compiler, written as standard SQL that SQLGlot pr
 - a comparison with a missing value is false, not unknown (`COALESCE(a < b, FALSE)`), as in compile.py;
 - a duration is the microseconds between two instants divided by the unit's (DST-aware through the instant
   columns the records hold), a negative one is left out of its aggregate and counted;
-- a percentile is PERCENTILE.INC (`QUANTILE_CONT` in DuckDB, `PERCENTILE_CONT` elsewhere), never an approximation.
+- a percentile is PERCENTILE.INC (`QUANTILE_CONT` in DuckDB, `PERCENTILE_CONT` in standard SQL, which
+  engine/sql/dialects.py writes as `PERCENTILE` for Spark), never an approximation;
+- operands keep their brackets, a float literal is a DOUBLE and a None in an `in` list matches nothing, as in Polars.
 
 What the SQL executors cannot run yet is refused with a clear message (SqlUnsupported), never computed otherwise.
 """
@@ -36,11 +38,13 @@ from civic_kpi.formula.tree import (
     Ref,
     Special,
     UnaryOp,
+    walk,
 )
 
 if TYPE_CHECKING:
     from sqlglot import exp
 
+DOUBLE = "DOUBLE"  # SQLGlot's name of the IEEE double every dialect has (DOUBLE PRECISION in PostgreSQL)
 _MICROSECONDS = {"days_between": 86_400e6, "hours_between": 3_600e6, "minutes_between": 60e6, "seconds_between": 1e6}
 _LINEAR = ("inclusive", "linear")  # the percentile methods SQL computes exactly (PERCENTILE.INC)
 
@@ -78,6 +82,19 @@ class SqlCompiled:
     invalid: list[exp.Expression]  # per aggregate of a duration: how many negative durations it left out
 
 
+def bracketed(node: exp.Expression) -> exp.Expression:
+    """A node as the operand of an operator: bracketed unless it is one word (a column, a literal, a function call).
+    SQLGlot prints nodes built by hand as they are, so (y + z) as a divisor would lose its brackets."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Column | exp.Literal | exp.Null | exp.Boolean | exp.Paren | exp.Cast):
+        return node
+    # OR, AND, = and NOT are Funcs to SQLGlot too: only a call written as name(...) is one word.
+    if isinstance(node, exp.Func) and not isinstance(node, exp.Binary | exp.Unary | exp.Predicate):
+        return node
+    return exp.Paren(this=node)
+
+
 def column(name: str) -> exp.Expression:
     from sqlglot import exp
 
@@ -97,10 +114,13 @@ def literal(value: Any) -> exp.Expression:
         return exp.cast(exp.Literal.string(text), exp.DataType.build("TIMESTAMP"), copy=False)
     if isinstance(value, date):
         return exp.cast(exp.Literal.string(value.isoformat()), exp.DataType.build("DATE"))
-    if isinstance(value, int | float):
-        if value != value or value in (float("inf"), float("-inf")):
-            return exp.cast(exp.Literal.string(str(value)), exp.DataType.build("DOUBLE"))
-        return exp.Literal.number(repr(value) if isinstance(value, float) else str(value))
+    if isinstance(value, float):
+        # A float literal is a DOUBLE, as in Polars: SQL would read 0.1 as an exact decimal, and 3 * 0.1 > 0.3
+        # would differ in the last bit.
+        text = repr(value) if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        return exp.cast(exp.Literal.string(text) if "n" in text else exp.Literal.number(text), DOUBLE)
+    if isinstance(value, int):
+        return exp.Literal.number(str(value))
     return exp.Literal.string(str(value))
 
 
@@ -175,17 +195,18 @@ class _SqlCompiler:
             if isinstance(value, list):
                 raise SqlUnsupported(f"params.{node.name} outside 'in'")
             return literal(value)
-        if isinstance(node, KpiRef | Ref | ListLiteral):
-            raise SqlUnsupported(type(node).__name__)
+        if isinstance(node, KpiRef | Ref | ListLiteral):  # the parser keeps these where they mean something
+            raise SqlUnsupported({KpiRef: "kpi.NAME here", Ref: "ref.NAME outside 'in' or len()"}.get(type(node),
+                                 "a list outside 'in'"))  # fmt: skip
         if isinstance(node, BinaryOp):
-            left, right = self.visit(node.left), self.visit(node.right)
+            left, right = bracketed(self.visit(node.left)), bracketed(self.visit(node.right))
             if node.op == "/":
-                return exp.Div(this=exp.cast(left, exp.DataType.build("DOUBLE"), copy=False), expression=right)
+                return exp.Div(this=exp.cast(left, exp.DataType.build(DOUBLE), copy=False), expression=right)
             operator = {"+": exp.Add, "-": exp.Sub, "*": exp.Mul}[node.op]
             result = operator(this=left, expression=right)
-            # A date moved by whole days stays a date (to Polars too, see functions.is_date); SQL makes it a
-            # timestamp at midnight, which would compare unlike a day.
-            return exp.cast(result, exp.DataType.build("DATE"), copy=False) if is_date(node, self._row_ctx) else result
+            # A date moved by a duration stays a date in Polars (by whole days, see functions.is_date; by hours,
+            # the hours are dropped); SQL makes it a timestamp, which would compare unlike a day.
+            return exp.cast(result, exp.DataType.build("DATE"), copy=False) if self._moved_date(node) else result
         if isinstance(node, UnaryOp):
             operand = self.visit(node.operand)
             if node.op == "not":
@@ -199,12 +220,16 @@ class _SqlCompiler:
         assert isinstance(node, Call)
         return self._call(node)
 
-    @property
-    def _row_ctx(self) -> Any:
-        """What functions.is_date reads of a context: the date columns."""
-        from types import SimpleNamespace
+    def _moved_date(self, node: BinaryOp) -> bool:
+        """A date plus or minus days() or hours(): a date to Polars."""
+        if node.op not in ("+", "-"):
+            return False
+        pairs = [(node.left, node.right)] + ([(node.right, node.left)] if node.op == "+" else [])
+        shifts = ("days", "hours")
+        return any(self._is_date(start) and isinstance(by, Call) and by.name in shifts for start, by in pairs)
 
-        return SimpleNamespace(date_columns=self.ctx.date_columns)
+    def _is_date(self, node: Node) -> bool:
+        return is_date(node, self.ctx)  # type: ignore[arg-type]  # it reads only date_columns, which both have
 
     def _values(self, node: Node) -> list[Any]:
         if isinstance(node, ListLiteral):
@@ -221,7 +246,7 @@ class _SqlCompiler:
         parts: list[exp.Expression] = []
         left_node = node.left
         for op, right_node in zip(node.ops, node.comparators, strict=True):
-            left = self.visit(left_node)
+            left = bracketed(self.visit(left_node))
             if op in ("is", "is not"):
                 part: exp.Expression = exp.Is(this=left, expression=exp.null())
                 part = part if op == "is" else exp.Not(this=part)
@@ -230,14 +255,12 @@ class _SqlCompiler:
                 if isinstance(right_node, Ref):  # reference tables hold text, as compile.py reads them
                     left = exp.cast(left, exp.DataType.build("VARCHAR"), copy=False)
                     values = [None if v is None else str(v) for v in values]
+                # A None in the list matches nothing, in Polars (is_in never matches a missing value) as in SQL.
                 known = [literal(v) for v in values if v is not None]
-                # Polars' is_in matches a missing value to a None in the list; SQL's IN never does.
                 part = exp.In(this=left, expressions=known) if known else exp.false()
-                if None in values:
-                    part = exp.or_(part, exp.Is(this=left, expression=exp.null()), wrap=True, copy=False)
                 part = exp.Not(this=exp.Paren(this=part)) if op == "not in" else part
             else:
-                right = self.visit(right_node)
+                right = bracketed(self.visit(right_node))
                 left, right = self._days_if_deadline(left_node, left, right_node, right)
                 operator = {"==": exp.EQ, "!=": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[op]
                 part = operator(this=left, expression=right)
@@ -252,7 +275,7 @@ class _SqlCompiler:
         from sqlglot import exp
 
         day = exp.DataType.build("DATE")
-        left_day, right_day = is_date(left_node, self._row_ctx), is_date(right_node, self._row_ctx)
+        left_day, right_day = self._is_date(left_node), self._is_date(right_node)
         if left_day and not right_day and not isinstance(right_node, Literal | Param):
             right = exp.cast(right, day, copy=False)
         elif right_day and not left_day and not isinstance(left_node, Literal | Param):
@@ -305,7 +328,7 @@ class _SqlCompiler:
         timestamp = exp.DataType.build("TIMESTAMP")
         ctx = self.ctx
         ends: list[exp.Expression] = []
-        dated = any(is_date(arg, self._row_ctx) for arg in call.args)
+        dated = any(self._is_date(arg) for arg in call.args)
         for arg in call.args:
             if ctx.timezone is None or dated:
                 ends.append(exp.cast(self.visit(arg), timestamp, copy=False))
@@ -347,10 +370,11 @@ class _SqlCompiler:
             return exp.Coalesce(this=filtered(exp.Sum(this=value)), expressions=[literal(0)])
         if name == "mean":
             return filtered(exp.Avg(this=value))
-        if name == "min":
-            return filtered(exp.Min(this=value))
-        if name == "max":
-            return filtered(exp.Max(this=value))
+        if name in ("min", "max"):
+            if any(isinstance(n, BinaryOp) and n.op == "/" for n in walk(call.args[0])):
+                # Polars' min and max skip NaN (a 0/0 of the formula); SQL engines sort it above every number.
+                rows = both(rows, exp.Not(this=exp.IsNan(this=value)))
+            return filtered(exp.Min(this=value) if name == "min" else exp.Max(this=value))
         if name == "n_unique":
             return filtered(exp.Count(this=exp.Distinct(expressions=[value])))
         if name in ("percentile", "median"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from civic_kpi.engine.sql.executor import RECORDS
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.formula import instant_column
 
@@ -16,13 +17,19 @@ if TYPE_CHECKING:
     from civic_kpi.engine.plan import DatasetPlan, Plan, Query
     from civic_kpi.engine.sql.executor import SqlExecutor
 
-RECORDS = "records"  # as executor.RECORDS (not imported: the executor imports this module's functions)
 
 # The dialects `civic-kpi sql` writes. DuckDB's and PostgreSQL's are run by the tests, on real engines.
 DIALECTS = ("duckdb", "postgres", "spark", "snowflake", "bigquery", "trino")
 # No exact percentile aggregate: BigQuery's PERCENTILE_CONT is an analytic (window) function only, and Trino has
 # approx_percentile alone. An approximate percentile is never written in its place.
 _NO_EXACT_PERCENTILE = {"bigquery": "BigQuery", "trino": "Trino"}
+
+
+def _double(text: str) -> exp.Expression:
+    """A DOUBLE from its text: 'Infinity', '-Infinity' or 'NaN' (every dialect here reads these)."""
+    from sqlglot import exp
+
+    return exp.cast(exp.Literal.string(text), exp.DataType.build("DOUBLE"), copy=False)
 
 
 def refusal(statement: exp.Expression, dialect: str) -> str | None:
@@ -56,20 +63,33 @@ def for_dialect(statement: exp.Expression, dialect: str) -> exp.Expression:
             return exp.cast(whole, exp.DataType.build("BIGINT"), copy=False)
         return node
 
-    def divisions(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Div) and not (node.expression.is_number and float(node.expression.name) != 0):
-            # A division by zero is an error in PostgreSQL and Spark; in Polars and DuckDB it is not finite, which
-            # the run reports as such (engine/values.py). NaN says the same here; a missing numerator stays missing.
-            divisor, dividend = node.expression, node.this
-            zero = exp.and_(
-                exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0)),
-                exp.Not(this=exp.Is(this=dividend.copy(), expression=exp.null())),
-                copy=False,
-            )
-            nan = exp.cast(exp.Literal.string("NaN"), exp.DataType.build("DOUBLE"), copy=False)
-            safe = exp.Div(this=dividend, expression=exp.Nullif(this=divisor, expression=exp.Literal.number(0)))
-            return exp.Case(ifs=[exp.If(this=zero, true=nan)], default=safe)
+    def nans(node: exp.Expression) -> exp.Expression:
+        if dialect == "postgres" and isinstance(node, exp.IsNan):
+            # PostgreSQL has no isnan(); its NaN equals itself.
+            return exp.EQ(this=node.this, expression=_double("NaN"))
         return node
+
+    def guarded(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Div) and not (node.expression.is_number and float(node.expression.name) != 0):
+            # A division by zero is an error in PostgreSQL and Spark; in Polars and DuckDB it is what IEEE says:
+            # +inf, -inf, or NaN for 0/0 (the run reports any of them as not finite, engine/values.py, and a min or
+            # max orders them). Written out here; a missing numerator stays missing.
+            divisor, dividend, zero = node.expression, node.this, exp.Literal.number(0)
+            signs = ((exp.GT, "Infinity"), (exp.LT, "-Infinity"), (exp.EQ, "NaN"))
+            ifs = [exp.If(this=sign(this=dividend.copy(), expression=zero), true=_double(text)) for sign, text in signs]
+            signed = exp.Case(ifs=ifs)
+            zero = exp.EQ(this=divisor.copy(), expression=exp.Literal.number(0))
+            safe = exp.Div(this=dividend, expression=exp.Nullif(this=divisor, expression=exp.Literal.number(0)))
+            return exp.Case(ifs=[exp.If(this=zero, true=signed)], default=safe)
+        return node
+
+    def divisions(tree: exp.Expression) -> exp.Expression:
+        # Inner divisions first (a depth-first order reversed), so that an outer one copies its guarded operands.
+        for node in reversed(list(tree.find_all(exp.Div, bfs=False))):
+            replacement = guarded(node)
+            if replacement is not node:
+                node.replace(replacement)
+        return tree
 
     def exact_percentile(node: exp.Expression) -> exp.Expression:
         # Spark's PERCENTILE(x, p) is exact, with linear interpolation (PERCENTILE.INC). SQLGlot writes a standard
@@ -78,16 +98,17 @@ def for_dialect(statement: exp.Expression, dialect: str) -> exp.Expression:
             return exp.Anonymous(this="PERCENTILE", expressions=[node.this, node.expression])
         return node
 
-    if dialect == "spark":
-        # A division by zero is an error under Spark's ANSI mode (its default), as in PostgreSQL.
-        return statement.copy().transform(divisions, copy=False).transform(exact_percentile, copy=False)
-    # Two passes: a node put in place of another is not visited again, so a duration inside a division would keep
-    # its TIMESTAMPDIFF.
-    return statement.copy().transform(microseconds, copy=False).transform(divisions, copy=False)
+    # One pass per rewrite: a node put in place of another is not visited again by the same pass.
+    tree = statement.copy()
+    if dialect == "spark":  # a division by zero is an error under Spark's ANSI mode (its default), as in PostgreSQL
+        return divisions(tree).transform(exact_percentile, copy=False)
+    return divisions(tree.transform(microseconds, copy=False).transform(nans, copy=False))
 
 
 def refuse_inexact(executor: SqlExecutor, plan: Plan, dp: DatasetPlan, query: Query, dialect: str, hint: str) -> None:
     """A UsageError naming the first KPI of the query that the dialect cannot say exactly (see `refusal`)."""
+    if refusal(executor.statement(plan, dp, query), dialect) is None:
+        return
     for kpi in query.kpis:
         reason = refusal(executor.statement(plan, dp, replace(query, kpis=(kpi,))), dialect)
         if reason is not None:

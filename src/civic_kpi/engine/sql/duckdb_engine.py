@@ -6,7 +6,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from civic_kpi.engine.sql.executor import RECORDS, SqlExecutor
-from civic_kpi.errors import Problem, UsageError
+from civic_kpi.engine.sql.packages import required
 
 if TYPE_CHECKING:
     import polars as pl
@@ -14,17 +14,7 @@ if TYPE_CHECKING:
 
 def require_duckdb() -> Any:
     """The duckdb module (and SQLGlot), or a UsageError naming what to install."""
-    try:
-        import duckdb
-        import sqlglot  # noqa: F401
-    except ImportError as error:
-        raise UsageError(
-            Problem(
-                f"--engine duckdb needs the {error.name} package, which is not installed",
-                hint="install it with: pip install 'civic-kpi[duckdb]'",
-            )
-        ) from None
-    return duckdb
+    return required("--engine duckdb", "duckdb", "duckdb")[0]
 
 
 class DuckDBExecutor(SqlExecutor):
@@ -36,7 +26,10 @@ class DuckDBExecutor(SqlExecutor):
         return connection
 
     def load(self, connection: Any, records: pl.DataFrame, dataset: str) -> None:
-        connection.register(RECORDS, records.to_arrow())
+        try:
+            connection.register(RECORDS, records.to_arrow())
+        except require_duckdb().Error as error:
+            raise self.refused(dataset, error) from None
 
     def run(self, connection: Any, sql: str, dataset: str) -> pl.DataFrame:
         duckdb = require_duckdb()

@@ -18,8 +18,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from civic_kpi.data.sources import first_line
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query
-from civic_kpi.engine.polars_executor import PERIOD_KEY, PolarsExecutor
+from civic_kpi.engine.polars_executor import PERIOD_KEY, PolarsExecutor, collect
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.formula import NO_PERIOD, instant_column
 from civic_kpi.formula.sql import (
@@ -57,7 +58,7 @@ class SqlExecutor(PolarsExecutor):
     """Runs a plan's aggregations as SQL; an engine's subclass connects, loads a dataset's records and runs a
     statement."""
 
-    engine = ""  # the --engine name
+    engine = ""  # the --engine name (empty: an executor that only writes the statements, for `civic-kpi sql`)
     dialect = ""  # SQLGlot's name of the engine's SQL
 
     def execute(self, plan: Plan) -> Any:
@@ -90,7 +91,11 @@ class SqlExecutor(PolarsExecutor):
                     refuse_inexact(self, plan, dataset.dp, query, self.dialect, "run this KPI with --engine polars")
                     statements[query.key] = sql_of(self.statement(plan, dataset.dp, query), self.dialect)
                 columns = self.record_columns(plan, dataset.dp)
-                self.load(connection, dataset.records.select(columns).collect(), dataset.dp.name)
+                # Through the executor's collect: a value the catalog's format cannot read is one line naming the
+                # file, row and column, as on Polars.
+                scan = [self.scans[dataset.dp.name]]
+                records = collect({"records": dataset.records.select(columns)}, scan, self.request.catalog.timezone)
+                self.load(connection, records["records"], dataset.dp.name)
                 for query in dataset.queries:
                     result = self.run(connection, statements[query.key], dataset.dp.name)
                     # A keyed query's rows are filed the way the Polars executor files a series' parts.
@@ -116,10 +121,9 @@ class SqlExecutor(PolarsExecutor):
 
     def refused(self, dataset: str, error: Exception) -> UsageError:
         """An engine's error as one line naming the dataset and the engine."""
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return UsageError(
             Problem(
-                f"dataset {dataset}: {self.engine} refused a query: {message}",
+                f"dataset {dataset}: {self.engine} refused a query: {first_line(error)}",
                 hint="run it with --engine polars, and report it with the SQL `civic-kpi sql` prints",
             )
         )

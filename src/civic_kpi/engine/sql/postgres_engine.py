@@ -12,7 +12,9 @@ import os
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+from civic_kpi.data.sources import first_line
 from civic_kpi.engine.sql.executor import RECORDS, SqlExecutor
+from civic_kpi.engine.sql.packages import required
 from civic_kpi.errors import Problem, UsageError
 
 if TYPE_CHECKING:
@@ -23,17 +25,7 @@ NULL = r"\N"  # COPY's text for a missing value: an empty text stays an empty te
 
 
 def require_psycopg() -> Any:
-    try:
-        import psycopg
-        import sqlglot  # noqa: F401
-    except ImportError as error:
-        raise UsageError(
-            Problem(
-                f"--engine postgres needs the {error.name} package, which is not installed",
-                hint="install it with: pip install 'civic-kpi[postgres]'",
-            )
-        ) from None
-    return psycopg
+    return required("--engine postgres", "postgres", "psycopg")[0]
 
 
 def _column_type(dtype: pl.DataType) -> str:
@@ -75,10 +67,9 @@ class PostgresExecutor(SqlExecutor):
         try:
             connection: AbstractContextManager[Any] = psycopg.connect(target, autocommit=True, connect_timeout=10)
         except psycopg.Error as error:
-            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise UsageError(
                 Problem(
-                    f"cannot connect to PostgreSQL ({CONNECTION_VARIABLE}): {message}",
+                    f"cannot connect to PostgreSQL ({CONNECTION_VARIABLE}): {first_line(error)}",
                     hint="check that the server runs and that the connection string names it",
                 )
             ) from None

@@ -8,10 +8,13 @@ hold them, whatever the session's zone.
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
+from civic_kpi.data.sources import first_line
 from civic_kpi.engine.sql.executor import RECORDS, SqlExecutor
+from civic_kpi.engine.sql.packages import required
 from civic_kpi.errors import Problem, UsageError
 
 if TYPE_CHECKING:
@@ -19,17 +22,8 @@ if TYPE_CHECKING:
 
 
 def require_pyspark() -> Any:
-    try:
-        import pyspark.sql
-        import sqlglot  # noqa: F401
-    except ImportError as error:
-        raise UsageError(
-            Problem(
-                f"--engine spark needs the {(error.name or 'pyspark').split('.')[0]} package, which is not installed",
-                hint="install it with: pip install 'civic-kpi[spark]' (and a Java runtime, 17 or newer)",
-            )
-        ) from None
-    return pyspark.sql
+    """pyspark.sql, or a UsageError naming what to install."""
+    return required("--engine spark", "spark", "pyspark.sql", note=" (and a Java runtime, 17 or newer)")[0]
 
 
 def spark_session() -> Any:
@@ -38,7 +32,6 @@ def spark_session() -> Any:
     sql = require_pyspark()
     active = sql.SparkSession.getActiveSession()
     if active is not None:
-        active.conf.set("spark.sql.timestampType", "TIMESTAMP_NTZ")
         return active
     try:
         session = (
@@ -55,12 +48,29 @@ def spark_session() -> Any:
             .getOrCreate()
         )
     except Exception as error:  # Spark's own errors (no Java, a port in use) are not one class
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UsageError(
-            Problem(f"cannot start Spark: {message}", hint="Spark needs a Java runtime, 17 or newer (java -version)")
+            Problem(
+                f"cannot start Spark: {first_line(error)}",
+                hint="Spark needs a Java runtime, 17 or newer (java -version)",
+            )
         ) from None
     session.sparkContext.setLogLevel("OFF")  # its errors reach the user once, as one line (refused)
     return session
+
+
+@contextmanager
+def _naive_timestamps(session: Any) -> Iterator[Any]:
+    """The session with TIMESTAMP meaning TIMESTAMP_NTZ while civic-kpi runs on it, as it was after (a caller's
+    session keeps its own setting)."""
+    before = session.conf.get("spark.sql.timestampType", None)
+    session.conf.set("spark.sql.timestampType", "TIMESTAMP_NTZ")
+    try:
+        yield session
+    finally:
+        if before is None:
+            session.conf.unset("spark.sql.timestampType")
+        else:
+            session.conf.set("spark.sql.timestampType", before)
 
 
 class SparkExecutor(SqlExecutor):
@@ -68,7 +78,7 @@ class SparkExecutor(SqlExecutor):
     dialect = "spark"
 
     def connect(self) -> AbstractContextManager[Any]:
-        return nullcontext(spark_session())
+        return _naive_timestamps(spark_session())
 
     def load(self, connection: Any, records: pl.DataFrame, dataset: str) -> None:
         try:
