@@ -51,6 +51,12 @@ class Problem:
         return text
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message as one line (its first), or its type's name when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class CivicKpiError(Exception):
     """A user error: the message is meant to be read by the person who made it."""
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from civic_kpi.catalog.model import ColumnSpec, Dataset, ReferenceTable, is_zoned_format
 from civic_kpi.data.encoding import UTF8, Decoding, decoding
-from civic_kpi.errors import DataError, Problem, did_you_mean
+from civic_kpi.errors import DataError, Problem, did_you_mean, first_line
 from civic_kpi.time.zones import utc
 
 if TYPE_CHECKING:
@@ -86,11 +86,6 @@ def resolve_files(name: str, pattern: str, data_dir: Path, section: str = "datas
             hint = did_you_mean(full.name, others) or hint
         raise DataError(Problem("data file not found", file=str(full), field=field, hint=hint))
     return [full]
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 _SNIFF_BYTES = 4 * 1024 * 1024

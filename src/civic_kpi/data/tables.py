@@ -20,8 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from civic_kpi.data.sources import first_line
-from civic_kpi.errors import DataError, Problem, UsageError
+from civic_kpi.errors import DataError, Problem, UsageError, first_line
 
 if TYPE_CHECKING:
     from civic_kpi.catalog.model import Dataset, TableSource

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from civic_kpi.engine.sql.executor import RECORDS
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.formula import instant_column
 
@@ -17,6 +16,8 @@ if TYPE_CHECKING:
     from civic_kpi.engine.plan import DatasetPlan, Plan, Query
     from civic_kpi.engine.sql.executor import SqlExecutor
 
+
+RECORDS = "records"  # the relation each statement reads: a dataset's records as the plan knows them
 
 # The dialects `civic-kpi sql` writes. DuckDB's and PostgreSQL's are run by the tests, on real engines.
 DIALECTS = ("duckdb", "postgres", "spark", "snowflake", "bigquery", "trino")

@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from civic_kpi.data.sources import first_line
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query
 from civic_kpi.engine.polars_executor import PERIOD_KEY, PolarsExecutor, collect
-from civic_kpi.errors import Problem, UsageError
+from civic_kpi.engine.sql.dialects import RECORDS, refuse_inexact, sql_of
+from civic_kpi.errors import Problem, UsageError, first_line
 from civic_kpi.formula import NO_PERIOD, instant_column
 from civic_kpi.formula.sql import (
     SqlContext,
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from civic_kpi.catalog.model import KPI
     from civic_kpi.engine.request import Dims
     from civic_kpi.engine.rollup import Rollup
-
-RECORDS = "records"  # the relation each statement reads: a dataset's records as the plan knows them
 
 
 @dataclass(frozen=True)
@@ -78,8 +76,6 @@ class SqlExecutor(PolarsExecutor):
         return list(dp.queries)
 
     def answers(self, plan: Plan) -> dict[str, pl.DataFrame]:
-        from civic_kpi.engine.sql.dialects import refuse_inexact, sql_of
-
         found: dict[str, pl.DataFrame] = {}
         pending = [p for p in self._pending if p.queries]
         if not pending:

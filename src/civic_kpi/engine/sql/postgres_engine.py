@@ -12,10 +12,9 @@ import os
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from civic_kpi.data.sources import first_line
 from civic_kpi.engine.sql.executor import RECORDS, SqlExecutor
 from civic_kpi.engine.sql.packages import required
-from civic_kpi.errors import Problem, UsageError
+from civic_kpi.errors import Problem, UsageError, first_line
 
 if TYPE_CHECKING:
     import polars as pl
