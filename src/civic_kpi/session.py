@@ -397,7 +397,9 @@ class Session:
         """The plan compute would run for these options: print it to read it, `civic_kpi.engine.execute(plan)` to
         run it (as often as you like: the same plan gives the same results). Running it refuses a breakdown with
         more than `max_groups` groups (default: 10,000), as compute does."""
-        return self._planned(period, every, by, kpis, domains, max_groups, "polars")[0]
+        from civic_kpi.engine import plan_compute
+
+        return plan_compute(self._request(period, every, by, kpis, domains, max_groups))[0]
 
     def sql(
         self,
@@ -414,15 +416,16 @@ class Session:
         from civic_kpi.engine.sql.packages import required
 
         required("civic-kpi sql", "duckdb")  # SQLGlot, which any SQL extra installs
+        from civic_kpi.engine.compute import plan_on
         from civic_kpi.engine.sql.dialects import sql_text
         from civic_kpi.engine.sql.executor import SqlExecutor
 
         # The statements need SQLGlot only, not the engine of the dialect: the writing executor of no engine.
-        plan, _ = self._planned(period, every, by, kpis, domains, None, "polars")
-        executor = SqlExecutor(plan.request, files={name: dp.files for name, dp in plan.datasets.items()})
+        executor = SqlExecutor(self._request(period, every, by, kpis, domains, None))
+        plan = plan_on(executor.request, executor)
         return sql_text(executor, plan, dialect)
 
-    def _planned(
+    def _request(
         self,
         period: Period | str | None,
         every: SeriesKind | None,
@@ -430,13 +433,12 @@ class Session:
         kpis: list[str] | None,
         domains: list[str] | None,
         max_groups: int | None,
-        engine: str,
-    ) -> tuple[Plan, Any]:
-        """The plan of these options and the executor of `engine` that would run it."""
-        from civic_kpi.engine import plan_compute, resolve
+    ) -> Any:
+        """These options checked against the catalog (engine/request.py's Request)."""
+        from civic_kpi.engine import resolve
         from civic_kpi.engine.request import MAX_GROUPS
 
-        request = resolve(
+        return resolve(
             self.catalog,
             period=period,
             every=every,
@@ -447,7 +449,6 @@ class Session:
             as_of=self.as_of,
             max_groups=MAX_GROUPS if max_groups is None else max_groups,
         )
-        return plan_compute(request, engine=engine)
 
     def explain(
         self,

@@ -138,9 +138,13 @@ def plan_compute(
     from civic_kpi.engine.sql import executor_class
 
     executor = executor_class(engine)(request, progress)
+    return plan_on(request, executor, part_rows), executor
+
+
+def plan_on(request: Request, executor: PolarsExecutor, part_rows: int = PART_ROWS) -> Plan:
+    """The plan of a request over the datasets an executor has scanned (its moment: the request's, else the data's)."""
     moment = request.as_of or fix_moment(request, executor)
-    plan = build_plan(request, moment, executor.files(), executor.size, part_rows)
-    return plan, executor
+    return build_plan(request, moment, executor.files(), executor.size, part_rows)
 
 
 def fix_moment(request: Request, executor: PolarsExecutor) -> Moment:

@@ -11,7 +11,8 @@ one tomorrow) turns it into queries. Executing the same plan twice gives the sam
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
@@ -21,7 +22,14 @@ from civic_kpi.engine.request import Dims, Request
 from civic_kpi.formula import Formula, splits, walk
 from civic_kpi.formula.tree import Call
 from civic_kpi.time.moment import Moment
-from civic_kpi.time.periods import Period, default_series_span, latest_complete_month, period_index, split
+from civic_kpi.time.periods import (
+    Period,
+    default_series_span,
+    latest_complete_month,
+    period_index,
+    split,
+    to_date_start,
+)
 
 # Records per part of a series over a big CSV or JSON export. Its records are parsed once and held for all its
 # queries, and Polars holds the values of a grouped percentile with their group keys, so a series over more than
@@ -164,6 +172,30 @@ def streams_in_one_pass(dataset: Dataset, keyed: list[KPI], request: Request) ->
             if percentile and not (name == "value" and splits(formula, percentiles=True)):
                 return False
     return True
+
+
+@dataclass(frozen=True)
+class Window:
+    """A KPI's window in one period: the records whose `column` is in [start, end)."""
+
+    column: str
+    start: date | datetime
+    end: date | datetime  # the first instant (or day) after the window
+
+
+def window_bounds(dp: DatasetPlan, kpi: KPI, period: Period, fiscal_year_start_month: int) -> Window | None:
+    """Which records a KPI's window holds in a period: its column and the bounds [start, end), as dates for a date
+    column (a to-date window starts at the quarter's or (fiscal) year's start); None for a snapshot, which sees every
+    record. Each executor writes the comparison its own way."""
+    if kpi.window.snapshot:
+        return None
+    column = kpi.window.date or dp.dataset.date_column
+    is_date = dp.dataset.columns[column].type == "date"
+    if kpi.window.to_date is not None:
+        period = replace(period, start=to_date_start(kpi.window.to_date, period, fiscal_year_start_month))
+    if is_date:
+        return Window(column, period.start, period.end)
+    return Window(column, period.start_dt, period.end_dt)
 
 
 def keyable(kpi: KPI, formulas: Mapping[str, Formula]) -> bool:

@@ -43,7 +43,7 @@ from civic_kpi.engine import percentiles as percentiles_module
 from civic_kpi.engine import snapshots
 from civic_kpi.engine.group_limit import group_count_queries, refuse_too_many_groups
 from civic_kpi.engine.percentiles import BUCKET, COUNT, VALUE, bucket, histogram, percentiles
-from civic_kpi.engine.plan import DatasetPlan, Plan, Query
+from civic_kpi.engine.plan import DatasetPlan, Plan, Query, window_bounds
 from civic_kpi.engine.request import Dims, Request
 from civic_kpi.engine.rollup import Rollup, arrange
 from civic_kpi.engine.values import COUNTS, Group, Values, from_kpis, value_of
@@ -69,7 +69,7 @@ from civic_kpi.formula import (
     with_derived,
 )
 from civic_kpi.time.moment import Moment
-from civic_kpi.time.periods import Period, SeriesKind, period_number, to_date_start
+from civic_kpi.time.periods import Period, SeriesKind, period_number
 from civic_kpi.time.zones import utc
 
 if TYPE_CHECKING:
@@ -609,15 +609,11 @@ def window_mask(dp: DatasetPlan, kpi: KPI, period: Period, fiscal_year_start_mon
     the quarter or (fiscal) year)."""
     import polars as pl
 
-    if kpi.window.snapshot:
+    window = window_bounds(dp, kpi, period, fiscal_year_start_month)
+    if window is None:
         return all_rows()
-    column = kpi.window.date or dp.dataset.date_column
-    is_date = dp.dataset.columns[column].type == "date"
-    if kpi.window.to_date is not None:
-        period = replace(period, start=to_date_start(kpi.window.to_date, period, fiscal_year_start_month))
-    start: date | datetime = period.start if is_date else period.start_dt
-    end: date | datetime = period.end if is_date else period.end_dt
-    return (pl.col(column) >= moment_literal(start)) & (pl.col(column) < moment_literal(end))
+    column = pl.col(window.column)
+    return (column >= moment_literal(window.start)) & (column < moment_literal(window.end))
 
 
 def period_key(column: str, kind: SeriesKind, fiscal_year_start_month: int) -> pl.Expr:

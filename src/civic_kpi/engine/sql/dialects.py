@@ -106,14 +106,19 @@ def for_dialect(statement: exp.Expression, dialect: str) -> exp.Expression:
     return divisions(tree.transform(microseconds, copy=False).transform(nans, copy=False))
 
 
-def refuse_inexact(executor: SqlExecutor, plan: Plan, dp: DatasetPlan, query: Query, dialect: str, hint: str) -> None:
-    """A UsageError naming the first KPI of the query that the dialect cannot say exactly (see `refusal`)."""
-    if refusal(executor.statement(plan, dp, query), dialect) is None:
-        return
+def checked_sql(
+    executor: SqlExecutor, plan: Plan, dp: DatasetPlan, query: Query, dialect: str, hint: str, pretty: bool = False
+) -> str:
+    """A query's statement in the dialect (sql_of), or a UsageError naming the first of its KPIs that the dialect
+    cannot say exactly (see `refusal`; the KPIs' own statements are built only then)."""
+    statement = executor.statement(plan, dp, query)
+    if refusal(statement, dialect) is None:
+        return sql_of(statement, dialect, pretty)
     for kpi in query.kpis:
         reason = refusal(executor.statement(plan, dp, replace(query, kpis=(kpi,))), dialect)
         if reason is not None:
             raise UsageError(Problem(reason, kpi=kpi.id, hint=hint))
+    raise AssertionError("a refused statement holds a refused KPI")
 
 
 def sql_of(statement: exp.Expression, dialect: str, pretty: bool = False) -> str:
@@ -148,9 +153,9 @@ def sql_text(executor: SqlExecutor, plan: Plan, dialect: str) -> str:
             + (f"; {', '.join(sorted(dp.deadlines))}: the SLA policy's deadlines" if dp.deadlines else "")
             + ")",
         ]
+        hint = "name only the other KPIs, or write another --dialect"
         for query in dp.queries:
-            refuse_inexact(executor, plan, dp, query, dialect, "name only the other KPIs, or write another --dialect")
             what = ", ".join(kpi.id for kpi in query.kpis)
             by = " by " + ", ".join(query.dims) if query.dims else " overall"
-            parts += [f"-- {what}{by}", sql_of(executor.statement(plan, dp, query), dialect, pretty=True) + ";"]
+            parts += [f"-- {what}{by}", checked_sql(executor, plan, dp, query, dialect, hint, pretty=True) + ";"]
     return "\n".join(parts) + "\n"

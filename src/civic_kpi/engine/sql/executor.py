@@ -14,13 +14,13 @@ Not yet: records read and prepared by the engine itself (files, tables), deadlin
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from civic_kpi.engine.plan import DatasetPlan, Plan, Query
+from civic_kpi.engine.plan import DatasetPlan, Plan, Query, window_bounds
 from civic_kpi.engine.polars_executor import PERIOD_KEY, PolarsExecutor, collect
-from civic_kpi.engine.sql.dialects import RECORDS, refuse_inexact, sql_of
+from civic_kpi.engine.sql.dialects import RECORDS, checked_sql
 from civic_kpi.errors import Problem, UsageError, first_line
 from civic_kpi.formula import NO_PERIOD, instant_column
 from civic_kpi.formula.sql import (
@@ -34,7 +34,7 @@ from civic_kpi.formula.sql import (
     false_if_null,
     literal,
 )
-from civic_kpi.time.periods import Period, period_index, period_number, to_date_start
+from civic_kpi.time.periods import Period, period_index, period_number
 
 if TYPE_CHECKING:
     import polars as pl
@@ -82,10 +82,10 @@ class SqlExecutor(PolarsExecutor):
             return found
         with self.connect() as connection:
             for dataset in pending:
-                statements = {}
-                for query in dataset.queries:
-                    refuse_inexact(self, plan, dataset.dp, query, self.dialect, "run this KPI with --engine polars")
-                    statements[query.key] = sql_of(self.statement(plan, dataset.dp, query), self.dialect)
+                hint = "run this KPI with --engine polars"
+                statements = {
+                    q.key: checked_sql(self, plan, dataset.dp, q, self.dialect, hint) for q in dataset.queries
+                }
                 columns = self.record_columns(plan, dataset.dp)
                 # Through the executor's collect: a value the catalog's format cannot read is one line naming the
                 # file, row and column, as on Polars.
@@ -238,16 +238,12 @@ class SqlExecutor(PolarsExecutor):
         """The records of a KPI's window in a period (engine/polars_executor.window_mask): None for a snapshot."""
         from sqlglot import exp
 
-        if kpi.window.snapshot:
+        window = window_bounds(dp, kpi, period, fy)
+        if window is None:
             return None
-        name = kpi.window.date or dp.dataset.date_column
-        is_date = dp.dataset.columns[name].type == "date"
-        if kpi.window.to_date is not None:
-            period = replace(period, start=to_date_start(kpi.window.to_date, period, fy))
-        start = literal(period.start if is_date else period.start_dt)
-        end = literal(period.end if is_date else period.end_dt)
-        value = column(name)
-        after, before = exp.GTE(this=value, expression=start), exp.LT(this=value, expression=end)
+        value = column(window.column)
+        after = exp.GTE(this=value, expression=literal(window.start))
+        before = exp.LT(this=value, expression=literal(window.end))
         return exp.and_(after, before, wrap=True, copy=False)
 
     def _context(
