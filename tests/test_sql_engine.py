@@ -235,6 +235,77 @@ def test_durations_across_the_clock_change_and_missing_values(tmp_path: Path, en
     assert overall["days_late"].value == pytest.approx(3.375, rel=1e-12)  # 2026-03-13 00:00 to 03-16 09:00
 
 
+GROUPS_CATALOG = """version: 1
+title: breakdowns with missing values
+data_dir: data
+datasets:
+  calls:
+    path: calls.csv
+    date_column: opened
+    columns:
+      id: {type: integer}
+      team: team
+      zone: zone
+      opened: {type: datetime, format: "%Y-%m-%d %H:%M:%S"}
+      closed: {type: datetime, format: "%Y-%m-%d %H:%M:%S"}
+kpis:
+  - id: calls
+    name: Calls
+    domain: D
+    unit: count
+    dataset: calls
+    value: count()
+    group_by: [[team], [zone], [team, zone]]
+  - id: p50_hours
+    name: Median hours
+    domain: D
+    unit: hours
+    dataset: calls
+    value: percentile(hours_between(opened, closed), 50)
+    group_by: [[team], [zone], [team, zone]]
+"""
+
+
+@pytest.mark.parametrize("every", [None, "month"], ids=["month", "monthly-series"])
+def test_breakdowns_in_one_statement_keep_a_missing_value_as_its_own_group(
+    tmp_path: Path, engine: str, every: str | None
+) -> None:
+    """The breakdowns of the same KPIs are grouping sets of one statement. A missing team is a group of its own,
+    never mistaken for the row over all teams that a grouping set leaves the team column empty in."""
+    (tmp_path / "kpis.yaml").write_text(GROUPS_CATALOG, encoding="utf-8")
+    rows = [
+        [1, "A", "N", "2026-03-02 08:00:00", "2026-03-02 09:00:00"],  # 1 hour
+        [2, None, "N", "2026-03-03 08:00:00", "2026-03-03 11:00:00"],  # 3 hours
+        [3, None, "S", "2026-03-04 08:00:00", "2026-03-04 13:00:00"],  # 5 hours
+        [4, "B", None, "2026-03-05 08:00:00", "2026-03-05 15:00:00"],  # 7 hours
+        [5, "A", "N", "2026-02-27 08:00:00", "2026-02-27 10:00:00"],  # February: 2 hours
+    ]
+    write_csv(tmp_path / "data" / "calls.csv", ["id", "team", "zone", "opened", "closed"], rows)
+    catalog = tmp_path / "kpis.yaml"
+    options = {"period": "2026-02-01..2026-03-31", "every": "month"} if every else {"period": "2026-03"}
+    polars_run = compute(catalog, as_of="2026-04-30", **options)
+    sql_run = compute(catalog, as_of="2026-04-30", engine=engine, **options)
+    assert_same_results(polars_run, sql_run)
+    march = {
+        (r.kpi_id, tuple(sorted((r.group or {}).items()))): r.value
+        for r in sql_run.results
+        if r.period.label == "2026-03"
+    }
+    # By hand, March: four calls; teams A, B and missing (two); zones N (two), S and missing.
+    expected_counts = {
+        (): 4,
+        (("team", "A"),): 1, (("team", "B"),): 1, (("team", None),): 2,
+        (("zone", "N"),): 2, (("zone", "S"),): 1, (("zone", None),): 1,
+        (("team", "A"), ("zone", "N")): 1, (("team", None), ("zone", "N")): 1,
+        (("team", None), ("zone", "S")): 1, (("team", "B"), ("zone", None)): 1,
+    }  # fmt: skip
+    assert {group: value for (kpi, group), value in march.items() if kpi == "calls"} == expected_counts
+    # The medians: 1, 3, 5 and 7 hours overall (4); the missing team's 3 and 5 (4); zone N's 1 and 3 (2).
+    assert march[("p50_hours", ())] == pytest.approx(4.0, rel=1e-12)
+    assert march[("p50_hours", (("team", None),))] == pytest.approx(4.0, rel=1e-12)
+    assert march[("p50_hours", (("zone", "N"),))] == pytest.approx(2.0, rel=1e-12)
+
+
 def test_without_a_timezone_durations_are_wall_clock_time(tmp_path: Path, engine: str) -> None:
     """A catalog that names no zone: no instants are made, and 01:30 to 03:30 on the night of the change is the two
     hours the clock shows, on every engine."""
@@ -319,18 +390,24 @@ kpis:
 
 
 def test_the_sql_is_exact_filtered_aggregates(sample) -> None:
-    """One SELECT per breakdown of filtered aggregates: the two-valued comparisons, PERCENTILE.INC and no
-    approximate function anywhere in the bundled catalog's SQL."""
+    """Filtered aggregates, the breakdowns of the same KPIs as grouping sets of one SELECT: the two-valued
+    comparisons, PERCENTILE.INC and no approximate function anywhere in the bundled catalog's SQL."""
     from civic_kpi.engine.request import resolve
     from civic_kpi.engine.sql import executor_class
     from civic_kpi.engine.sql.executor import SqlExecutor
+    from civic_kpi.engine.sql.grouping import statements
 
     request = resolve(sample, every="month")
     executor = executor_class("duckdb")(request)
     assert isinstance(executor, SqlExecutor)
     plan = civic_kpi.Session(sample).plan(every="month")
-    texts = [executor.statement(plan, dp, q).sql("duckdb") for dp in plan.datasets.values() for q in dp.queries]
+    grouped = [(dp, queries) for dp in plan.datasets.values() for queries in statements(dp)]
+    # Fewer statements than queries: the breakdowns share a reading of the records.
+    assert len(grouped) < len(plan.queries)
+    assert sorted(q.key for _, queries in grouped for q in queries) == sorted(q.key for q in plan.queries)
+    texts = [executor.statement(plan, dp, queries).sql("duckdb") for dp, queries in grouped]
     sql = "\n".join(texts)
+    assert "GROUPING SETS (" in sql and "GROUPING(" in sql
     assert "FILTER(WHERE" in sql and "QUANTILE_CONT(" in sql and "COALESCE(" in sql
     assert "APPROX" not in sql.upper() and "RESERVOIR" not in sql.upper()
     assert all(text.startswith("SELECT ") and " FROM records" in text for text in texts)
@@ -443,11 +520,13 @@ def test_the_postgres_sql_that_sql_prints_is_what_the_engine_runs(cli, postgres_
     dp = next(iter(plan.datasets.values()))
     from civic_kpi.data.known import known_records
 
-    records = known_records(executor.frame(dp, plan)).collect()
+    records = known_records(executor.frame(dp, plan)).select(executor.record_columns(plan, dp))
+    engine = executor.sql_engine
+    engine.stage(records, tmp_path / "records.csv").collect()
     with psycopg.connect(postgres_url, autocommit=True) as connection:
-        executor.load(connection, records, dp.name)
+        engine.load(connection, tmp_path / "records.csv", records.collect_schema(), dp.name)
         statements = [part for part in printed.stdout.split(";\n") if "SELECT" in part]
-        found = [executor.run(connection, statement, dp.name) for statement in statements]
+        found = [engine.run(connection, statement, dp.name) for statement in statements]
     by_priority = next(frame for frame in found if "priority" in frame.columns)
     run = session.compute("2026-10", by=[["priority"]], kpis=["first_contact_resolution"])
     for result in (r for r in run.results if r.group):

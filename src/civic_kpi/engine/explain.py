@@ -388,7 +388,7 @@ def _sql(records: KpiRecords, engine: str) -> str | None:
         return None
     executor = executor_class(engine)(records.plan.request, files=records.executor.files())
     assert isinstance(executor, SqlExecutor)
-    statement = executor.statement(records.plan, records.dataset, replace(query, kpis=(records.kpi,)))
+    statement = executor.statement(records.plan, records.dataset, (replace(query, kpis=(records.kpi,)),))
     return sql_of(statement, executor.dialect, pretty=True)
 
 

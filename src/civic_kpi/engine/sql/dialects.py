@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from civic_kpi.engine.sql.grouping import SET_KEY, kpis_of, statements
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.formula import instant_column
 
@@ -107,15 +108,22 @@ def for_dialect(statement: exp.Expression, dialect: str) -> exp.Expression:
 
 
 def checked_sql(
-    executor: SqlExecutor, plan: Plan, dp: DatasetPlan, query: Query, dialect: str, hint: str, pretty: bool = False
+    executor: SqlExecutor,
+    plan: Plan,
+    dp: DatasetPlan,
+    queries: tuple[Query, ...],
+    dialect: str,
+    hint: str,
+    pretty: bool = False,
 ) -> str:
-    """A query's statement in the dialect (sql_of), or a UsageError naming the first of its KPIs that the dialect
-    cannot say exactly (see `refusal`; the KPIs' own statements are built only then)."""
-    statement = executor.statement(plan, dp, query)
+    """A statement (queries sharing their KPIs, see executor.statements) in the dialect (sql_of), or a UsageError
+    naming the first of its KPIs that the dialect cannot say exactly (see `refusal`; the KPIs' own statements are
+    built only then)."""
+    statement = executor.statement(plan, dp, queries)
     if refusal(statement, dialect) is None:
         return sql_of(statement, dialect, pretty)
-    for kpi in query.kpis:
-        reason = refusal(executor.statement(plan, dp, replace(query, kpis=(kpi,))), dialect)
+    for kpi in kpis_of(queries):
+        reason = refusal(executor.statement(plan, dp, (replace(queries[0], kpis=(kpi,)),)), dialect)
         if reason is not None:
             raise UsageError(Problem(reason, kpi=kpi.id, hint=hint))
     raise AssertionError("a refused statement holds a refused KPI")
@@ -154,8 +162,12 @@ def sql_text(executor: SqlExecutor, plan: Plan, dialect: str) -> str:
             + ")",
         ]
         hint = "name only the other KPIs, or write another --dialect"
-        for query in dp.queries:
-            what = ", ".join(kpi.id for kpi in query.kpis)
-            by = " by " + ", ".join(query.dims) if query.dims else " overall"
-            parts += [f"-- {what}{by}", checked_sql(executor, plan, dp, query, dialect, hint, pretty=True) + ";"]
+        for queries in statements(dp):
+            if len(queries) == 1:
+                what = ", ".join(kpi.id for kpi in queries[0].kpis)
+                parts.append(f"-- {what} {'by ' + ', '.join(queries[0].dims) if queries[0].dims else 'overall'}")
+            else:
+                parts.append(f"-- a grouping set per breakdown, {SET_KEY} saying which (GROUPING() bits):")
+                parts += [f"--   {', '.join(q.dims) or 'overall'}: {', '.join(k.id for k in q.kpis)}" for q in queries]
+            parts.append(checked_sql(executor, plan, dp, queries, dialect, hint, pretty=True) + ";")
     return "\n".join(parts) + "\n"

@@ -1,11 +1,14 @@
-"""--engine duckdb: the statements run by an embedded DuckDB, the records handed over as Arrow (no copy)."""
+"""--engine duckdb: the statements run by an embedded DuckDB over the staged records, a Parquet file it reads itself."""
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from civic_kpi.engine.sql.executor import RECORDS, SqlExecutor
+from civic_kpi.engine.sql.connection import SqlEngine
+from civic_kpi.engine.sql.dialects import RECORDS
+from civic_kpi.engine.sql.executor import SqlExecutor
 from civic_kpi.engine.sql.packages import required
 
 if TYPE_CHECKING:
@@ -17,17 +20,20 @@ def require_duckdb() -> Any:
     return required("--engine duckdb", "duckdb", "duckdb")[0]
 
 
-class DuckDBExecutor(SqlExecutor):
-    engine = "duckdb"
+class DuckDB(SqlEngine):
+    name = "duckdb"
     dialect = "duckdb"
 
     def connect(self) -> AbstractContextManager[Any]:
         connection: AbstractContextManager[Any] = require_duckdb().connect()
         return connection
 
-    def load(self, connection: Any, records: pl.DataFrame, dataset: str) -> None:
+    def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str) -> None:
+        path = str(records).replace("'", "''")
         try:
-            connection.register(RECORDS, records.to_arrow())
+            connection.execute(
+                f"CREATE OR REPLACE TEMPORARY VIEW \"{RECORDS}\" AS SELECT * FROM read_parquet('{path}')"
+            )
         except require_duckdb().Error as error:
             raise self.refused(dataset, error) from None
 
@@ -38,3 +44,7 @@ class DuckDBExecutor(SqlExecutor):
         except duckdb.Error as error:
             raise self.refused(dataset, error) from None
         return found
+
+
+class DuckDBExecutor(SqlExecutor):
+    sql_engine = DuckDB()

@@ -1,27 +1,32 @@
 """The SQL executors' common part: a plan's aggregations as SQL statements (formula/sql.py through SQLGlot).
 
 The data layer stays on Polars for now: each dataset's records are read, taken as known at the moment, given their
-deadlines, instants and derived columns exactly as the Polars executor does (PolarsExecutor.frame), and loaded into
-the engine as a relation named `records`. Every query of the plan becomes one statement: a filtered aggregate per
-KPI and period (`COUNT(*) FILTER (WHERE ...)`, an exact percentile), grouped by the breakdown's columns, and for a
-series by the period number the plan's own arithmetic writes in SQL. The notes, the row counts and the moment stay
-the Polars executor's. Each engine (duckdb_engine.py, postgres_engine.py, spark_engine.py) says how it connects,
-loads the records and runs a statement; dialects.py writes each dialect's SQL and prints it for `civic-kpi sql`.
+deadlines, instants and derived columns exactly as the Polars executor does (PolarsExecutor.frame), streamed into a
+file in the same pass as the run's other queries (`stage`), and read by the engine as a relation named `records`.
+A dataset's masked queries become one statement, and its keyed queries one per window column (grouping.py): a
+filtered aggregate per KPI and period (`COUNT(*) FILTER (WHERE ...)`, an exact percentile), grouped by a grouping
+set per breakdown, and for a series by the period number the plan's own arithmetic writes in SQL. The notes, the
+row counts and the moment stay the Polars executor's. Each engine (connection.py) says how it stages, loads and
+runs; dialects.py writes each dialect's SQL and prints it for
+`civic-kpi sql`.
 
 Not yet: records read and prepared by the engine itself (files, tables), deadlines through a calendar table.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query, window_bounds
-from civic_kpi.engine.polars_executor import PERIOD_KEY, PolarsExecutor, collect
+from civic_kpi.engine.polars_executor import PERIOD_KEY, PolarsExecutor
+from civic_kpi.engine.sql.connection import SqlEngine
 from civic_kpi.engine.sql.dialects import RECORDS, checked_sql
-from civic_kpi.errors import Problem, UsageError, first_line
+from civic_kpi.engine.sql.grouping import SET_KEY, by_query, dims_of, grouping_id, kpis_of, statements
+from civic_kpi.errors import Problem, UsageError
 from civic_kpi.formula import NO_PERIOD, instant_column
 from civic_kpi.formula.sql import (
     SqlContext,
@@ -48,20 +53,29 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class _Pending:
     dp: DatasetPlan
-    records: pl.LazyFrame
-    queries: tuple[Query, ...]
+    records: Path  # the records as the engine reads them (`stage`)
+    schema: pl.Schema
 
 
 class SqlExecutor(PolarsExecutor):
-    """Runs a plan's aggregations as SQL; an engine's subclass connects, loads a dataset's records and runs a
-    statement."""
+    """Runs a plan's aggregations as SQL, through an engine's connection (`sql_engine`)."""
 
-    engine = ""  # the --engine name (empty: an executor that only writes the statements, for `civic-kpi sql`)
-    dialect = ""  # SQLGlot's name of the engine's SQL
+    sql_engine: ClassVar[SqlEngine | None] = None  # None: an executor that only writes statements (`civic-kpi sql`)
+
+    @property
+    def engine(self) -> str:
+        return self.sql_engine.name if self.sql_engine is not None else ""
+
+    @property
+    def dialect(self) -> str:
+        return self.sql_engine.dialect if self.sql_engine is not None else "duckdb"
 
     def execute(self, plan: Plan) -> Any:
         self._pending: list[_Pending] = []
-        return super().execute(plan)
+        # The records staged for the engine live as long as the run.
+        with tempfile.TemporaryDirectory(prefix="civic-kpi-") as folder:
+            self._folder = Path(folder)
+            return super().execute(plan)
 
     def aggregation_queries(
         self,
@@ -72,30 +86,35 @@ class SqlExecutor(PolarsExecutor):
         queries: dict[str, pl.LazyFrame],
         keyed: dict[str, tuple[Query, pl.LazyFrame, Rollup | None]],
     ) -> list[Query]:
-        self._pending.append(_Pending(dp, records, dp.queries))
+        """The dataset's records, with the columns the statements read, staged for the engine by a sink that the
+        Polars executor collects with the run's other queries (the notes, the row counts): the export is read once,
+        streamed, and a value the catalog's format cannot read is one line naming the file, row and column."""
+        if not dp.queries:
+            return []
+        assert self.sql_engine is not None
+        frame = records.select(self.record_columns(plan, dp))
+        path = self._folder / f"{len(self._pending)}.{self.sql_engine.staged_format}"
+        queries[f"stage:{dp.name}"] = self.sql_engine.stage(frame, path)
+        self._pending.append(_Pending(dp, path, frame.collect_schema()))
         return list(dp.queries)
 
     def answers(self, plan: Plan) -> dict[str, pl.DataFrame]:
         found: dict[str, pl.DataFrame] = {}
-        pending = [p for p in self._pending if p.queries]
-        if not pending:
+        if not self._pending:
             return found
-        with self.connect() as connection:
-            for dataset in pending:
+        assert self.sql_engine is not None
+        engine = self.sql_engine
+        with engine.connect() as connection:
+            for dataset in self._pending:
                 hint = "run this KPI with --engine polars"
-                statements = {
-                    q.key: checked_sql(self, plan, dataset.dp, q, self.dialect, hint) for q in dataset.queries
-                }
-                columns = self.record_columns(plan, dataset.dp)
-                # Through the executor's collect: a value the catalog's format cannot read is one line naming the
-                # file, row and column, as on Polars.
-                scan = [self.scans[dataset.dp.name]]
-                records = collect({"records": dataset.records.select(columns)}, scan, self.request.catalog.timezone)
-                self.load(connection, records["records"], dataset.dp.name)
-                for query in dataset.queries:
-                    result = self.run(connection, statements[query.key], dataset.dp.name)
-                    # A keyed query's rows are filed the way the Polars executor files a series' parts.
-                    found[f"{query.key}@sql" if query.keyed else query.key] = result
+                grouped = statements(dataset.dp)
+                sql = [checked_sql(self, plan, dataset.dp, queries, self.dialect, hint) for queries in grouped]
+                engine.load(connection, dataset.records, dataset.schema, dataset.dp.name)
+                for queries, text in zip(grouped, sql, strict=True):
+                    result = engine.run(connection, text, dataset.dp.name)
+                    for query, rows in by_query(queries, result):
+                        # A keyed query's rows are filed the way the Polars executor files a series' parts.
+                        found[f"{query.key}@sql" if query.keyed else query.key] = rows
         return found
 
     def record_columns(self, plan: Plan, dp: DatasetPlan) -> list[str]:
@@ -105,33 +124,18 @@ class SqlExecutor(PolarsExecutor):
             return prepared
         return prepared + [instant_column(name) for name in sorted(self.instants(plan, dp))]
 
-    def connect(self) -> AbstractContextManager[Any]:
-        raise NotImplementedError
-
-    def load(self, connection: Any, records: pl.DataFrame, dataset: str) -> None:
-        """Make `records` the relation RECORDS for the statements that follow."""
-        raise NotImplementedError
-
-    def run(self, connection: Any, sql: str, dataset: str) -> pl.DataFrame:
-        raise NotImplementedError
-
-    def refused(self, dataset: str, error: Exception) -> UsageError:
-        """An engine's error as one line naming the dataset and the engine."""
-        return UsageError(
-            Problem(
-                f"dataset {dataset}: {self.engine} refused a query: {first_line(error)}",
-                hint="run it with --engine polars, and report it with the SQL `civic-kpi sql` prints",
-            )
-        )
-
-    def statement(self, plan: Plan, dp: DatasetPlan, query: Query) -> exp.Select:
-        """One query as a SELECT over `records`: its breakdown's columns and every KPI's aggregates, named as the
-        Polars executor names them. Masked: one row per group, an aggregate per KPI and period, each filtering its
-        period's records (`0|2026-10|value`). Keyed (a series): one row per period and group, the period numbered
-        from the window column's date as the plan numbers the series (`0||value`, and `__period`)."""
+    def statement(self, plan: Plan, dp: DatasetPlan, queries: tuple[Query, ...]) -> exp.Select:
+        """A dataset's queries that share a statement (grouping.statements) as one SELECT over `records`: the
+        breakdowns' columns and every KPI's aggregates, named as the Polars executor names them. Masked: one row per
+        group, an aggregate per KPI and period, each filtering its period's records (`0|2026-10|value`). Keyed (a
+        series): one row per period and group, the period numbered from the window column's date as the plan numbers
+        the series (`0||value`, and `__period`). Several breakdowns: a grouping set each, `__set` telling them
+        apart."""
         from sqlglot import exp
 
-        keys: list[exp.Expression] = [column(dim) for dim in query.dims]
+        query = queries[0]
+        dims, kpis = dims_of(queries), kpis_of(queries)
+        keys: list[exp.Expression] = [column(dim) for dim in dims]
         periods: tuple[Period | None, ...] = query.periods
         if query.keyed:
             periods = (None,)
@@ -140,7 +144,9 @@ class SqlExecutor(PolarsExecutor):
             exp.alias_(key, PERIOD_KEY, quoted=True, copy=False) if index == 0 and query.keyed else key
             for index, key in enumerate(keys)
         ]
-        for index, kpi in enumerate(query.kpis):
+        if len(queries) > 1:
+            columns.append(exp.alias_(grouping_id(dims), SET_KEY, quoted=True, copy=False))
+        for index, kpi in enumerate(kpis):
             for period in periods:
                 try:
                     parts = self.kpi_sql(plan, dp, kpi, period)
@@ -157,7 +163,12 @@ class SqlExecutor(PolarsExecutor):
         select = exp.Select().select(*columns, copy=False).from_(exp.to_table(RECORDS, quoted=True), copy=False)
         if query.keyed:
             select = select.where(self._in_series(plan, dp, query), copy=False)
-        return select.group_by(*keys, copy=False) if keys else select
+        if len(queries) == 1:
+            return select.group_by(*keys, copy=False) if keys else select
+        # Each set lists the period key itself (no `GROUP BY key, GROUPING SETS (...)`, which older Spark refuses).
+        period = keys[:1] if query.keyed else []
+        sets = [exp.Tuple(expressions=[*(k.copy() for k in period), *(column(d) for d in q.dims)]) for q in queries]
+        return select.group_by(exp.GroupingSets(expressions=sets), copy=False)
 
     def _period_key(self, plan: Plan, query: Query) -> exp.Expression:
         """The period a record falls in, numbered as time.periods.period_number numbers the periods asked for."""

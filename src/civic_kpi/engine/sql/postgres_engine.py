@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from civic_kpi.engine.sql.executor import RECORDS, SqlExecutor
+from civic_kpi.engine.sql.connection import SqlEngine
+from civic_kpi.engine.sql.dialects import RECORDS
+from civic_kpi.engine.sql.executor import SqlExecutor
 from civic_kpi.engine.sql.packages import required
 from civic_kpi.errors import Problem, UsageError, first_line
 
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
 
 CONNECTION_VARIABLE = "CIVIC_KPI_POSTGRES"
 NULL = r"\N"  # COPY's text for a missing value: an empty text stays an empty text
+COPY_BLOCK = 1 << 20  # bytes of the staged CSV sent at a time
 
 
 def require_psycopg() -> Any:
@@ -48,8 +52,8 @@ def _column_type(dtype: pl.DataType) -> str:
     return "TEXT"
 
 
-class PostgresExecutor(SqlExecutor):
-    engine = "postgres"
+class Postgres(SqlEngine):
+    name = "postgres"
     dialect = "postgres"
 
     def connect(self) -> AbstractContextManager[Any]:
@@ -74,19 +78,34 @@ class PostgresExecutor(SqlExecutor):
             ) from None
         return connection
 
-    def load(self, connection: Any, records: pl.DataFrame, dataset: str) -> None:
-        """The records as a temporary table, sent with COPY as CSV that Polars writes (no loop over records)."""
+    staged_format = "csv"
+
+    def stage(self, records: pl.LazyFrame, path: Path) -> pl.LazyFrame:
+        """The records as the CSV that COPY reads (an empty text stays an empty text, a missing value is NULL)."""
+        return records.sink_csv(
+            path,
+            lazy=True,
+            null_value=NULL,
+            datetime_format="%Y-%m-%d %H:%M:%S%.6f",
+            date_format="%Y-%m-%d",
+        )
+
+    def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str) -> None:
+        """The records as a temporary table, sent with COPY a block of the staged CSV at a time (no loop over
+        records, and memory stays flat)."""
         psycopg = require_psycopg()
-        columns = ", ".join(f'"{name}" {_column_type(dtype)}' for name, dtype in records.schema.items())
-        text = records.write_csv(null_value=NULL, datetime_format="%Y-%m-%d %H:%M:%S%.6f", date_format="%Y-%m-%d")
+        columns = ", ".join(f'"{name}" {_column_type(dtype)}' for name, dtype in schema.items())
         try:
             with connection.cursor() as cursor:
                 cursor.execute(f'DROP TABLE IF EXISTS pg_temp."{RECORDS}"')
                 cursor.execute(f'CREATE TEMPORARY TABLE "{RECORDS}" ({columns})')
-                with cursor.copy(
-                    f"COPY \"{RECORDS}\" FROM STDIN WITH (FORMAT csv, HEADER true, NULL '{NULL}')"
-                ) as copy:
-                    copy.write(text.encode("utf-8"))
+                with (
+                    cursor.copy(f"COPY \"{RECORDS}\" FROM STDIN WITH (FORMAT csv, HEADER true, NULL '{NULL}')") as copy,
+                    records.open("rb") as text,
+                ):
+                    while block := text.read(COPY_BLOCK):
+                        copy.write(block)
+                cursor.execute(f'ANALYZE "{RECORDS}"')
         except psycopg.Error as error:
             raise self.refused(dataset, error) from None
 
@@ -103,3 +122,7 @@ class PostgresExecutor(SqlExecutor):
             raise self.refused(dataset, error) from None
         # NUMERIC values arrive as Decimal: the counts and keys are whole numbers, the values already DOUBLE.
         return pl.DataFrame(rows, schema=names, orient="row", infer_schema_length=None)
+
+
+class PostgresExecutor(SqlExecutor):
+    sql_engine = Postgres()

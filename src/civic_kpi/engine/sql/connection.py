@@ -1,0 +1,46 @@
+"""How civic-kpi talks to one SQL engine, whatever it runs there: connect, load a dataset's records as the relation
+`records` (dialects.RECORDS), run a statement and get its rows as a Polars frame. The plan's executor
+(executor.py) and the data-quality checks (quality/on_engine.py) both run through it; each engine is one subclass
+(duckdb_engine.py, postgres_engine.py, spark_engine.py)."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from civic_kpi.errors import Problem, UsageError, first_line
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+class SqlEngine:
+    name: ClassVar[str]  # the --engine name
+    dialect: ClassVar[str]  # SQLGlot's name of the engine's SQL
+    staged_format: ClassVar[str] = "parquet"  # the file the records are staged in for `load`
+
+    def connect(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def stage(self, records: pl.LazyFrame, path: Path) -> pl.LazyFrame:
+        """A lazy sink of the records to `path`, in the form `load` reads (`staged_format`): Parquet, which DuckDB
+        and Spark read themselves, in parallel, without the records passing through Python. Collected with the
+        run's other queries, so the export is read once, streamed, and memory stays flat as the records grow."""
+        return records.sink_parquet(path, lazy=True, compression="lz4")
+
+    def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str) -> None:
+        """Make the staged records the relation RECORDS for the statements that follow."""
+        raise NotImplementedError
+
+    def run(self, connection: Any, sql: str, dataset: str) -> pl.DataFrame:
+        raise NotImplementedError
+
+    def refused(self, dataset: str, error: Exception) -> UsageError:
+        """An engine's error as one line naming the dataset and the engine."""
+        return UsageError(
+            Problem(
+                f"dataset {dataset}: {self.name} refused a query: {first_line(error)}",
+                hint="run it with --engine polars, and report it with the SQL `civic-kpi sql` prints",
+            )
+        )
