@@ -359,10 +359,11 @@ class Session:
 
     def check(self, datasets: list[str] | None = None) -> CheckRun:
         """`civic-kpi check`: the data-quality checks of every dataset that declares some (or of `datasets`), with
-        the session's as_of as the time 'future' and 'freshness' compare with (default: now)."""
+        the session's as_of as the time 'future' and 'freshness' compare with (default: now), measured on the
+        session's engine."""
         from civic_kpi.quality import check
 
-        return check(self.catalog, data_dir=self.data_dir, datasets=datasets, now=self._moment())
+        return check(self.catalog, data_dir=self.data_dir, datasets=datasets, now=self._moment(), engine=self.engine)
 
     def validate(self, check_data: bool = True) -> ValidationReport:
         """`civic-kpi validate`: every problem with the catalog and, unless `check_data` is False, with the columns

@@ -17,7 +17,7 @@ import pkgutil
 from functools import cache
 
 from civic_kpi.check_kinds._kind import FileKind, Kind, RowKind
-from civic_kpi.check_kinds._spec import CheckSpec, FileProblems, Inputs, Measured, RowMeasure
+from civic_kpi.check_kinds._spec import CheckSpec, FileProblems, Inputs, Measured, RowMeasure, SqlMeasure
 
 __all__ = [
     "CheckSpec",
@@ -28,6 +28,7 @@ __all__ = [
     "Measured",
     "RowKind",
     "RowMeasure",
+    "SqlMeasure",
     "kind_named",
     "kind_names",
     "registry",

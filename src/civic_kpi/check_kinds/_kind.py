@@ -7,11 +7,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
-from civic_kpi.check_kinds._spec import CheckSpec, Inputs, Measured, RowMeasure
+from civic_kpi.check_kinds._spec import CheckSpec, Inputs, Measured, RowMeasure, SqlMeasure
 from civic_kpi.results import Status
 
 if TYPE_CHECKING:
     import polars as pl
+    from sqlglot import exp
 
 
 def _with_article(word: str) -> str:
@@ -113,11 +114,42 @@ class Kind(ABC):
 
 class RowKind(Kind):
     """A kind measured by Polars expressions inside the dataset's one aggregate, so every such check of a dataset
-    costs one pass over its files."""
+    costs one pass over its files; on a SQL engine, by SQL expressions inside one SELECT."""
 
     @abstractmethod
     def measure(self, spec: CheckSpec, rows: pl.Expr, inputs: Inputs) -> RowMeasure:
         """The metric over `rows` (the records the check's `where` keeps), and which of them offend."""
+
+    def sql_measure(self, spec: CheckSpec, rows: exp.Expression | None, inputs: Inputs) -> SqlMeasure:
+        """`measure` as SQL over the relation `records` (`rows`: None for every record), for a SQL engine. Raises
+        formula.sql.SqlUnsupported where SQL would not give the same metric: by default, a kind without its SQL is
+        refused there by name (a new kind works on Polars first)."""
+        from civic_kpi.formula.sql import SqlUnsupported
+
+        raise SqlUnsupported(f"a '{self.name}' check")
+
+    def counted_sql(
+        self,
+        spec: CheckSpec,
+        rows: exp.Expression | None,
+        offending: exp.Expression,
+        count: exp.Expression | None = None,
+    ) -> SqlMeasure:
+        """`counted` as SQL."""
+        from sqlglot import exp
+
+        from civic_kpi.formula.sql import both, count_where, literal
+
+        double = exp.DataType.build("DOUBLE")
+        offending = both(rows, offending)
+        count = exp.cast(count_where(offending) if count is None else count, double)
+        if self.measures_share(spec):
+            total = exp.cast(count_where(rows), double)
+            some = exp.GT(this=total.copy(), expression=literal(0))
+            metric: exp.Expression = exp.Case(ifs=[exp.If(this=some, true=exp.Div(this=count, expression=total))])
+        else:
+            metric = count
+        return SqlMeasure(metric, offending)
 
     def counted(self, spec: CheckSpec, rows: pl.Expr, offending: pl.Expr, count: pl.Expr | None = None) -> RowMeasure:
         """The count of offending records (or `count`, when one record too many is not one offending record), or

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     import polars as pl
+    from sqlglot import exp
 
 
 class CheckSpec(Protocol):
@@ -50,6 +51,7 @@ class Inputs:
     now: datetime  # the moment `future` and `freshness` compare with (--now)
     reference: Callable[[str], list[Any]]  # a reference table's values, by the table's name
     file_problems: Callable[[], FileProblems]  # read on demand: it parses every typed column of every file
+    types: Mapping[str, str] = field(default_factory=dict)  # the catalog's type of each declared column
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,15 @@ class RowMeasure:
 
     metric: pl.Expr  # one aggregate value: a count, a share, days
     offending: pl.Expr | None = None  # the records shown as examples when it does not pass; None: none to show
+
+
+@dataclass(frozen=True)
+class SqlMeasure:
+    """RowMeasure's twin for a SQL engine (--engine duckdb, postgres, spark): SQLGlot expressions over the relation
+    `records`, measured in the dataset's one SELECT."""
+
+    metric: exp.Expression  # one aggregate value
+    offending: exp.Expression | None = None  # a condition on a record; None: no examples to show
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from civic_kpi.check_kinds._kind import RowKind
-from civic_kpi.check_kinds._spec import CheckSpec, Inputs, RowMeasure
+from civic_kpi.check_kinds._spec import CheckSpec, Inputs, RowMeasure, SqlMeasure
 from civic_kpi.results import Status
 
 if TYPE_CHECKING:
     import polars as pl
+    from sqlglot import exp
 
 
 class Freshness(RowKind):
@@ -30,6 +31,20 @@ class Freshness(RowKind):
 
         newest = pl.col(spec.column).filter(rows).max().cast(pl.Datetime("us"))
         return RowMeasure((pl.lit(inputs.now) - newest).dt.total_microseconds() / 86_400e6)
+
+    def sql_measure(self, spec: CheckSpec, rows: exp.Expression | None, inputs: Inputs) -> SqlMeasure:
+        from sqlglot import exp
+
+        from civic_kpi.formula.sql import column, literal
+
+        assert spec.column is not None
+        stamp = exp.cast(column(spec.column), exp.DataType.build("TIMESTAMP"))
+        newest: exp.Expression = exp.Max(this=stamp)
+        if rows is not None:
+            newest = exp.Filter(this=newest, expression=exp.Where(this=rows))
+        micros = exp.TimestampDiff(this=literal(inputs.now), expression=newest, unit=exp.var("MICROSECOND"))
+        days = exp.Div(this=exp.cast(micros, exp.DataType.build("DOUBLE")), expression=literal(86_400e6))
+        return SqlMeasure(days)
 
 
 KIND = Freshness()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from civic_kpi.check_kinds._kind import RowKind
-from civic_kpi.check_kinds._spec import CheckSpec, Inputs, RowMeasure
+from civic_kpi.check_kinds._spec import CheckSpec, Inputs, RowMeasure, SqlMeasure
 
 if TYPE_CHECKING:
     import polars as pl
+    from sqlglot import exp
 
 
 class Missing(RowKind):
@@ -23,6 +24,14 @@ class Missing(RowKind):
         import polars as pl
 
         return self.counted(spec, rows, rows & pl.col(spec.column).is_null())
+
+    def sql_measure(self, spec: CheckSpec, rows: exp.Expression | None, inputs: Inputs) -> SqlMeasure:
+        from sqlglot import exp
+
+        from civic_kpi.formula.sql import column
+
+        assert spec.column is not None
+        return self.counted_sql(spec, rows, exp.Is(this=column(spec.column), expression=exp.null()))
 
 
 KIND = Missing()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from civic_kpi.check_kinds._kind import RowKind
-from civic_kpi.check_kinds._spec import CheckSpec, Inputs, RowMeasure
+from civic_kpi.check_kinds._spec import CheckSpec, Inputs, RowMeasure, SqlMeasure
 
 if TYPE_CHECKING:
     import polars as pl
+    from sqlglot import exp
 
 
 class Order(RowKind):
@@ -24,6 +25,15 @@ class Order(RowKind):
 
         # A missing timestamp is the `missing` check's business, not an order problem.
         return self.counted(spec, rows, rows & (pl.col(spec.then) < pl.col(spec.first)).fill_null(False))
+
+    def sql_measure(self, spec: CheckSpec, rows: exp.Expression | None, inputs: Inputs) -> SqlMeasure:
+        from sqlglot import exp
+
+        from civic_kpi.formula.sql import column, false_if_null
+
+        assert spec.first is not None and spec.then is not None
+        before = exp.LT(this=column(spec.then), expression=column(spec.first))
+        return self.counted_sql(spec, rows, false_if_null(before))
 
 
 KIND = Order()

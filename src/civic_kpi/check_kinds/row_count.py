@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from civic_kpi.check_kinds._kind import RowKind
-from civic_kpi.check_kinds._spec import CheckSpec, Inputs, RowMeasure
+from civic_kpi.check_kinds._spec import CheckSpec, Inputs, RowMeasure, SqlMeasure
 from civic_kpi.results import Status
 
 if TYPE_CHECKING:
     import polars as pl
+    from sqlglot import exp
 
 
 class RowCount(RowKind):
@@ -47,6 +48,13 @@ class RowCount(RowKind):
         import polars as pl
 
         return RowMeasure(rows.sum().cast(pl.Float64))
+
+    def sql_measure(self, spec: CheckSpec, rows: exp.Expression | None, inputs: Inputs) -> SqlMeasure:
+        from sqlglot import exp
+
+        from civic_kpi.formula.sql import count_where
+
+        return SqlMeasure(exp.cast(count_where(rows), exp.DataType.build("DOUBLE")))
 
 
 KIND = RowCount()

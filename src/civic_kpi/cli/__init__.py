@@ -696,6 +696,7 @@ def check(
             "--now is another name for it.",
         ),
     ] = None,
+    engine: EngineOption = Engine.polars,
     quiet: QuietOption = False,
 ) -> None:
     """Run the catalog's data-quality checks and exit 1 when one fails: for CI before an export is published.
@@ -706,12 +707,13 @@ def check(
       civic-kpi check --format junit -o quality.xml
       civic-kpi check --format github --fail-on warn
       civic-kpi check --as-of '2026-11-15 08:00' --dataset service_requests
+      civic-kpi check --engine duckdb
     """
     from civic_kpi.report.checks import render_checks
 
     with _user_errors():
         with _progress(quiet, f"checking the datasets of {catalog}"):
-            run = Session(catalog, data_dir, as_of).check(_split(dataset))
+            run = Session(catalog, data_dir, as_of, engine=engine.value).check(_split(dataset))
         counts = run.counts()
         summary = (
             f"{len(run.results)} check results ({counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail)"

@@ -49,6 +49,9 @@ _MICROSECONDS = {"days_between": 86_400e6, "hours_between": 3_600e6, "minutes_be
 _LINEAR = ("inclusive", "linear")  # the percentile methods SQL computes exactly (PERCENTILE.INC)
 
 
+RECORDS = "records"  # the relation each statement reads: a dataset's records as the plan knows them
+
+
 class SqlUnsupported(ValueError):
     """A formula (or a part of one) the SQL executors do not run yet: `what` names it."""
 

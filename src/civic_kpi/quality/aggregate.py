@@ -117,11 +117,12 @@ def measure(frame: pl.LazyFrame, planned: dict[int, Planned], files: list[Path],
     examples = pl.collect_all(list(queries.values()), engine=engine) if queries else []
     found = dict(zip(queries, examples, strict=True))
     return {
-        index: Outcome(metrics[str(index)], statuses[index], _examples(found.get(index), files)) for index in planned
+        index: Outcome(metrics[str(index)], statuses[index], examples_of(found.get(index), files)) for index in planned
     }
 
 
-def _examples(rows: pl.DataFrame | None, files: list[Path]) -> list[dict[str, Any]]:
+def examples_of(rows: pl.DataFrame | None, files: list[Path]) -> list[dict[str, Any]]:
+    """Example rows as the check results show them: the file's name and the row number first."""
     examples = []
     for row in rows.iter_rows(named=True) if rows is not None else []:
         origin = {"file": files[row.pop(FILE_INDEX)].name, "row": row.pop(ROW)}

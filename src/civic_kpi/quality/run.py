@@ -16,6 +16,7 @@ from civic_kpi.data.sources import dataset_files, file_schema, load_reference, p
 from civic_kpi.errors import DataError, Problem, UsageError, did_you_mean
 from civic_kpi.quality.aggregate import EXAMPLES, Outcome, Planned, RecordCheck, measure, plan, records
 from civic_kpi.quality.file_problems import file_problems
+from civic_kpi.quality.on_engine import PlannedSql, measure_on, plan_sql
 from civic_kpi.results import CatalogInfo, CheckResult, CheckRun
 
 
@@ -25,8 +26,10 @@ def check(
     data_dir: str | Path | None = None,
     datasets: list[str] | None = None,
     now: datetime | str | None = None,
+    engine: str = "polars",
 ) -> CheckRun:
-    """Run the catalog's data-quality checks (of the named datasets, or all that declare checks)."""
+    """Run the catalog's data-quality checks (of the named datasets, or all that declare checks); the checks on
+    records measured by `engine` (polars, or duckdb, postgres, spark: quality/on_engine.py)."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     cat = loaded.catalog
     root = loaded.data_dir(data_dir)
@@ -41,7 +44,7 @@ def check(
     moment = _moment(now, cat.timezone)
     results: list[CheckResult] = []
     for name in chosen:
-        results.extend(_check_dataset(loaded, name, root, moment))
+        results.extend(_check_dataset(loaded, name, root, moment, engine))
     return CheckRun(
         checked_at=moment,
         catalog=CatalogInfo(path=str(loaded.path), sha256=loaded.sha256, title=cat.title),
@@ -56,7 +59,7 @@ def _moment(now: datetime | str | None, timezone: str | None) -> datetime:
     return (Moment.given(now, timezone, "--now") if now is not None else Moment.now(timezone)).at
 
 
-def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime) -> list[CheckResult]:
+def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime, engine: str) -> list[CheckResult]:
     cat = loaded.catalog
     dataset = cat.datasets[name]
     files = dataset_files(name, dataset, root)
@@ -66,6 +69,7 @@ def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime) 
         now=now,
         reference=lambda ref: _reference(loaded, ref, root),
         file_problems=lambda: file_problems(name, dataset, files, schemas, cat.timezone, EXAMPLES),
+        types={column: spec.type for column, spec in dataset.columns.items()},
     )
     kinds = [kind_named(spec.check) for spec in dataset.checks]
     on_records = {
@@ -76,14 +80,20 @@ def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime) 
     frame = records(loaded, name, files, schemas, list(on_records.values()))
     outcomes: dict[int, Outcome] = {}
     planned: dict[int, Planned] = {}
+    on_sql: dict[int, PlannedSql] = {}
     # In the catalog's order, so that of two mistakes the first one written is the one reported.
     for index, (spec, kind) in enumerate(zip(dataset.checks, kinds, strict=True)):
         if isinstance(kind, FileKind):
             measured = kind.measure(spec, inputs)
             outcomes[index] = Outcome(measured.metric, kind.status(spec, measured.metric), measured.examples)
-        else:
+        elif engine == "polars":
             planned[index] = plan(loaded, name, on_records[index], inputs)
-    outcomes |= measure(frame, planned, files, polars_engine((path, dataset.file_format) for path in files))
+        else:
+            plan(loaded, name, on_records[index], inputs)  # its columns known to exist, as on Polars
+            on_sql[index] = plan_sql(loaded, name, on_records[index], inputs, engine)
+    polars = polars_engine((path, dataset.file_format) for path in files)
+    outcomes |= measure(frame, planned, files, polars)
+    outcomes |= measure_on(engine, name, frame, on_sql, files, polars)
     return [
         CheckResult(
             dataset=name,

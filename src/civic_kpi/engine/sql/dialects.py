@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from civic_kpi.engine.sql.grouping import SET_KEY, kpis_of, statements
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.formula import instant_column
+from civic_kpi.formula.sql import RECORDS
 
 if TYPE_CHECKING:
     from sqlglot import exp
@@ -17,8 +18,6 @@ if TYPE_CHECKING:
     from civic_kpi.engine.plan import DatasetPlan, Plan, Query
     from civic_kpi.engine.sql.executor import SqlExecutor
 
-
-RECORDS = "records"  # the relation each statement reads: a dataset's records as the plan knows them
 
 # The dialects `civic-kpi sql` writes. DuckDB's and PostgreSQL's are run by the tests, on real engines.
 DIALECTS = ("duckdb", "postgres", "spark", "snowflake", "bigquery", "trino")
