@@ -10,7 +10,7 @@ import pytest
 
 import civic_kpi
 import civic_kpi.quality as quality
-from tests.conftest import CATALOG
+from tests.conftest import CATALOG, write_csv
 from tests.test_checks import NOW, catalog_with
 from tests.test_sql_engine import SQL_ENGINES, _use_engine
 
@@ -97,3 +97,40 @@ def test_the_cli_checks_on_an_engine(cli) -> None:
     duckdb = cli("check", "-c", CATALOG, "--as-of", "2026-11-15", "-f", "json", "--engine", "duckdb")
     assert duckdb.exit_code == polars.exit_code == 0, duckdb.stderr
     assert json.loads(duckdb.stdout)["results"] == json.loads(polars.stdout)["results"]
+
+
+EDGES_CATALOG = """\
+data_dir: data
+datasets:
+  calls:
+    path: calls.csv
+    date_column: opened
+    columns:
+      id: {type: integer}
+      team: team
+      opened: {type: datetime, format: "%Y-%m-%d %H:%M"}
+      gone: {type: datetime, format: "%Y-%m-%d %H:%M"}
+      born: {type: date, format: "%Y-%m-%d"}
+    checks:
+      - {check: missing, column: team}
+      - {check: future, column: gone}
+      - {check: order, first: opened, then: gone}
+      - {check: allowed_values, column: team, values: []}
+      - {check: allowed_values, column: born, values: ['2026-03-01']}
+kpis: [{id: n, name: N, domain: D, unit: count, dataset: calls, value: count()}]
+"""
+
+
+def test_edges_of_the_staged_records_agree(tmp_path, engine: str) -> None:
+    """A text that reads like COPY's missing-value marker stays that text; a declared column missing from the file
+    is still a timestamp to compare with (the `schema` check's business, not an engine error); an empty list of
+    allowed values allows nothing; a date compares as its ISO text."""
+    (tmp_path / "cat.yaml").write_text(EDGES_CATALOG, encoding="utf-8")
+    rows = [[1, "\\N", "2026-03-01 08:00", "2026-03-01"], [2, "A", "2026-03-02 08:00", "2026-03-02"]]
+    write_csv(tmp_path / "data" / "calls.csv", ["id", "team", "opened", "born"], rows)
+    ours = quality.check(tmp_path / "cat.yaml", now=NOW)
+    theirs = quality.check(tmp_path / "cat.yaml", now=NOW, engine=engine)
+    assert_same_checks(ours, theirs)
+    # By hand: no team is missing (one is the text \N); `gone` is in no file: nothing after now, nothing out of
+    # order; both teams are outside an empty list; one birth date of two is not 2026-03-01.
+    assert [r.metric for r in theirs.results] == [0.0, 0.0, 0.0, 2.0, 1.0]

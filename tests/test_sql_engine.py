@@ -306,6 +306,25 @@ def test_breakdowns_in_one_statement_keep_a_missing_value_as_its_own_group(
     assert march[("p50_hours", (("zone", "N"),))] == pytest.approx(2.0, rel=1e-12)
 
 
+def test_a_text_like_a_missing_value_marker_stays_a_group_of_its_own(tmp_path: Path, engine: str) -> None:
+    """PostgreSQL's COPY reads an unquoted \\N as a missing value: the staged records quote text, so a team named
+    \\N (a MySQL export's habit) stays a team, apart from the records without one."""
+    (tmp_path / "kpis.yaml").write_text(GROUPS_CATALOG, encoding="utf-8")
+    rows = [
+        [1, "\\N", "N", "2026-03-02 08:00:00", "2026-03-02 09:00:00"],
+        [2, None, "N", "2026-03-03 08:00:00", "2026-03-03 11:00:00"],
+        [3, "A", "S", "2026-03-04 08:00:00", "2026-03-04 13:00:00"],
+    ]
+    write_csv(tmp_path / "data" / "calls.csv", ["id", "team", "zone", "opened", "closed"], rows)
+    polars_run = compute(tmp_path / "kpis.yaml", period="2026-03", as_of="2026-04-30")
+    sql_run = compute(tmp_path / "kpis.yaml", period="2026-03", as_of="2026-04-30", engine=engine)
+    assert_same_results(polars_run, sql_run)
+    teams = {
+        r.group["team"]: r.value for r in sql_run.results if r.kpi_id == "calls" and list(r.group or {}) == ["team"]
+    }
+    assert teams == {"\\N": 1, None: 1, "A": 1}
+
+
 def test_without_a_timezone_durations_are_wall_clock_time(tmp_path: Path, engine: str) -> None:
     """A catalog that names no zone: no instants are made, and 01:30 to 03:30 on the night of the change is the two
     hours the clock shows, on every engine."""

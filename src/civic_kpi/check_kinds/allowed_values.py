@@ -49,7 +49,8 @@ class AllowedValues(RowKind):
         allowed = spec.values if spec.values is not None else inputs.reference(spec.ref or "")
         value = column(spec.column)
         text = value if kind == "string" else exp.cast(value, exp.DataType.build("VARCHAR"))
-        listed = exp.In(this=text, expressions=[literal(str(v)) for v in allowed])
+        # An empty list allows nothing; PostgreSQL and Spark refuse `IN ()`.
+        listed = exp.In(this=text, expressions=[literal(str(v)) for v in allowed]) if allowed else exp.false()
         outside = exp.and_(exp.Not(this=exp.Is(this=value.copy(), expression=exp.null())), exp.Not(this=listed))
         return self.counted_sql(spec, rows, outside)
 

@@ -26,10 +26,19 @@ def lenient_frame(
         present = set(flat_schema(schema))
         usable = [c for c in sorted(columns) if all(s in present for s in dataset.source_names(c))]
         exprs = [column_expr(dataset, c, schema, timezone, strict=False).alias(c) for c in usable]
-        missing = [pl.lit(None).alias(c) for c in sorted(columns) if c not in usable]
+        # Typed as the catalog says, not Null: a SQL engine compares a missing timestamp column with a timestamp.
+        missing = [pl.lit(None, dtype=_dtype(dataset, c)).alias(c) for c in sorted(columns) if c not in usable]
         frames.append(
             open_file(path, dataset)
             .with_row_index(ROW, offset=1)
             .select(*exprs, *missing, pl.col(ROW), pl.lit(index, dtype=pl.UInt32).alias(FILE_INDEX))
         )
     return frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+
+
+def _dtype(dataset: Dataset, column: str) -> pl.DataType:
+    import polars as pl
+
+    types = {"integer": pl.Int64(), "float": pl.Float64(), "boolean": pl.Boolean(), "date": pl.Date()}
+    kind = dataset.columns[column].type
+    return pl.Datetime("us") if kind == "datetime" else types.get(kind, pl.String())

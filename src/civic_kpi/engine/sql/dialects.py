@@ -33,6 +33,15 @@ def _double(text: str) -> exp.Expression:
     return exp.cast(exp.Literal.string(text), exp.DataType.build("DOUBLE"), copy=False)
 
 
+def _nonzero_number(node: exp.Expression) -> bool:
+    """A literal number other than zero, typed or not (a duration's divisor, CAST(3600000000.0 AS DOUBLE))."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.Cast):
+        node = node.this
+    return node.is_number and float(node.name) != 0
+
+
 def refusal(statement: exp.Expression, dialect: str) -> str | None:
     """Why a dialect cannot say a statement (or one KPI's aggregates) exactly, or None."""
     from sqlglot import exp
@@ -71,7 +80,7 @@ def for_dialect(statement: exp.Expression, dialect: str) -> exp.Expression:
         return node
 
     def guarded(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Div) and not (node.expression.is_number and float(node.expression.name) != 0):
+        if isinstance(node, exp.Div) and not _nonzero_number(node.expression):
             # A division by zero is an error in PostgreSQL and Spark; in Polars and DuckDB it is what IEEE says:
             # +inf, -inf, or NaN for 0/0 (the run reports any of them as not finite, engine/values.py, and a min or
             # max orders them). Written out here; a missing numerator stays missing.

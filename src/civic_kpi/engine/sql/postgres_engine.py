@@ -68,7 +68,11 @@ class Postgres(SqlEngine):
                 )
             )
         try:
-            connection: AbstractContextManager[Any] = psycopg.connect(target, autocommit=True, connect_timeout=10)
+            # UTF-8 as the staged CSV is written, and ISO dates as Polars writes them as text (a server set to
+            # another DateStyle would write a date as 01/03/2026 in a check that compares text).
+            connection: AbstractContextManager[Any] = psycopg.connect(
+                target, autocommit=True, connect_timeout=10, client_encoding="UTF8", options="-c DateStyle=ISO,MDY"
+            )
         except psycopg.Error as error:
             raise UsageError(
                 Problem(
@@ -86,6 +90,8 @@ class Postgres(SqlEngine):
             path,
             lazy=True,
             null_value=NULL,
+            # Quoted, a text that reads \N stays that text; unquoted, COPY would take it for a missing value.
+            quote_style="non_numeric",
             datetime_format="%Y-%m-%d %H:%M:%S%.6f",
             date_format="%Y-%m-%d",
         )

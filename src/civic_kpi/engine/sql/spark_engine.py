@@ -62,22 +62,29 @@ def spark_session() -> Any:
 
 @contextmanager
 def _naive_timestamps(session: Any) -> Iterator[Any]:
-    """The session with TIMESTAMP meaning TIMESTAMP_NTZ while civic-kpi runs on it, as it was after (a caller's
-    session keeps its own setting)."""
-    before = session.conf.get("spark.sql.timestampType", None)
-    session.conf.set("spark.sql.timestampType", "TIMESTAMP_NTZ")
+    """The session with TIMESTAMP meaning TIMESTAMP_NTZ while civic-kpi runs on it, and the staged Parquet's
+    timestamps read as the naive ones they are (else, in a session of another zone, every window would shift by its
+    offset); as it was after (a caller's session keeps its own settings)."""
+    settings = {"spark.sql.timestampType": "TIMESTAMP_NTZ", "spark.sql.parquet.inferTimestampNTZ.enabled": "true"}
+    before = {key: session.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        session.conf.set(key, value)
     try:
         yield session
     finally:
-        if before is None:
-            session.conf.unset("spark.sql.timestampType")
-        else:
-            session.conf.set("spark.sql.timestampType", before)
+        for key, value in before.items():
+            if value is None:
+                session.conf.unset(key)
+            else:
+                session.conf.set(key, value)
 
 
 def _local(session: Any) -> bool:
     """Whether the session runs on this machine (`local`, `local[*]`), where its executors read the staged file."""
-    return str(session.sparkContext.master).startswith("local")
+    try:
+        return str(session.sparkContext.master).startswith("local")
+    except Exception:  # Spark Connect has no sparkContext: a remote server, which cannot read this machine's file
+        return False
 
 
 class Spark(SqlEngine):
@@ -90,7 +97,7 @@ class Spark(SqlEngine):
     def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str) -> None:
         try:
             if _local(connection):
-                frame = connection.read.parquet(str(records))
+                frame = connection.read.parquet(records.as_uri())  # file://, whatever fs.defaultFS says
             else:  # a cluster's executors cannot see this machine's file: the records go through the driver
                 import polars as pl
 
