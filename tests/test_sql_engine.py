@@ -495,6 +495,20 @@ def test_the_installed_script_takes_the_engine_option(tmp_path: Path) -> None:
     assert out.read_text(encoding="utf-8").startswith("month,")
 
 
+@pytest.mark.slow
+def test_a_local_spark_keeps_its_log_to_itself(tmp_path: Path, spark_ready) -> None:
+    """A process of its own (Spark's JVM starts with it): Spark's start-up warnings (a loopback hostname, no native
+    Hadoop, its default logging profile) stay out of a quiet run's stderr."""
+    out = tmp_path / "month.json"
+    command = [sys.executable, "-m", "civic_kpi.cli", "compute", "--engine", "spark", "--kpi", "sla_compliance"]
+    done = subprocess.run(
+        [*command, "-f", "json", "-o", str(out), "-q"], capture_output=True, text=True, cwd=CATALOG.parent, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(out.read_text(encoding="utf-8"))["results"]
+    assert " WARN " not in done.stderr and "log4j" not in done.stderr, done.stderr
+
+
 # ---------------------------------------------------------------- civic-kpi sql, and explain's SQL
 
 

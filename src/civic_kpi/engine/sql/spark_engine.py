@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     import polars as pl
 
 
+LOGGING = Path(__file__).with_name("spark-log4j2.properties")  # a local session's: silent
+
+
 def require_pyspark() -> Any:
     """pyspark.sql, or a UsageError naming what to install."""
     return required("--engine spark", "spark", "pyspark.sql", note=" (and a Java runtime, 17 or newer)")[0]
@@ -43,6 +46,7 @@ def spark_session() -> Any:
             # of the benchmark; CIVIC_KPI_SPARK_MEMORY sets it.
             .config("spark.driver.memory", os.environ.get("CIVIC_KPI_SPARK_MEMORY", "4g"))
             .config("spark.ui.enabled", "false")
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={LOGGING.as_uri()}")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.timestampType", "TIMESTAMP_NTZ")
             .config("spark.sql.session.timeZone", "UTC")
