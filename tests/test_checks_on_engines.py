@@ -134,3 +134,14 @@ def test_edges_of_the_staged_records_agree(tmp_path, engine: str) -> None:
     # By hand: no team is missing (one is the text \N); `gone` is in no file: nothing after now, nothing out of
     # order; both teams are outside an empty list; one birth date of two is not 2026-03-01.
     assert [r.metric for r in theirs.results] == [0.0, 0.0, 0.0, 2.0, 1.0]
+
+
+def test_a_postgres_server_of_another_date_style_still_compares_iso_dates(tmp_path, postgres_url, monkeypatch):
+    """The connection's own DateStyle (here day first, as a European server might be) would write a date as
+    01/03/2026 in a check that compares text: the engine sets ISO on its connection."""
+    monkeypatch.setenv("CIVIC_KPI_POSTGRES", f"{postgres_url} options='-c DateStyle=SQL,DMY'")
+    (tmp_path / "cat.yaml").write_text(EDGES_CATALOG, encoding="utf-8")
+    rows = [[1, "A", "2026-03-01 08:00", "2026-03-01"], [2, "A", "2026-03-02 08:00", "2026-03-02"]]
+    write_csv(tmp_path / "data" / "calls.csv", ["id", "team", "opened", "born"], rows)
+    run = quality.check(tmp_path / "cat.yaml", now=NOW, engine="postgres")
+    assert [r.metric for r in run.results][-1] == 1.0  # one birth date of two is not 2026-03-01

@@ -7,8 +7,7 @@ A dataset's masked queries become one statement, and its keyed queries one per w
 filtered aggregate per KPI and period (`COUNT(*) FILTER (WHERE ...)`, an exact percentile), grouped by a grouping
 set per breakdown, and for a series by the period number the plan's own arithmetic writes in SQL. The notes, the
 row counts and the moment stay the Polars executor's. Each engine (connection.py) says how it stages, loads and
-runs; dialects.py writes each dialect's SQL and prints it for
-`civic-kpi sql`.
+runs; dialects.py writes each dialect's SQL and prints it for `civic-kpi sql`.
 
 Not yet: records read and prepared by the engine itself (files, tables), deadlines through a calendar table.
 """

@@ -68,11 +68,12 @@ class Postgres(SqlEngine):
                 )
             )
         try:
+            connection = psycopg.connect(target, autocommit=True, connect_timeout=10)
             # UTF-8 as the staged CSV is written, and ISO dates as Polars writes them as text (a server set to
-            # another DateStyle would write a date as 01/03/2026 in a check that compares text).
-            connection: AbstractContextManager[Any] = psycopg.connect(
-                target, autocommit=True, connect_timeout=10, client_encoding="UTF8", options="-c DateStyle=ISO,MDY"
-            )
+            # another DateStyle would write a date as 01/03/2026 in a check that compares text); set here, so that
+            # the connection string's own options stay as they are.
+            connection.execute("SET client_encoding = 'UTF8'")
+            connection.execute("SET DateStyle = 'ISO, MDY'")
         except psycopg.Error as error:
             raise UsageError(
                 Problem(
@@ -80,7 +81,8 @@ class Postgres(SqlEngine):
                     hint="check that the server runs and that the connection string names it",
                 )
             ) from None
-        return connection
+        opened: AbstractContextManager[Any] = connection
+        return opened
 
     staged_format = "csv"
 
