@@ -145,3 +145,17 @@ def test_a_postgres_server_of_another_date_style_still_compares_iso_dates(tmp_pa
     write_csv(tmp_path / "data" / "calls.csv", ["id", "team", "opened", "born"], rows)
     run = quality.check(tmp_path / "cat.yaml", now=NOW, engine="postgres")
     assert [r.metric for r in run.results][-1] == 1.0  # one birth date of two is not 2026-03-01
+
+
+def test_an_unknown_or_missing_engine_is_refused_before_any_check(tmp_path, monkeypatch) -> None:
+    """Even where no check would need the engine (a schema check reads the files themselves)."""
+    import sys
+
+    from civic_kpi.errors import UsageError
+
+    catalog = catalog_with(tmp_path, "- {check: schema}\n")
+    with pytest.raises(UsageError, match="unknown engine 'oracle'"):
+        quality.check(catalog, now=NOW, engine="oracle")
+    monkeypatch.setitem(sys.modules, "duckdb", None)
+    with pytest.raises(UsageError, match=r"pip install 'civic-kpi\[duckdb\]'"):
+        quality.check(catalog, now=NOW, engine="duckdb")

@@ -13,6 +13,7 @@ from typing import Any
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.check_kinds import FileKind, Inputs, RowKind, kind_named
 from civic_kpi.data.sources import dataset_files, file_schema, load_reference, polars_engine, probe_fields
+from civic_kpi.engine.sql import sql_engine
 from civic_kpi.errors import DataError, Problem, UsageError, did_you_mean
 from civic_kpi.quality.aggregate import EXAMPLES, Outcome, Planned, RecordCheck, measure, plan, records
 from civic_kpi.quality.file_problems import file_problems
@@ -30,6 +31,8 @@ def check(
 ) -> CheckRun:
     """Run the catalog's data-quality checks (of the named datasets, or all that declare checks); the checks on
     records measured by `engine` (polars, or duckdb, postgres, spark: quality/on_engine.py)."""
+    if engine != "polars":
+        sql_engine(engine)  # an unknown engine, or one not installed, is refused before any file is read
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     cat = loaded.catalog
     root = loaded.data_dir(data_dir)
