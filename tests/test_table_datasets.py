@@ -116,3 +116,52 @@ def test_a_catalog_names_the_variable_never_the_connection(tmp_path: Path, cli) 
     assert result.exit_code == 2
     assert "names the environment variable that holds the connection string" in result.stderr
     assert "secret" not in result.stderr  # the password is not repeated back
+
+
+WIDE_CATALOG = """version: 1
+title: a wide table
+datasets:
+  calls:
+    source: {engine: postgres, table: public.wide_calls, connection: WIDE_DB}
+    date_column: opened
+    columns:
+      id: {type: integer}
+      opened: {type: datetime, format: "%Y-%m-%d %H:%M"}
+      team: team
+      closed: {type: datetime, format: "%Y-%m-%d %H:%M"}
+    checks:
+      - {check: schema}
+kpis:
+  - {id: calls, name: Calls, domain: D, unit: count, dataset: calls, value: count(), group_by: [[team]]}
+"""
+
+
+def test_only_the_declared_columns_of_a_table_are_read(tmp_path: Path, postgres_url: str, monkeypatch) -> None:
+    """A warehouse table holds more than the catalog reads, some of it of types Parquet cannot hold (an interval):
+    only the declared columns travel. A declared column the table lacks is the schema check's to report, as for a
+    file."""
+    import polars as pl
+    import psycopg
+
+    from civic_kpi import quality
+
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("DROP TABLE IF EXISTS public.wide_calls")
+        connection.execute(
+            "CREATE TABLE public.wide_calls (id BIGINT, opened TEXT, team TEXT, notes TEXT, spent INTERVAL)"
+        )
+        connection.execute(
+            "INSERT INTO public.wide_calls VALUES (1, '2026-03-02 08:00', 'A', 'long text', '1 day'),"
+            " (2, '2026-03-03 09:00', 'A', NULL, '2 hours'), (3, '2026-03-04 10:00', 'B', 'x', NULL)"
+        )
+    monkeypatch.setenv("WIDE_DB", postgres_url)
+    catalog = tmp_path / "kpis.yaml"
+    catalog.write_text(WIDE_CATALOG, encoding="utf-8")
+    run = compute(catalog, period="2026-03", as_of="2026-04-30")
+    values = {tuple((r.group or {}).items()): r.value for r in run.results}
+    assert values == {(): 3, (("team", "A"),): 2, (("team", "B"),): 1}  # by hand: three calls, two of team A
+    loaded = load_catalog(catalog)
+    (snapshot,) = dataset_files("calls", loaded.catalog.datasets["calls"], tmp_path)
+    assert list(pl.read_parquet_schema(snapshot)) == ["id", "opened", "team"]  # no notes, no interval, no closed
+    (schema,) = quality.check(catalog, now="2026-04-30").results
+    assert schema.status == "fail" and "closed" in str(schema.examples)

@@ -3,11 +3,12 @@ which the data layer then maps, parses and checks exactly as it does an exported
 run is also one moment for the whole run: every query of every KPI sees the table as it was when it was read.
 
 The values travel as Arrow, never row by row in Python: ADBC's PostgreSQL driver (Apache Arrow's) fetches the
-result of `SELECT * FROM table` as Arrow batches, written to Parquet as they come. The connection string is read from
-the environment variable the catalog names (`source.connection`), never from the catalog.
+result of a SELECT of the table's columns that the catalog declares (a warehouse table often holds many more, some of
+types Parquet cannot hold) as Arrow batches, written to Parquet as they come. The connection string is read from the
+environment variable the catalog names (`source.connection`), never from the catalog.
 
 This is the first step of running where the data lives: the records come to this machine (its memory is the limit),
-and the SQL engines then aggregate them (engine/sql/). Pushing the read and the records' preparation into the
+and the SQL engines then aggregate them (engine/sql/). Pushing the records' selection and preparation into the
 database is the next.
 """
 
@@ -25,7 +26,8 @@ from civic_kpi.errors import DataError, Problem, UsageError, first_line
 if TYPE_CHECKING:
     from civic_kpi.catalog.model import Dataset, TableSource
 
-_snapshots: dict[tuple[str, str, str], Path] = {}  # (connection, engine, table) -> its snapshot, for this process
+# (connection, engine, table, the columns declared) -> its snapshot, for this process
+_snapshots: dict[tuple[str, str, str, tuple[str, ...]], Path] = {}
 _names: dict[Path, str] = {}  # a snapshot -> the table it holds, as the run document names it
 _folder: Path | None = None
 
@@ -54,9 +56,10 @@ def table_files(name: str, dataset: Dataset) -> list[Path]:
                 "~/.pgpass, never in the catalog)",
             )
         )
-    key = (target, source.engine, source.table)
+    declared = tuple(dict.fromkeys(raw for column in dataset.columns for raw in dataset.source_names(column)))
+    key = (target, source.engine, source.table, declared)
     if key not in _snapshots or not _snapshots[key].is_file():
-        _snapshots[key] = _snapshot(name, source, target)
+        _snapshots[key] = _snapshot(name, source, target, declared)
         _names[_snapshots[key]] = f"{source.engine}:{source.table}"
     return [_snapshots[key]]
 
@@ -66,7 +69,7 @@ def forget() -> None:
     _snapshots.clear()
 
 
-def _snapshot(name: str, source: TableSource, target: str) -> Path:
+def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, ...]) -> Path:
     import hashlib
 
     import pyarrow as pa
@@ -75,7 +78,8 @@ def _snapshot(name: str, source: TableSource, target: str) -> Path:
     dbapi = _require_adbc()
     # The same table name in two databases is two snapshots.
     server = hashlib.sha256(target.encode("utf-8")).hexdigest()[:10]
-    path = _snapshot_folder() / f"{source.engine}.{source.table}.{server}.parquet"
+    columns = hashlib.sha256("\0".join(declared).encode("utf-8")).hexdigest()[:6]
+    path = _snapshot_folder() / f"{source.engine}.{source.table}.{server}.{columns}.parquet"
     try:
         uri = _uri(target)
     except Exception as error:  # psycopg's parser: its message names the fault, never the whole string
@@ -87,7 +91,13 @@ def _snapshot(name: str, source: TableSource, target: str) -> Path:
         ) from None
     try:
         with dbapi.connect(uri) as connection, connection.cursor() as cursor:
-            cursor.execute(f"SELECT * FROM {quoted_table(source.table)}")
+            cursor.execute(f"SELECT * FROM {quoted_table(source.table)} LIMIT 0")
+            present = {column[0] for column in cursor.description}
+            # Only the declared columns the table has: a declared one it lacks is the `schema` check's to report,
+            # as for a file; none at all, and the table is read whole for that report.
+            wanted = [column for column in declared if column in present]
+            listed = ", ".join('"' + column.replace('"', '""') + '"' for column in wanted) if wanted else "*"
+            cursor.execute(f"SELECT {listed} FROM {quoted_table(source.table)}")
             reader = cursor.fetch_record_batch()
             with pq.ParquetWriter(path, reader.schema) as writer:
                 for batch in reader:
