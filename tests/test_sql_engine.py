@@ -354,6 +354,8 @@ ARITHMETIC = {  # formulas whose SQL once said something else: brackets, None in
     "date_and_hours": "count(d + hours(1) > o)",
     "date_and_days": "count(d + days(1) > o)",
     "sum_of_fractions": "sum(2 / (y + 1))",
+    "max_of_derived_division": "max(ratio)",  # a derived column that divides: its 0 / 0 is NaN too
+    "min_of_derived_division": "min(ratio)",
 }
 
 
@@ -382,6 +384,8 @@ datasets:
       score: {{type: float}}
       d: {{type: date, format: "%Y-%m-%d"}}
       o: {{type: datetime, format: "%Y-%m-%d %H:%M:%S"}}
+    derived:
+      ratio: x / y
 kpis:
 {kpis}""",
         encoding="utf-8",
@@ -403,6 +407,8 @@ kpis:
     assert (values["condition_compared"], values["none_in_list"], values["none_not_in_list"]) == (0, 2, 1)
     assert values["decimal_literal"] == 2 and values["bracketed_divisor"] is None  # 0 / 0 makes the sum NaN
     assert values["min_of_division"] is None and values["max_of_division"] == 10.0  # -inf is not finite
+    # The derived ratio is 10, 10, NaN and -inf: its max skips the NaN as Polars does; its min is -inf.
+    assert values["max_of_derived_division"] == 10.0 and values["min_of_derived_division"] is None
 
 
 # ---------------------------------------------------------------- the SQL itself

@@ -73,6 +73,7 @@ class SqlContext:
     timezone: str | None = None
     date_columns: frozenset[str] = frozenset()
     instants: frozenset[str] = frozenset()
+    divided: frozenset[str] = frozenset()  # derived columns whose formula divides: a 0 / 0 there is NaN
     # A naive wall-clock moment of the catalog's zone as naive UTC (time/zones.py's rule), for as_of and the
     # period's bounds in a duration.
     to_utc: Callable[[datetime], datetime] = field(default=lambda moment: moment)
@@ -164,6 +165,11 @@ def count_where(rows: exp.Expression | None) -> exp.Expression:
 
     count = exp.Count(this=exp.Star())
     return count if rows is None else exp.Filter(this=count, expression=exp.Where(this=rows))
+
+
+def divides(formula: Formula) -> bool:
+    """Whether a formula divides anywhere: a 0 / 0 there is NaN, which Polars' min and max skip."""
+    return any(isinstance(n, BinaryOp) and n.op == "/" for n in walk(formula.tree))
 
 
 def compile_sql(formula: Formula, ctx: SqlContext) -> SqlCompiled:
@@ -374,8 +380,12 @@ class _SqlCompiler:
         if name == "mean":
             return filtered(exp.Avg(this=value))
         if name in ("min", "max"):
-            if any(isinstance(n, BinaryOp) and n.op == "/" for n in walk(call.args[0])):
-                # Polars' min and max skip NaN (a 0/0 of the formula); SQL engines sort it above every number.
+            if any(
+                (isinstance(n, BinaryOp) and n.op == "/") or (isinstance(n, Column) and n.name in self.ctx.divided)
+                for n in walk(call.args[0])
+            ):
+                # Polars' min and max skip NaN (a 0/0 of the formula or of a derived column); SQL engines sort it
+                # above every number.
                 rows = both(rows, exp.Not(this=exp.IsNan(this=value)))
             return filtered(exp.Min(this=value) if name == "min" else exp.Max(this=value))
         if name == "n_unique":

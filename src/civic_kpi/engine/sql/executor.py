@@ -35,6 +35,7 @@ from civic_kpi.formula.sql import (
     compile_sql,
     compile_sql_row,
     count_where,
+    divides,
     false_if_null,
     literal,
 )
@@ -276,8 +277,16 @@ class SqlExecutor(PolarsExecutor):
             zone,
             dp.dataset.date_only_columns,
             self.instants(plan, dp),
+            divided=_dividing(dp),
             to_utc=lambda moment: _to_utc(moment, zone),
         )
+
+
+def _dividing(dp: DatasetPlan) -> frozenset[str]:
+    """The dataset's derived columns whose formula divides (their 0 / 0 is NaN, which min and max skip)."""
+    from civic_kpi.formula import parse_formula
+
+    return frozenset(name for name in dp.derived if divides(parse_formula(dp.dataset.derived[name], row=True)))
 
 
 def _to_utc(moment: datetime, zone: str | None) -> datetime:
