@@ -325,6 +325,98 @@ def test_a_text_like_a_missing_value_marker_stays_a_group_of_its_own(tmp_path: P
     assert teams == {"\\N": 1, None: 1, "A": 1}
 
 
+TYPED_CATALOG = """version: 1
+title: a typed Parquet export
+data_dir: data
+datasets:
+  calls:
+    path: calls.parquet
+    date_column: opened
+    columns:
+      id: {type: integer}
+      team: team
+      wait: {type: float}
+      urgent: {type: boolean}
+      resolved: {source: first_contact, type: boolean, true_values: ["Y"]}
+      due: {type: date}
+      opened: {type: datetime}
+      closed: {type: datetime}
+    derived:
+      late: closed > due + days(1)
+kpis:
+  - {id: calls, name: Calls, domain: D, unit: count, dataset: calls, value: count(), group_by: [[team]]}
+  - {id: waited, name: Waited, domain: D, unit: minutes, dataset: calls, value: sum(wait)}
+  - {id: urgent, name: Urgent, domain: D, unit: count, dataset: calls, value: count(urgent)}
+  - {id: resolved, name: Resolved, domain: D, unit: percent, dataset: calls, numerator: count(resolved),
+     denominator: count(resolved is not None)}
+  - {id: open, name: Open, domain: D, unit: count, dataset: calls, value: count(closed is None)}
+  - {id: late, name: Late, domain: D, unit: count, dataset: calls, value: count(late)}
+  - {id: hours, name: Hours, domain: D, unit: hours, dataset: calls,
+     value: "percentile(hours_between(opened, closed), 50)"}
+"""
+
+
+@pytest.mark.parametrize("unit", ["ms", "ns"])
+def test_a_typed_parquet_export_read_by_the_engine_itself(tmp_path: Path, engine: str, unit: str) -> None:
+    """DuckDB reads a Parquet export whose columns are typed as the catalog reads them itself, preparing the records
+    in SQL (engine/sql/direct.py) as the data layer would: a blank text missing, a text kept as stored, NaN and
+    infinity missing, a text boolean, a stamp after the moment blanked, a record after it left out, a derived
+    column. A nanosecond timestamp, which SQL would round another way, is prepared by Polars instead."""
+    from datetime import date, datetime
+
+    import polars as pl
+
+    from civic_kpi.engine.sql import executor_class
+    from civic_kpi.engine.sql.direct import direct_records
+
+    (tmp_path / "kpis.yaml").write_text(TYPED_CATALOG, encoding="utf-8")
+    stamp = pl.Datetime(unit)
+    frame = pl.DataFrame(
+        {
+            "id": pl.Series([1, 2, 3, 4, 5], dtype=pl.Int32),
+            "team": ["A", "A ", "", None, "A"],
+            "wait": pl.Series([1.5, float("nan"), float("inf"), 2.0, 4.0], dtype=pl.Float32),
+            "urgent": [True, False, None, True, True],
+            "first_contact": ["Y", "N", "", None, "Y"],
+            "due": [date(2026, 3, 2), date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 30), date(2026, 3, 30)],
+            "opened": pl.Series(
+                [datetime(2026, 3, 1, 8), datetime(2026, 3, 2, 8), datetime(2026, 3, 3, 8), datetime(2026, 3, 29, 8),
+                 datetime(2026, 4, 2, 8)],  # the last one after the moment: it did not exist yet
+                dtype=stamp,
+            ),
+            "closed": pl.Series(
+                [datetime(2026, 3, 1, 10), datetime(2026, 3, 4, 8), None, datetime(2026, 4, 1, 9),  # after the moment
+                 datetime(2026, 4, 3, 8)],
+                dtype=stamp,
+            ),
+        }
+    )  # fmt: skip
+    (tmp_path / "data").mkdir()
+    frame.write_parquet(tmp_path / "data" / "calls.parquet")
+    catalog = tmp_path / "kpis.yaml"
+    polars_run = compute(catalog, period="2026-03", as_of="2026-04-01 00:00")
+    sql_run = compute(catalog, period="2026-03", as_of="2026-04-01 00:00", engine=engine)
+    assert_same_results(polars_run, sql_run)
+    values = {(r.kpi_id, tuple((r.group or {}).items())): r.value for r in sql_run.results}
+    # By hand, the four records opened by the moment: teams "A", "A " (as stored), blank and missing (one group).
+    assert {k[1]: v for k, v in values.items() if k[0] == "calls"} == {
+        (): 4,
+        (("team", "A"),): 1,
+        (("team", "A "),): 1,
+        (("team", None),): 2,
+    }
+    assert values[("waited", ())] == 3.5  # 1.5 and 2.0: NaN and infinity are missing
+    assert values[("urgent", ())] == 2 and values[("resolved", ())] == 50.0  # Y of Y and N (blank is missing)
+    assert values[("open", ())] == 2  # never closed, and closed after the moment (blanked)
+    assert values[("late", ())] == 1  # closed 03-04 08:00, after its due day 03-02 + 1 day
+    assert values[("hours", ())] == 25.0  # the median of 2 and 48 hours
+    if engine == "duckdb":
+        plan = civic_kpi.Session(catalog, as_of="2026-04-01 00:00").plan("2026-03")
+        executor = executor_class("duckdb")(plan.request, files={n: d.files for n, d in plan.datasets.items()})
+        direct = direct_records(executor, plan, plan.datasets["calls"])
+        assert (direct is not None) == (unit == "ms")
+
+
 def test_without_a_timezone_durations_are_wall_clock_time(tmp_path: Path, engine: str) -> None:
     """A catalog that names no zone: no instants are made, and 01:30 to 03:30 on the night of the change is the two
     hours the clock shows, on every engine."""

@@ -19,6 +19,7 @@ class SqlEngine:
     name: ClassVar[str]  # the --engine name
     dialect: ClassVar[str]  # SQLGlot's name of the engine's SQL
     staged_format: ClassVar[str] = "parquet"  # the file the records are staged in for `load`
+    reads_parquet: ClassVar[bool] = False  # whether it reads this machine's Parquet files itself (`read`)
 
     def connect(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
@@ -31,6 +32,10 @@ class SqlEngine:
 
     def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str) -> None:
         """Make the staged records the relation RECORDS for the statements that follow."""
+        raise NotImplementedError
+
+    def read(self, connection: Any, sql: str, dataset: str) -> None:
+        """Make a SELECT that reads the dataset's files (engine/sql/direct.py) the relation RECORDS."""
         raise NotImplementedError
 
     def run(self, connection: Any, sql: str, dataset: str) -> pl.DataFrame:

@@ -23,6 +23,7 @@ def require_duckdb() -> Any:
 class DuckDB(SqlEngine):
     name = "duckdb"
     dialect = "duckdb"
+    reads_parquet = True
 
     def connect(self) -> AbstractContextManager[Any]:
         connection: AbstractContextManager[Any] = require_duckdb().connect()
@@ -34,6 +35,12 @@ class DuckDB(SqlEngine):
             connection.execute(
                 f"CREATE OR REPLACE TEMPORARY VIEW \"{RECORDS}\" AS SELECT * FROM read_parquet('{path}')"
             )
+        except require_duckdb().Error as error:
+            raise self.refused(dataset, error) from None
+
+    def read(self, connection: Any, sql: str, dataset: str) -> None:
+        try:
+            connection.execute(f'CREATE OR REPLACE TEMPORARY VIEW "{RECORDS}" AS {sql}')
         except require_duckdb().Error as error:
             raise self.refused(dataset, error) from None
 

@@ -1,15 +1,17 @@
 """The SQL executors' common part: a plan's aggregations as SQL statements (formula/sql.py through SQLGlot).
 
-The data layer stays on Polars for now: each dataset's records are read, taken as known at the moment, given their
-deadlines, instants and derived columns exactly as the Polars executor does (PolarsExecutor.frame), streamed into a
-file in the same pass as the run's other queries (`stage`), and read by the engine as a relation named `records`.
+Each dataset's records are read, taken as known at the moment, given their deadlines, instants and derived columns
+exactly as the Polars executor does (PolarsExecutor.frame), streamed into a file in the same pass as the run's
+other queries (`stage`), and read by the engine as a relation named `records`; or, where SQL prepares them exactly
+(a typed Parquet export, direct.py) and the engine reads files itself (DuckDB), read and prepared by the engine.
 A dataset's masked queries become one statement, and its keyed queries one per window column (grouping.py): a
 filtered aggregate per KPI and period (`COUNT(*) FILTER (WHERE ...)`, an exact percentile), grouped by a grouping
 set per breakdown, and for a series by the period number the plan's own arithmetic writes in SQL. The notes, the
 row counts and the moment stay the Polars executor's. Each engine (connection.py) says how it stages, loads and
 runs; dialects.py writes each dialect's SQL and prints it for `civic-kpi sql`.
 
-Not yet: records read and prepared by the engine itself (files, tables), deadlines through a calendar table.
+Not yet: CSV and JSON exports, text parsed with formats, zones and deadlines prepared by the engine; the SLA
+deadlines through a calendar table.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query, window_bounds
 from civic_kpi.engine.polars_executor import PERIOD_KEY, PolarsExecutor
 from civic_kpi.engine.sql.connection import SqlEngine
-from civic_kpi.engine.sql.dialects import RECORDS, checked_sql
+from civic_kpi.engine.sql.dialects import RECORDS, checked_sql, sql_of
+from civic_kpi.engine.sql.direct import direct_records
 from civic_kpi.engine.sql.grouping import SET_KEY, by_query, dims_of, grouping_id, kpis_of, statements
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.formula import NO_PERIOD, instant_column
@@ -53,8 +56,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class _Pending:
     dp: DatasetPlan
-    records: Path  # the records as the engine reads them (`stage`)
-    schema: pl.Schema
+    records: Path | exp.Select  # the staged records (`stage`), or the SELECT that reads them (direct.py)
+    schema: pl.Schema | None = None  # the staged records'
 
 
 class SqlExecutor(PolarsExecutor):
@@ -92,6 +95,11 @@ class SqlExecutor(PolarsExecutor):
         if not dp.queries:
             return []
         assert self.sql_engine is not None
+        if self.sql_engine.reads_parquet:
+            relation = direct_records(self, plan, dp)
+            if relation is not None:
+                self._pending.append(_Pending(dp, relation))
+                return list(dp.queries)
         frame = records.select(self.record_columns(plan, dp))
         path = self._folder / f"{len(self._pending)}.{self.sql_engine.staged_format}"
         queries[f"stage:{dp.name}"] = self.sql_engine.stage(frame, path)
@@ -109,7 +117,11 @@ class SqlExecutor(PolarsExecutor):
                 hint = "run this KPI with --engine polars"
                 grouped = statements(dataset.dp)
                 sql = [checked_sql(self, plan, dataset.dp, queries, self.dialect, hint) for queries in grouped]
-                engine.load(connection, dataset.records, dataset.schema, dataset.dp.name)
+                if isinstance(dataset.records, Path):
+                    assert dataset.schema is not None
+                    engine.load(connection, dataset.records, dataset.schema, dataset.dp.name)
+                else:
+                    engine.read(connection, sql_of(dataset.records, self.dialect), dataset.dp.name)
                 for queries, text in zip(grouped, sql, strict=True):
                     result = engine.run(connection, text, dataset.dp.name)
                     for query, rows in by_query(queries, result):

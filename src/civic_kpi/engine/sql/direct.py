@@ -1,0 +1,158 @@
+"""Records an engine reads itself: a Parquet dataset whose files already type every column the way the catalog
+reads it (a warehouse extract, a table's snapshot), read and prepared in SQL instead of being prepared by Polars and
+staged (executor.py's `stage`).
+
+The preparation is the data layer's, said in SQL, for the cases where SQL says it exactly and nothing else:
+
+- each column from its source column (data/sources.parse_column): a text as stored, a blank one missing; a whole
+  number as BIGINT; a float that is NaN or infinite missing; a boolean, a date, a naive timestamp in µs or ms as
+  it is; a text boolean true when it is one of the catalog's `true_values`;
+- the records as known at the moment (data/known.py): a record whose date column is after it left out, an event
+  stamp after it blanked;
+- the derived columns (formula/sql.py), over the blanked stamps, as Polars adds them.
+
+Anything else (a CSV or JSON export, a text to parse with a format, a column in another zone, a timestamp in ns, an
+SLA deadline, a duration measured between instants, a flag) returns None, and the records are staged as before:
+never an approximation of the data layer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from civic_kpi.formula import NO_PERIOD, parse_formula
+from civic_kpi.formula.sql import SqlContext, SqlUnsupported, column, compile_sql_row, literal
+
+if TYPE_CHECKING:
+    import polars as pl
+    from sqlglot import exp
+
+    from civic_kpi.catalog.model import ColumnSpec
+    from civic_kpi.engine.plan import DatasetPlan, Plan
+    from civic_kpi.engine.sql.executor import SqlExecutor
+
+
+def direct_records(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> exp.Select | None:
+    """A SELECT of the dataset's records, as known at the moment, with the columns the statements read, straight
+    from its Parquet files; None where the data layer must prepare them."""
+    from sqlglot import exp
+
+    from civic_kpi.data.sources import file_schema
+
+    dataset, catalog = dp.dataset, executor.request.catalog
+    if dataset.file_format != "parquet" or dp.deadlines:
+        return None
+    if catalog.timezone is not None and executor.instants(plan, dp):
+        return None
+    scan = executor.scans[dp.name]
+    if not scan.files:
+        return None
+    schemas = [file_schema(path, dataset) for path in scan.files]
+    parsed: list[exp.Expression] = []
+    for name in scan.columns:
+        spec, source = dataset.columns[name], dataset.source_name(name)
+        dtypes = {schema.get(source) for schema in schemas}
+        reading = _reading(spec, dtypes.pop()) if len(dtypes) == 1 else None
+        if reading is None or spec.time_source or spec.timezone:
+            return None
+        parsed.append(exp.alias_(reading(column(source)), name, quoted=True))
+    derived = {name: dataset.derived.get(name) for name in dp.derived}
+    if any(text is None for text in derived.values()):  # a flag: its lists stay the data layer's
+        return None
+    params, refs = executor.ctx_values["params"], executor.ctx_values["refs"]
+    ctx = SqlContext(None, NO_PERIOD, NO_PERIOD, NO_PERIOD, params, refs, catalog.timezone, dataset.date_only_columns)
+    try:
+        formulas = [
+            exp.alias_(compile_sql_row(parse_formula(text or "", row=True), ctx), name, quoted=True)
+            for name, text in derived.items()
+        ]
+    except SqlUnsupported:
+        return None
+    at = plan.moment.at
+    read = exp.select(*parsed).from_(_read_parquet(scan.files))
+    # As known at the moment (data/known.as_known_at): the record existed, its later stamps blanked.
+    blanked = [
+        exp.alias_(exp.Case(ifs=[exp.If(this=_at_or_before(name, at), true=column(name))]), name, quoted=True)
+        if name in dataset.event_columns and name in dp.columns
+        else column(name)
+        for name in scan.columns
+    ]
+    exists = _at_or_before(dataset.date_column, at) if dataset.date_column in dataset.event_columns else exp.true()
+    known = exp.select(*blanked).from_(read.subquery("parsed")).where(exists)
+    prepared = exp.select(exp.Star(), *formulas).from_(known.subquery("known"))
+    return exp.select(*(column(name) for name in executor.record_columns(plan, dp))).from_(
+        prepared.subquery("prepared")
+    )
+
+
+def _reading(spec: ColumnSpec, dtype: pl.DataType | None) -> Callable[[exp.Expression], exp.Expression] | None:
+    """How a source column of the file's type becomes the catalog's (parse_column), or None where SQL would
+    differ from it."""
+    import polars as pl
+
+    if dtype is None:
+        return None
+    kind = spec.type
+    if kind == "string" and dtype == pl.String:
+        return _text
+    if kind == "integer" and dtype.is_integer() and dtype not in (pl.UInt64(), pl.UInt128()):
+        return lambda source: _cast(source, "BIGINT")
+    if kind == "float" and dtype.is_float():
+        return _finite
+    if kind in ("boolean", "date") and dtype == (pl.Boolean() if kind == "boolean" else pl.Date()):
+        return lambda source: source
+    if kind == "boolean" and dtype == pl.String:
+        return lambda source: _listed(source, spec.true_values)
+    if kind == "datetime" and isinstance(dtype, pl.Datetime) and dtype.time_zone is None and dtype.time_unit != "ns":
+        return lambda source: _cast(source, "TIMESTAMP")
+    return None
+
+
+def _cast(source: exp.Expression, to: str) -> exp.Expression:
+    from sqlglot import exp
+
+    return exp.cast(source, exp.DataType.build(to))
+
+
+def _text(source: exp.Expression) -> exp.Expression:
+    """A blank text is missing; a typed file's text is used as stored (not trimmed), as data/sources reads it."""
+    from sqlglot import exp
+
+    return exp.Nullif(this=source, expression=literal(""))
+
+
+def _finite(source: exp.Expression) -> exp.Expression:
+    """NaN and infinity are no measurement: missing."""
+    from sqlglot import exp
+
+    number = _cast(source, "DOUBLE")
+    finite = exp.Anonymous(this="isfinite", expressions=[number.copy()])
+    return exp.Case(ifs=[exp.If(this=finite, true=number)])
+
+
+def _listed(source: exp.Expression, true_values: list[str]) -> exp.Expression:
+    """A text boolean: missing when blank, else whether it is one of the catalog's true values."""
+    from sqlglot import exp
+
+    text = _text(source)
+    listed = exp.In(this=text.copy(), expressions=[literal(v) for v in true_values]) if true_values else exp.false()
+    return exp.Case(ifs=[exp.If(this=exp.Is(this=text, expression=exp.null()), true=exp.null())], default=listed)
+
+
+def _at_or_before(name: str, at: datetime) -> exp.Expression:
+    """Whether a stamp is known at the moment: at or before it, or missing (time/moment.Moment.known)."""
+    from sqlglot import exp
+
+    stamp = exp.cast(column(name), exp.DataType.build("TIMESTAMP"))
+    return exp.Coalesce(this=exp.LTE(this=stamp, expression=literal(at)), expressions=[exp.true()])
+
+
+def _read_parquet(files: list[Path]) -> exp.Expression:
+    from sqlglot import exp
+
+    paths = exp.Array(expressions=[literal(str(path)) for path in files])
+    by_name = exp.PropertyEQ(this=exp.var("union_by_name"), expression=exp.true())
+    return exp.Table(this=exp.Anonymous(this="read_parquet", expressions=[paths, by_name]))
