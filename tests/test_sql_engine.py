@@ -675,3 +675,6 @@ def test_explain_shows_the_sql_a_sql_engine_ran(cli) -> None:
     assert duckdb_doc["query_plan"].startswith("SELECT") and "FILTER(WHERE" in duckdb_doc["query_plan"]
     text = cli("explain", "sla_compliance", "--period", "2026-10", "--engine", "duckdb").stdout
     assert "SQL run by duckdb" in text and "Polars plan" not in text
+    assert "read from the files" not in text  # a CSV export: the records were prepared by Polars and staged
+    typed = cli("explain", "open_data_utilization_per_1k", "--period", "2026-10", "--engine", "duckdb").stdout
+    assert "records: read from the files by duckdb itself" in typed and "READ_PARQUET(" in typed

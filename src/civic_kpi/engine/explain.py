@@ -375,11 +375,13 @@ def _order_statistics(records: KpiRecords, result: KpiResult | None) -> list[Ord
 
 
 def _sql(records: KpiRecords, engine: str) -> str | None:
-    """The SQL a SQL engine ran for the KPI in this group's breakdown (its aggregates alone), in its dialect."""
+    """The SQL a SQL engine ran for the KPI in this group's breakdown (its aggregates alone), in its dialect; and,
+    where the engine read the records from the files itself (engine/sql/direct.py), the view that read them."""
     from dataclasses import replace
 
     from civic_kpi.engine.sql import executor_class
-    from civic_kpi.engine.sql.dialects import sql_of
+    from civic_kpi.engine.sql.dialects import RECORDS, sql_of
+    from civic_kpi.engine.sql.direct import direct_records
     from civic_kpi.engine.sql.executor import SqlExecutor
 
     dims = tuple(records.group)
@@ -389,7 +391,14 @@ def _sql(records: KpiRecords, engine: str) -> str | None:
     executor = executor_class(engine)(records.plan.request, files=records.executor.files())
     assert isinstance(executor, SqlExecutor)
     statement = executor.statement(records.plan, records.dataset, (replace(query, kpis=(records.kpi,)),))
-    return sql_of(statement, executor.dialect, pretty=True)
+    text = sql_of(statement, executor.dialect, pretty=True)
+    direct = direct_records(executor, records.plan, records.dataset) if executor.sql_engine.reads_parquet else None
+    if direct is None:
+        return text
+    view = sql_of(direct, executor.dialect, pretty=True)
+    return (
+        f"-- {RECORDS}: read from the files by {engine} itself\nCREATE TEMPORARY VIEW {RECORDS} AS\n{view};\n\n{text}"
+    )
 
 
 def _query_plan(records: KpiRecords) -> str | None:
