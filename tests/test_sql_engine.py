@@ -11,6 +11,7 @@ import json
 import math
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -678,3 +679,109 @@ def test_explain_shows_the_sql_a_sql_engine_ran(cli) -> None:
     assert "read from the files" not in text  # a CSV export: the records were prepared by Polars and staged
     typed = cli("explain", "open_data_utilization_per_1k", "--period", "2026-10", "--engine", "duckdb").stdout
     assert "records: read from the files by duckdb itself" in typed and "READ_PARQUET(" in typed
+
+
+# ---------------------------------------------------------------- what DuckDB would read otherwise than Polars
+
+
+def _parquet_case(tmp_path: Path, files: dict[str, dict], columns: str, kpis: str, path: str = "*.parquet") -> Path:
+    import polars as pl
+
+    for name, data in files.items():
+        (tmp_path / "data" / name).parent.mkdir(parents=True, exist_ok=True)
+        pl.DataFrame(data).write_parquet(tmp_path / "data" / name)
+    catalog = tmp_path / "kpis.yaml"
+    catalog.write_text(
+        "version: 1\ntitle: t\ndata_dir: data\ndatasets:\n  calls:\n"
+        f"    path: '{path}'\n    date_column: opened\n    columns:\n      opened: {{type: datetime}}\n{columns}"
+        f"kpis:\n{kpis}",
+        encoding="utf-8",
+    )
+    return catalog
+
+
+def _direct(catalog: Path) -> bool:
+    from civic_kpi.engine.sql import executor_class
+    from civic_kpi.engine.sql.direct import direct_records
+
+    plan = civic_kpi.Session(catalog, as_of="2026-04-01").plan("2026-03")
+    executor = executor_class("duckdb")(plan.request, files={n: d.files for n, d in plan.datasets.items()})
+    return direct_records(executor, plan, plan.datasets["calls"]) is not None
+
+
+OPENED = [datetime(2026, 3, 2, 8), datetime(2026, 3, 3, 8)]
+
+
+@pytest.mark.parametrize(
+    ("case", "direct"),
+    [("folder named like a partition", True), ("brackets in a file name", False), ("columns differing in case", False),
+     ("a flag folding case", False), ("texts joined", False), ("a NaN's column in a condition", True)],
+)  # fmt: skip
+def test_what_duckdb_would_read_otherwise_is_read_as_polars_reads_it(tmp_path: Path, case: str, direct: bool) -> None:
+    """Each once gave DuckDB other numbers than Polars, or an error (a reviewer's cases): the records are then read by
+    the data layer and staged, or the SQL says what Polars does."""
+    count = "  - {id: n, name: N, domain: D, unit: count, dataset: calls, value: count(), group_by: [[team]]}\n"
+    if case == "folder named like a partition":  # team=7/: DuckDB would read a column team = 7 from the folder
+        files = {"team=7/calls.parquet": {"opened": OPENED, "team": [1, 2]}}
+        catalog = _parquet_case(tmp_path, files, "      team: {type: integer}\n", count, "team=7/*.parquet")
+    elif case == "brackets in a file name":  # m[1].parquet: a pattern to DuckDB, which matches m1.parquet
+        files = {
+            "m1.parquet": {"opened": OPENED, "team": ["A", "A"]},
+            "m[1].parquet": {"opened": OPENED[:1], "team": ["B"]},
+        }
+        catalog = _parquet_case(tmp_path, files, "      team: team\n", count)
+    elif case == "columns differing in case":  # a quoted "team" is Team to DuckDB
+        files = {"calls.parquet": {"opened": OPENED, "Team": ["x", "y"], "team": ["A", "B"]}}
+        catalog = _parquet_case(tmp_path, files, "      team: team\n", count)
+    elif case == "a flag folding case":  # upper('Straße') is STRASSE in Polars, STRAẞE in DuckDB
+        files = {"calls.parquet": {"opened": OPENED + OPENED[:1], "team": ["Straße", "strasse", "other"]}}
+        flags = (
+            "    flags:\n      on_street: {column: team, true_for: [STRASSE], false_for: [OTHER], ignore_case: true}\n"
+        )
+        kpi = "  - {id: n, name: N, domain: D, unit: count, dataset: calls, value: count(on_street)}\n"
+        catalog = _parquet_case(tmp_path, files, "      team: team\n" + flags, kpi)
+    elif case == "texts joined":  # first + last joins texts in Polars; SQL's + adds numbers
+        files = {"calls.parquet": {"opened": OPENED, "team": ["a", "c"], "unit": ["b", "d"]}}
+        derived = "      team: team\n      unit: unit\n    derived:\n      both: team + unit\n"
+        kpi = "  - {id: n, name: N, domain: D, unit: count, dataset: calls, value: \"count(both == 'ab')\"}\n"
+        catalog = _parquet_case(tmp_path, files, derived, kpi)
+    else:  # the max of a timestamp chosen by a condition on a ratio: no NaN test on a timestamp (isnan fails)
+        files = {"calls.parquet": {"opened": OPENED, "a": [1.0, 0.0], "b": [2.0, 0.0]}}
+        derived = "      a: {type: float}\n      b: {type: float}\n    derived:\n      ratio: a / b\n"
+        value = 'days_between(date("2026-03-01"), max(if_else(ratio > 0, opened, opened)))'
+        kpi = f"  - {{id: n, name: N, domain: D, unit: days, dataset: calls, value: '{value}'}}\n"
+        catalog = _parquet_case(tmp_path, files, derived, kpi)
+    polars_run = compute(catalog, period="2026-03", as_of="2026-04-01")
+    sql_run = compute(catalog, period="2026-03", as_of="2026-04-01", engine="duckdb")
+    assert_same_results(polars_run, sql_run)
+    assert _direct(catalog) is direct
+    values = {tuple((r.group or {}).items()): r.value for r in sql_run.results}
+    by_hand = {
+        "folder named like a partition": {(): 2, (("team", "1"),): 1, (("team", "2"),): 1},
+        "brackets in a file name": {(): 3, (("team", "A"),): 2, (("team", "B"),): 1},
+        "columns differing in case": {(): 2, (("team", "A"),): 1, (("team", "B"),): 1},
+        "a flag folding case": {(): 2},
+        "texts joined": {(): 1},
+        "a NaN's column in a condition": {(): pytest.approx(2 + 8 / 24)},  # 03-01 to 03-03 08:00
+    }
+    assert values == by_hand[case]
+
+
+def test_names_differing_only_in_case_are_refused_on_sql(tmp_path: Path) -> None:
+    """Late and late are two columns to Polars, one to every SQL engine: refused, never merged."""
+    files = {"calls.parquet": {"opened": OPENED, "late": [1, 9]}}
+    derived = "      late: {type: integer}\n    derived:\n      Late: late > 5\n"
+    kpi = "  - {id: n, name: N, domain: D, unit: count, dataset: calls, value: count(Late)}\n"
+    catalog = _parquet_case(tmp_path, files, derived, kpi)
+    assert compute(catalog, period="2026-03", as_of="2026-04-01").results[0].value == 1
+    with pytest.raises(UsageError, match=r"'(Late|late)' and '(late|Late)' differ only in case"):
+        compute(catalog, period="2026-03", as_of="2026-04-01", engine="duckdb")
+
+
+def test_a_change_of_case_is_refused_on_sql(tmp_path: Path) -> None:
+    files = {"calls.parquet": {"opened": OPENED, "team": ["Straße", "x"]}}
+    kpi = "  - {id: n, name: N, domain: D, unit: count, dataset: calls, value: \"count(upper(team) == 'STRASSE')\"}\n"
+    catalog = _parquet_case(tmp_path, files, "      team: team\n", kpi)
+    assert compute(catalog, period="2026-03", as_of="2026-04-01").results[0].value == 1
+    with pytest.raises(UsageError, match=r"upper\(\) \(SQL engines change the case"):
+        compute(catalog, period="2026-03", as_of="2026-04-01", engine="duckdb")

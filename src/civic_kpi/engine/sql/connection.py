@@ -49,3 +49,14 @@ class SqlEngine:
                 hint="run it with --engine polars, and report it with the SQL `civic-kpi sql` prints",
             )
         )
+
+
+def case_clash(names: list[str] | tuple[str, ...]) -> tuple[str, str] | None:
+    """Two names that differ only in case (`Late` and `late`): one column to DuckDB, PostgreSQL or Spark even when
+    quoted, where Polars keeps two. None when there are none."""
+    seen: dict[str, str] = {}
+    for name in names:
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:
+            return other, name
+    return None

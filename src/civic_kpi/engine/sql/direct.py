@@ -12,19 +12,22 @@ The preparation is the data layer's, said in SQL, for the cases where SQL says i
 - the derived columns (formula/sql.py), over the blanked stamps, as Polars adds them.
 
 Anything else (a CSV or JSON export, a text to parse with a format, a column in another zone, a timestamp in ns, an
-SLA deadline, a duration measured between instants, a flag) returns None, and the records are staged as before:
-never an approximation of the data layer.
+SLA deadline, a duration measured between instants, a derived column SQL cannot say the same way: joined texts, a
+change of case) returns None, and the records are staged as before: never an approximation of the data layer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from civic_kpi.engine.sql.connection import case_clash
 from civic_kpi.formula import NO_PERIOD, parse_formula
+from civic_kpi.formula.kinds import kind_of
 from civic_kpi.formula.sql import SqlContext, SqlUnsupported, column, compile_sql_row, literal
+from civic_kpi.formula.tree import BinaryOp, Formula, walk
 
 if TYPE_CHECKING:
     import polars as pl
@@ -48,9 +51,13 @@ def direct_records(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> exp.Se
     if catalog.timezone is not None and executor.instants(plan, dp):
         return None
     scan = executor.scans[dp.name]
-    if not scan.files:
+    # A path DuckDB would read as a pattern ([1] in a name), or a file with two columns differing only in case
+    # (DuckDB would bind a quoted "team" to Team): the data layer reads those as they are.
+    if not scan.files or any(set(str(path)) & set("*?[]{}") for path in scan.files):
         return None
     schemas = [file_schema(path, dataset) for path in scan.files]
+    if any(case_clash(list(schema)) for schema in schemas):
+        return None
     parsed: list[exp.Expression] = []
     for name in scan.columns:
         spec, source = dataset.columns[name], dataset.source_name(name)
@@ -59,14 +66,15 @@ def direct_records(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> exp.Se
         if reading is None or spec.time_source or spec.timezone:
             return None
         parsed.append(exp.alias_(reading(column(source)), name, quoted=True))
-    derived = {name: dataset.derived.get(name) for name in dp.derived}
-    if any(text is None for text in derived.values()):  # a flag: its lists stay the data layer's
-        return None
+    derived = {name: dataset.derived[name] for name in dp.derived}  # a flag's formula among them
+    kinds = dataset.column_kinds
+    if any(_adds_text(parse_formula(text, row=True), kinds) for text in derived.values()):
+        return None  # `first + last` joins texts in Polars; SQL's + adds numbers only
     params, refs = executor.ctx_values["params"], executor.ctx_values["refs"]
     ctx = SqlContext(None, NO_PERIOD, NO_PERIOD, NO_PERIOD, params, refs, catalog.timezone, dataset.date_only_columns)
     try:
         formulas = [
-            exp.alias_(compile_sql_row(parse_formula(text or "", row=True), ctx), name, quoted=True)
+            exp.alias_(compile_sql_row(parse_formula(text, row=True), ctx), name, quoted=True)
             for name, text in derived.items()
         ]
     except SqlUnsupported:
@@ -85,6 +93,16 @@ def direct_records(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> exp.Se
     prepared = exp.select(exp.Star(), *formulas).from_(known.subquery("known"))
     return exp.select(*(column(name) for name in executor.record_columns(plan, dp))).from_(
         prepared.subquery("prepared")
+    )
+
+
+def _adds_text(formula: Formula, kinds: Mapping[str, str]) -> bool:
+    """Whether a row formula adds texts together (every `+` of it is looked at, the nested ones too)."""
+    return any(
+        isinstance(node, BinaryOp)
+        and node.op == "+"
+        and "string" in (kind_of(node.left, kinds, {}), kind_of(node.right, kinds, {}))
+        for node in walk(formula.tree)
     )
 
 
@@ -155,4 +173,6 @@ def _read_parquet(files: list[Path]) -> exp.Expression:
 
     paths = exp.Array(expressions=[literal(str(path)) for path in files])
     by_name = exp.PropertyEQ(this=exp.var("union_by_name"), expression=exp.true())
-    return exp.Table(this=exp.Anonymous(this="read_parquet", expressions=[paths, by_name]))
+    # A folder named key=value is no column: Polars reads the file's own values.
+    folders = exp.PropertyEQ(this=exp.var("hive_partitioning"), expression=exp.false())
+    return exp.Table(this=exp.Anonymous(this="read_parquet", expressions=[paths, by_name, folders]))

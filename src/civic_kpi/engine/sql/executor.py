@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query, window_bounds
 from civic_kpi.engine.polars_executor import PERIOD_KEY, PolarsExecutor
-from civic_kpi.engine.sql.connection import SqlEngine
+from civic_kpi.engine.sql.connection import SqlEngine, case_clash
 from civic_kpi.engine.sql.dialects import RECORDS, checked_sql, sql_of
 from civic_kpi.engine.sql.direct import direct_records
 from civic_kpi.engine.sql.grouping import SET_KEY, by_query, dims_of, grouping_id, kpis_of, statements
@@ -95,6 +95,15 @@ class SqlExecutor(PolarsExecutor):
         if not dp.queries:
             return []
         assert self.sql_engine is not None
+        clash = case_clash(self.record_columns(plan, dp))
+        if clash is not None:
+            raise UsageError(
+                Problem(
+                    f"dataset {dp.name}: the columns {clash[0]!r} and {clash[1]!r} differ only in case, which SQL "
+                    "engines do not tell apart",
+                    hint="rename one of them in the catalog, or run with --engine polars",
+                )
+            )
         if self.sql_engine.reads_parquet:
             relation = direct_records(self, plan, dp)
             if relation is not None:
@@ -290,6 +299,7 @@ class SqlExecutor(PolarsExecutor):
             dp.dataset.date_only_columns,
             self.instants(plan, dp),
             divided=_dividing(dp),
+            kinds=dp.dataset.column_kinds,
             to_utc=lambda moment: _to_utc(moment, zone),
         )
 
