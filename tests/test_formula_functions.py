@@ -6,6 +6,7 @@ expected numbers are worked out by hand in the comments next to them.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import textwrap
 from datetime import datetime
@@ -471,3 +472,45 @@ def test_a_checks_where_is_checked_for_kinds_too(tmp_path):
     dataset = REQUESTS + """    checks:\n      - {check: missing, column: closed, where: "lower(priority) == 'x'"}\n"""
     catalog = make_catalog(tmp_path, {"k": "count()"}, dataset)
     assert "lower() works on text, but column 'priority' is a number" in catalog_error(catalog)
+
+
+def test_a_derived_column_may_name_a_reference_table(tmp_path):
+    """`hood in ref.hoods` in a derived column or a check's `where`: the reference table is loaded for it as for a
+    KPI's formula (it was not, and the run stopped with an internal error)."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "calls.csv").write_text(
+        "id,opened,hood\n1,2026-03-02 08:00:00,North\n2,2026-03-03 08:00:00,Nowhere\n3,2026-03-04 08:00:00,South\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "data" / "hoods.csv").write_text("hood\nNorth\nSouth\n", encoding="utf-8")
+    catalog = tmp_path / "cat.yaml"
+    catalog.write_text(
+        textwrap.dedent(
+            """\
+            title: t
+            data_dir: data
+            reference_tables: {hoods: {path: hoods.csv, key: hood}}
+            datasets:
+              calls:
+                path: calls.csv
+                date_column: opened
+                columns:
+                  id: {type: integer}
+                  opened: {type: datetime, format: "%Y-%m-%d %H:%M:%S"}
+                  hood: hood
+                derived:
+                  known_hood: hood in ref.hoods
+                checks:
+                  - {check: row_count, where: "hood in ref.hoods", min: 3}
+                  - {check: row_count, where: known_hood, min: 1}
+            kpis:
+              - {id: known, name: Known, domain: D, unit: count, dataset: calls, value: count(known_hood)}
+            """
+        ),
+        encoding="utf-8",
+    )
+    engines = ["polars"] + (["duckdb"] if importlib.util.find_spec("duckdb") else [])
+    for engine in engines:  # North and South are known, Nowhere is not
+        session = civic_kpi.open(catalog, as_of="2026-04-01", engine=engine)
+        assert [r.value for r in session.compute(period="2026-03").results] == [2], engine
+        assert [(r.metric, r.status) for r in session.check().results] == [(2, "fail"), (2, "pass")], engine

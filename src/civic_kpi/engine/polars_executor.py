@@ -160,6 +160,14 @@ class PolarsExecutor:
             for name, columns in request.columns.items()
         }
         used = {r for formulas in request.formulas.values() for f in formulas.values() for r in f.refs}
+        # A derived column may name a reference table too (`hood in ref.hoods`).
+        used |= {
+            ref
+            for name, columns in request.derived.items()
+            for column in columns
+            if column in cat.datasets[name].derived
+            for ref in parse_formula(cat.datasets[name].derived[column], row=True).refs
+        }
         refs = {name: load_reference(name, cat.reference_tables[name], request.root) for name in sorted(used)}
         self.ctx_values: dict[str, Any] = {"params": dict(cat.parameters), "refs": refs, "timezone": cat.timezone}
         self.progress = progress

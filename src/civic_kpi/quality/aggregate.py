@@ -3,6 +3,7 @@ scan, and example rows are fetched, together, only for the checks that did not p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -52,9 +53,15 @@ class Planned:
 
 
 def records(
-    loaded: LoadedCatalog, name: str, files: list[Path], schemas: dict[Path, dict], checks: list[RecordCheck]
+    loaded: LoadedCatalog,
+    name: str,
+    files: list[Path],
+    schemas: dict[Path, dict],
+    checks: list[RecordCheck],
+    reference: Callable[[str], list[Any]],
 ) -> pl.LazyFrame:
-    """The lenient scan with just the columns the checks read, and the derived columns among them."""
+    """The lenient scan with just the columns the checks read, and the derived columns among them (`reference`: a
+    reference table's values by name, for a derived column that names one)."""
     cat = loaded.catalog
     dataset = cat.datasets[name]
     columns = {c for check in checks for c in check.columns}
@@ -65,7 +72,9 @@ def records(
     if derived:
         from civic_kpi.formula import with_derived
 
-        values = {"params": dict(cat.parameters), "refs": {}, "timezone": cat.timezone}
+        used = {ref for column in derived for ref in parse_formula(dataset.derived[column], row=True).refs}
+        refs = {ref: reference(ref) for ref in sorted(used)}
+        values = {"params": dict(cat.parameters), "refs": refs, "timezone": cat.timezone}
         frame = with_derived(frame, dataset.derived, derived, values, dataset.date_only_columns)
     return frame
 
@@ -89,8 +98,10 @@ def plan(loaded: LoadedCatalog, name: str, check: RecordCheck, inputs: Inputs) -
     rows = all_rows()
     if spec.where:
         now = inputs.now
-        ctx = Context(all_rows(), now, now, now, dict(cat.parameters), {}, cat.timezone, dataset.date_only_columns)
-        rows = rows & compile_row(parse_formula(spec.where, row=True), ctx).fill_null(False)
+        where = parse_formula(spec.where, row=True)
+        refs = {ref: inputs.reference(ref) for ref in sorted(where.refs)}  # `hood in ref.hoods`
+        ctx = Context(all_rows(), now, now, now, dict(cat.parameters), refs, cat.timezone, dataset.date_only_columns)
+        rows = rows & compile_row(where, ctx).fill_null(False)
     return Planned(check, check.kind.measure(spec, rows, inputs))
 
 

@@ -42,8 +42,11 @@ def plan_sql(loaded: LoadedCatalog, name: str, check: RecordCheck, inputs: Input
         rows = None
         if spec.where:
             now = inputs.now
-            ctx = SqlContext(None, now, now, now, dict(cat.parameters), {}, cat.timezone, dataset.date_only_columns)
-            rows = false_if_null(compile_sql_row(parse_formula(spec.where, row=True), ctx))
+            where = parse_formula(spec.where, row=True)
+            refs = {ref: inputs.reference(ref) for ref in sorted(where.refs)}  # `hood in ref.hoods`
+            params = dict(cat.parameters)
+            ctx = SqlContext(None, now, now, now, params, refs, cat.timezone, dataset.date_only_columns)
+            rows = false_if_null(compile_sql_row(where, ctx))
         return PlannedSql(check, check.kind.sql_measure(spec, rows, inputs))
     except SqlUnsupported as error:
         raise UsageError(

@@ -80,7 +80,7 @@ def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime, 
         for index, (spec, kind) in enumerate(zip(dataset.checks, kinds, strict=True))
         if isinstance(kind, RowKind)
     }
-    frame = records(loaded, name, files, schemas, list(on_records.values()))
+    frame = records(loaded, name, files, schemas, list(on_records.values()), inputs.reference)
     outcomes: dict[int, Outcome] = {}
     planned: dict[int, Planned] = {}
     on_sql: dict[int, PlannedSql] = {}
