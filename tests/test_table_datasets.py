@@ -12,6 +12,7 @@ import yaml
 from civic_kpi.catalog.loader import load_catalog
 from civic_kpi.data.sources import dataset_files
 from civic_kpi.engine import compute
+from civic_kpi.errors import DataError
 from tests.conftest import CATALOG, SAMPLE_DATA
 from tests.test_sql_engine import _differences
 
@@ -165,3 +166,17 @@ def test_only_the_declared_columns_of_a_table_are_read(tmp_path: Path, postgres_
     assert list(pl.read_parquet_schema(snapshot)) == ["id", "opened", "team"]  # no notes, no interval, no closed
     (schema,) = quality.check(catalog, now="2026-04-30").results
     assert schema.status == "fail" and "closed" in str(schema.examples)
+    # A misspelt column: the hint looks among all of the table's columns, the undeclared ones too, and names the
+    # table, not its snapshot.
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(
+        WIDE_CATALOG.replace("      team: team\n", "      team: team\n      note: notez\n").replace(
+            "value: count()", "value: count(note is not None)"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(DataError) as found:
+        compute(typo, period="2026-03", as_of="2026-04-30")
+    problem = found.value.problems[0]
+    assert "column 'notez' not found" in problem.message and problem.file == "postgres:public.wide_calls"
+    assert "notes" in (problem.hint or "")

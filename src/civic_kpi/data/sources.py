@@ -410,18 +410,23 @@ def check_columns(
     name: str, dataset: Dataset, files: list[Path], needed: set[str], schemas: dict[Path, dict] | None = None
 ) -> list[Problem]:
     """Problems for every needed column missing from a file, with the closest real name as a hint."""
+    from civic_kpi.data.tables import source_name, table_columns
+
     problems: list[Problem] = []
     for path in files:
         present = list(flat_schema(schemas[path] if schemas else file_schema(path, dataset)))
         if not present and dataset.file_format == "json":
             continue  # an empty array: a file with no records, not a wrong layout
         single = present[0] if len(present) == 1 else None
+        # A table's snapshot holds the declared columns only: the hint looks among all of the table's.
+        known, what = (table_columns(path), "table") if table_columns(path) is not None else (present, "file")
+        assert known is not None
         for column, source in sorted((c, s) for c in needed for s in dataset.source_names(c)):
             if source not in present:
-                shown = ", ".join(present[:12]) + (" ..." if len(present) > 12 else "")
+                shown = ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
                 if len(shown) > 200:
                     shown = shown[:200] + " ..."
-                hint = did_you_mean(source, present) or f"the file has: {shown}"
+                hint = did_you_mean(source, known) or f"the {what} has: {shown}"
                 if single is not None and any(mark in single for mark in ",;|\t"):
                     found = max(",;|\t", key=single.count)
                     hint = (
@@ -431,7 +436,7 @@ def check_columns(
                 problems.append(
                     Problem(
                         f"column '{source}' not found (needed for '{column}')",
-                        file=str(path),
+                        file=source_name(path),
                         field=f"datasets.{name}.columns.{column}",
                         hint=hint,
                     )

@@ -29,12 +29,19 @@ if TYPE_CHECKING:
 # (connection, engine, table, the columns declared) -> its snapshot, for this process
 _snapshots: dict[tuple[str, str, str, tuple[str, ...]], Path] = {}
 _names: dict[Path, str] = {}  # a snapshot -> the table it holds, as the run document names it
+_columns: dict[Path, list[str]] = {}  # a snapshot -> every column of its table, the ones not read too
 _folder: Path | None = None
 
 
 def source_name(path: Path) -> str:
     """How the run document names a dataset's file: its path, or for a table's snapshot `postgres:schema.table`."""
     return _names.get(path, str(path))
+
+
+def table_columns(path: Path) -> list[str] | None:
+    """Every column of the table a snapshot holds (it holds the declared ones only), for a missing column's hint;
+    None for a file that is no snapshot."""
+    return _columns.get(path)
 
 
 def quoted_table(table: str) -> str:
@@ -92,7 +99,8 @@ def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, 
     try:
         with dbapi.connect(uri) as connection, connection.cursor() as cursor:
             cursor.execute(f"SELECT * FROM {quoted_table(source.table)} LIMIT 0")
-            present = {column[0] for column in cursor.description}
+            columns = [column[0] for column in cursor.description]
+            present = set(columns)
             # Only the declared columns the table has: a declared one it lacks is the `schema` check's to report,
             # as for a file; none at all, and the table is read whole for that report.
             wanted = [column for column in declared if column in present]
@@ -102,6 +110,7 @@ def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, 
             with pq.ParquetWriter(path, reader.schema) as writer:
                 for batch in reader:
                     writer.write_batch(batch)
+        _columns[path] = columns
     except (dbapi.Error, pa.ArrowException, OSError) as error:  # Arrow: a column type Parquet cannot hold
         raise DataError(
             Problem(
