@@ -419,8 +419,8 @@ def check_columns(
             continue  # an empty array: a file with no records, not a wrong layout
         single = present[0] if len(present) == 1 else None
         # A table's snapshot holds the declared columns only: the hint looks among all of the table's.
-        known, what = (table_columns(path), "table") if table_columns(path) is not None else (present, "file")
-        assert known is not None
+        table = table_columns(path)
+        known, what = (present, "file") if table is None else (table, "table")
         for column, source in sorted((c, s) for c in needed for s in dataset.source_names(c)):
             if source not in present:
                 shown = ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")

@@ -14,7 +14,7 @@ from civic_kpi.catalog.model import Check
 from civic_kpi.check_kinds import Inputs, RowKind, RowMeasure
 from civic_kpi.data.sources import FILE_INDEX, first_line
 from civic_kpi.errors import DataError, Problem, did_you_mean
-from civic_kpi.formula import Context, all_rows, compile_row, parse_formula
+from civic_kpi.formula import Context, Formula, all_rows, compile_row, parse_formula
 from civic_kpi.quality.scan import ROW, lenient_frame
 from civic_kpi.results import Status
 
@@ -84,25 +84,37 @@ def plan(loaded: LoadedCatalog, name: str, check: RecordCheck, inputs: Inputs) -
     cat = loaded.catalog
     dataset = cat.datasets[name]
     spec = check.spec
+    require_columns(loaded, name, check)
+    rows = all_rows()
+    if spec.where:
+        now = inputs.now
+        where, refs = where_of(check, inputs)
+        ctx = Context(all_rows(), now, now, now, dict(cat.parameters), refs, cat.timezone, dataset.date_only_columns)
+        rows = rows & compile_row(where, ctx).fill_null(False)
+    return Planned(check, check.kind.measure(spec, rows, inputs))
+
+
+def require_columns(loaded: LoadedCatalog, name: str, check: RecordCheck) -> None:
+    """A DataError naming the check's columns that the dataset neither declares nor derives."""
+    dataset = loaded.catalog.datasets[name]
     unknown = sorted(set(check.columns) - set(dataset.columns) - set(dataset.derived))
     if unknown:
         raise DataError(
             Problem(
-                f"check '{spec.label}' names unknown column(s) {', '.join(unknown)}",
+                f"check '{check.spec.label}' names unknown column(s) {', '.join(unknown)}",
                 file=str(loaded.path),
                 line=loaded.line_of(("datasets", name, "checks", check.index)),
                 field=f"datasets.{name}.checks",
                 hint=did_you_mean(unknown[0], list(dataset.columns)),
             )
         )
-    rows = all_rows()
-    if spec.where:
-        now = inputs.now
-        where = parse_formula(spec.where, row=True)
-        refs = {ref: inputs.reference(ref) for ref in sorted(where.refs)}  # `hood in ref.hoods`
-        ctx = Context(all_rows(), now, now, now, dict(cat.parameters), refs, cat.timezone, dataset.date_only_columns)
-        rows = rows & compile_row(where, ctx).fill_null(False)
-    return Planned(check, check.kind.measure(spec, rows, inputs))
+
+
+def where_of(check: RecordCheck, inputs: Inputs) -> tuple[Formula, dict[str, list[Any]]]:
+    """A check's `where`, parsed, and the reference tables it names (`hood in ref.hoods`) with their values."""
+    assert check.spec.where
+    where = parse_formula(check.spec.where, row=True)
+    return where, {ref: inputs.reference(ref) for ref in sorted(where.refs)}
 
 
 def measure(frame: pl.LazyFrame, planned: dict[int, Planned], files: list[Path], engine: str) -> dict[int, Outcome]:

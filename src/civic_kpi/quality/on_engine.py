@@ -16,9 +16,8 @@ from civic_kpi.data.sources import FILE_INDEX
 from civic_kpi.engine.sql import sql_engine
 from civic_kpi.engine.sql.dialects import sql_of
 from civic_kpi.errors import DataError, Problem, UsageError, first_line
-from civic_kpi.formula import parse_formula
 from civic_kpi.formula.sql import RECORDS, SqlContext, SqlUnsupported, column, compile_sql_row, false_if_null
-from civic_kpi.quality.aggregate import EXAMPLES, Outcome, RecordCheck, examples_of
+from civic_kpi.quality.aggregate import EXAMPLES, Outcome, RecordCheck, examples_of, where_of
 from civic_kpi.quality.scan import ROW
 from civic_kpi.results import Status
 
@@ -33,8 +32,8 @@ class PlannedSql:
 
 
 def plan_sql(loaded: LoadedCatalog, name: str, check: RecordCheck, inputs: Inputs, engine: str) -> PlannedSql:
-    """A check as SQL, its `where` compiled as the KPIs' is (formula/sql.py); one SQL cannot say the same way is
-    refused with the check's name."""
+    """A check as SQL (its columns known to exist: aggregate.require_columns), its `where` compiled as the KPIs' is
+    (formula/sql.py); one SQL cannot say the same way is refused with the check's name."""
     cat = loaded.catalog
     dataset = cat.datasets[name]
     spec = check.spec
@@ -42,8 +41,7 @@ def plan_sql(loaded: LoadedCatalog, name: str, check: RecordCheck, inputs: Input
         rows = None
         if spec.where:
             now = inputs.now
-            where = parse_formula(spec.where, row=True)
-            refs = {ref: inputs.reference(ref) for ref in sorted(where.refs)}  # `hood in ref.hoods`
+            where, refs = where_of(check, inputs)
             params = dict(cat.parameters)
             ctx = SqlContext(None, now, now, now, params, refs, cat.timezone, dataset.date_only_columns)
             rows = false_if_null(compile_sql_row(where, ctx))

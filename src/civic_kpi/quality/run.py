@@ -15,7 +15,16 @@ from civic_kpi.check_kinds import FileKind, Inputs, RowKind, kind_named
 from civic_kpi.data.sources import dataset_files, file_schema, load_reference, polars_engine, probe_fields
 from civic_kpi.engine.sql import sql_engine
 from civic_kpi.errors import DataError, Problem, UsageError, did_you_mean
-from civic_kpi.quality.aggregate import EXAMPLES, Outcome, Planned, RecordCheck, measure, plan, records
+from civic_kpi.quality.aggregate import (
+    EXAMPLES,
+    Outcome,
+    Planned,
+    RecordCheck,
+    measure,
+    plan,
+    records,
+    require_columns,
+)
 from civic_kpi.quality.file_problems import file_problems
 from civic_kpi.quality.on_engine import PlannedSql, measure_on, plan_sql
 from civic_kpi.results import CatalogInfo, CheckResult, CheckRun
@@ -92,7 +101,7 @@ def _check_dataset(loaded: LoadedCatalog, name: str, root: Path, now: datetime, 
         elif engine == "polars":
             planned[index] = plan(loaded, name, on_records[index], inputs)
         else:
-            plan(loaded, name, on_records[index], inputs)  # its columns known to exist, as on Polars
+            require_columns(loaded, name, on_records[index])
             on_sql[index] = plan_sql(loaded, name, on_records[index], inputs, engine)
     polars = polars_engine((path, dataset.file_format) for path in files)
     outcomes |= measure(frame, planned, files, polars)
