@@ -700,11 +700,12 @@ def _parquet_case(tmp_path: Path, files: dict[str, dict], columns: str, kpis: st
     return catalog
 
 
-def _direct(catalog: Path) -> bool:
+def _direct(catalog: Path, period: str = "2026-03", as_of: str = "2026-04-01") -> bool:
+    """Whether DuckDB reads the dataset `calls` itself (direct.py), rather than the records Polars prepared."""
     from civic_kpi.engine.sql import executor_class
     from civic_kpi.engine.sql.direct import direct_records
 
-    plan = civic_kpi.Session(catalog, as_of="2026-04-01").plan("2026-03")
+    plan = civic_kpi.Session(catalog, as_of=as_of).plan(period)
     executor = executor_class("duckdb")(plan.request, files={n: d.files for n, d in plan.datasets.items()})
     return direct_records(executor, plan, plan.datasets["calls"]) is not None
 
@@ -765,6 +766,136 @@ def test_what_duckdb_would_read_otherwise_is_read_as_polars_reads_it(tmp_path: P
         "a NaN's column in a condition": {(): pytest.approx(2 + 8 / 24)},  # 03-01 to 03-03 08:00
     }
     assert values == by_hand[case]
+
+
+# ---------------------------------------------------------------- SLA deadlines through a calendar table
+
+DEADLINE_CATALOG = """\
+version: 1
+title: t
+data_dir: data
+calendars:
+  city: {holidays: {country: US}, closures: [2026-11-27]}
+sla_policies:
+  by_type:
+    key: request_type
+    days: sla_days
+    day_type: day_type
+    calendar: city
+    rows:
+      - {request_type: Pothole, sla_days: 2, day_type: business}
+      - {request_type: Sign, sla_days: 10, day_type: business}
+      - {request_type: Graffiti, sla_days: 0, day_type: business}
+      - {request_type: Sidewalk, sla_days: 45, day_type: calendar}
+      - {request_type: ' Noise ', sla_days: 1, day_type: calendar}
+  records_law:
+    key: rule
+    days: days
+    day_type: kind
+    calendar: city
+    rows: [{rule: every request, days: 3, kind: business}]
+datasets:
+  calls:
+    path: calls.parquet
+    date_column: created
+    columns:
+      id: {type: string}
+      created: {type: datetime}
+      received: {type: date}
+      request_type: KEY_TYPE
+    deadlines:
+      due: {policy: by_type, start: created, key: request_type}
+      answer_by: {policy: records_law, start: received}
+kpis:
+  - {id: hours_to_due, name: Hours, domain: D, unit: hours, dataset: calls,
+     value: "max(hours_between(created, due))", group_by: [[id]]}
+  - {id: days_to_answer, name: Days, domain: D, unit: days, dataset: calls,
+     value: "max(days_between(received, answer_by))", group_by: [[id]]}
+  - {id: no_deadline, name: None, domain: D, unit: count, dataset: calls, value: "count(due is None)"}
+"""
+# id: start, request type, received; the deadline worked out on a calendar: US federal holidays (Veterans Day Wed
+# 11-11, Thanksgiving Thu 11-26, Christmas Fri 12-25, New Year Fri 01-01) and the city's closure Fri 11-27.
+DEADLINE_RECORDS = {
+    # a Sunday: WORKDAY counts Mon 11-02 (1), Tue 11-03 (2): 48 h
+    "a": (datetime(2026, 11, 1, 12), "Pothole", (2026, 11, 1)),
+    # Tue 11-10 23:59:59, over Veterans Day: Thu 11-12 (1), Fri 11-13 (2) at the same second: 72 h
+    "b": (datetime(2026, 11, 10, 23, 59, 59), "Pothole", (2026, 11, 10)),
+    # Wed 11-25 at midnight, over Thanksgiving and the closure: Mon 11-30 (1), Tue 12-01 (2): 6 days
+    "c": (datetime(2026, 11, 25), "Pothole", (2026, 11, 25)),
+    # a Saturday with zero business days: the start itself
+    "d": (datetime(2026, 11, 28, 9), "Graffiti", (2026, 11, 28)),
+    # the earliest start, a Saturday (the calendar table's first day: answered by Wed 03-11); calendar days (the
+    # table's key ' Noise ' is trimmed): 24 h, over the clock change in naive wall-clock time
+    "e": (datetime(2026, 3, 7, 12), "Noise", (2026, 3, 7)),
+    # 45 calendar days from the last second of a month
+    "f": (datetime(2026, 11, 30, 23, 59, 59), "Sidewalk", (2026, 11, 30)),
+    # no rule for this type, and no type at all: no deadline
+    "g": (datetime(2026, 11, 24), "Unknown", (2026, 11, 24)),
+    "h": (datetime(2026, 11, 20, 8), None, (2026, 11, 20)),
+    # the latest start, 10 business days over Christmas and New Year: 12-28..31 (4), 01-04..08 (9), 01-11 (10)
+    "i": (datetime(2026, 12, 24, 15), "Sign", (2026, 12, 24)),
+    # after the moment: it did not exist yet
+    "j": (datetime(2027, 1, 2, 10), "Pothole", (2027, 1, 2)),
+}
+HOURS_TO_DUE = {"a": 48, "b": 72, "c": 144, "d": 0, "e": 24, "f": 45 * 24, "g": None, "h": None, "i": 18 * 24}
+# received + 3 business days: a Sunday 11-01 -> Wed 11-04; Tue 11-10 -> Mon 11-16 (over Veterans Day); Wed 11-25 ->
+# Wed 12-02; Sat 11-28 -> Wed 12-02; Sat 03-07 -> Wed 03-11; Mon 11-30 -> Thu 12-03; Tue 11-24 -> Tue 12-01 (over
+# Thanksgiving and the closure); Fri 11-20 -> Wed 11-25; Thu 12-24 -> Wed 12-30
+DAYS_TO_ANSWER = {"a": 3, "b": 6, "c": 7, "d": 4, "e": 4, "f": 3, "g": 7, "h": 5, "i": 6}
+
+
+def _deadline_case(tmp_path: Path, key_type: str) -> Path:
+    from datetime import date
+
+    import polars as pl
+
+    catalog = tmp_path / "kpis.yaml"
+    catalog.write_text(DEADLINE_CATALOG.replace("KEY_TYPE", key_type), encoding="utf-8")
+    (tmp_path / "data").mkdir()
+    records = DEADLINE_RECORDS.items()
+    pl.DataFrame(
+        {
+            "id": [id_ for id_, _ in records],
+            "created": [start for _, (start, _, _) in records],
+            "received": [date(*day) for _, (_, _, day) in records],
+            "request_type": [kind for _, (_, kind, _) in records],
+        }
+    ).write_parquet(tmp_path / "data" / "calls.parquet")
+    return catalog
+
+
+def test_sla_deadlines_on_a_calendar_table_agree_with_the_workday_rule(tmp_path: Path, engine: str) -> None:
+    """DuckDB reads a typed export with SLA deadlines itself, counting business days on the calendar table its query
+    makes (engine/sql/deadlines.py): weekends, federal holidays and a city closure skipped, a weekend start, zero
+    days, calendar days, the last second, the earliest and the latest start, a key without a rule, and a deadline
+    without a key from a date. Worked out by hand above, and the same as Polars' on every engine."""
+    catalog = _deadline_case(tmp_path, "request_type")
+    options = {"period": "2026-01-01..2026-12-31", "as_of": "2027-01-01 23:59:59"}
+    polars_run = compute(catalog, **options)
+    sql_run = compute(catalog, engine=engine, **options)
+    assert_same_results(polars_run, sql_run)
+    values = {(r.kpi_id, (r.group or {}).get("id")): r.value for r in sql_run.results}
+    assert {id_: values[("hours_to_due", id_)] for id_ in HOURS_TO_DUE} == HOURS_TO_DUE
+    assert {id_: values[("days_to_answer", id_)] for id_ in DAYS_TO_ANSWER} == DAYS_TO_ANSWER
+    assert values[("no_deadline", None)] == 2
+    if engine == "duckdb":
+        assert _direct(catalog, **options)  # the engine computed the deadlines, not Polars
+
+
+def test_a_key_whose_text_sql_would_write_otherwise_leaves_deadlines_to_polars(tmp_path: Path) -> None:
+    """A float key is the text 2.0 to Polars, and may be 2.0 or 2 to an SQL engine: such records are prepared by
+    Polars and staged, with the same deadlines (the rule keyed '2.0' matches)."""
+    import polars as pl
+
+    catalog = _deadline_case(tmp_path, "{type: float}")
+    catalog.write_text(catalog.read_text(encoding="utf-8").replace("request_type: Sign,", "request_type: '2.0',"))
+    frame = pl.read_parquet(tmp_path / "data" / "calls.parquet")
+    frame.with_columns(request_type=pl.lit(2.0)).write_parquet(tmp_path / "data" / "calls.parquet")
+    options = {"period": "2026-01-01..2026-12-31", "as_of": "2027-01-01 23:59:59"}
+    assert not _direct(catalog, **options)
+    polars_run, sql_run = compute(catalog, **options), compute(catalog, engine="duckdb", **options)
+    assert_same_results(polars_run, sql_run)
+    assert next(r.value for r in sql_run.results if r.kpi_id == "no_deadline") == 0
 
 
 def test_names_differing_only_in_case_are_refused_on_sql(tmp_path: Path) -> None:

@@ -91,6 +91,12 @@ class Plan:
         return {period_index(every, p.start, fy): p for p in self.needed} if every is not None else {}
 
     @property
+    def holiday_years(self) -> range:
+        """The years whose public holidays a business-day deadline skips: those of the periods computed, and three
+        on either side for records started earlier and deadlines reaching later."""
+        return range(min(p.start.year for p in self.needed) - 3, max(p.end.year for p in self.needed) + 3)
+
+    @property
     def queries(self) -> list[Query]:
         return [query for dataset in self.datasets.values() for query in dataset.queries]
 

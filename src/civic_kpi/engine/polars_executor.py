@@ -194,8 +194,7 @@ class PolarsExecutor:
         cat, scan = self.request.catalog, self.scans[dp.name]
         frame = as_known_at(scan.frame, dp.dataset, set(dp.columns), plan.moment, self.today)
         if dp.deadlines:
-            years = range(min(p.start.year for p in plan.needed) - 3, max(p.end.year for p in plan.needed) + 3)
-            frame = with_deadlines(frame, dp.dataset, set(dp.deadlines), cat, self.request.root, years)
+            frame = with_deadlines(frame, dp.dataset, set(dp.deadlines), cat, self.request.root, plan.holiday_years)
         zone, instants = cat.timezone, self.instants(plan, dp)
         if zone is not None and instants:
             frame = frame.with_columns(utc(pl.col(c), zone).alias(instant_column(c)) for c in sorted(instants))

@@ -9,11 +9,13 @@ The preparation is the data layer's, said in SQL, for the cases where SQL says i
   it is; a text boolean true when it is one of the catalog's `true_values`;
 - the records as known at the moment (data/known.py): a record whose date column is after it left out, an event
   stamp after it blanked;
+- the SLA deadlines, on a calendar table the query makes (deadlines.py);
 - the derived columns (formula/sql.py), over the blanked stamps, as Polars adds them.
 
-Anything else (a CSV or JSON export, a text to parse with a format, a column in another zone, a timestamp in ns, an
-SLA deadline, a duration measured between instants, a derived column SQL cannot say the same way: joined texts, a
-change of case) returns None, and the records are staged as before: never an approximation of the data layer.
+Anything else (a CSV or JSON export, a text to parse with a format, a column in another zone, a timestamp in ns, a
+duration measured between instants, a derived column SQL cannot say the same way: joined texts, a change of case; a
+deadline keyed by a float) returns None, and the records are staged as before: never an approximation of the data
+layer.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from civic_kpi.engine.sql.connection import case_clash
+from civic_kpi.engine.sql.deadlines import deadline_columns
 from civic_kpi.formula import NO_PERIOD, parse_formula
 from civic_kpi.formula.kinds import kind_of
 from civic_kpi.formula.sql import SqlContext, SqlUnsupported, column, compile_sql_row, literal
@@ -46,7 +49,7 @@ def direct_records(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> exp.Se
     from civic_kpi.data.sources import file_schema
 
     dataset, catalog = dp.dataset, executor.request.catalog
-    if dataset.file_format != "parquet" or dp.deadlines:
+    if dataset.file_format != "parquet":
         return None
     if catalog.timezone is not None and executor.instants(plan, dp):
         return None
@@ -90,6 +93,12 @@ def direct_records(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> exp.Se
     ]
     exists = _at_or_before(dataset.date_column, at) if dataset.date_column in dataset.event_columns else exp.true()
     known = exp.select(*blanked).from_(read.subquery("parsed")).where(exists)
+    if dp.deadlines:
+        root = executor.request.root
+        with_deadlines = deadline_columns(known, dataset, set(dp.deadlines), catalog, root, plan.holiday_years)
+        if with_deadlines is None:
+            return None
+        known = with_deadlines
     prepared = exp.select(exp.Star(), *formulas).from_(known.subquery("known"))
     return exp.select(*(column(name) for name in executor.record_columns(plan, dp))).from_(
         prepared.subquery("prepared")

@@ -10,8 +10,8 @@ set per breakdown, and for a series by the period number the plan's own arithmet
 row counts and the moment stay the Polars executor's. Each engine (connection.py) says how it stages, loads and
 runs; dialects.py writes each dialect's SQL and prints it for `civic-kpi sql`.
 
-Not yet: CSV and JSON exports, text parsed with formats, zones and deadlines prepared by the engine; the SLA
-deadlines through a calendar table.
+Not yet: CSV and JSON exports, text parsed with formats, and zones prepared by the engine; the SLA deadlines
+through a calendar table on the engines other than DuckDB.
 """
 
 from __future__ import annotations
