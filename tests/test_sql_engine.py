@@ -617,10 +617,16 @@ def test_sql_prints_each_dialect_with_what_records_must_hold(cli, dialect: str) 
     assert result.exit_code == 0, result.stderr
     text = result.stdout
     assert text.startswith("-- civic-kpi 2026-10, as of ")
-    assert "-- dataset service_requests: `records` is its records as known at the moment" in text
-    assert "-- dataset records_requests:" in text
-    # One statement per dataset and breakdown (sla_compliance overall and by its catalog's priority), each named.
-    assert text.count("SELECT") == 3 == text.count("\n-- sla_compliance") + text.count("\n-- records_on_time")
+    # The SLA deadlines are added to the records as known at the moment by a view, on a calendar table.
+    assert "-- dataset service_requests: `known_records` is its records as known at the moment" in text
+    assert "-- `records` adds sla_due_at, the SLA policy's deadlines" in text
+    assert text.count("CREATE OR REPLACE VIEW") == 1
+    assert "-- dataset records_requests: `records` is its records as known at the moment" in text
+    # The view, then one statement per dataset and breakdown (sla_compliance overall and by its catalog's priority),
+    # each named.
+    statements = [part for part in text.split(";\n") if part.strip()]
+    assert len(statements) == 4
+    assert text.count("\n-- sla_compliance") + text.count("\n-- records_on_time") == 3
     assert text.rstrip().endswith(";")
     if dialect == "postgres":
         assert "TIMESTAMPDIFF" not in text.upper()
@@ -636,34 +642,49 @@ def test_sql_refuses_a_dialect_that_cannot_say_a_kpi_exactly(cli) -> None:
     assert result.exit_code == 2 and "oracle" in result.stderr
 
 
-def test_the_postgres_sql_that_sql_prints_is_what_the_engine_runs(cli, postgres_url, monkeypatch, tmp_path) -> None:
+@pytest.mark.parametrize("kpi", ["first_contact_resolution", "sla_compliance"])
+def test_the_postgres_sql_that_sql_prints_is_what_the_engine_runs(
+    cli, postgres_url, monkeypatch, tmp_path, kpi: str
+) -> None:
     """Run the printed PostgreSQL statements on the server over the records the engine would load: the numbers
-    compute --engine postgres reports come out of them."""
+    compute --engine postgres reports come out of them. For sla_compliance, the records come without their SLA
+    deadlines (`known_records`), and the printed view adds them on its calendar table."""
     import psycopg
 
-    monkeypatch.setenv("CIVIC_KPI_POSTGRES", postgres_url)
-    printed = cli("sql", "first_contact_resolution", "--period", "2026-10", "--by", "priority", "--dialect", "postgres")
-    assert printed.exit_code == 0, printed.stderr
-    session = civic_kpi.Session(CATALOG, engine="postgres")
-    plan = session.plan("2026-10", by=[["priority"]], kpis=["first_contact_resolution"])
+    from civic_kpi.data.known import known_records
     from civic_kpi.engine.sql import executor_class
+    from civic_kpi.engine.sql.dialects import RECORDS, STAGED
 
+    monkeypatch.setenv("CIVIC_KPI_POSTGRES", postgres_url)
+    printed = cli("sql", kpi, "--period", "2026-10", "--by", "priority", "--dialect", "postgres")
+    assert printed.exit_code == 0, printed.stderr
+    assert ("CREATE OR REPLACE VIEW" in printed.stdout) is (kpi == "sla_compliance")
+    session = civic_kpi.Session(CATALOG, engine="postgres")
+    plan = session.plan("2026-10", by=[["priority"]], kpis=[kpi])
     executor = executor_class("postgres")(plan.request, files={n: d.files for n, d in plan.datasets.items()})
     dp = next(iter(plan.datasets.values()))
-    from civic_kpi.data.known import known_records
-
-    records = known_records(executor.frame(dp, plan)).select(executor.record_columns(plan, dp))
+    view = executor.records_view(plan, dp)
+    records = known_records(executor.frame(dp, plan)).select(executor.staged_columns(plan, dp, view))
+    assert "sla_due_at" not in records.collect_schema()  # for sla_compliance, the printed view adds it
     engine = executor.sql_engine
     engine.stage(records, tmp_path / "records.csv").collect()
     with psycopg.connect(postgres_url, autocommit=True) as connection:
-        engine.load(connection, tmp_path / "records.csv", records.collect_schema(), dp.name)
-        statements = [part for part in printed.stdout.split(";\n") if "SELECT" in part]
-        found = [engine.run(connection, statement, dp.name) for statement in statements]
+        staged = RECORDS if view is None else STAGED
+        engine.load(connection, tmp_path / "records.csv", records.collect_schema(), dp.name, staged)
+        found = []
+        for statement in (part for part in printed.stdout.split(";\n") if "SELECT" in part):
+            if "CREATE OR REPLACE VIEW" in statement:
+                connection.execute(statement)
+            else:
+                found.append(engine.run(connection, statement, dp.name))
     by_priority = next(frame for frame in found if "priority" in frame.columns)
-    run = session.compute("2026-10", by=[["priority"]], kpis=["first_contact_resolution"])
+    run = session.compute("2026-10", by=[["priority"]], kpis=[kpi])
+    assert [r for r in run.results if r.group]
     for result in (r for r in run.results if r.group):
         row = by_priority.filter(by_priority["priority"] == result.group["priority"]).row(0, named=True)
         assert row["0|2026-10|sample"] == result.sample_size
+        if kpi == "sla_compliance":
+            assert 100 * row["0|2026-10|numerator"] / row["0|2026-10|denominator"] == pytest.approx(result.value)
 
 
 def test_explain_shows_the_sql_a_sql_engine_ran(cli) -> None:
@@ -673,10 +694,15 @@ def test_explain_shows_the_sql_a_sql_engine_ran(cli) -> None:
     polars_doc, duckdb_doc = json.loads(ours.stdout), json.loads(theirs.stdout)
     assert (polars_doc["engine"], duckdb_doc["engine"]) == ("polars", "duckdb")
     assert duckdb_doc["result"]["value"] == polars_doc["result"]["value"]
-    assert duckdb_doc["query_plan"].startswith("SELECT") and "FILTER(WHERE" in duckdb_doc["query_plan"]
+    # The view adding the SLA deadlines, then the statement
+    assert duckdb_doc["query_plan"].startswith("-- records: ") and "\n\nSELECT" in duckdb_doc["query_plan"]
+    assert "FILTER(WHERE" in duckdb_doc["query_plan"]
     text = cli("explain", "sla_compliance", "--period", "2026-10", "--engine", "duckdb").stdout
     assert "SQL run by duckdb" in text and "Polars plan" not in text
     assert "read from the files" not in text  # a CSV export: the records were prepared by Polars and staged
+    # and DuckDB added the SLA deadlines, on the calendar table its view makes
+    assert "-- records: the records Polars prepared (known_records) with their SLA deadlines, added by duckdb" in text
+    assert "AS workday" in text
     typed = cli("explain", "open_data_utilization_per_1k", "--period", "2026-10", "--engine", "duckdb").stdout
     assert "records: read from the files by duckdb itself" in typed and "READ_PARQUET(" in typed
 
@@ -878,8 +904,17 @@ def test_sla_deadlines_on_a_calendar_table_agree_with_the_workday_rule(tmp_path:
     assert {id_: values[("hours_to_due", id_)] for id_ in HOURS_TO_DUE} == HOURS_TO_DUE
     assert {id_: values[("days_to_answer", id_)] for id_ in DAYS_TO_ANSWER} == DAYS_TO_ANSWER
     assert values[("no_deadline", None)] == 2
-    if engine == "duckdb":
-        assert _direct(catalog, **options)  # the engine computed the deadlines, not Polars
+    # The engine computed the deadlines, not Polars: DuckDB reading the export itself, the others over the records
+    # Polars staged without them.
+    assert _direct(catalog, **options) if engine == "duckdb" else _deadlines_in_sql(catalog, engine, **options)
+
+
+def _deadlines_in_sql(catalog: Path, engine: str, period: str, as_of: str) -> bool:
+    from civic_kpi.engine.sql import executor_class
+
+    plan = civic_kpi.Session(catalog, as_of=as_of).plan(period)
+    executor = executor_class(engine)(plan.request, files={n: d.files for n, d in plan.datasets.items()})
+    return executor.records_view(plan, plan.datasets["calls"]) is not None
 
 
 def test_a_key_whose_text_sql_would_write_otherwise_leaves_deadlines_to_polars(tmp_path: Path) -> None:
@@ -892,7 +927,7 @@ def test_a_key_whose_text_sql_would_write_otherwise_leaves_deadlines_to_polars(t
     frame = pl.read_parquet(tmp_path / "data" / "calls.parquet")
     frame.with_columns(request_type=pl.lit(2.0)).write_parquet(tmp_path / "data" / "calls.parquet")
     options = {"period": "2026-01-01..2026-12-31", "as_of": "2027-01-01 23:59:59"}
-    assert not _direct(catalog, **options)
+    assert not _direct(catalog, **options) and not _deadlines_in_sql(catalog, "duckdb", **options)
     polars_run, sql_run = compute(catalog, **options), compute(catalog, engine="duckdb", **options)
     assert_same_results(polars_run, sql_run)
     assert next(r.value for r in sql_run.results if r.kpi_id == "no_deadline") == 0

@@ -835,8 +835,9 @@ def sql(
 ) -> None:
     """Print the SQL that --engine duckdb runs for these KPIs, in a dialect, for a data team to run where the data
     is: one SELECT per dataset and breakdown over a relation `records` (the dataset's records as known at the
-    moment; a comment lists the columns it must hold). Exact only: a dialect without an exact percentile (BigQuery,
-    Trino) is refused for a percentile KPI, never given an approximate one.
+    moment; a comment lists the columns it must hold), after the view that adds the SLA deadlines to them, on a
+    calendar table of business days the SQL makes itself. Exact only: a dialect without an exact percentile
+    (BigQuery, Trino) is refused for a percentile KPI, never given an approximate one.
 
     \b
     Examples:

@@ -376,11 +376,12 @@ def _order_statistics(records: KpiRecords, result: KpiResult | None) -> list[Ord
 
 def _sql(records: KpiRecords, engine: str) -> str | None:
     """The SQL a SQL engine ran for the KPI in this group's breakdown (its aggregates alone), in its dialect; and,
-    where the engine read the records from the files itself (engine/sql/direct.py), the view that read them."""
+    where the engine read the records from the files itself (engine/sql/direct.py) or added their SLA deadlines
+    (SqlExecutor.records_view), the view that did."""
     from dataclasses import replace
 
     from civic_kpi.engine.sql import executor_class
-    from civic_kpi.engine.sql.dialects import RECORDS, sql_of
+    from civic_kpi.engine.sql.dialects import RECORDS, STAGED, sql_of
     from civic_kpi.engine.sql.direct import direct_records
     from civic_kpi.engine.sql.executor import SqlExecutor
 
@@ -393,12 +394,15 @@ def _sql(records: KpiRecords, engine: str) -> str | None:
     statement = executor.statement(records.plan, records.dataset, (replace(query, kpis=(records.kpi,)),))
     text = sql_of(statement, executor.dialect, pretty=True)
     direct = direct_records(executor, records.plan, records.dataset) if executor.sql_engine.reads_parquet else None
+    if direct is not None:
+        what = f"read from the files by {engine} itself"
+    else:
+        direct = executor.records_view(records.plan, records.dataset)
+        what = f"the records Polars prepared ({STAGED}) with their SLA deadlines, added by {engine}"
     if direct is None:
         return text
     view = sql_of(direct, executor.dialect, pretty=True)
-    return (
-        f"-- {RECORDS}: read from the files by {engine} itself\nCREATE TEMPORARY VIEW {RECORDS} AS\n{view};\n\n{text}"
-    )
+    return f"-- {RECORDS}: {what}\nCREATE TEMPORARY VIEW {RECORDS} AS\n{view};\n\n{text}"
 
 
 def _query_plan(records: KpiRecords) -> str | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from civic_kpi.errors import Problem, UsageError, first_line
+from civic_kpi.formula.sql import RECORDS
 
 if TYPE_CHECKING:
     import polars as pl
@@ -30,12 +31,14 @@ class SqlEngine:
         run's other queries, so the export is read once, streamed, and memory stays flat as the records grow."""
         return records.sink_parquet(path, lazy=True, compression="lz4")
 
-    def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str) -> None:
-        """Make the staged records the relation RECORDS for the statements that follow."""
+    def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str, name: str = RECORDS) -> None:
+        """Make the staged records the relation `name` (RECORDS, which the statements read) for the statements
+        that follow."""
         raise NotImplementedError
 
     def read(self, connection: Any, sql: str, dataset: str) -> None:
-        """Make a SELECT that reads the dataset's files (engine/sql/direct.py) the relation RECORDS."""
+        """Make a SELECT the relation RECORDS: one that reads the dataset's files (engine/sql/direct.py), or adds
+        the deadlines to the staged records (SqlExecutor.records_view)."""
         raise NotImplementedError
 
     def run(self, connection: Any, sql: str, dataset: str) -> pl.DataFrame:

@@ -12,6 +12,8 @@ from civic_kpi.errors import Problem, UsageError
 from civic_kpi.formula import instant_column
 from civic_kpi.formula.sql import RECORDS
 
+STAGED = "known_records"  # the records as known at the moment, which `records` adds the SLA deadlines to
+
 if TYPE_CHECKING:
     from sqlglot import exp
 
@@ -73,6 +75,15 @@ def for_dialect(statement: exp.Expression, dialect: str) -> exp.Expression:
             return exp.cast(whole, exp.DataType.build("BIGINT"), copy=False)
         return node
 
+    def series(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Unnest) and isinstance(node.expressions[0], exp.GenerateSeries):
+            # PostgreSQL's generate_series is a table of its own, not an array to unnest (the calendar table of
+            # deadlines.py).
+            bounds = node.expressions[0]
+            made = exp.ExplodingGenerateSeries(start=bounds.args["start"], end=bounds.args["end"])
+            return exp.Table(this=made, alias=node.args.get("alias"))
+        return node
+
     def nans(node: exp.Expression) -> exp.Expression:
         if dialect == "postgres" and isinstance(node, exp.IsNan):
             # PostgreSQL has no isnan(); its NaN equals itself.
@@ -112,7 +123,8 @@ def for_dialect(statement: exp.Expression, dialect: str) -> exp.Expression:
     tree = statement.copy()
     if dialect == "spark":  # a division by zero is an error under Spark's ANSI mode (its default), as in PostgreSQL
         return divisions(tree).transform(exact_percentile, copy=False)
-    return divisions(tree.transform(microseconds, copy=False).transform(nans, copy=False))
+    tree = tree.transform(microseconds, copy=False).transform(nans, copy=False).transform(series, copy=False)
+    return divisions(tree)
 
 
 def checked_sql(
@@ -155,20 +167,32 @@ def sql_text(executor: SqlExecutor, plan: Plan, dialect: str) -> str:
         f"-- civic-kpi {plan.period.label}{' every ' + plan.request.every if plan.request.every else ''}, "
         f"as of {plan.moment.at:%Y-%m-%d %H:%M:%S}, in {dialect} SQL written by SQLGlot",
     ]
+    from sqlglot import exp
+
     for dp in plan.datasets.values():
         if not dp.queries:
             continue
-        columns = executor.record_columns(plan, dp)
+        view = executor.records_view(plan, dp)
+        columns = executor.staged_columns(plan, dp, view)
         instants = [c for c in columns if c.startswith(instant_column(""))]
+        deadlines = ", ".join(sorted(dp.deadlines))
         parts += [
             "",
-            f"-- dataset {dp.name}: `{RECORDS}` is its records as known at the moment, with the columns",
+            f"-- dataset {dp.name}: `{RECORDS if view is None else STAGED}` is its records as known at the moment, "
+            "with the columns",
             f"-- {', '.join(columns)}",
             "-- (timestamps are naive wall-clock time in the catalog's zone"
             + (f"; {instant_column('X')} is X as naive UTC" if instants else "")
-            + (f"; {', '.join(sorted(dp.deadlines))}: the SLA policy's deadlines" if dp.deadlines else "")
+            + (f"; {deadlines}: the SLA policy's deadlines" if dp.deadlines and view is None else "")
             + ")",
         ]
+        if view is not None:
+            parts.append(
+                f"-- `{RECORDS}` adds {deadlines}, the SLA policy's deadlines, business days counted on a calendar "
+                "table the query makes"
+            )
+            create = exp.Create(this=exp.to_table(RECORDS, quoted=True), kind="VIEW", replace=True, expression=view)
+            parts.append(sql_of(create, dialect, pretty=True) + ";")
         hint = "name only the other KPIs, or write another --dialect"
         for queries in statements(dp):
             if len(queries) == 1:

@@ -29,12 +29,10 @@ class DuckDB(SqlEngine):
         connection: AbstractContextManager[Any] = require_duckdb().connect()
         return connection
 
-    def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str) -> None:
+    def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str, name: str = RECORDS) -> None:
         path = str(records).replace("'", "''")
         try:
-            connection.execute(
-                f"CREATE OR REPLACE TEMPORARY VIEW \"{RECORDS}\" AS SELECT * FROM read_parquet('{path}')"
-            )
+            connection.execute(f"CREATE OR REPLACE TEMPORARY VIEW \"{name}\" AS SELECT * FROM read_parquet('{path}')")
         except require_duckdb().Error as error:
             raise self.refused(dataset, error) from None
 

@@ -10,8 +10,9 @@ set per breakdown, and for a series by the period number the plan's own arithmet
 row counts and the moment stay the Polars executor's. Each engine (connection.py) says how it stages, loads and
 runs; dialects.py writes each dialect's SQL and prints it for `civic-kpi sql`.
 
-Not yet: CSV and JSON exports, text parsed with formats, and zones prepared by the engine; the SLA deadlines
-through a calendar table on the engines other than DuckDB.
+The SLA deadlines are the engine's too where SQL says them exactly (deadlines.py): the records are staged without
+them (STAGED) and a view adds them as `records` (`records_view`). Not yet: CSV and JSON exports, text parsed with
+formats, and zones prepared by the engine.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query, window_bounds
 from civic_kpi.engine.polars_executor import PERIOD_KEY, PolarsExecutor
 from civic_kpi.engine.sql.connection import SqlEngine, case_clash
-from civic_kpi.engine.sql.dialects import RECORDS, checked_sql, sql_of
+from civic_kpi.engine.sql.deadlines import deadline_columns
+from civic_kpi.engine.sql.dialects import RECORDS, STAGED, checked_sql, sql_of
 from civic_kpi.engine.sql.direct import direct_records
 from civic_kpi.engine.sql.grouping import SET_KEY, by_query, dims_of, grouping_id, kpis_of, statements
 from civic_kpi.errors import Problem, UsageError
@@ -58,6 +60,7 @@ class _Pending:
     dp: DatasetPlan
     records: Path | exp.Select  # the staged records (`stage`), or the SELECT that reads them (direct.py)
     schema: pl.Schema | None = None  # the staged records'
+    view: exp.Select | None = None  # what makes `records` of the staged ones, STAGED (their SLA deadlines)
 
 
 class SqlExecutor(PolarsExecutor):
@@ -109,10 +112,11 @@ class SqlExecutor(PolarsExecutor):
             if relation is not None:
                 self._pending.append(_Pending(dp, relation))
                 return list(dp.queries)
-        frame = records.select(self.record_columns(plan, dp))
+        view = self.records_view(plan, dp)
+        frame = records.select(self.staged_columns(plan, dp, view))
         path = self._folder / f"{len(self._pending)}.{self.sql_engine.staged_format}"
         queries[f"stage:{dp.name}"] = self.sql_engine.stage(frame, path)
-        self._pending.append(_Pending(dp, path, frame.collect_schema()))
+        self._pending.append(_Pending(dp, path, frame.collect_schema(), view))
         return list(dp.queries)
 
     def answers(self, plan: Plan) -> dict[str, pl.DataFrame]:
@@ -128,7 +132,10 @@ class SqlExecutor(PolarsExecutor):
                 sql = [checked_sql(self, plan, dataset.dp, queries, self.dialect, hint) for queries in grouped]
                 if isinstance(dataset.records, Path):
                     assert dataset.schema is not None
-                    engine.load(connection, dataset.records, dataset.schema, dataset.dp.name)
+                    staged = RECORDS if dataset.view is None else STAGED
+                    engine.load(connection, dataset.records, dataset.schema, dataset.dp.name, staged)
+                    if dataset.view is not None:
+                        engine.read(connection, sql_of(dataset.view, self.dialect), dataset.dp.name)
                 else:
                     engine.read(connection, sql_of(dataset.records, self.dialect), dataset.dp.name)
                 for queries, text in zip(grouped, sql, strict=True):
@@ -144,6 +151,35 @@ class SqlExecutor(PolarsExecutor):
         if self.request.catalog.timezone is None:  # no zone: durations are wall-clock time, no instant is made
             return prepared
         return prepared + [instant_column(name) for name in sorted(self.instants(plan, dp))]
+
+    def records_view(self, plan: Plan, dp: DatasetPlan) -> exp.Select | None:
+        """The SELECT that makes `records` of the staged records (STAGED) by adding their SLA deadlines on a
+        calendar table (deadlines.py); None where the records are staged whole, their deadlines added by Polars:
+        none is needed, SQL would differ, a derived column reads one (Polars adds the derived columns), or a
+        duration is measured from one (its instant is made by Polars)."""
+        from sqlglot import exp
+
+        from civic_kpi.formula import parse_formula
+
+        if not dp.deadlines:
+            return None
+        if self.request.catalog.timezone is not None and set(dp.deadlines) & self.instants(plan, dp):
+            return None
+        derived = dp.dataset.derived
+        if any(parse_formula(derived[name], row=True).columns & set(dp.deadlines) for name in dp.derived):
+            return None
+        known = exp.select(exp.Star()).from_(exp.to_table(STAGED, quoted=True))
+        catalog, root = self.request.catalog, self.request.root
+        return deadline_columns(known, dp.dataset, set(dp.deadlines), catalog, root, plan.holiday_years)
+
+    def staged_columns(self, plan: Plan, dp: DatasetPlan, view: exp.Select | None) -> list[str]:
+        """The columns of the staged records: those of `records`, or, where the engine adds the deadlines
+        (`records_view`), the others and the columns the deadlines are computed from."""
+        columns = self.record_columns(plan, dp)
+        if view is None:
+            return columns
+        used = {c for name in dp.deadlines for c in (dp.dataset.deadlines[name].start, dp.dataset.deadlines[name].key)}
+        return sorted((set(columns) - set(dp.deadlines)) | (used - {None}))
 
     def statement(self, plan: Plan, dp: DatasetPlan, queries: tuple[Query, ...]) -> exp.Select:
         """A dataset's queries that share a statement (grouping.statements) as one SELECT over `records`: the

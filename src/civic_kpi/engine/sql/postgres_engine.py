@@ -52,6 +52,15 @@ def _column_type(dtype: pl.DataType) -> str:
     return "TEXT"
 
 
+def _drop(cursor: Any, name: str) -> None:
+    """Drop the session's temporary table or view `name`, if there is one, and what reads it (the view `records`
+    reads the staged records of the dataset before)."""
+    cursor.execute("SELECT relkind FROM pg_class WHERE relname = %s AND relnamespace = pg_my_temp_schema()", (name,))
+    found = cursor.fetchone()
+    if found is not None:
+        cursor.execute(f'DROP {"VIEW" if found[0] == "v" else "TABLE"} pg_temp."{name}" CASCADE')
+
+
 class Postgres(SqlEngine):
     name = "postgres"
     dialect = "postgres"
@@ -98,22 +107,31 @@ class Postgres(SqlEngine):
             date_format="%Y-%m-%d",
         )
 
-    def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str) -> None:
+    def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str, name: str = RECORDS) -> None:
         """The records as a temporary table, sent with COPY a block of the staged CSV at a time (no loop over
         records, and memory stays flat)."""
         psycopg = require_psycopg()
-        columns = ", ".join(f'"{name}" {_column_type(dtype)}' for name, dtype in schema.items())
+        columns = ", ".join(f'"{column}" {_column_type(dtype)}' for column, dtype in schema.items())
         try:
             with connection.cursor() as cursor:
-                cursor.execute(f'DROP TABLE IF EXISTS pg_temp."{RECORDS}"')
-                cursor.execute(f'CREATE TEMPORARY TABLE "{RECORDS}" ({columns})')
+                _drop(cursor, name)
+                cursor.execute(f'CREATE TEMPORARY TABLE "{name}" ({columns})')
                 with (
-                    cursor.copy(f"COPY \"{RECORDS}\" FROM STDIN WITH (FORMAT csv, HEADER true, NULL '{NULL}')") as copy,
+                    cursor.copy(f"COPY \"{name}\" FROM STDIN WITH (FORMAT csv, HEADER true, NULL '{NULL}')") as copy,
                     records.open("rb") as text,
                 ):
                     while block := text.read(COPY_BLOCK):
                         copy.write(block)
-                cursor.execute(f'ANALYZE "{RECORDS}"')
+                cursor.execute(f'ANALYZE "{name}"')
+        except psycopg.Error as error:
+            raise self.refused(dataset, error) from None
+
+    def read(self, connection: Any, sql: str, dataset: str) -> None:
+        psycopg = require_psycopg()
+        try:
+            with connection.cursor() as cursor:
+                _drop(cursor, RECORDS)
+                cursor.execute(f'CREATE TEMPORARY VIEW "{RECORDS}" AS {sql}')
         except psycopg.Error as error:
             raise self.refused(dataset, error) from None
 

@@ -98,7 +98,7 @@ class Spark(SqlEngine):
     def connect(self) -> AbstractContextManager[Any]:
         return _naive_timestamps(spark_session())
 
-    def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str) -> None:
+    def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str, name: str = RECORDS) -> None:
         try:
             if _local(connection):
                 frame = connection.read.parquet(records.as_uri())  # file://, whatever fs.defaultFS says
@@ -106,7 +106,13 @@ class Spark(SqlEngine):
                 import polars as pl
 
                 frame = connection.createDataFrame(pl.read_parquet(records).to_arrow())
-            frame.createOrReplaceTempView(RECORDS)
+            frame.createOrReplaceTempView(name)
+        except Exception as error:
+            raise self.refused(dataset, error) from None
+
+    def read(self, connection: Any, sql: str, dataset: str) -> None:
+        try:
+            connection.sql(sql).createOrReplaceTempView(RECORDS)
         except Exception as error:
             raise self.refused(dataset, error) from None
 
