@@ -606,6 +606,19 @@ def test_a_local_spark_keeps_its_log_to_itself(tmp_path: Path, spark_ready) -> N
     assert done.returncode == 0, done.stderr
     assert json.loads(out.read_text(encoding="utf-8"))["results"]
     assert " WARN " not in done.stderr and "log4j" not in done.stderr, done.stderr
+    # A query Spark refuses is one line naming the dataset, without PySpark's JSON log of the JVM's stack trace.
+    script = (
+        "from civic_kpi.engine.sql import sql_engine\n"
+        "engine = sql_engine('spark')\n"
+        "with engine.connect() as session:\n"
+        "    try:\n"
+        "        engine.run(session, 'SELECT no_such_column FROM (SELECT 1 AS a)', 'calls')\n"
+        "    except Exception as error:\n"
+        "        print(error)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.stdout.startswith("dataset calls: spark refused a query: [UNRESOLVED_COLUMN"), done.stdout
+    assert "SQLQueryContextLogger" not in done.stderr and "Py4JJavaError" not in done.stderr, done.stderr
 
 
 # ---------------------------------------------------------------- civic-kpi sql, and explain's SQL

@@ -83,6 +83,33 @@ def _naive_timestamps(session: Any) -> Iterator[Any]:
                 session.conf.set(key, value)
 
 
+@contextmanager
+def _errors_reported_once() -> Iterator[None]:
+    """PySpark 4 logs each refused query to stderr, as JSON with the JVM's stack trace, before raising it; civic-kpi
+    reports it once, as one line naming the dataset (Spark.refused). Those loggers are off while civic-kpi runs on
+    the session, and as they were after."""
+    try:
+        from pyspark.logger import PySparkLogger
+    except ImportError:  # PySpark before 4 logs nothing of the kind
+        yield
+        return
+    loggers = [PySparkLogger.getLogger(name) for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger")]
+    before = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, disabled in zip(loggers, before, strict=True):
+            logger.disabled = disabled
+
+
+@contextmanager
+def _civic_kpi_session() -> Iterator[Any]:
+    with _errors_reported_once(), _naive_timestamps(spark_session()) as session:
+        yield session
+
+
 def _local(session: Any) -> bool:
     """Whether the session runs on this machine (`local`, `local[*]`), where its executors read the staged file."""
     try:
@@ -96,7 +123,7 @@ class Spark(SqlEngine):
     dialect = "spark"
 
     def connect(self) -> AbstractContextManager[Any]:
-        return _naive_timestamps(spark_session())
+        return _civic_kpi_session()
 
     def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str, name: str = RECORDS) -> None:
         try:
