@@ -180,3 +180,94 @@ def test_only_the_declared_columns_of_a_table_are_read(tmp_path: Path, postgres_
     problem = found.value.problems[0]
     assert "column 'notez' not found" in problem.message and problem.file == "postgres:public.wide_calls"
     assert "notes" in (problem.hint or "")
+
+
+QUERY_CATALOG = """version: 1
+title: a query
+datasets:
+  calls:
+    source:
+      engine: postgres
+      connection: QUERY_DB
+      query: >
+        SELECT c.id, c.opened, t.name AS team FROM public.query_calls AS c
+        JOIN public.query_teams AS t ON t.id = c.team_id WHERE t.name <> 'Test';
+    date_column: opened
+    columns:
+      id: {type: integer}
+      opened: {type: datetime}
+      team: team
+kpis:
+  - {id: calls, name: Calls, domain: D, unit: count, dataset: calls, value: count(), group_by: [[team]]}
+"""
+
+
+@pytest.fixture
+def query_tables(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    import psycopg
+
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("DROP TABLE IF EXISTS public.query_calls, public.query_teams")
+        connection.execute("DROP SEQUENCE IF EXISTS public.query_seq")
+        connection.execute("CREATE SEQUENCE public.query_seq")
+        connection.execute("CREATE TABLE public.query_teams (id INT, name TEXT)")
+        connection.execute("INSERT INTO public.query_teams VALUES (1, 'Streets'), (2, 'Parks'), (3, 'Test')")
+        connection.execute("CREATE TABLE public.query_calls (id BIGINT, opened TIMESTAMP, team_id INT)")
+        connection.execute(
+            "INSERT INTO public.query_calls VALUES (1, '2026-03-02 08:00', 1), (2, '2026-03-03 09:00', 1),"
+            " (3, '2026-03-04 10:00', 2), (4, '2026-03-05 11:00', 3), (5, '2026-04-01 00:00', 1)"
+        )
+    monkeypatch.setenv("QUERY_DB", postgres_url)
+    return postgres_url
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb", "postgres"])
+def test_a_dataset_can_be_a_query(tmp_path: Path, query_tables: str, engine: str, monkeypatch) -> None:
+    """A join of two tables, one team's rows left out in SQL, a closing semicolon: its rows are the records, on
+    every engine; the run document names it postgres:query."""
+    monkeypatch.setenv("CIVIC_KPI_POSTGRES", query_tables)
+    catalog = tmp_path / "kpis.yaml"
+    catalog.write_text(QUERY_CATALOG, encoding="utf-8")
+    run = compute(catalog, period="2026-03", as_of="2026-04-30", engine=engine)
+    values = {tuple((r.group or {}).items()): r.value for r in run.results}
+    # By hand: three calls in March once Test's is left out (the fifth is April's), two of them Streets'.
+    assert values == {(): 3, (("team", "Streets"),): 2, (("team", "Parks"),): 1}
+    assert [(f.path, f.rows) for f in run.data_files] == [("postgres:query", 4)]
+
+
+def test_a_query_only_reads(tmp_path: Path, query_tables: str, cli) -> None:
+    """A query is read in a read-only transaction and as one SELECT: one that would change the database (a sequence's
+    nextval, a second statement) is one line naming the dataset, exit 2, and the database is as it was."""
+    import psycopg
+
+    for query in ("SELECT *, nextval('public.query_seq') AS n FROM public.query_calls",
+                  "SELECT * FROM public.query_calls; DROP TABLE public.query_teams"):  # fmt: skip
+        text = QUERY_CATALOG.replace(QUERY_CATALOG[QUERY_CATALOG.index("      query: >") : QUERY_CATALOG.index(
+            "    date_column")], f'      query: "{query}"\n')  # fmt: skip
+        catalog = tmp_path / "kpis.yaml"
+        catalog.write_text(text.replace("team: team", "team_id: {type: integer}").replace("[[team]]", "[[team_id]]"))
+        from civic_kpi.data.tables import forget
+
+        forget()
+        result = cli("compute", "-c", catalog, "--period", "2026-03", "--as-of", "2026-04-30")
+        assert result.exit_code == 2, result.stdout
+        assert "dataset calls: postgres could not read the query: " in result.stderr, result.stderr
+        assert result.stderr.count("\n") == 2  # the message, and its hint
+        assert "Traceback" not in result.stderr
+    with psycopg.connect(query_tables, autocommit=True) as connection:
+        assert connection.execute("SELECT count(*) FROM public.query_teams").fetchone() == (3,)
+        assert connection.execute("SELECT last_value, is_called FROM public.query_seq").fetchone() == (1, False)
+
+
+def test_a_source_is_a_table_or_a_query(tmp_path: Path, cli) -> None:
+    for source, message in [
+        ("{engine: postgres, table: public.calls, query: SELECT 1}", "name a table"),
+        ("{engine: postgres}", "name a table"),
+        ("{engine: postgres, query: ' ; '}", "the query is empty"),
+    ]:
+        text = QUERY_CATALOG.split("    source:")[0] + f"    source: {source}\n" + QUERY_CATALOG.split(
+            "    date_column")[1].join(["    date_column", ""])  # fmt: skip
+        (tmp_path / "kpis.yaml").write_text(text, encoding="utf-8")
+        result = cli("validate", "-c", tmp_path / "kpis.yaml", "--no-data")
+        assert result.exit_code == 2, text
+        assert message in result.stderr and "datasets.calls.source" in result.stderr

@@ -251,11 +251,17 @@ TABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$"
 
 
 class TableSource(StrictModel):
-    """A dataset that is a database table or view instead of files."""
+    """A dataset that is a database table, view or query instead of files."""
 
     engine: Literal["postgres"] = Field(description="The database: postgres (PostgreSQL 14 or newer).")
-    table: str = Field(
+    table: str | None = Field(
+        None,
         description="The table or view, e.g. public.service_requests (schema.table, or table in the search path).",
+    )
+    query: str | None = Field(
+        None,
+        description="Instead of a table, one SELECT whose rows are the records (a join, the rows of one agency), "
+        "run read-only: e.g. SELECT r.*, d.name AS department FROM requests r JOIN departments d USING (dept_id).",
     )
     connection: str = Field(
         "CIVIC_KPI_POSTGRES",
@@ -265,10 +271,32 @@ class TableSource(StrictModel):
 
     @field_validator("table")
     @classmethod
-    def _plain_table_name(cls, value: str) -> str:
-        if not re.fullmatch(TABLE_NAME, value):
+    def _plain_table_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(TABLE_NAME, value):
             raise ValueError("a table is named as schema.table (letters, digits, _ and $), e.g. public.requests")
         return value
+
+    @field_validator("query")
+    @classmethod
+    def _one_select(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        # The query is read as a subquery, where a closing semicolon would be a syntax error.
+        text = value.strip().rstrip(";").rstrip()
+        if not text:
+            raise ValueError("the query is empty: write the SELECT whose rows are the records")
+        return text
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> TableSource:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("name a table (table: public.requests) or write a query (query: SELECT ...), not both")
+        return self
+
+    @property
+    def label(self) -> str:
+        """How messages and the run document name it: postgres:public.requests, or postgres:query."""
+        return f"{self.engine}:{self.table or 'query'}"
 
     @field_validator("connection")
     @classmethod
@@ -298,8 +326,9 @@ class Dataset(StrictModel):
     )
     source: TableSource | None = Field(
         None,
-        description="A database table instead of files (source: {engine: postgres, table: public.requests}): read "
-        "once per run, then mapped and parsed by the same columns, presets and rules as a file.",
+        description="A database table or query instead of files (source: {engine: postgres, table: "
+        "public.requests}): read once per run, then mapped and parsed by the same columns, presets and rules as a "
+        "file.",
     )
     json_path: str | None = Field(
         None, description="For JSON files whose records sit under a key, e.g. 'dataset' in a DCAT-US data.json."

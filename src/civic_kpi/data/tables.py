@@ -1,4 +1,5 @@
-"""Datasets that are database tables: each is read once per process into a Parquet snapshot of its typed values,
+"""Datasets that are database tables (or queries): each is read once per process into a Parquet snapshot of its
+typed values,
 which the data layer then maps, parses and checks exactly as it does an exported Parquet file. One snapshot per
 run is also one moment for the whole run: every query of every KPI sees the table as it was when it was read.
 
@@ -49,6 +50,14 @@ def quoted_table(table: str) -> str:
     return ".".join('"' + part + '"' for part in table.split("."))
 
 
+def relation(source: TableSource) -> str:
+    """What the snapshot SELECTs from: the quoted table, or the catalog's query as a subquery (one SELECT: a second
+    statement after a semicolon is a syntax error there, and a data-modifying one is refused)."""
+    if source.table is not None:
+        return quoted_table(source.table)
+    return f"({source.query}) AS civic_kpi_query"
+
+
 def table_files(name: str, dataset: Dataset) -> list[Path]:
     """The dataset's table as one Parquet file, read at the first call of the process (see `forget`)."""
     source = dataset.source
@@ -57,18 +66,22 @@ def table_files(name: str, dataset: Dataset) -> list[Path]:
     if not target:
         raise UsageError(
             Problem(
-                f"dataset {name} is the {source.engine} table {source.table}, and {source.connection} is not set",
+                f"dataset {name} is the {source.engine} {_what(source)}, and {source.connection} is not set",
                 field=f"datasets.{name}.source.connection",
                 hint=f"export {source.connection}='postgresql://user@host/database' (the password in PGPASSWORD or "
                 "~/.pgpass, never in the catalog)",
             )
         )
     declared = tuple(dict.fromkeys(raw for column in dataset.columns for raw in dataset.source_names(column)))
-    key = (target, source.engine, source.table, declared)
+    key = (target, source.engine, source.table or f"({source.query})", declared)
     if key not in _snapshots or not _snapshots[key].is_file():
         _snapshots[key] = _snapshot(name, source, target, declared)
-        _names[_snapshots[key]] = f"{source.engine}:{source.table}"
+        _names[_snapshots[key]] = source.label
     return [_snapshots[key]]
+
+
+def _what(source: TableSource) -> str:
+    return f"table {source.table}" if source.table is not None else "query"
 
 
 def forget() -> None:
@@ -85,8 +98,8 @@ def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, 
     dbapi = _require_adbc()
     # The same table name in two databases is two snapshots.
     server = hashlib.sha256(target.encode("utf-8")).hexdigest()[:10]
-    columns = hashlib.sha256("\0".join(declared).encode("utf-8")).hexdigest()[:6]
-    path = _snapshot_folder() / f"{source.engine}.{source.table}.{server}.{columns}.parquet"
+    columns = hashlib.sha256("\0".join([*declared, source.query or ""]).encode("utf-8")).hexdigest()[:6]
+    path = _snapshot_folder() / f"{source.engine}.{source.table or name + '.query'}.{server}.{columns}.parquet"
     try:
         uri = _uri(target)
     except Exception as error:  # psycopg's parser: its message names the fault, never the whole string
@@ -98,14 +111,19 @@ def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, 
         ) from None
     try:
         with dbapi.connect(uri) as connection, connection.cursor() as cursor:
-            cursor.execute(f"SELECT * FROM {quoted_table(source.table)} LIMIT 0")
+            # Read-only: civic-kpi reads; a catalog's query cannot change the database (nextval(), a function that
+            # writes), whoever wrote it.
+            # The session's later transactions, and the one the driver may have open already.
+            cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            cursor.execute("SET TRANSACTION READ ONLY")
+            cursor.execute(f"SELECT * FROM {relation(source)} LIMIT 0")
             columns = [column[0] for column in cursor.description]
             present = set(columns)
             # Only the declared columns the table has: a declared one it lacks is the `schema` check's to report,
             # as for a file; none at all, and the table is read whole for that report.
             wanted = [column for column in declared if column in present]
             listed = ", ".join('"' + column.replace('"', '""') + '"' for column in wanted) if wanted else "*"
-            cursor.execute(f"SELECT {listed} FROM {quoted_table(source.table)}")
+            cursor.execute(f"SELECT {listed} FROM {relation(source)}")
             reader = cursor.fetch_record_batch()
             with pq.ParquetWriter(path, reader.schema) as writer:
                 for batch in reader:
@@ -114,9 +132,13 @@ def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, 
     except (dbapi.Error, pa.ArrowException, OSError) as error:  # Arrow: a column type Parquet cannot hold
         raise DataError(
             Problem(
-                f"dataset {name}: {source.engine} could not read the table {source.table}: {first_line(error)}",
+                f"dataset {name}: {source.engine} could not read the {_what(source)}: {first_line(error)}",
                 field=f"datasets.{name}.source",
-                hint=f"check the table's name and that {source.connection} names the right server and database",
+                hint=(
+                    f"check the table's name and that {source.connection} names the right server and database"
+                    if source.table is not None
+                    else "check the query (one SELECT, which only reads) in psql against the same database"
+                ),
             )
         ) from None
     return path
