@@ -875,6 +875,8 @@ DEADLINE_RECORDS = {
     "i": (datetime(2026, 12, 24, 15), "Sign", (2026, 12, 24)),
     # after the moment: it did not exist yet
     "j": (datetime(2027, 1, 2, 10), "Pothole", (2027, 1, 2)),
+    # outside the period, and the calendar's first day: decades before the Monday its weekdays are counted from
+    "k": (datetime(1999, 6, 1, 9), "Pothole", (1999, 6, 1)),
 }
 HOURS_TO_DUE = {"a": 48, "b": 72, "c": 144, "d": 0, "e": 24, "f": 45 * 24, "g": None, "h": None, "i": 18 * 24}
 # received + 3 business days: a Sunday 11-01 -> Wed 11-04; Tue 11-10 -> Mon 11-16 (over Veterans Day); Wed 11-25 ->
@@ -928,6 +930,20 @@ def _deadlines_in_sql(catalog: Path, engine: str, period: str, as_of: str) -> bo
     plan = civic_kpi.Session(catalog, as_of=as_of).plan(period)
     executor = executor_class(engine)(plan.request, files={n: d.files for n, d in plan.datasets.items()})
     return executor.records_view(plan, plan.datasets["calls"]) is not None
+
+
+def test_an_empty_policy_table_gives_no_deadline_on_every_engine(tmp_path: Path, engine: str) -> None:
+    """A policy file with its header alone: no record has a deadline, on Polars as in SQL (where an empty VALUES
+    list would be a syntax error)."""
+    catalog = _deadline_case(tmp_path, "request_type")
+    (tmp_path / "data" / "sla.csv").write_text("request_type,sla_days,day_type\n", encoding="utf-8")
+    text = catalog.read_text(encoding="utf-8")
+    start, end = text.index("    rows:\n      - {request_type: Pothole"), text.index("  records_law:")
+    catalog.write_text(text[:start] + "    path: sla.csv\n" + text[end:], encoding="utf-8")
+    options = {"period": "2026-01-01..2026-12-31", "as_of": "2027-01-01 23:59:59"}
+    polars_run, sql_run = compute(catalog, **options), compute(catalog, engine=engine, **options)
+    assert_same_results(polars_run, sql_run)
+    assert next(r.value for r in sql_run.results if r.kpi_id == "no_deadline") == 9
 
 
 def test_a_key_whose_text_sql_would_write_otherwise_leaves_deadlines_to_polars(tmp_path: Path) -> None:

@@ -67,6 +67,11 @@ def deadline_columns(
         deadline = dataset.deadlines[name]
         policy = catalog.sla_policies[deadline.policy]
         table = load_policy_table(deadline.policy, policy, data_dir)
+        if table.is_empty():  # no rule at all: no record has a deadline (an empty VALUES is no SQL)
+            typed = exp.DataType.build("DATE" if kinds[deadline.start] == "date" else "TIMESTAMP")
+            nothing = exp.cast(exp.null(), typed)
+            select = select.select(exp.alias_(nothing, name, quoted=True))
+            continue
         rules, start = f"policy_{number}", exp.column(deadline.start, table=KNOWN, quoted=True)
         key = exp.column(deadline.key, table=KNOWN, quoted=True) if deadline.key is not None else None
         select = select.join(_policy(table, rules), on=_matches(key, rules), join_type="left")
@@ -174,7 +179,9 @@ def _calendar(start: str, mask: tuple[bool, ...], holidays: list[date], reach: i
     )
     seven = exp.Literal.number(7)
     # ((x % 7) + 7) % 7: a day before the Monday has a negative remainder in SQL
-    remainder = exp.Add(this=exp.Mod(this=since_monday, expression=seven), expression=seven.copy())
+    # Bracketed: SQLGlot writes the tree as it is, and `a + n % 7` would take n's remainder alone (a start before
+    # 2001 then made every weekday of the calendar wrong).
+    remainder = exp.Add(this=exp.Mod(this=exp.Paren(this=since_monday), expression=seven), expression=seven.copy())
     weekday = exp.Mod(this=exp.Paren(this=remainder), expression=seven.copy())
     days = (
         exp.select(
