@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from civic_kpi.cli import app
-from tests.servers import postgres_url, spark_ready  # noqa: F401  (fixtures: the SQL engines' servers)
+from tests.servers import postgres_url, spark_connect_ready, spark_ready  # noqa: F401  (the engines' servers)
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "kpi_definitions.yaml"

@@ -80,3 +80,14 @@ def spark_ready() -> None:
     from civic_kpi.engine.sql.spark_engine import spark_session
 
     spark_session()
+
+
+@pytest.fixture(scope="session")
+def spark_connect_ready() -> None:
+    """What a Spark Connect session needs here: PySpark's connect client (gRPC) and Java for its local server."""
+    from importlib.util import find_spec
+
+    if find_spec("pyspark") is None or find_spec("grpc") is None or find_spec("pandas") is None:
+        _unavailable("Spark Connect's client is not installed: pip install 'pyspark[connect]'")
+    if shutil.which("java") is None:
+        _unavailable("no Java runtime here, which Spark needs: apt-get install default-jre-headless")

@@ -621,6 +621,37 @@ def test_a_local_spark_keeps_its_log_to_itself(tmp_path: Path, spark_ready) -> N
     assert "SQLQueryContextLogger" not in done.stderr and "Py4JJavaError" not in done.stderr, done.stderr
 
 
+SPARK_CONNECT = """
+from pyspark.sql import SparkSession
+
+from civic_kpi.engine import compute
+from civic_kpi.engine.sql.spark_engine import _local
+from tests.conftest import CATALOG
+from tests.test_sql_engine import assert_same_results
+
+session = SparkSession.builder.remote("local[2]").getOrCreate()
+session.conf.set("spark.sql.session.timeZone", "America/New_York")  # not the catalog's zone, nor UTC
+assert not _local(session)
+polars_run = compute(CATALOG, every="month")
+spark_run = compute(CATALOG, every="month", engine="spark")
+assert_same_results(polars_run, spark_run)
+print("agree", len(spark_run.results))
+"""
+
+
+@pytest.mark.slow
+def test_a_spark_connect_session_gets_the_records_through_the_driver(spark_connect_ready) -> None:
+    """A job's Spark Connect session (a cluster's server cannot read this machine's temporary files): civic-kpi uses
+    it as it finds it, sends the records it stages through the driver as Arrow, and gives the Polars engine's
+    results for every KPI of the bundled catalog's monthly series, the deadlines' view included, in a session whose
+    zone is neither the catalog's nor UTC. A process of its own: the local Connect server is a JVM of its own."""
+    done = subprocess.run(
+        [sys.executable, "-c", SPARK_CONNECT], capture_output=True, text=True, cwd=CATALOG.parent, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("agree "), done.stdout
+
+
 # ---------------------------------------------------------------- civic-kpi sql, and explain's SQL
 
 
