@@ -142,8 +142,9 @@ def _plus_days(start: exp.Expression, days: exp.Expression, kind: str) -> exp.Ex
 
     if kind == "date":
         return _date_plus(start.copy(), days)
-    one_day = exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY"))
-    return exp.Add(this=start.copy(), expression=exp.Mul(this=exp.Paren(this=days), expression=one_day))
+    # TIMESTAMPADD, as each dialect says it (Snowflake has no interval times a number; Spark's DATE_ADD(DAY, n, t)
+    # keeps the clock time, where its two-argument DATE_ADD makes a date).
+    return exp.TimestampAdd(this=start.copy(), expression=days, unit=exp.var("DAY"))
 
 
 def _date_plus(day: exp.Expression, days: exp.Expression) -> exp.Expression:
