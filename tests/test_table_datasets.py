@@ -189,16 +189,19 @@ datasets:
     source:
       engine: postgres
       connection: QUERY_DB
-      query: >
-        SELECT c.id, c.opened, t.name AS team FROM public.query_calls AS c
-        JOIN public.query_teams AS t ON t.id = c.team_id WHERE t.name <> 'Test';
+      query: |
+        SELECT c.id, c.opened, t.name AS team, c.id::numeric(10, 2) / 4 AS weight
+        FROM public.query_calls AS c JOIN public.query_teams AS t ON t.id = c.team_id
+        WHERE t.name <> 'Test' -- not one of the city's teams
     date_column: opened
     columns:
       id: {type: integer}
       opened: {type: datetime}
       team: team
+      weight: {type: float}
 kpis:
   - {id: calls, name: Calls, domain: D, unit: count, dataset: calls, value: count(), group_by: [[team]]}
+  - {id: weight, name: Weight, domain: D, unit: count, dataset: calls, value: sum(weight)}
 """
 
 
@@ -223,15 +226,22 @@ def query_tables(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.mark.parametrize("engine", ["polars", "duckdb", "postgres"])
 def test_a_dataset_can_be_a_query(tmp_path: Path, query_tables: str, engine: str, monkeypatch) -> None:
-    """A join of two tables, one team's rows left out in SQL, a closing semicolon: its rows are the records, on
-    every engine; the run document names it postgres:query."""
+    """A join of two tables, one team's rows left out in SQL, a closing comment, a NUMERIC column (which the driver
+    gives as text in an extension type): its rows are the records, on every engine; the run document names it
+    postgres:query."""
     monkeypatch.setenv("CIVIC_KPI_POSTGRES", query_tables)
     catalog = tmp_path / "kpis.yaml"
     catalog.write_text(QUERY_CATALOG, encoding="utf-8")
     run = compute(catalog, period="2026-03", as_of="2026-04-30", engine=engine)
-    values = {tuple((r.group or {}).items()): r.value for r in run.results}
-    # By hand: three calls in March once Test's is left out (the fifth is April's), two of them Streets'.
-    assert values == {(): 3, (("team", "Streets"),): 2, (("team", "Parks"),): 1}
+    values = {(r.kpi_id, tuple((r.group or {}).items())): r.value for r in run.results}
+    # By hand: three calls in March once Test's is left out (the fifth is April's), two of them Streets'; their
+    # weights 1/4, 2/4 and 3/4.
+    assert values == {
+        ("calls", ()): 3,
+        ("calls", (("team", "Streets"),)): 2,
+        ("calls", (("team", "Parks"),)): 1,
+        ("weight", ()): 1.5,
+    }
     assert [(f.path, f.rows) for f in run.data_files] == [("postgres:query", 4)]
 
 
@@ -242,10 +252,13 @@ def test_a_query_only_reads(tmp_path: Path, query_tables: str, cli) -> None:
 
     for query in ("SELECT *, nextval('public.query_seq') AS n FROM public.query_calls",
                   "SELECT * FROM public.query_calls; DROP TABLE public.query_teams"):  # fmt: skip
-        text = QUERY_CATALOG.replace(QUERY_CATALOG[QUERY_CATALOG.index("      query: >") : QUERY_CATALOG.index(
+        text = QUERY_CATALOG.replace(QUERY_CATALOG[QUERY_CATALOG.index("      query: |") : QUERY_CATALOG.index(
             "    date_column")], f'      query: "{query}"\n')  # fmt: skip
         catalog = tmp_path / "kpis.yaml"
-        catalog.write_text(text.replace("team: team", "team_id: {type: integer}").replace("[[team]]", "[[team_id]]"))
+        catalog.write_text(
+            text.replace("team: team", "team_id: {type: integer}").replace("[[team]]", "[[team_id]]")
+            .replace("      weight: {type: float}\n", "").replace("sum(weight)", "count()")
+        )  # fmt: skip
         from civic_kpi.data.tables import forget
 
         forget()
@@ -271,3 +284,29 @@ def test_a_source_is_a_table_or_a_query(tmp_path: Path, cli) -> None:
         result = cli("validate", "-c", tmp_path / "kpis.yaml", "--no-data")
         assert result.exit_code == 2, text
         assert message in result.stderr and "datasets.calls.source" in result.stderr
+
+
+def test_a_query_with_a_column_named_twice_or_a_password_in_the_way_is_one_clear_line(
+    tmp_path: Path, query_tables: str, cli, monkeypatch
+) -> None:
+    """Two columns of one name (the catalog could read neither), and a connection string the driver cannot read:
+    each is one line naming the dataset, exit 2, and the password the string holds is never repeated."""
+    from civic_kpi.data.tables import forget
+
+    text = QUERY_CATALOG.replace("c.id::numeric(10, 2) / 4 AS weight", "t.id")
+    text = text.replace("      id: {type: integer}\n", "      call: {source: number, type: integer}\n")
+    catalog = tmp_path / "kpis.yaml"
+    catalog.write_text(text, encoding="utf-8")
+    result = cli("compute", "-c", catalog, "--period", "2026-03", "--as-of", "2026-04-30")
+    assert result.exit_code == 2
+    assert "dataset calls: the query gives more than one column named 'id'" in result.stderr
+    assert "Traceback" not in result.stderr and "parquet" not in result.stderr
+    forget()
+    monkeypatch.setenv("QUERY_DB", "postgresql://clerk:s3cret%ZZpw@/city?host=/nowhere")
+    result = cli("compute", "-c", catalog, "--period", "2026-03", "--as-of", "2026-04-30")
+    assert result.exit_code == 2 and "dataset calls" in result.stderr
+    assert "s3cret" not in result.stderr and "ZZpw" not in result.stderr, result.stderr
+    monkeypatch.setenv("CIVIC_KPI_POSTGRES", "postgresql://clerk:s3cret%ZZpw@/city?host=/nowhere")
+    result = cli("compute", "--engine", "postgres", "--kpi", "sla_compliance")
+    assert result.exit_code == 2 and "cannot connect to PostgreSQL" in result.stderr
+    assert "s3cret" not in result.stderr and "ZZpw" not in result.stderr, result.stderr

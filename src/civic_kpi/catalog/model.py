@@ -282,7 +282,7 @@ class TableSource(StrictModel):
         if value is None:
             return None
         # The query is read as a subquery, where a closing semicolon would be a syntax error.
-        text = value.strip().rstrip(";").rstrip()
+        text = re.sub(r"[\s;]+$", "", value.strip())
         if not text:
             raise ValueError("the query is empty: write the SELECT whose rows are the records")
         return text

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from civic_kpi.catalog.model import Catalog, Dataset, SlaPolicy
+from civic_kpi.catalog.model import Catalog, Dataset, Deadline, SlaPolicy
 from civic_kpi.data.sources import read_small_table, resolve_files
 from civic_kpi.errors import DataError, Problem, did_you_mean
 from civic_kpi.time.business_days import holiday_dates, week_mask
@@ -127,6 +127,19 @@ def long_sla_warnings(catalog: Catalog, data_dir: Path) -> list[Problem]:
     return warnings
 
 
+def require_one_rule(name: str, deadline: Deadline, table: pl.DataFrame) -> None:
+    """A deadline without a key takes the one row of its policy table: more rows, or none, is the catalog's error
+    (every record would get each of them)."""
+    if deadline.key is None and table.height != 1:
+        raise DataError(
+            Problem(
+                f"deadline '{name}' has no key, so its policy table must have exactly one row (it has {table.height})",
+                field=f"sla_policies.{deadline.policy}",
+                hint="add key: COLUMN to the deadline, or keep one row in the table",
+            )
+        )
+
+
 def with_deadlines(
     frame: pl.LazyFrame, dataset: Dataset, names: set[str], catalog: Catalog, data_dir: Path, years: range
 ) -> pl.LazyFrame:
@@ -142,15 +155,7 @@ def with_deadlines(
         days, business = f"__{name}_days", f"__{name}_business"
         start = pl.col(deadline.start)
         if deadline.key is None:
-            if table.height != 1:
-                raise DataError(
-                    Problem(
-                        f"deadline '{name}' has no key, so its policy table must have exactly one row "
-                        f"(it has {table.height})",
-                        field=f"sla_policies.{deadline.policy}",
-                        hint="add key: COLUMN to the deadline, or keep one row in the table",
-                    )
-                )
+            require_one_rule(name, deadline, table)
             frame = frame.with_columns(
                 pl.lit(table["days"][0]).alias(days), pl.lit(table["business"][0]).alias(business)
             )

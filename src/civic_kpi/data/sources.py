@@ -286,10 +286,12 @@ def _read_schema(path: Path, dataset: Dataset) -> dict[str, pl.DataType]:
     except DataError:
         raise
     except Exception as exc:  # Polars, OS and decoding errors alike: the file is not what the catalog says
+        from civic_kpi.data.tables import source_name
+
         raise DataError(
             Problem(
                 f"cannot read the file as {dataset.file_format}: {first_line(exc)}",
-                file=str(path),
+                file=source_name(path),  # a table's name, not its snapshot's
                 hint="check the file's format and delimiter in the catalog",
             )
         ) from None

@@ -1,7 +1,7 @@
 """Datasets that are database tables (or queries): each is read once per process into a Parquet snapshot of its
-typed values,
-which the data layer then maps, parses and checks exactly as it does an exported Parquet file. One snapshot per
-run is also one moment for the whole run: every query of every KPI sees the table as it was when it was read.
+typed values, which the data layer then maps, parses and checks exactly as it does an exported Parquet file. One
+snapshot per run is also one moment for the whole run: every query of every KPI sees the table as it was when it was
+read.
 
 The values travel as Arrow, never row by row in Python: ADBC's PostgreSQL driver (Apache Arrow's) fetches the
 result of a SELECT of the table's columns that the catalog declares (a warehouse table often holds many more, some of
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -55,7 +56,7 @@ def relation(source: TableSource) -> str:
     statement after a semicolon is a syntax error there, and a data-modifying one is refused)."""
     if source.table is not None:
         return quoted_table(source.table)
-    return f"({source.query}) AS civic_kpi_query"
+    return f"({source.query}\n) AS civic_kpi_query"  # on a line of its own: the query may end in a -- comment
 
 
 def table_files(name: str, dataset: Dataset) -> list[Path]:
@@ -80,6 +81,17 @@ def table_files(name: str, dataset: Dataset) -> list[Path]:
     return [_snapshots[key]]
 
 
+def without_secrets(message: str, target: str) -> str:
+    """A driver's message with the connection string, and the password it may hold, taken out: libpq quotes a token
+    it cannot read, and the token may be the password."""
+    secrets = [target]
+    secrets += re.findall(r"://[^:/@?]*:([^@]+)@", target)
+    secrets += [m.strip("'") for m in re.findall(r"password\s*=\s*('[^']*'|\S+)", target)]
+    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
+
+
 def _what(source: TableSource) -> str:
     return f"table {source.table}" if source.table is not None else "query"
 
@@ -90,34 +102,51 @@ def forget() -> None:
 
 
 def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, ...]) -> Path:
-    import hashlib
-
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     dbapi = _require_adbc()
-    # The same table name in two databases is two snapshots.
-    server = hashlib.sha256(target.encode("utf-8")).hexdigest()[:10]
-    columns = hashlib.sha256("\0".join([*declared, source.query or ""]).encode("utf-8")).hexdigest()[:6]
-    path = _snapshot_folder() / f"{source.engine}.{source.table or name + '.query'}.{server}.{columns}.parquet"
+    # One file per snapshot of the process (the same table in two databases is two), named without anything of the
+    # connection string, which may hold a password.
+    path = _snapshot_folder() / f"{source.engine}.{source.table or name + '.query'}.{len(_names)}.parquet"
     try:
         uri = _uri(target)
     except Exception as error:  # psycopg's parser: its message names the fault, never the whole string
         raise UsageError(
             Problem(
-                f"dataset {name}: the connection string in {source.connection} cannot be read: {first_line(error)}",
+                f"dataset {name}: the connection string in {source.connection} cannot be read: "
+                + without_secrets(first_line(error), target),
                 hint="write it as postgresql://user@host/database or host=... dbname=...",
             )
         ) from None
     try:
-        with dbapi.connect(uri) as connection, connection.cursor() as cursor:
-            # Read-only: civic-kpi reads; a catalog's query cannot change the database (nextval(), a function that
-            # writes), whoever wrote it.
-            # The session's later transactions, and the one the driver may have open already.
+        connection = dbapi.connect(uri)
+    except dbapi.Error as error:
+        raise DataError(
+            Problem(
+                f"dataset {name}: cannot connect to {source.engine} ({source.connection}): "
+                + without_secrets(first_line(error), target),
+                field=f"datasets.{name}.source.connection",
+                hint=f"check that the server runs and that {source.connection} names it",
+            )
+        ) from None
+    try:
+        with connection, connection.cursor() as cursor:
+            # Read-only, the session's later transactions and the one the driver may have open already: civic-kpi
+            # reads, and a catalog's query cannot change the database (nextval(), a function that writes).
             cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             cursor.execute("SET TRANSACTION READ ONLY")
             cursor.execute(f"SELECT * FROM {relation(source)} LIMIT 0")
             columns = [column[0] for column in cursor.description]
+            twice = sorted({column for column in columns if columns.count(column) > 1})
+            if twice:
+                raise DataError(
+                    Problem(
+                        f"dataset {name}: the {_what(source)} gives more than one column named {twice[0]!r}",
+                        field=f"datasets.{name}.source",
+                        hint="name each column of the query once (SELECT t.id AS team_id, ...)",
+                    )
+                )
             present = set(columns)
             # Only the declared columns the table has: a declared one it lacks is the `schema` check's to report,
             # as for a file; none at all, and the table is read whole for that report.
@@ -125,14 +154,16 @@ def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, 
             listed = ", ".join('"' + column.replace('"', '""') + '"' for column in wanted) if wanted else "*"
             cursor.execute(f"SELECT {listed} FROM {relation(source)}")
             reader = cursor.fetch_record_batch()
-            with pq.ParquetWriter(path, reader.schema) as writer:
+            schema = _stored(reader.schema)
+            with pq.ParquetWriter(path, schema) as writer:
                 for batch in reader:
-                    writer.write_batch(batch)
+                    writer.write_batch(_as_stored(batch, schema))
         _columns[path] = columns
     except (dbapi.Error, pa.ArrowException, OSError) as error:  # Arrow: a column type Parquet cannot hold
         raise DataError(
             Problem(
-                f"dataset {name}: {source.engine} could not read the {_what(source)}: {first_line(error)}",
+                f"dataset {name}: {source.engine} could not read the {_what(source)}: "
+                + without_secrets(first_line(error), target),
                 field=f"datasets.{name}.source",
                 hint=(
                     f"check the table's name and that {source.connection} names the right server and database"
@@ -142,6 +173,26 @@ def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, 
             )
         ) from None
     return path
+
+
+def _stored(schema: Any) -> Any:
+    """The schema with each extension column as what it stores: the driver gives a NUMERIC as an opaque extension
+    type over its text ("1.50"), which Parquet and Polars cannot read, and which the catalog's type then parses."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            field.with_type(field.type.storage_type) if isinstance(field.type, pa.BaseExtensionType) else field
+            for field in schema
+        ]
+    )
+
+
+def _as_stored(batch: Any, schema: Any) -> Any:
+    import pyarrow as pa
+
+    columns = [column.storage if isinstance(column, pa.ExtensionArray) else column for column in batch.columns]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 def _uri(target: str) -> str:

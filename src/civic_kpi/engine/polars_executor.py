@@ -38,6 +38,7 @@ from civic_kpi.data.sources import (
     row_count_query,
     scan_dataset,
 )
+from civic_kpi.data.tables import source_name
 from civic_kpi.data.values import flags_of, unknown_codes_note, unknown_codes_query
 from civic_kpi.engine import percentiles as percentiles_module
 from civic_kpi.engine import snapshots
@@ -782,7 +783,7 @@ def collect(
             if problem is not None:
                 raise DataError(problem) from None
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        files = sorted({str(f) for scan in scans for f in scan.files})
+        files = sorted({source_name(f) for scan in scans for f in scan.files})  # a table's, not its snapshot
         raise DataError(
             Problem(
                 f"could not read the data: {message}",

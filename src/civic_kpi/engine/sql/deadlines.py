@@ -21,7 +21,7 @@ import math
 from datetime import date
 from typing import TYPE_CHECKING
 
-from civic_kpi.data.deadlines import load_policy_table
+from civic_kpi.data.deadlines import load_policy_table, require_one_rule
 from civic_kpi.formula.sql import literal
 from civic_kpi.time.business_days import holiday_dates, week_mask
 
@@ -67,6 +67,7 @@ def deadline_columns(
         deadline = dataset.deadlines[name]
         policy = catalog.sla_policies[deadline.policy]
         table = load_policy_table(deadline.policy, policy, data_dir)
+        require_one_rule(name, deadline, table)  # as Polars does: `civic-kpi sql` would multiply the records
         if table.is_empty():  # no rule at all: no record has a deadline (an empty VALUES is no SQL)
             typed = exp.DataType.build("DATE" if kinds[deadline.start] == "date" else "TIMESTAMP")
             nothing = exp.cast(exp.null(), typed)
@@ -179,9 +180,9 @@ def _calendar(start: str, mask: tuple[bool, ...], holidays: list[date], reach: i
         this=exp.DateDiff(this=first_day, expression=literal(_MONDAY), unit=exp.var("DAY")), expression=n.copy()
     )
     seven = exp.Literal.number(7)
-    # ((x % 7) + 7) % 7: a day before the Monday has a negative remainder in SQL
-    # Bracketed: SQLGlot writes the tree as it is, and `a + n % 7` would take n's remainder alone (a start before
-    # 2001 then made every weekday of the calendar wrong).
+    # ((x % 7) + 7) % 7, as a day before the Monday has a negative remainder in SQL; its brackets written out, as
+    # SQLGlot writes the tree as built (`a + n % 7` took n's remainder alone: a start before 2001 made every
+    # weekday of the calendar wrong).
     remainder = exp.Add(this=exp.Mod(this=exp.Paren(this=since_monday), expression=seven), expression=seven.copy())
     weekday = exp.Mod(this=exp.Paren(this=remainder), expression=seven.copy())
     days = (

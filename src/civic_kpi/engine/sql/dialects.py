@@ -191,7 +191,16 @@ def sql_text(executor: SqlExecutor, plan: Plan, dialect: str) -> str:
                 f"-- `{RECORDS}` adds {deadlines}, the SLA policy's deadlines, business days counted on a calendar "
                 "table the query makes"
             )
-            create = exp.Create(this=exp.to_table(RECORDS, quoted=True), kind="VIEW", replace=True, expression=view)
+            # Temporary where the dialect has temporary views (BigQuery and Trino have none): nothing is left in
+            # the warehouse, and Spark refuses a lasting view over a temporary one (known_records, in a notebook).
+            temporary = [] if dialect in ("bigquery", "trino") else [exp.TemporaryProperty()]
+            create = exp.Create(
+                this=exp.to_table(RECORDS, quoted=True),
+                kind="VIEW",
+                replace=True,
+                expression=view,
+                properties=exp.Properties(expressions=temporary) if temporary else None,
+            )
             parts.append(sql_of(create, dialect, pretty=True) + ";")
         hint = "name only the other KPIs, or write another --dialect"
         for queries in statements(dp):

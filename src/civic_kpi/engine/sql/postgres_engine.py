@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from civic_kpi.data.tables import without_secrets
 from civic_kpi.engine.sql.connection import SqlEngine
 from civic_kpi.engine.sql.dialects import RECORDS
 from civic_kpi.engine.sql.executor import SqlExecutor
@@ -86,7 +87,8 @@ class Postgres(SqlEngine):
         except psycopg.Error as error:
             raise UsageError(
                 Problem(
-                    f"cannot connect to PostgreSQL ({CONNECTION_VARIABLE}): {first_line(error)}",
+                    f"cannot connect to PostgreSQL ({CONNECTION_VARIABLE}): "
+                    + without_secrets(first_line(error), target),
                     hint="check that the server runs and that the connection string names it",
                 )
             ) from None
