@@ -286,11 +286,12 @@ def test_a_source_is_a_table_or_a_query(tmp_path: Path, cli) -> None:
         assert message in result.stderr and "datasets.calls.source" in result.stderr
 
 
-def test_a_query_with_a_column_named_twice_or_a_password_in_the_way_is_one_clear_line(
+def test_a_query_with_a_column_named_twice_a_password_or_a_folded_name_is_one_clear_line(
     tmp_path: Path, query_tables: str, cli, monkeypatch
 ) -> None:
-    """Two columns of one name (the catalog could read neither), and a connection string the driver cannot read:
-    each is one line naming the dataset, exit 2, and the password the string holds is never repeated."""
+    """Two columns of one name (the catalog could read neither), a connection string the driver cannot read, and a
+    name PostgreSQL folded to lower case: each is one line naming the dataset, exit 2, with a hint; the password the
+    string holds is never repeated."""
     from civic_kpi.data.tables import forget
 
     text = QUERY_CATALOG.replace("c.id::numeric(10, 2) / 4 AS weight", "t.id")
@@ -306,6 +307,14 @@ def test_a_query_with_a_column_named_twice_or_a_password_in_the_way_is_one_clear
     result = cli("compute", "-c", catalog, "--period", "2026-03", "--as-of", "2026-04-30")
     assert result.exit_code == 2 and "dataset calls" in result.stderr
     assert "s3cret" not in result.stderr and "ZZpw" not in result.stderr, result.stderr
+    # A query's AS Team is team to PostgreSQL: the hint says so.
+    forget()
+    monkeypatch.setenv("QUERY_DB", query_tables)
+    cased = QUERY_CATALOG.replace("AS team,", "AS Team,").replace("      team: team\n", "      team: Team\n")
+    catalog.write_text(cased, encoding="utf-8")
+    result = cli("compute", "-c", catalog, "--period", "2026-03", "--as-of", "2026-04-30")
+    assert result.exit_code == 2 and "column 'Team' not found" in result.stderr
+    assert "PostgreSQL folds unquoted names to lower case" in result.stderr and '("Team")' in result.stderr
     monkeypatch.setenv("CIVIC_KPI_POSTGRES", "postgresql://clerk:s3cret%ZZpw@/city?host=/nowhere")
     result = cli("compute", "--engine", "postgres", "--kpi", "sla_compliance")
     assert result.exit_code == 2 and "cannot connect to PostgreSQL" in result.stderr

@@ -429,6 +429,13 @@ def check_columns(
                 if len(shown) > 200:
                     shown = shown[:200] + " ..."
                 hint = did_you_mean(source, known) or f"the {what} has: {shown}"
+                folded = [c for c in known if c.lower() == source.lower()]
+                if table is not None and folded:
+                    # PostgreSQL folds an unquoted name to lower case: Team in a CREATE TABLE or AS Team is team.
+                    hint = (
+                        f"did you mean '{folded[0]}'? PostgreSQL folds unquoted names to lower case: quote the "
+                        f'name where the table or query makes it ("{source}") to keep its case'
+                    )
                 if single is not None and any(mark in single for mark in ",;|\t"):
                     found = max(",;|\t", key=single.count)
                     hint = (
