@@ -194,13 +194,15 @@ class SqlExecutor(PolarsExecutor):
         dims, kpis = dims_of(queries), kpis_of(queries)
         keys: list[exp.Expression] = [column(dim) for dim in dims]
         periods: tuple[Period | None, ...] = query.periods
+        records: exp.Expression = exp.to_table(RECORDS, quoted=True)
         if query.keyed:
             periods = (None,)
-            keys.insert(0, self._period_key(plan, query))
-        columns: list[exp.Expression] = [
-            exp.alias_(key, PERIOD_KEY, quoted=True, copy=False) if index == 0 and query.keyed else key
-            for index, key in enumerate(keys)
-        ]
+            keys.insert(0, column(PERIOD_KEY))
+            # The period key computed once per record, where the select, the filter and each grouping set would
+            # each compute it again (10 to 12 % of DuckDB's time on the benchmark's series).
+            numbered = exp.alias_(self._period_key(plan, query), PERIOD_KEY, quoted=True)
+            records = exp.select(exp.Star(), numbered).from_(records).subquery(RECORDS)
+        columns: list[exp.Expression] = list(keys)
         if len(queries) > 1:
             columns.append(exp.alias_(grouping_id(dims), SET_KEY, quoted=True, copy=False))
         for index, kpi in enumerate(kpis):
@@ -217,7 +219,7 @@ class SqlExecutor(PolarsExecutor):
                     ) from None
                 prefix = f"{index}|{'' if period is None else period.label}|"
                 columns += [exp.alias_(value, prefix + name, quoted=True, copy=False) for name, value in parts.items()]
-        select = exp.Select().select(*columns, copy=False).from_(exp.to_table(RECORDS, quoted=True), copy=False)
+        select = exp.Select().select(*columns, copy=False).from_(records, copy=False)
         if query.keyed:
             select = select.where(self._in_series(plan, dp, query), copy=False)
         if len(queries) == 1:
@@ -253,7 +255,7 @@ class SqlExecutor(PolarsExecutor):
         return exp.and_(
             exp.GTE(this=value, expression=literal(first.start if date_only else first.start_dt)),
             exp.LT(this=value, expression=literal(last.end if date_only else last.end_dt)),
-            exp.In(this=self._period_key(plan, query), expressions=[literal(key) for key in keys]),
+            exp.In(this=column(PERIOD_KEY), expressions=[literal(key) for key in keys]),
             wrap=True,
         )
 
