@@ -31,7 +31,7 @@ from civic_kpi.engine.sql.dialects import RECORDS, STAGED, checked_sql, sql_of
 from civic_kpi.engine.sql.direct import direct_records
 from civic_kpi.engine.sql.grouping import SET_KEY, by_query, dims_of, grouping_id, kpis_of, statements
 from civic_kpi.errors import Problem, UsageError
-from civic_kpi.formula import NO_PERIOD, instant_column
+from civic_kpi.formula import NO_PERIOD, instant_column, parse_formula
 from civic_kpi.formula.sql import (
     SqlContext,
     SqlUnsupported,
@@ -152,6 +152,18 @@ class SqlExecutor(PolarsExecutor):
             return prepared
         return prepared + [instant_column(name) for name in sorted(self.instants(plan, dp))]
 
+    def engine_adds_deadlines(self, plan: Plan, dp: DatasetPlan) -> bool:
+        """Whether the engine computes the dataset's deadlines (reading the export itself, or over the staged
+        records): then the records Polars reads for the notes and the staging need none, and their business days
+        are not counted twice. Not when a derived column reads one: Polars adds the derived columns it reads."""
+        if not dp.deadlines or self.sql_engine is None or _derived_read_deadlines(dp):
+            return False
+        known: dict[str, bool] = self.__dict__.setdefault("_engine_deadlines", {})  # direct.py reads the schemas
+        if dp.name not in known:
+            direct = self.sql_engine.reads_parquet and direct_records(self, plan, dp) is not None
+            known[dp.name] = direct or self.records_view(plan, dp) is not None
+        return known[dp.name]
+
     def records_view(self, plan: Plan, dp: DatasetPlan) -> exp.Select | None:
         """The SELECT that makes `records` of the staged records (STAGED) by adding their SLA deadlines on a
         calendar table (deadlines.py); None where the records are staged whole, their deadlines added by Polars:
@@ -159,14 +171,11 @@ class SqlExecutor(PolarsExecutor):
         duration is measured from one (its instant is made by Polars)."""
         from sqlglot import exp
 
-        from civic_kpi.formula import parse_formula
-
         if not dp.deadlines:
             return None
         if self.request.catalog.timezone is not None and set(dp.deadlines) & self.instants(plan, dp):
             return None
-        derived = dp.dataset.derived
-        if any(parse_formula(derived[name], row=True).columns & set(dp.deadlines) for name in dp.derived):
+        if _derived_read_deadlines(dp):
             return None
         known = exp.select(exp.Star()).from_(exp.to_table(STAGED, quoted=True))
         catalog, root = self.request.catalog, self.request.root
@@ -340,6 +349,12 @@ class SqlExecutor(PolarsExecutor):
             kinds=dp.dataset.column_kinds,
             to_utc=lambda moment: _to_utc(moment, zone),
         )
+
+
+def _derived_read_deadlines(dp: DatasetPlan) -> bool:
+    """Whether a derived column the plan computes reads one of its deadlines (`late: closed > sla_due_at`)."""
+    derived = dp.dataset.derived
+    return any(parse_formula(derived[name], row=True).columns & set(dp.deadlines) for name in dp.derived)
 
 
 def _dividing(dp: DatasetPlan) -> frozenset[str]:
