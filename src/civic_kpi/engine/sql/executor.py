@@ -78,6 +78,7 @@ class SqlExecutor(PolarsExecutor):
 
     def execute(self, plan: Plan) -> Any:
         self._pending: list[_Pending] = []
+        self._engine_deadlines: dict[str, bool] = {}
         # The records staged for the engine live as long as the run.
         with tempfile.TemporaryDirectory(prefix="civic-kpi-") as folder:
             self._folder = Path(folder)
@@ -158,7 +159,8 @@ class SqlExecutor(PolarsExecutor):
         are not counted twice. Not when a derived column reads one: Polars adds the derived columns it reads."""
         if not dp.deadlines or self.sql_engine is None or _derived_read_deadlines(dp):
             return False
-        known: dict[str, bool] = self.__dict__.setdefault("_engine_deadlines", {})  # direct.py reads the schemas
+        # Asked once per run and dataset (`execute` starts afresh): direct.py reads the files' schemas.
+        known: dict[str, bool] = self.__dict__.setdefault("_engine_deadlines", {})
         if dp.name not in known:
             direct = self.sql_engine.reads_parquet and direct_records(self, plan, dp) is not None
             known[dp.name] = direct or self.records_view(plan, dp) is not None
