@@ -105,6 +105,15 @@ class Visit:
         background = self.page.evaluate("getComputedStyle(document.body).backgroundColor")
         return {v: k for k, v in BACKGROUND.items()}[background]
 
+    def stored(self, theme: str) -> None:
+        """Wait until the browser (not only this page) holds the stored choice: Chromium hands a page's
+        localStorage writes to the browser process a moment later, and a reload at once could read the old one
+        (a reader reloads seconds later). Another tab of the same origin reads what the browser holds."""
+        probe = self.context.new_page()
+        probe.goto(self.page.url)
+        probe.wait_for_function("t => localStorage.getItem('civic-kpi-theme') === t", arg=theme, timeout=10_000)
+        probe.close()
+
 
 @pytest.fixture
 def visit(browser, dashboard) -> Iterator:
@@ -184,9 +193,11 @@ def test_the_theme_toggle_switches_and_the_choice_survives_a_reload(visit, schem
     assert v.theme() == other
     assert toggle.inner_text() == f"{scheme.title()} theme"
     assert toggle.get_attribute("aria-pressed") == ("true" if other == "dark" else "false")
+    v.stored(other)
     v.page.reload()
     assert v.theme() == other  # remembered (localStorage), against the system setting
     v.page.locator("#theme-toggle").click()
+    v.stored(scheme)
     v.page.reload()
     assert v.theme() == scheme
     assert v.errors == []
