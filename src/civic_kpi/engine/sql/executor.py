@@ -78,7 +78,7 @@ class SqlExecutor(PolarsExecutor):
 
     def execute(self, plan: Plan) -> Any:
         self._pending: list[_Pending] = []
-        self._engine_deadlines: dict[str, bool] = {}
+        self._engine_reads: dict[str, tuple[exp.Select | None, exp.Select | None]] = {}
         # The records staged for the engine live as long as the run.
         with tempfile.TemporaryDirectory(prefix="civic-kpi-") as folder:
             self._folder = Path(folder)
@@ -108,12 +108,10 @@ class SqlExecutor(PolarsExecutor):
                     hint="rename one of them in the catalog, or run with --engine polars",
                 )
             )
-        if self.sql_engine.reads_parquet:
-            relation = direct_records(self, plan, dp)
-            if relation is not None:
-                self._pending.append(_Pending(dp, relation))
-                return list(dp.queries)
-        view = self.records_view(plan, dp)
+        relation, view = self._engine_reads_of(plan, dp)
+        if relation is not None:
+            self._pending.append(_Pending(dp, relation))
+            return list(dp.queries)
         frame = records.select(self.staged_columns(plan, dp, view))
         path = self._folder / f"{len(self._pending)}.{self.sql_engine.staged_format}"
         queries[f"stage:{dp.name}"] = self.sql_engine.stage(frame, path)
@@ -159,12 +157,20 @@ class SqlExecutor(PolarsExecutor):
         are not counted twice. Not when a derived column reads one: Polars adds the derived columns it reads."""
         if not dp.deadlines or self.sql_engine is None or _derived_read_deadlines(dp):
             return False
-        # Asked once per run and dataset (`execute` starts afresh): direct.py reads the files' schemas.
-        known: dict[str, bool] = self.__dict__.setdefault("_engine_deadlines", {})
-        if dp.name not in known:
-            direct = self.sql_engine.reads_parquet and direct_records(self, plan, dp) is not None
-            known[dp.name] = direct or self.records_view(plan, dp) is not None
-        return known[dp.name]
+        return any(read is not None for read in self._engine_reads_of(plan, dp))
+
+    def _engine_reads_of(self, plan: Plan, dp: DatasetPlan) -> tuple[exp.Select | None, exp.Select | None]:
+        """How the engine gets the dataset's records: the SELECT reading its files itself (direct.py), else the view
+        adding the deadlines to the staged ones (`records_view`), else neither. Found once per run and dataset
+        (`execute` starts afresh), for the frame Polars reads and for the staging: direct.py reads the files'
+        schemas, and each policy table is read."""
+        assert self.sql_engine is not None
+        found = self.__dict__.setdefault("_engine_reads", {})
+        if dp.name not in found:
+            direct = direct_records(self, plan, dp) if self.sql_engine.reads_parquet else None
+            found[dp.name] = (direct, None if direct is not None else self.records_view(plan, dp))
+        reads: tuple[exp.Select | None, exp.Select | None] = found[dp.name]
+        return reads
 
     def records_view(self, plan: Plan, dp: DatasetPlan) -> exp.Select | None:
         """The SELECT that makes `records` of the staged records (STAGED) by adding their SLA deadlines on a
