@@ -85,12 +85,12 @@ def _trend(has_goal: bool, has_warn: bool, has_range: bool = False) -> dict[str,
 
 def _breakdown() -> dict[str, Any]:
     """A bar per group, colored by status (its word is in the label, so color is never the only cue), and each
-    group's own goal as a tick. No label limit: the labels come shortened (charts.py), and Vega's own cut measures
-    each label over and over, which made a breakdown cost ten times a trend chart."""
+    group's own goal as a tick. No label limit (see _compiled): the labels come shortened (charts.py), and Vega's
+    own cut measures each label over and over, which made a breakdown cost ten times a trend chart."""
     import altair as alt
 
     base = alt.Chart(alt.NamedData(name="groups"))
-    y = alt.Y("label:N", title=None, axis=alt.Axis(labelLimit=0))
+    y = alt.Y("label:N", title=None, axis=alt.Axis())
     statuses = list(STATUS_COLORS)
     bars = base.mark_bar(height={"band": 0.7}).encode(
         y=y,
@@ -110,7 +110,15 @@ def _compiled(chart: Any) -> dict[str, Any]:
     spec.setdefault("config", {}).update(
         {
             "view": {"stroke": None},
-            "axis": {"labelFontSize": 11, "titleFontSize": 11, "gridOpacity": 0.35, "domainOpacity": 0.5},
+            # No label limit on any axis: Vega's cut to a limit measures each label again and again (a quarter of
+            # the drawing time), and no label is long: dates, numbers, and group names shortened in charts.py.
+            "axis": {
+                "labelFontSize": 11,
+                "titleFontSize": 11,
+                "gridOpacity": 0.35,
+                "domainOpacity": 0.5,
+                "labelLimit": 0,
+            },
             "font": "system-ui, sans-serif",
             # No ARIA labels on the marks: the whole SVG is hidden from assistive technology (see charts.svgs), so
             # their generated labels (unrounded numbers, "null" for a gap) would only add weight to the page.
