@@ -357,6 +357,123 @@ kpis:
 """
 
 
+NOTES_CATALOG = """version: 1
+title: notes counted by the engine
+data_dir: data
+calendars:
+  city: {holidays: {country: US}}
+sla_policies:
+  by_type:
+    key: kind
+    days: days
+    day_type: day_type
+    calendar: city
+    rows: [{kind: Pothole, days: 2, day_type: calendar}]
+datasets:
+  calls:
+    path: 'calls_*.parquet'
+    date_column: opened
+    columns:
+      opened: {type: datetime}
+      closed: {type: datetime}
+      kind: {type: string}
+      team: {type: string}
+      wait: {type: float}
+      status: {type: string}
+    flags:
+      done: {column: status, true_for: [Closed], false_for: [Open]}
+    deadlines:
+      due: {policy: by_type, start: opened, key: kind}
+kpis:
+  - {id: calls, name: Calls, domain: D, unit: count, dataset: calls, value: count(), group_by: [[team]]}
+  - {id: waited, name: Waited, domain: D, unit: minutes, dataset: calls, value: sum(wait)}
+  - {id: done, name: Done, domain: D, unit: count, dataset: calls, value: count(done)}
+  - {id: late, name: Late, domain: D, unit: count, dataset: calls, value: count(closed > due)}
+"""
+# Two files (3 and 4 records), the moment 2026-04-01 00:00, today the clock's: every note the run can write.
+NOTES_FILES = {
+    "calls_1.parquet": [
+        (datetime(2026, 3, 2, 8), datetime(2026, 3, 3, 9), "Pothole", "A", 1.0, "Closed"),
+        # closed after the moment (blanked); a key the table does not list; NaN
+        (datetime(2026, 3, 5, 10), datetime(2026, 4, 3), "Sign", "B", float("nan"), "Closed"),
+        # dated before 1900; infinity; a code neither list knows
+        (datetime(1850, 1, 1), None, "Alley", None, float("inf"), "Pending"),
+    ],
+    "calls_2.parquet": [
+        # closed after today, a mistyped year: after the moment too
+        (datetime(2026, 3, 20), datetime(2099, 1, 1), "Zebra", "A", 3.0, "pending"),
+        # opened after the moment: it did not exist yet, its unknown key and code are not counted
+        (datetime(2026, 4, 5), None, "Bus", "C", 2.0, "Kept"),
+        (datetime(2026, 3, 31, 23, 59, 59), None, "Curb", "A", None, "Pending"),
+        (None, None, None, "B", None, "Open"),
+    ],
+}
+
+
+def _notes_case(tmp_path: Path) -> Path:
+    import polars as pl
+
+    (tmp_path / "data").mkdir()
+    names = ("opened", "closed", "kind", "team", "wait", "status")
+    for file, rows in NOTES_FILES.items():
+        records = [dict(zip(names, row, strict=True)) for row in rows]
+        pl.DataFrame(records, schema_overrides={"wait": pl.Float64}).write_parquet(tmp_path / "data" / file)
+    catalog = tmp_path / "kpis.yaml"
+    catalog.write_text(NOTES_CATALOG, encoding="utf-8")
+    return catalog
+
+
+def test_duckdb_counts_the_notes_of_an_export_it_reads_itself(tmp_path: Path, monkeypatch) -> None:
+    """Where DuckDB reads a typed Parquet export itself, it also counts what the run's notes say (engine/sql/notes.py):
+    the records the moment leaves out, the stamps it blanks, a stamp after today, a date before 1900, NaN and
+    infinity, the keys the SLA table does not list, the codes a flag does not know, the rows of each file, the
+    newest and oldest stamps and the groups of a breakdown. Polars then reads none of the records; the notes are
+    those of the Polars engine, word for word."""
+    from civic_kpi.engine import polars_executor
+
+    catalog = _notes_case(tmp_path)
+    polars_run = compute(catalog, period="2026-03", as_of="2026-04-01 00:00")
+    read_by_polars: list[str] = []
+    collect = polars_executor.collect
+    monkeypatch.setattr(polars_executor, "collect", lambda q, *a: read_by_polars.extend(q) or collect(q, *a))
+    sql_run = compute(catalog, period="2026-03", as_of="2026-04-01 00:00", engine="duckdb")
+    assert read_by_polars == []
+    assert_same_results(polars_run, sql_run)
+    assert [(f.path.rsplit("/", 1)[1], f.rows) for f in sql_run.data_files] == [
+        ("calls_1.parquet", 3),
+        ("calls_2.parquet", 4),
+    ]
+    notes = " | ".join(sql_run.notes)
+    # By hand: Bus opened after the moment; Sign and Zebra closed after it; Zebra's 2099 after today; 1850
+    for said in (
+        "1 record whose opened is after the as-of moment",
+        "(2 closed;",
+        "1 closed is dated after today",
+        "1 record is dated before 1900 (opened)",
+        "2 values of wait were NaN or infinite",
+        # Sign, Alley, Zebra and Curb among the records known at the moment; the first three in order
+        "4 records have a kind the SLA table 'by_type' does not list (Alley, Curb, Sign ...)",
+        "status values 'Pending' (2 records), 'pending' (1 record) are in neither",
+    ):
+        assert said in notes
+    # The oldest date from 1900 on is 03-02, not 1850: the month is covered from then.
+    assert "the period 2026-03 starts before the first record of calls (2026-03-02)" in notes
+    # The moment from the data (the newest stamp up to today: 2026-04-05 00:00, not 2099) gives both the same run.
+    assert_same_results(compute(catalog, period="2026-03"), compute(catalog, period="2026-03", engine="duckdb"))
+
+
+def test_duckdb_refuses_too_many_groups_before_it_aggregates(tmp_path: Path) -> None:
+    """The group limit is checked on the records DuckDB reads itself: the same refusal, word for word."""
+    catalog = _notes_case(tmp_path)
+    errors = []
+    for engine in ("polars", "duckdb"):
+        with pytest.raises(UsageError) as raised:
+            compute(catalog, period="2026-03", as_of="2026-04-01 00:00", max_groups=2, engine=engine)
+        errors.append(str(raised.value))
+    # A, B and the missing team among the records known at the moment (C opened after it): three groups.
+    assert errors[0] == errors[1] and "3 distinct values in dataset 'calls'" in errors[0]
+
+
 @pytest.mark.parametrize("unit", ["ms", "ns"])
 def test_a_typed_parquet_export_read_by_the_engine_itself(tmp_path: Path, engine: str, unit: str) -> None:
     """DuckDB reads a Parquet export whose columns are typed as the catalog reads them itself, preparing the records

@@ -22,13 +22,14 @@ if TYPE_CHECKING:
 
 def group_count_queries(plan: Plan, records: dict[str, pl.LazyFrame]) -> dict[str, pl.LazyFrame]:
     """Per dataset with a breakdown: one row, a column per breakdown holding its number of distinct groups (a
-    missing value is a group of its own, as the aggregation makes it). `records`: each dataset's known records."""
+    missing value is a group of its own, as the aggregation makes it). `records`: each dataset's known records (a
+    dataset left out is counted by the engine: engine_group_counts)."""
     import polars as pl
 
     queries = {}
     for name, dp in plan.datasets.items():
         breakdowns = list(dict.fromkeys(query.dims for query in dp.queries if query.dims))
-        if not breakdowns:
+        if not breakdowns or name not in records:
             continue
         # A grouping per breakdown, not n_unique: that holds every value (1 GB for two text columns at 30M records,
         # against 0.18 GB).

@@ -215,6 +215,17 @@ class PolarsExecutor:
         table), so that the records this executor reads need none: never here."""
         return False
 
+    def notes_in_engine(self, plan: Plan, dp: DatasetPlan) -> bool:
+        """Whether the engine that aggregates also counts the dataset's notes, its rows per file and its groups per
+        breakdown (a SQL engine reading the files itself), so that this executor reads none of its records: never
+        here."""
+        return False
+
+    def engine_group_counts(self, plan: Plan) -> dict[str, pl.DataFrame]:
+        """The groups per breakdown of the datasets whose notes the engine counts, as group_count_queries gives
+        them: none here."""
+        return {}
+
     def instants(self, plan: Plan, dp: DatasetPlan) -> frozenset[str]:
         """The timestamp columns of the dataset that its KPIs measure durations between: the frame converts each
         to an instant once, where every KPI and period reads it (a time-zone lookup per record is slow)."""
@@ -236,6 +247,8 @@ class PolarsExecutor:
         for name, dp in plan.datasets.items():
             records = known_records(frames[name])
             answered += self.aggregation_queries(plan, dp, records, group_counts.get(name, {}), queries, keyed)
+            if self.notes_in_engine(plan, dp):
+                continue  # the engine counts them where it reads the records (`answers`)
             queries[f"rows:{name}"] = row_count_query(replace(self.scans[name], frame=frames[name]))
             queries[f"moment:{name}"] = after_moment_query(frames[name], dp.dataset, set(dp.columns), self.today)
             queries[f"span:{name}"] = newest_query(records, self.scans[name])
@@ -317,12 +330,11 @@ class PolarsExecutor:
         known = {
             name: known_records(as_known_at(self.scans[name].frame, dp.dataset, set(dp.columns), plan.moment))
             for name, dp in plan.datasets.items()
+            if not self.notes_in_engine(plan, dp)
         }
         queries = group_count_queries(plan, known)
-        if not queries:
-            return {}
-        collected = collect(queries, list(self.scans.values()), self.request.catalog.timezone)
-        return refuse_too_many_groups(plan, collected)
+        collected = collect(queries, list(self.scans.values()), self.request.catalog.timezone) if queries else {}
+        return refuse_too_many_groups(plan, collected | self.engine_group_counts(plan))
 
     def _execution(self, plan: Plan, collected: dict[str, pl.DataFrame], values: Values) -> Execution:
         notes, cut = [], False

@@ -21,6 +21,7 @@ layer.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,12 +42,31 @@ if TYPE_CHECKING:
     from civic_kpi.engine.sql.executor import SqlExecutor
 
 
+@dataclass(frozen=True)
+class DirectRead:
+    """The SELECTs of a dataset the engine reads itself, each over the one before: `parsed`, every record with its
+    columns read as the catalog types them (and a NONFINITE flag per float column); `known`, the records that
+    existed at the moment, their later stamps blanked; `records`, those with the deadlines and derived columns,
+    the columns the statements read. The notes (notes.py) count over the first two, the statements read the last."""
+
+    parsed: exp.Select
+    known: exp.Select
+    records: exp.Select
+
+
 def direct_records(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> exp.Select | None:
     """A SELECT of the dataset's records, as known at the moment, with the columns the statements read, straight
     from its Parquet files; None where the data layer must prepare them."""
+    read = direct_read(executor, plan, dp)
+    return None if read is None else read.records
+
+
+def direct_read(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> DirectRead | None:
+    """The dataset's records read from its Parquet files by the engine (DirectRead); None where the data layer must
+    prepare them."""
     from sqlglot import exp
 
-    from civic_kpi.data.sources import file_schema
+    from civic_kpi.data.sources import file_schema, float_columns, nonfinite_flag
 
     dataset, catalog = dp.dataset, executor.request.catalog
     if dataset.file_format != "parquet":
@@ -83,6 +103,12 @@ def direct_records(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> exp.Se
     except SqlUnsupported:
         return None
     at = plan.moment.at
+    # NaN and infinity are read as missing; the data layer's flag says which were, for the run's note.
+    for name in float_columns(dataset, scan.columns):
+        number = _cast(column(dataset.source_name(name)), "DOUBLE")
+        nonfinite = exp.Not(this=exp.Anonymous(this="isfinite", expressions=[number]))
+        flag = exp.Coalesce(this=nonfinite, expressions=[exp.false()])
+        parsed.append(exp.alias_(flag, nonfinite_flag(name), quoted=True))
     read = exp.select(*parsed).from_(_read_parquet(scan.files))
     # As known at the moment (data/known.as_known_at): the record existed, its later stamps blanked.
     blanked = [
@@ -93,6 +119,7 @@ def direct_records(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> exp.Se
     ]
     exists = _at_or_before(dataset.date_column, at) if dataset.date_column in dataset.event_columns else exp.true()
     known = exp.select(*blanked).from_(read.subquery("parsed")).where(exists)
+    existing = known
     if dp.deadlines:
         root = executor.request.root
         with_deadlines = deadline_columns(known, dataset, set(dp.deadlines), catalog, root, plan.holiday_years)
@@ -100,9 +127,10 @@ def direct_records(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> exp.Se
             return None
         known = with_deadlines
     prepared = exp.select(exp.Star(), *formulas).from_(known.subquery("known"))
-    return exp.select(*(column(name) for name in executor.record_columns(plan, dp))).from_(
+    records = exp.select(*(column(name) for name in executor.record_columns(plan, dp))).from_(
         prepared.subquery("prepared")
     )
+    return DirectRead(read, existing, records)
 
 
 def _adds_text(formula: Formula, kinds: Mapping[str, str]) -> bool:

@@ -6,9 +6,14 @@ other queries (`stage`), and read by the engine as a relation named `records`; o
 (a typed Parquet export, direct.py) and the engine reads files itself (DuckDB), read and prepared by the engine.
 A dataset's masked queries become one statement, and its keyed queries one per window column (grouping.py): a
 filtered aggregate per KPI and period (`COUNT(*) FILTER (WHERE ...)`, an exact percentile), grouped by a grouping
-set per breakdown, and for a series by the period number the plan's own arithmetic writes in SQL. The notes, the
-row counts and the moment stay the Polars executor's. Each engine (connection.py) says how it stages, loads and
-runs; dialects.py writes each dialect's SQL and prints it for `civic-kpi sql`.
+set per breakdown, and for a series by the period number the plan's own arithmetic writes in SQL. Each engine
+(connection.py) says how it stages, loads and runs; dialects.py writes each dialect's SQL and prints it for
+`civic-kpi sql`.
+
+The notes (the records the moment leaves out, NaN values, unlisted keys, ...), the rows per file and the groups per
+breakdown are the engine's where it reads the export itself and SQL counts each as Polars does (notes.py): Polars
+then reads none of the dataset's records. Elsewhere Polars counts them in the pass that stages the records. The
+moment a run describes, found before the plan is made, is always Polars' (a read of the stamp columns alone).
 
 The SLA deadlines are the engine's too where SQL says them exactly (deadlines.py): the records are staged without
 them (STAGED) and a view adds them as `records` (`records_view`). Not yet: CSV and JSON exports, text parsed with
@@ -28,8 +33,9 @@ from civic_kpi.engine.polars_executor import PERIOD_KEY, PolarsExecutor
 from civic_kpi.engine.sql.connection import SqlEngine, case_clash
 from civic_kpi.engine.sql.deadlines import deadline_columns
 from civic_kpi.engine.sql.dialects import RECORDS, STAGED, checked_sql, sql_of
-from civic_kpi.engine.sql.direct import direct_records
+from civic_kpi.engine.sql.direct import DirectRead, direct_read
 from civic_kpi.engine.sql.grouping import SET_KEY, by_query, dims_of, grouping_id, kpis_of, statements
+from civic_kpi.engine.sql.notes import NoteQuery, dataset_notes, file_rows, group_count_query
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.formula import NO_PERIOD, instant_column, parse_formula
 from civic_kpi.formula.sql import (
@@ -61,6 +67,7 @@ class _Pending:
     records: Path | exp.Select  # the staged records (`stage`), or the SELECT that reads them (direct.py)
     schema: pl.Schema | None = None  # the staged records'
     view: exp.Select | None = None  # what makes `records` of the staged ones, STAGED (their SLA deadlines)
+    notes: list[NoteQuery] | None = None  # the dataset's notes, where the engine counts them (notes.py)
 
 
 class SqlExecutor(PolarsExecutor):
@@ -78,7 +85,8 @@ class SqlExecutor(PolarsExecutor):
 
     def execute(self, plan: Plan) -> Any:
         self._pending: list[_Pending] = []
-        self._engine_reads: dict[str, tuple[exp.Select | None, exp.Select | None]] = {}
+        self._engine_reads: dict[str, tuple[DirectRead | None, exp.Select | None]] = {}
+        self._notes: dict[str, list[NoteQuery] | None] = {}
         # The records staged for the engine live as long as the run.
         with tempfile.TemporaryDirectory(prefix="civic-kpi-") as folder:
             self._folder = Path(folder)
@@ -108,9 +116,9 @@ class SqlExecutor(PolarsExecutor):
                     hint="rename one of them in the catalog, or run with --engine polars",
                 )
             )
-        relation, view = self._engine_reads_of(plan, dp)
-        if relation is not None:
-            self._pending.append(_Pending(dp, relation))
+        direct, view = self._engine_reads_of(plan, dp)
+        if direct is not None:
+            self._pending.append(_Pending(dp, direct.records, notes=self._notes_of(plan, dp)))
             return list(dp.queries)
         frame = records.select(self.staged_columns(plan, dp, view))
         path = self._folder / f"{len(self._pending)}.{self.sql_engine.staged_format}"
@@ -137,6 +145,11 @@ class SqlExecutor(PolarsExecutor):
                         engine.read(connection, sql_of(dataset.view, self.dialect), dataset.dp.name)
                 else:
                     engine.read(connection, sql_of(dataset.records, self.dialect), dataset.dp.name)
+                for note in dataset.notes or []:
+                    rows = [engine.run(connection, sql_of(s, self.dialect), dataset.dp.name) for s in note.selects]
+                    found[note.key] = note.frame(rows)
+                if dataset.notes is not None:
+                    found[f"rows:{dataset.dp.name}"] = file_rows(self, dataset.dp)
                 for queries, text in zip(grouped, sql, strict=True):
                     result = engine.run(connection, text, dataset.dp.name)
                     for query, rows in by_query(queries, result):
@@ -159,7 +172,37 @@ class SqlExecutor(PolarsExecutor):
             return False
         return any(read is not None for read in self._engine_reads_of(plan, dp))
 
-    def _engine_reads_of(self, plan: Plan, dp: DatasetPlan) -> tuple[exp.Select | None, exp.Select | None]:
+    def notes_in_engine(self, plan: Plan, dp: DatasetPlan) -> bool:
+        """Whether the engine counts the dataset's notes (notes.py): where it reads the files itself, and every note
+        can be counted in SQL as Polars counts it."""
+        return self._notes_of(plan, dp) is not None
+
+    def _notes_of(self, plan: Plan, dp: DatasetPlan) -> list[NoteQuery] | None:
+        """The statements of the dataset's notes, found once per run (None: Polars counts them)."""
+        found = self.__dict__.setdefault("_notes", {})
+        if dp.name not in found:
+            direct = self._engine_reads_of(plan, dp)[0] if dp.queries and self.sql_engine is not None else None
+            found[dp.name] = None if direct is None else dataset_notes(self, plan, dp, direct)
+        notes: list[NoteQuery] | None = found[dp.name]
+        return notes
+
+    def engine_group_counts(self, plan: Plan) -> dict[str, pl.DataFrame]:
+        counted = {}
+        for name, dp in plan.datasets.items():
+            direct = self._engine_reads_of(plan, dp)[0] if self.notes_in_engine(plan, dp) else None
+            query = None if direct is None else group_count_query(plan, dp, direct)
+            if query is not None:
+                counted[name] = query
+        if not counted:
+            return {}
+        assert self.sql_engine is not None
+        with self.sql_engine.connect() as connection:
+            return {
+                f"groups:{name}": self.sql_engine.run(connection, sql_of(query, self.dialect), name)
+                for name, query in counted.items()
+            }
+
+    def _engine_reads_of(self, plan: Plan, dp: DatasetPlan) -> tuple[DirectRead | None, exp.Select | None]:
         """How the engine gets the dataset's records: the SELECT reading its files itself (direct.py), else the view
         adding the deadlines to the staged ones (`records_view`), else neither. Found once per run and dataset
         (`execute` starts afresh), for the frame Polars reads and for the staging: direct.py reads the files'
@@ -167,9 +210,9 @@ class SqlExecutor(PolarsExecutor):
         assert self.sql_engine is not None
         found = self.__dict__.setdefault("_engine_reads", {})
         if dp.name not in found:
-            direct = direct_records(self, plan, dp) if self.sql_engine.reads_parquet else None
+            direct = direct_read(self, plan, dp) if self.sql_engine.reads_parquet else None
             found[dp.name] = (direct, None if direct is not None else self.records_view(plan, dp))
-        reads: tuple[exp.Select | None, exp.Select | None] = found[dp.name]
+        reads: tuple[DirectRead | None, exp.Select | None] = found[dp.name]
         return reads
 
     def records_view(self, plan: Plan, dp: DatasetPlan) -> exp.Select | None:
