@@ -462,6 +462,24 @@ def test_duckdb_counts_the_notes_of_an_export_it_reads_itself(tmp_path: Path, mo
     assert_same_results(compute(catalog, period="2026-03"), compute(catalog, period="2026-03", engine="duckdb"))
 
 
+def test_the_newest_stamp_skips_a_column_without_any(tmp_path: Path) -> None:
+    """No request closed by the moment: the newest stamp is the newest opening, and the note that the moment is
+    after it is written on DuckDB too (a maximum of none once made the newest missing, and the note silent)."""
+    import polars as pl
+
+    catalog = _notes_case(tmp_path)
+    for file in NOTES_FILES:
+        (tmp_path / "data" / file).unlink()
+    rows = {"opened": [datetime(2026, 3, 2, 8), datetime(2026, 3, 9, 17)], "closed": [None, None],
+            "kind": ["Pothole"] * 2, "team": ["A", "B"], "wait": [1.0, 2.0], "status": ["Open", "Open"]}  # fmt: skip
+    pl.DataFrame(rows, schema_overrides={"closed": pl.Datetime("us")}).write_parquet(
+        tmp_path / "data" / "calls_1.parquet"
+    )
+    runs = [compute(catalog, period="2026-03", as_of="2026-04-01 00:00", engine=e) for e in ("polars", "duckdb")]
+    assert_same_results(*runs)
+    assert "is after the newest record (2026-03-09 17:00)" in " | ".join(runs[1].notes)
+
+
 def test_duckdb_refuses_too_many_groups_before_it_aggregates(tmp_path: Path) -> None:
     """The group limit is checked on the records DuckDB reads itself: the same refusal, word for word."""
     catalog = _notes_case(tmp_path)

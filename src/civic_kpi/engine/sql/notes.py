@@ -175,8 +175,9 @@ def _span(executor: SqlExecutor, dp: DatasetPlan, read: DirectRead) -> exp.Selec
     stamps = sorted((dataset.event_columns | named) & set(executor.scans[dp.name].columns))
     stamps = stamps or [dataset.freshness_column]
     newest: list[exp.Expression] = [exp.Max(this=_stamp(name)) for name in stamps]
-    # GREATEST skips a missing maximum on DuckDB, PostgreSQL and Spark, as Polars' max_horizontal does.
-    latest = newest[0] if len(newest) == 1 else exp.Greatest(this=newest[0], expressions=newest[1:])
+    # A column without any stamp has no maximum, which the newest skips, as Polars' max_horizontal does (SQLGlot
+    # otherwise writes DuckDB's GREATEST as NULL when any is NULL).
+    latest = newest[0] if len(newest) == 1 else exp.Greatest(this=newest[0], expressions=newest[1:], ignore_nulls=True)
     first = _stamp(dataset.date_column)
     from_first_year = exp.Case(ifs=[exp.If(this=exp.GTE(this=first, expression=literal(EARLIEST)), true=first.copy())])
     return exp.select(
