@@ -4,17 +4,19 @@ the bundled catalog pointed at the tables. Every KPI gives the numbers it gives 
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
+import civic_kpi
 from civic_kpi.catalog.loader import load_catalog
 from civic_kpi.data.sources import dataset_files
 from civic_kpi.engine import compute
 from civic_kpi.errors import DataError
 from tests.conftest import CATALOG, SAMPLE_DATA
-from tests.test_sql_engine import _differences
+from tests.test_sql_engine import NOTES_CATALOG, NOTES_FILES, _differences, _notes_case, assert_same_results
 
 pytest.importorskip("adbc_driver_postgresql", reason="table datasets need pip install 'civic-kpi[postgres]'")
 
@@ -319,3 +321,98 @@ def test_a_query_with_a_column_named_twice_a_password_or_a_folded_name_is_one_cl
     result = cli("compute", "--engine", "postgres", "--kpi", "sla_compliance")
     assert result.exit_code == 2 and "cannot connect to PostgreSQL" in result.stderr
     assert "s3cret" not in result.stderr and "ZZpw" not in result.stderr, result.stderr
+
+
+# ---------------------------------------------------------------- a typed table read in place
+
+IN_PLACE_CATALOG = NOTES_CATALOG.replace(
+    "    path: 'calls_*.parquet'\n",
+    "    source: {engine: postgres, table: public.typed_calls, connection: TYPED_DB}\n",
+)
+
+
+@pytest.fixture
+def typed_calls(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """NOTES_FILES' seven records as one typed table, and a role that may only read it (no temporary table or view
+    of its own either); TYPED_DB names the server as that role."""
+    import psycopg
+
+    rows = [row for records in NOTES_FILES.values() for row in records]
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("DROP TABLE IF EXISTS public.typed_calls")
+        connection.execute(
+            "CREATE TABLE public.typed_calls (opened TIMESTAMP, closed TIMESTAMP, kind TEXT, team TEXT,"
+            " wait DOUBLE PRECISION, status TEXT, unread INTERVAL)"
+        )
+        with connection.cursor() as cursor:
+            cursor.executemany("INSERT INTO public.typed_calls VALUES (%s, %s, %s, %s, %s, %s, NULL)", rows)
+        connection.execute("DROP ROLE IF EXISTS reader")
+        connection.execute("CREATE ROLE reader LOGIN")
+        connection.execute("GRANT SELECT ON public.typed_calls TO reader")
+        connection.execute("REVOKE TEMPORARY ON DATABASE postgres FROM PUBLIC")
+    reader = postgres_url.replace("user=civic", "user=reader")
+    monkeypatch.setenv("TYPED_DB", reader)
+    monkeypatch.setenv("CIVIC_KPI_POSTGRES", postgres_url)
+    return reader
+
+
+@pytest.mark.parametrize("as_of", ["2026-04-01 00:00", None], ids=["given", "from-the-data"])
+def test_postgres_reads_a_typed_table_in_place(tmp_path: Path, typed_calls: str, monkeypatch, as_of) -> None:
+    """`--engine postgres` over a table whose columns the database types as the catalog reads them: no record leaves
+    the database. The moment, the notes, the group limit and every KPI are SQL run there, in one read-only
+    transaction that creates nothing (a role that may only read the table runs it); the results and notes are the
+    Polars engine's over the same records exported as Parquet, word for word."""
+    from civic_kpi.data import tables
+    from civic_kpi.engine import polars_executor
+
+    files = tmp_path / "files"
+    files.mkdir()
+    exported = _notes_case(files)
+    catalog = tmp_path / "kpis.yaml"
+    catalog.write_text(IN_PLACE_CATALOG, encoding="utf-8")
+    (tmp_path / "data").mkdir()  # the catalog's data_dir, which holds no file of a table
+    taken: list[bool] = []
+    snapshot = tables._snapshot
+    monkeypatch.setattr(
+        tables, "_snapshot", lambda *a, **k: taken.append(a[4] if len(a) > 4 else True) or snapshot(*a, **k)
+    )
+    read_by_polars: list[str] = []
+    collect = polars_executor.collect
+    monkeypatch.setattr(polars_executor, "collect", lambda q, *a: read_by_polars.extend(q) or collect(q, *a))
+    tables.forget()
+    in_place = compute(catalog, period="2026-03", as_of=as_of, engine="postgres")
+    assert taken == [False]  # the columns' types alone: LIMIT 0
+    assert [key for key in read_by_polars if "calls" in key] == []
+    monkeypatch.setattr(polars_executor, "collect", collect)
+    assert_same_results(compute(exported, period="2026-03", as_of=as_of), in_place)
+    assert [(f.path, f.rows) for f in in_place.data_files] == [("postgres:public.typed_calls", 7)]
+    # By hand: Sign, Alley, Zebra and Curb exist at 04-01; at the data's own moment (04-05, Bus opening; not the
+    # closure dated 2099, after today) Bus does too.
+    unlisted = "4 records" if as_of else "5 records"
+    assert f"{unlisted} have a kind the SLA table 'by_type' does not list" in " | ".join(in_place.notes)
+    assert in_place.as_of == (datetime(2026, 4, 1) if as_of else datetime(2026, 4, 5))
+    if as_of is None:  # the dashboard finds its moment in place too, then computes its series there
+        board = civic_kpi.Session(catalog, engine="postgres").dashboard()
+        assert board.run.as_of == datetime(2026, 4, 5) and board.run.period.label == "2026-03"
+    assert taken == [False]
+
+
+def test_a_table_sql_cannot_read_as_the_catalog_does_is_read_through_its_snapshot(
+    tmp_path: Path, typed_calls: str, monkeypatch
+) -> None:
+    """A flag that folds case (upper('ß') differs between Polars and PostgreSQL): the table's records are read once
+    into a snapshot, as before, and the numbers are Polars'."""
+    from civic_kpi.data import tables
+
+    files = tmp_path / "files"
+    files.mkdir()
+    exported = _notes_case(files)
+    folding = "ignore_case: true}\n    deadlines:"
+    (files / "kpis.yaml").write_text(NOTES_CATALOG.replace("}\n    deadlines:", ", " + folding), encoding="utf-8")
+    catalog = tmp_path / "kpis.yaml"
+    catalog.write_text(IN_PLACE_CATALOG.replace("}\n    deadlines:", ", " + folding), encoding="utf-8")
+    (tmp_path / "data").mkdir()
+    tables.forget()
+    run = compute(catalog, period="2026-03", as_of="2026-04-01 00:00", engine="postgres")
+    assert_same_results(compute(exported, period="2026-03", as_of="2026-04-01 00:00"), run)
+    assert "are in neither the true_for nor the false_for list of done" in " | ".join(run.notes)

@@ -266,7 +266,7 @@ class Session:
             return None  # compute says "data directory not found", with its hint
         chosen = select_kpis(loaded.catalog, kpis, domains)
         needed = {name for kpi in chosen for name in datasets_under(loaded.catalog, kpi)}
-        newest = data_as_of(loaded, self.data_dir, needed)
+        newest = data_as_of(loaded, self.data_dir, needed, self.engine)
         return Moment.of_data(newest) if newest is not None else None
 
     def _with_moment(self, as_of: Any) -> Session:

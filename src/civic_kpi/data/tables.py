@@ -8,9 +8,10 @@ result of a SELECT of the table's columns that the catalog declares (a warehouse
 types Parquet cannot hold) as Arrow batches, written to Parquet as they come. The connection string is read from the
 environment variable the catalog names (`source.connection`), never from the catalog.
 
-This is the first step of running where the data lives: the records come to this machine (its memory is the limit),
-and the SQL engines then aggregate them (engine/sql/). Pushing the records' selection and preparation into the
-database is the next.
+That snapshot brings the records to this machine (its memory is the limit). `--engine postgres` reads a table of
+its own server in place instead, where every column the run reads is typed as the catalog reads it
+(engine/sql/executor.SqlExecutor.scan): only the snapshot of the columns' types is taken (`rows=False`, a LIMIT 0),
+which the data layer maps and checks as before, and the records never leave the database.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from civic_kpi.errors import DataError, Problem, UsageError, first_line
 if TYPE_CHECKING:
     from civic_kpi.catalog.model import Dataset, TableSource
 
-# (connection, engine, table, the columns declared) -> its snapshot, for this process
-_snapshots: dict[tuple[str, str, str, tuple[str, ...]], Path] = {}
+# (connection, engine, table, the columns declared, with its rows) -> its snapshot, for this process
+_snapshots: dict[tuple[str, str, str, tuple[str, ...], bool], Path] = {}
+_schema_only: set[Path] = set()  # the snapshots of a table's column types alone
 _names: dict[Path, str] = {}  # a snapshot -> the table it holds, as the run document names it
 _columns: dict[Path, list[str]] = {}  # a snapshot -> every column of its table, the ones not read too
 _folder: Path | None = None
@@ -59,8 +61,8 @@ def relation(source: TableSource) -> str:
     return f"({source.query}\n) AS civic_kpi_query"  # on a line of its own: the query may end in a -- comment
 
 
-def table_files(name: str, dataset: Dataset) -> list[Path]:
-    """The dataset's table as one Parquet file, read at the first call of the process (see `forget`)."""
+def connection_target(name: str, dataset: Dataset) -> str:
+    """The connection string of the dataset's database, from the environment variable the catalog names."""
     source = dataset.source
     assert source is not None
     target = os.environ.get(source.connection)
@@ -73,12 +75,29 @@ def table_files(name: str, dataset: Dataset) -> list[Path]:
                 "~/.pgpass, never in the catalog)",
             )
         )
+    return target
+
+
+def table_files(name: str, dataset: Dataset, rows: bool = True) -> list[Path]:
+    """The dataset's table as one Parquet file, read at the first call of the process (see `forget`). Without
+    `rows`, the file holds none, only the columns' types: what an engine reading the table in place needs to know
+    of it, which the data layer maps and checks as it does any file (`schema_only`)."""
+    source = dataset.source
+    assert source is not None
+    target = connection_target(name, dataset)
     declared = tuple(dict.fromkeys(raw for column in dataset.columns for raw in dataset.source_names(column)))
-    key = (target, source.engine, source.table or f"({source.query})", declared)
+    key = (target, source.engine, source.table or f"({source.query})", declared, rows)
     if key not in _snapshots or not _snapshots[key].is_file():
-        _snapshots[key] = _snapshot(name, source, target, declared)
+        _snapshots[key] = _snapshot(name, source, target, declared, rows)
         _names[_snapshots[key]] = source.label
+        if not rows:
+            _schema_only.add(_snapshots[key])
     return [_snapshots[key]]
+
+
+def schema_only(files: list[Path] | tuple[Path, ...]) -> bool:
+    """Whether these are a table's snapshot of its columns' types alone (table_files without rows)."""
+    return len(files) == 1 and files[0] in _schema_only
 
 
 def without_secrets(message: str, target: str) -> str:
@@ -101,14 +120,15 @@ def forget() -> None:
     _snapshots.clear()
 
 
-def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, ...]) -> Path:
+def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, ...], rows: bool = True) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     dbapi = _require_adbc()
     # One file per snapshot of the process (the same table in two databases is two), named without anything of the
     # connection string, which may hold a password.
-    path = _snapshot_folder() / f"{source.engine}.{source.table or name + '.query'}.{len(_names)}.parquet"
+    kind = "" if rows else ".types"
+    path = _snapshot_folder() / f"{source.engine}.{source.table or name + '.query'}{kind}.{len(_names)}.parquet"
     try:
         uri = _uri(target)
     except Exception as error:  # psycopg's parser: its message names the fault, never the whole string
@@ -152,7 +172,7 @@ def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, 
             # as for a file; none at all, and the table is read whole for that report.
             wanted = [column for column in declared if column in present]
             listed = ", ".join('"' + column.replace('"', '""') + '"' for column in wanted) if wanted else "*"
-            cursor.execute(f"SELECT {listed} FROM {relation(source)}")
+            cursor.execute(f"SELECT {listed} FROM {relation(source)}" + ("" if rows else "\nLIMIT 0"))
             reader = cursor.fetch_record_batch()
             schema = _stored(reader.schema)
             with pq.ParquetWriter(path, schema) as writer:

@@ -250,13 +250,24 @@ def _moment_notes(plan: Plan, execution: Execution) -> list[str]:
 
 
 def data_as_of(
-    catalog: LoadedCatalog | str | Path, data_dir: str | Path | None = None, needed: set[str] | None = None
+    catalog: LoadedCatalog | str | Path,
+    data_dir: str | Path | None = None,
+    needed: set[str] | None = None,
+    engine: str = "polars",
 ) -> datetime | None:
     """The newest stamp over all datasets of the catalog: the moment compute takes when no --as-of is given.
     `needed` (default: every dataset): the datasets whose files must be readable, as for compute's chosen KPIs;
-    another dataset that cannot be read is left out of the moment instead of stopping the run."""
+    another dataset that cannot be read is left out of the moment instead of stopping the run. On an `engine` that
+    reads tables in place, their stamps are read there (engine/sql/executor.table_spans), not through a snapshot."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     needed = set(loaded.catalog.datasets) if needed is None else needed
-    newest, _ = catalog_span(loaded, loaded.data_dir(data_dir), needed)
-    known = [moment for moment in newest.values() if moment is not None]
+    today = Moment.now(loaded.catalog.timezone).at
+    spans: dict[str, tuple[datetime | None, datetime | None]] = {}
+    if engine != "polars" and any(dataset.source for dataset in loaded.catalog.datasets.values()):
+        from civic_kpi.engine.sql import sql_engine
+        from civic_kpi.engine.sql.executor import table_spans
+
+        spans = table_spans(sql_engine(engine), loaded, set(loaded.catalog.datasets), needed, today)
+    newest, _ = catalog_span(loaded, loaded.data_dir(data_dir), needed, today, skip=set(spans))
+    known = [moment for moment in [*newest.values(), *(new for new, _ in spans.values())] if moment is not None]
     return max(known) if known else None

@@ -10,7 +10,7 @@ at a time to bound memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -150,14 +150,7 @@ class PolarsExecutor:
         # The run's "today": the default moment never passes it, and records dated after it are named in a note.
         self.today = Moment.now(cat.timezone).at
         self.scans = {
-            name: scan_dataset(
-                name,
-                cat.datasets[name],
-                request.root,
-                set(columns),
-                cat.timezone,
-                list(files[name]) if files is not None else None,
-            )
+            name: self.scan(name, set(columns), list(files[name]) if files is not None else None)
             for name, columns in request.columns.items()
         }
         used = {r for formulas in request.formulas.values() for f in formulas.values() for r in f.refs}
@@ -175,6 +168,11 @@ class PolarsExecutor:
         self._instants: dict[str, frozenset[str]] = {}
         if progress is not None:
             progress(reading_text(self.scans))
+
+    def scan(self, name: str, columns: set[str], files: list[Path] | None) -> DatasetScan:
+        """The dataset's scan of `columns`, of `files` (default: what its path matches now, or its table)."""
+        cat = self.request.catalog
+        return scan_dataset(name, cat.datasets[name], self.request.root, columns, cat.timezone, files)
 
     def files(self) -> dict[str, tuple[Any, ...]]:
         return {name: tuple(scan.files) for name, scan in self.scans.items()}
@@ -576,7 +574,7 @@ class PolarsExecutor:
 
 
 def catalog_span(
-    loaded: LoadedCatalog, root: Path, needed: set[str], today: datetime | None = None
+    loaded: LoadedCatalog, root: Path, needed: set[str], today: datetime | None = None, skip: Set[str] = frozenset()
 ) -> tuple[dict[str, datetime | None], dict[str, datetime | None]]:
     """Each dataset's newest stamp (over its freshness and event columns) up to `today` (default: the clock now)
     and oldest date: one small query per dataset, collected together. The moment a run describes is the newest over
@@ -585,13 +583,15 @@ def catalog_span(
 
     A stamp after today is a typo (9999-12-31) or a plan, not news of how fresh the export is: were it the moment,
     one record dated 2099 would move every default period to 2099. A dataset whose every stamp is after today
-    describes today."""
+    describes today. `skip`: datasets whose span the caller finds otherwise (a table an engine reads in place)."""
     from civic_kpi.errors import CivicKpiError
 
     cat = loaded.catalog
     today = today if today is not None else Moment.now(cat.timezone).at
     scans = {}
     for name, dataset in cat.datasets.items():
+        if name in skip:
+            continue
         # Every event column the files have: a preset may declare a column an older layout lacks.
         events = columns_in_files(name, dataset, root, set(dataset.event_columns))
         try:
@@ -601,6 +601,7 @@ def catalog_span(
         except CivicKpiError:
             if name in needed:
                 raise
+    needed = needed - set(skip)
     for chosen in (scans, {name: scan for name, scan in scans.items() if name in needed}):
         queries = {name: newest_query(scan.frame, scan, today) for name, scan in chosen.items()}
         try:

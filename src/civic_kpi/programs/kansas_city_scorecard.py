@@ -41,6 +41,7 @@ def _moment(
     data_dir: str | Path | None,
     as_of: Moment | datetime | str | None,
     chosen: list[KPI],
+    engine: str = "polars",
 ) -> Moment | None:
     """The run's one moment, fixed here when the default fiscal year depends on it, so that compute does not read
     the data a second time to find it."""
@@ -52,7 +53,7 @@ def _moment(
         return None  # compute fixes it from the data, as for any period asked for
     # Only the chosen KPIs' datasets must be readable, as for compute.
     needed = {name for kpi in chosen for name in datasets_under(loaded.catalog, kpi)}
-    newest = data_as_of(loaded, data_dir, needed)
+    newest = data_as_of(loaded, data_dir, needed, engine)
     return Moment.of_data(newest) if newest is not None else None
 
 
@@ -76,7 +77,7 @@ def scorecard(
     newest record); `as_of`, `progress` and `engine` as in compute."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     chosen = select_kpis(loaded.catalog, kpis, domains)
-    moment = _moment(loaded, fiscal_year, data_dir, as_of, chosen)
+    moment = _moment(loaded, fiscal_year, data_dir, as_of, chosen, engine)
     year = _fiscal_year(fiscal_year, loaded, moment)
     next_label = year.shifted(12).label
     run = compute(

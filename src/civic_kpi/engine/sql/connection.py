@@ -21,9 +21,20 @@ class SqlEngine:
     dialect: ClassVar[str]  # SQLGlot's name of the engine's SQL
     staged_format: ClassVar[str] = "parquet"  # the file the records are staged in for `load`
     reads_parquet: ClassVar[bool] = False  # whether it reads this machine's Parquet files itself (`read`)
+    reads_tables: ClassVar[str | None] = None  # the `source.engine` of the table datasets it reads in place
 
     def connect(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
+
+    def connect_to(self, target: str, dataset: str) -> AbstractContextManager[Any]:
+        """A connection to the database of a table dataset it reads in place (`reads_tables`)."""
+        raise NotImplementedError
+
+    def reading(self, connection: Any) -> AbstractContextManager[None]:
+        """Around the statements over a table read in place: one consistent view of it that cannot change it."""
+        from contextlib import nullcontext
+
+        return nullcontext()
 
     def stage(self, records: pl.LazyFrame, path: Path) -> pl.LazyFrame:
         """A lazy sink of the records to `path`, in the form `load` reads (`staged_format`): Parquet, which DuckDB

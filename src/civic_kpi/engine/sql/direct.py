@@ -1,6 +1,6 @@
 """Records an engine reads itself: a Parquet dataset whose files already type every column the way the catalog
-reads it (a warehouse extract, a table's snapshot), read and prepared in SQL instead of being prepared by Polars and
-staged (executor.py's `stage`).
+reads it (a warehouse extract, a table's snapshot), or a PostgreSQL table so typed that PostgreSQL reads in place
+(IN_PLACE), read and prepared in SQL instead of being prepared by Polars and staged (executor.py's `stage`).
 
 The preparation is the data layer's, said in SQL, for the cases where SQL says it exactly and nothing else:
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import polars as pl
     from sqlglot import exp
 
-    from civic_kpi.catalog.model import ColumnSpec
+    from civic_kpi.catalog.model import ColumnSpec, Dataset
     from civic_kpi.engine.plan import DatasetPlan, Plan
     from civic_kpi.engine.sql.executor import SqlExecutor
 
@@ -66,7 +66,7 @@ def direct_read(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> DirectRea
     prepare them."""
     from sqlglot import exp
 
-    from civic_kpi.data.sources import file_schema, float_columns, nonfinite_flag
+    from civic_kpi.data.sources import float_columns, nonfinite_flag
 
     dataset, catalog = dp.dataset, executor.request.catalog
     if dataset.file_format != "parquet":
@@ -74,21 +74,13 @@ def direct_read(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> DirectRea
     if catalog.timezone is not None and executor.instants(plan, dp):
         return None
     scan = executor.scans[dp.name]
-    # A path DuckDB would read as a pattern ([1] in a name), or a file with two columns differing only in case
-    # (DuckDB would bind a quoted "team" to Team): the data layer reads those as they are.
-    if not scan.files or any(set(str(path)) & set("*?[]{}") for path in scan.files):
+    in_place = executor.in_place(dp.name)
+    # A path DuckDB would read as a pattern ([1] in a name): the data layer reads it as it is.
+    if not scan.files or (not in_place and any(set(str(path)) & set("*?[]{}") for path in scan.files)):
         return None
-    schemas = [file_schema(path, dataset) for path in scan.files]
-    if any(case_clash(list(schema)) for schema in schemas):
+    parsed = typed_columns(dataset, scan.files, scan.columns)
+    if parsed is None:
         return None
-    parsed: list[exp.Expression] = []
-    for name in scan.columns:
-        spec, source = dataset.columns[name], dataset.source_name(name)
-        dtypes = {schema.get(source) for schema in schemas}
-        reading = _reading(spec, dtypes.pop()) if len(dtypes) == 1 else None
-        if reading is None or spec.time_source or spec.timezone:
-            return None
-        parsed.append(exp.alias_(reading(column(source)), name, quoted=True))
     derived = {name: dataset.derived[name] for name in dp.derived}  # a flag's formula among them
     kinds = dataset.column_kinds
     if any(_adds_text(parse_formula(text, row=True), kinds) for text in derived.values()):
@@ -106,10 +98,10 @@ def direct_read(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> DirectRea
     # NaN and infinity are read as missing; the data layer's flag says which were, for the run's note.
     for name in float_columns(dataset, scan.columns):
         number = _cast(column(dataset.source_name(name)), "DOUBLE")
-        nonfinite = exp.Not(this=exp.Anonymous(this="isfinite", expressions=[number]))
-        flag = exp.Coalesce(this=nonfinite, expressions=[exp.false()])
+        flag = exp.Coalesce(this=exp.Not(this=_is_finite(number)), expressions=[exp.false()])
         parsed.append(exp.alias_(flag, nonfinite_flag(name), quoted=True))
-    read = exp.select(*parsed).from_(_read_parquet(scan.files))
+    files = exp.to_table(IN_PLACE, quoted=True) if in_place else _read_parquet(scan.files)
+    read = exp.select(*parsed).from_(files)
     # As known at the moment (data/known.as_known_at): the record existed, its later stamps blanked.
     blanked = [
         exp.alias_(exp.Case(ifs=[exp.If(this=_at_or_before(name, at), true=column(name))]), name, quoted=True)
@@ -131,6 +123,30 @@ def direct_read(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> DirectRea
         prepared.subquery("prepared")
     )
     return DirectRead(read, existing, records)
+
+
+def typed_columns(
+    dataset: Dataset, files: list[Path], columns: tuple[str, ...] | list[str]
+) -> list[exp.Expression] | None:
+    """Each column read from its source column as the catalog types it (`_reading`), or None where one needs the
+    data layer: a type SQL would read otherwise, a zone, a date and a time to join, files whose types differ, or
+    two columns differing only in case (DuckDB would bind a quoted "team" to Team)."""
+    from sqlglot import exp
+
+    from civic_kpi.data.sources import file_schema
+
+    schemas = [file_schema(path, dataset) for path in files]
+    if any(case_clash(list(schema)) for schema in schemas):
+        return None
+    parsed: list[exp.Expression] = []
+    for name in columns:
+        spec, source = dataset.columns[name], dataset.source_name(name)
+        dtypes = {schema.get(source) for schema in schemas}
+        reading = _reading(spec, dtypes.pop()) if len(dtypes) == 1 else None
+        if reading is None or spec.time_source or spec.timezone:
+            return None
+        parsed.append(exp.alias_(reading(column(source)), name, quoted=True))
+    return parsed
 
 
 def _adds_text(formula: Formula, kinds: Mapping[str, str]) -> bool:
@@ -184,8 +200,16 @@ def _finite(source: exp.Expression) -> exp.Expression:
     from sqlglot import exp
 
     number = _cast(source, "DOUBLE")
-    finite = exp.Anonymous(this="isfinite", expressions=[number.copy()])
-    return exp.Case(ifs=[exp.If(this=finite, true=number)])
+    return exp.Case(ifs=[exp.If(this=_is_finite(number.copy()), true=number)])
+
+
+def _is_finite(number: exp.Expression) -> exp.Expression:
+    """Whether a DOUBLE is neither NaN nor infinite, on every engine: x - x is 0 for a finite x and NaN otherwise,
+    and NaN equals no number (PostgreSQL has no isfinite() of a float; NULL stays NULL)."""
+    from sqlglot import exp
+
+    difference = exp.Paren(this=exp.Sub(this=number, expression=number.copy()))
+    return exp.EQ(this=difference, expression=exp.Literal.number(0))
 
 
 def _listed(source: exp.Expression, true_values: list[str]) -> exp.Expression:
@@ -203,6 +227,9 @@ def _at_or_before(name: str, at: datetime) -> exp.Expression:
 
     stamp = exp.cast(column(name), exp.DataType.build("TIMESTAMP"))
     return exp.Coalesce(this=exp.LTE(this=stamp, expression=literal(at)), expressions=[exp.true()])
+
+
+IN_PLACE = "__civic_kpi_table"  # stands for a table read in place, until the SQL is written (SqlExecutor.sql)
 
 
 def _read_parquet(files: list[Path]) -> exp.Expression:

@@ -22,20 +22,22 @@ formats, and zones prepared by the engine.
 
 from __future__ import annotations
 
+import re
 import tempfile
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query, window_bounds
-from civic_kpi.engine.polars_executor import PERIOD_KEY, PolarsExecutor
+from civic_kpi.engine.polars_executor import PERIOD_KEY, PolarsExecutor, catalog_span
 from civic_kpi.engine.sql.connection import SqlEngine, case_clash
 from civic_kpi.engine.sql.deadlines import deadline_columns
 from civic_kpi.engine.sql.dialects import RECORDS, STAGED, checked_sql, sql_of
-from civic_kpi.engine.sql.direct import DirectRead, direct_read
+from civic_kpi.engine.sql.direct import IN_PLACE, DirectRead, direct_read, typed_columns
 from civic_kpi.engine.sql.grouping import SET_KEY, by_query, dims_of, grouping_id, kpis_of, statements
-from civic_kpi.engine.sql.notes import NoteQuery, dataset_notes, file_rows, group_count_query
+from civic_kpi.engine.sql.notes import NoteQuery, dataset_notes, file_rows, group_count_query, span_of_table
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.formula import NO_PERIOD, instant_column, parse_formula
 from civic_kpi.formula.sql import (
@@ -56,7 +58,9 @@ if TYPE_CHECKING:
     import polars as pl
     from sqlglot import exp
 
-    from civic_kpi.catalog.model import KPI
+    from civic_kpi.catalog.loader import LoadedCatalog
+    from civic_kpi.catalog.model import KPI, Dataset, TableSource
+    from civic_kpi.data.sources import DatasetScan
     from civic_kpi.engine.request import Dims
     from civic_kpi.engine.rollup import Rollup
 
@@ -128,34 +132,103 @@ class SqlExecutor(PolarsExecutor):
 
     def answers(self, plan: Plan) -> dict[str, pl.DataFrame]:
         found: dict[str, pl.DataFrame] = {}
-        if not self._pending:
-            return found
-        assert self.sql_engine is not None
-        engine = self.sql_engine
-        with engine.connect() as connection:
-            for dataset in self._pending:
-                hint = "run this KPI with --engine polars"
-                grouped = statements(dataset.dp)
-                sql = [checked_sql(self, plan, dataset.dp, queries, self.dialect, hint) for queries in grouped]
-                if isinstance(dataset.records, Path):
-                    assert dataset.schema is not None
-                    staged = RECORDS if dataset.view is None else STAGED
-                    engine.load(connection, dataset.records, dataset.schema, dataset.dp.name, staged)
-                    if dataset.view is not None:
-                        engine.read(connection, sql_of(dataset.view, self.dialect), dataset.dp.name)
-                else:
-                    engine.read(connection, sql_of(dataset.records, self.dialect), dataset.dp.name)
-                for note in dataset.notes or []:
-                    rows = [engine.run(connection, sql_of(s, self.dialect), dataset.dp.name) for s in note.selects]
-                    found[note.key] = note.frame(rows)
-                if dataset.notes is not None:
-                    found[f"rows:{dataset.dp.name}"] = file_rows(self, dataset.dp)
-                for queries, text in zip(grouped, sql, strict=True):
-                    result = engine.run(connection, text, dataset.dp.name)
-                    for query, rows in by_query(queries, result):
-                        # A keyed query's rows are filed the way the Polars executor files a series' parts.
-                        found[f"{query.key}@sql" if query.keyed else query.key] = rows
+        assert self.sql_engine is not None or not self._pending
+        in_place = [dataset for dataset in self._pending if self.in_place(dataset.dp.name)]
+        if len(in_place) < len(self._pending):
+            with self.sql_engine.connect() as connection:  # type: ignore[union-attr]
+                for dataset in self._pending:
+                    if dataset not in in_place:
+                        found |= self._answer(plan, dataset, connection)
+        for dataset in in_place:
+            with self._table_connection(dataset.dp.name) as connection:
+                found |= self._answer(plan, dataset, connection)
         return found
+
+    def _answer(self, plan: Plan, dataset: _Pending, connection: Any) -> dict[str, pl.DataFrame]:
+        """The rows of one dataset's statements, and of its notes where the engine counts them."""
+        engine, dp, found = self.sql_engine, dataset.dp, {}
+        assert engine is not None
+        hint = "run this KPI with --engine polars"
+        grouped = statements(dp)
+        sql = [checked_sql(self, plan, dp, queries, self.dialect, hint) for queries in grouped]
+        if self.in_place(dp.name):
+            # No view: nothing is created in the database, and a role that may only read can run it.
+            assert not isinstance(dataset.records, Path)
+            records = self.sql(dataset.records, dp.name)
+            sql = [f'WITH "{RECORDS}" AS (\n{records}\n)\n{text}' for text in sql]
+        elif isinstance(dataset.records, Path):
+            assert dataset.schema is not None
+            staged = RECORDS if dataset.view is None else STAGED
+            engine.load(connection, dataset.records, dataset.schema, dp.name, staged)
+            if dataset.view is not None:
+                engine.read(connection, sql_of(dataset.view, self.dialect), dp.name)
+        else:
+            engine.read(connection, sql_of(dataset.records, self.dialect), dp.name)
+        with engine.reading(connection) if self.in_place(dp.name) else nullcontext():
+            for note in dataset.notes or []:
+                rows = [engine.run(connection, self.sql(select, dp.name), dp.name) for select in note.selects]
+                found[note.key] = note.frame(rows)
+            if dataset.notes is not None and not self.in_place(dp.name):
+                found[f"rows:{dp.name}"] = file_rows(self, dp)
+            for queries, text in zip(grouped, sql, strict=True):
+                result = engine.run(connection, text, dp.name)
+                for query, rows in by_query(queries, result):
+                    # A keyed query's rows are filed the way the Polars executor files a series' parts.
+                    found[f"{query.key}@sql" if query.keyed else query.key] = rows
+        return found
+
+    def in_place(self, name: str) -> bool:
+        """Whether the engine reads the dataset's table in place (`scan`), not a snapshot of it."""
+        return name in self.__dict__.get("_in_place", ())
+
+    def scan(self, name: str, columns: set[str], files: list[Path] | None) -> DatasetScan:
+        """A table of the engine's own kind (`reads_tables`) is read in place where every column the run and the
+        moment read is typed as the catalog reads it: the data layer maps and checks the snapshot of its columns'
+        types alone, which holds no record, and the engine reads the table itself. Otherwise, and for any other
+        dataset, the scan of its files or its table's snapshot."""
+        from civic_kpi.data.tables import schema_only, table_files
+
+        engine, dataset = self.sql_engine, self.request.catalog.datasets[name]
+        table = dataset.source is not None and engine is not None and dataset.source.engine == engine.reads_tables
+        if not table or (files is not None and not schema_only(files)):
+            return super().scan(name, columns, files)
+        types = files if files is not None else table_files(name, dataset, rows=False)
+        scan = super().scan(name, columns, types)
+        if typed_columns(dataset, types, sorted(set(scan.columns) | _span_columns(name, dataset, types))) is None:
+            return super().scan(name, columns, None)
+        self.__dict__.setdefault("_in_place", set()).add(name)
+        return replace(scan, frame=_not_for_polars(scan.frame, name))
+
+    def _leave_place(self, name: str) -> None:
+        """Read a table through its snapshot after all (a KPI or a note SQL cannot say as Polars does)."""
+        self.__dict__["_in_place"].discard(name)
+        self.scans[name] = super().scan(name, set(self.scans[name].columns), None)
+
+    def _table_connection(self, name: str) -> AbstractContextManager[Any]:
+        from civic_kpi.data.tables import connection_target
+
+        assert self.sql_engine is not None
+        dataset = self.request.catalog.datasets[name]
+        return self.sql_engine.connect_to(connection_target(name, dataset), name)
+
+    def sql(self, select: exp.Expression, name: str) -> str:
+        """A statement over a dataset in the engine's dialect, reading its table where the engine reads it in place."""
+        source = self.request.catalog.datasets[name].source
+        if not self.in_place(name) or source is None:
+            return sql_of(select, self.dialect)
+        return in_place_sql(select, self.dialect, source)
+
+    def data_span(self) -> tuple[dict[str, datetime | None], dict[str, datetime | None]]:
+        """As the Polars executor finds it; for a table read in place, in SQL over the table (`table_spans`)."""
+        if self.sql_engine is None:  # `civic-kpi sql` writes statements and reads no table in place
+            return super().data_span()
+        request, needed = self.request, set(self.scans)
+        in_place = {name for name in self.scans if self.in_place(name)}
+        spans = table_spans(self.sql_engine, request.loaded, in_place, needed, self.today)
+        newest, oldest = catalog_span(request.loaded, request.root, needed, self.today, skip=set(spans))
+        for name, (new, old) in spans.items():
+            newest[name], oldest[name] = new, old
+        return newest, oldest
 
     def record_columns(self, plan: Plan, dp: DatasetPlan) -> list[str]:
         """The columns of `records` the statements read (the data layer's own flags stay behind)."""
@@ -193,14 +266,13 @@ class SqlExecutor(PolarsExecutor):
             query = None if direct is None else group_count_query(plan, dp, direct)
             if query is not None:
                 counted[name] = query
-        if not counted:
-            return {}
-        assert self.sql_engine is not None
-        with self.sql_engine.connect() as connection:
-            return {
-                f"groups:{name}": self.sql_engine.run(connection, sql_of(query, self.dialect), name)
-                for name, query in counted.items()
-            }
+        found = {}
+        engine = self.sql_engine
+        for name, query in counted.items():
+            assert engine is not None
+            with self._table_connection(name) if self.in_place(name) else engine.connect() as connection:
+                found[f"groups:{name}"] = engine.run(connection, self.sql(query, name), name)
+        return found
 
     def _engine_reads_of(self, plan: Plan, dp: DatasetPlan) -> tuple[DirectRead | None, exp.Select | None]:
         """How the engine gets the dataset's records: the SELECT reading its files itself (direct.py), else the view
@@ -210,7 +282,10 @@ class SqlExecutor(PolarsExecutor):
         assert self.sql_engine is not None
         found = self.__dict__.setdefault("_engine_reads", {})
         if dp.name not in found:
-            direct = direct_read(self, plan, dp) if self.sql_engine.reads_parquet else None
+            direct = direct_read(self, plan, dp) if self.sql_engine.reads_parquet or self.in_place(dp.name) else None
+            if self.in_place(dp.name) and (direct is None or dataset_notes(self, plan, dp, direct) is None):
+                self._leave_place(dp.name)
+                direct = None
             found[dp.name] = (direct, None if direct is not None else self.records_view(plan, dp))
         reads: tuple[DirectRead | None, exp.Select | None] = found[dp.name]
         return reads
@@ -425,3 +500,62 @@ def _to_utc(moment: datetime, zone: str | None) -> datetime:
         return moment
     value: datetime = pl.select(utc(pl.lit(moment, dtype=pl.Datetime("us")), zone)).item()
     return value
+
+
+def _span_columns(name: str, dataset: Dataset, files: list[Path] | tuple[Path, ...]) -> set[str]:
+    """The columns the moment reads of a dataset (polars_executor.catalog_span): its freshness and date columns and
+    each event column its files (or table) hold."""
+    from civic_kpi.data.sources import check_columns
+
+    events = set(dataset.event_columns)
+    missing = {p.field.rsplit(".", 1)[1] for p in check_columns(name, dataset, list(files), events) if p.field}
+    return {dataset.freshness_column, dataset.date_column} | (events - missing)
+
+
+def _not_for_polars(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
+    """The frame of a table the engine reads in place: its scan holds the columns' types and no record, so a Polars
+    query of it would count none. Collecting it raises instead (a bug, exit 3), never a silent zero."""
+
+    def refuse(found: pl.DataFrame) -> pl.DataFrame:
+        raise AssertionError(f"dataset {name} is read in place by the engine; Polars has none of its records")
+
+    return frame.map_batches(refuse)
+
+
+def in_place_sql(select: exp.Expression, dialect: str, source: TableSource) -> str:
+    """A statement reading a table in place (direct.IN_PLACE) as the dialect's SQL: the stand-in name, quoted or not
+    as the dialect writes it, becomes the relation as the catalog wrote it (a query is its own SQL, never parsed and
+    rewritten)."""
+    from civic_kpi.data.tables import relation
+
+    return re.sub(rf'"?\b{IN_PLACE}\b"?', lambda _: relation(source), sql_of(select, dialect))
+
+
+def table_spans(
+    engine: SqlEngine, loaded: LoadedCatalog, names: set[str], needed: set[str], today: datetime
+) -> dict[str, tuple[datetime | None, datetime | None]]:
+    """polars_executor.catalog_span in SQL, for each dataset of `names` that is a table of the engine's kind
+    (`reads_tables`) whose stamps are typed as the catalog reads them: (newest, oldest), read where the table is.
+    A dataset outside `needed` that cannot be read is left out, as catalog_span leaves it."""
+    from civic_kpi.data.tables import connection_target, table_files
+    from civic_kpi.errors import CivicKpiError
+
+    found = {}
+    for name in sorted(names):
+        dataset = loaded.catalog.datasets[name]
+        if dataset.source is None or dataset.source.engine != engine.reads_tables:
+            continue
+        try:
+            types = table_files(name, dataset, rows=False)
+            stamps = typed_columns(dataset, types, sorted(_span_columns(name, dataset, types)))
+            if stamps is None:
+                continue
+            with engine.connect_to(connection_target(name, dataset), name) as connection:
+                select = span_of_table(dataset, stamps, today)
+                rows = engine.run(connection, in_place_sql(select, engine.dialect, dataset.source), name)
+        except CivicKpiError:
+            if name in needed:
+                raise
+            continue
+        found[name] = rows["newest"][0], rows["oldest"][0]
+    return found

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import polars as pl
     from sqlglot import exp
 
+    from civic_kpi.catalog.model import Dataset
     from civic_kpi.engine.plan import DatasetPlan, Plan
     from civic_kpi.engine.sql.direct import DirectRead
     from civic_kpi.engine.sql.executor import SqlExecutor
@@ -82,6 +83,8 @@ def dataset_notes(executor: SqlExecutor, plan: Plan, dp: DatasetPlan, read: Dire
     if not set(counted) <= read_columns or dataset.date_column not in read_columns:
         return None
     queries = [NoteQuery(f"moment:{name}", (_after_moment(executor, plan, dp, read, counted),), _as_is)]
+    if executor.in_place(name):  # a table read in place is one "file": its records, counted
+        queries.append(NoteQuery(f"rows:{name}", (_table_rows(read),), _file_rows_frame))
     floats = float_columns(dataset, executor.scans[name].columns)
     if floats:
         queries.append(NoteQuery(f"nonfinite:{name}", (_nonfinite(read, floats),), _as_is))
@@ -118,6 +121,67 @@ def file_rows(executor: SqlExecutor, dp: DatasetPlan) -> pl.DataFrame:
     return pl.DataFrame(
         {FILE_INDEX: list(range(len(files))), "rows": [pq.read_metadata(path).num_rows for path in files]},
         schema={FILE_INDEX: pl.UInt32, "rows": pl.Int64},
+    )
+
+
+def span_of_table(dataset: Dataset, stamps: list[exp.Expression], today: datetime) -> exp.Select:
+    """polars_executor.catalog_span for a table read in place: its newest stamp up to `today` (`today` itself when
+    every stamp is after it) and its oldest date from FIRST_YEAR on, over every record. `stamps`: the typed columns
+    the moment reads (direct.typed_columns, each named as the catalog names it)."""
+    from sqlglot import exp
+
+    from civic_kpi.engine.sql.direct import IN_PLACE
+
+    named = {dataset.as_of_column} if dataset.as_of_column else set()
+    present = {stamp.alias for stamp in stamps}
+    columns = sorted((dataset.event_columns | named) & present) or [dataset.freshness_column]
+    until = literal(today)
+
+    def newest(values: list[exp.Expression]) -> exp.Expression:
+        return (
+            values[0] if len(values) == 1 else exp.Greatest(this=values[0], expressions=values[1:], ignore_nulls=True)
+        )
+
+    latest = newest([exp.Max(this=_stamp(name)) for name in columns])
+    capped = newest(
+        [
+            exp.Max(
+                this=exp.Case(ifs=[exp.If(this=exp.LTE(this=_stamp(name), expression=until.copy()), true=_stamp(name))])
+            )
+            for name in columns
+        ]
+    )
+    chosen = exp.Case(
+        ifs=[
+            exp.If(
+                this=exp.and_(
+                    exp.Is(this=capped.copy(), expression=exp.null()),
+                    exp.Not(this=exp.Is(this=latest, expression=exp.null())),
+                ),
+                true=until.copy(),
+            )
+        ],
+        default=capped,
+    )
+    first = _stamp(dataset.date_column)
+    from_first_year = exp.Case(ifs=[exp.If(this=exp.GTE(this=first, expression=literal(EARLIEST)), true=first.copy())])
+    parsed = exp.select(*stamps).from_(exp.to_table(IN_PLACE, quoted=True)).subquery("parsed")
+    return exp.select(
+        exp.alias_(chosen, "newest", quoted=True), exp.alias_(exp.Min(this=from_first_year), "oldest", quoted=True)
+    ).from_(parsed)
+
+
+def _table_rows(read: DirectRead) -> exp.Select:
+    from sqlglot import exp
+
+    return exp.select(exp.alias_(exp.Count(this=exp.Star()), "rows", quoted=True)).from_(read.parsed.subquery("parsed"))
+
+
+def _file_rows_frame(found: list[pl.DataFrame]) -> pl.DataFrame:
+    import polars as pl
+
+    return pl.DataFrame(
+        {FILE_INDEX: [0], "rows": [int(found[0]["rows"][0])]}, schema={FILE_INDEX: pl.UInt32, "rows": pl.Int64}
     )
 
 

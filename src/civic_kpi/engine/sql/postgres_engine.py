@@ -9,7 +9,8 @@ The server is the one the environment variable CIVIC_KPI_POSTGRES names, a libpq
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,8 +67,9 @@ class Postgres(SqlEngine):
     name = "postgres"
     dialect = "postgres"
 
+    reads_tables = "postgres"
+
     def connect(self) -> AbstractContextManager[Any]:
-        psycopg = require_psycopg()
         target = os.environ.get(CONNECTION_VARIABLE)
         if not target:
             raise UsageError(
@@ -77,6 +79,22 @@ class Postgres(SqlEngine):
                     "PGPASSWORD or ~/.pgpass, never in the catalog)",
                 )
             )
+        return self._connect(target, CONNECTION_VARIABLE)
+
+    def connect_to(self, target: str, dataset: str) -> AbstractContextManager[Any]:
+        return self._connect(target, f"dataset {dataset}")
+
+    @contextmanager
+    def reading(self, connection: Any) -> Iterator[None]:
+        """A read-only transaction that sees the tables as they were at its first statement (REPEATABLE READ): the
+        notes and every statement count the same records, and nothing is created in the database (a role that may
+        only read can run it)."""
+        with connection.transaction():
+            connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield
+
+    def _connect(self, target: str, what: str) -> AbstractContextManager[Any]:
+        psycopg = require_psycopg()
         try:
             connection = psycopg.connect(target, autocommit=True, connect_timeout=10)
             # UTF-8 as the staged CSV is written, and ISO dates as Polars writes them as text (a server set to
@@ -87,8 +105,7 @@ class Postgres(SqlEngine):
         except psycopg.Error as error:
             raise UsageError(
                 Problem(
-                    f"cannot connect to PostgreSQL ({CONNECTION_VARIABLE}): "
-                    + without_secrets(first_line(error), target),
+                    f"cannot connect to PostgreSQL ({what}): " + without_secrets(first_line(error), target),
                     hint="check that the server runs and that the connection string names it",
                 )
             ) from None
