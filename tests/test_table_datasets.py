@@ -395,6 +395,14 @@ def test_postgres_reads_a_typed_table_in_place(tmp_path: Path, typed_calls: str,
         board = civic_kpi.Session(catalog, engine="postgres").dashboard()
         assert board.run.as_of == datetime(2026, 4, 5) and board.run.period.label == "2026-03"
     assert taken == [False]
+    # A Polars query of the table read in place would count no record: it refuses to run instead.
+    from civic_kpi.engine.sql import executor_class
+
+    request = civic_kpi.Session(catalog, as_of="2026-04-01").plan("2026-03").request
+    executor = executor_class("postgres")(request)
+    assert executor.in_place("calls")
+    with pytest.raises(Exception, match="read in place by the engine"):
+        executor.scans["calls"].frame.collect()
 
 
 def test_a_table_sql_cannot_read_as_the_catalog_does_is_read_through_its_snapshot(
