@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 # (connection, engine, table, the columns declared, with its rows) -> its snapshot, for this process
 _snapshots: dict[tuple[str, str, str, tuple[str, ...], bool], Path] = {}
 _schema_only: set[Path] = set()  # the snapshots of a table's column types alone
+_database_types: dict[Path, dict[str, str]] = {}  # a snapshot -> each column's type in the database (text, int8, ...)
+_taken: dict[Path, float] = {}  # a snapshot -> when it was read (time.monotonic)
+_read_live: dict[tuple[str, str, str], float] = {}  # (connection, engine, table) -> when its stamps were last read live
 _names: dict[Path, str] = {}  # a snapshot -> the table it holds, as the run document names it
 _columns: dict[Path, list[str]] = {}  # a snapshot -> every column of its table, the ones not read too
 _folder: Path | None = None
@@ -86,13 +90,34 @@ def table_files(name: str, dataset: Dataset, rows: bool = True) -> list[Path]:
     assert source is not None
     target = connection_target(name, dataset)
     declared = tuple(dict.fromkeys(raw for column in dataset.columns for raw in dataset.source_names(column)))
-    key = (target, source.engine, source.table or f"({source.query})", declared, rows)
-    if key not in _snapshots or not _snapshots[key].is_file():
-        _snapshots[key] = _snapshot(name, source, target, declared, rows)
-        _names[_snapshots[key]] = source.label
+    table = (target, source.engine, source.table or f"({source.query})")
+    key = (*table, declared, rows)
+    found = _snapshots.get(key)
+    # A snapshot older than a live read of the table's stamps (an engine found the moment there) is read again: a
+    # moment newer than the records would count records missing from them as not yet existing.
+    if found is None or not found.is_file() or (rows and _taken[found] < _read_live.get(table, float("-inf"))):
+        found = _snapshots[key] = _snapshot(name, source, target, declared, rows)
+        _names[found] = source.label
+        _taken[found] = time.monotonic()
         if not rows:
-            _schema_only.add(_snapshots[key])
-    return [_snapshots[key]]
+            _schema_only.add(found)
+    return [found]
+
+
+def read_live(name: str, dataset: Dataset) -> None:
+    """Say that the table's records are being read where they are (its moment, in SQL): a snapshot of its records
+    taken before now is read again at its next use."""
+    source = dataset.source
+    assert source is not None
+    _read_live[(connection_target(name, dataset), source.engine, source.table or f"({source.query})")] = (
+        time.monotonic()
+    )
+
+
+def database_types(path: Path) -> dict[str, str]:
+    """Each column's type in the database (PostgreSQL's name: text, bpchar, int8, timestamp, ...) of a table's
+    snapshot, as its driver gives it."""
+    return _database_types.get(path, {})
 
 
 def schema_only(files: list[Path] | tuple[Path, ...]) -> bool:
@@ -174,11 +199,13 @@ def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, 
             listed = ", ".join('"' + column.replace('"', '""') + '"' for column in wanted) if wanted else "*"
             cursor.execute(f"SELECT {listed} FROM {relation(source)}" + ("" if rows else "\nLIMIT 0"))
             reader = cursor.fetch_record_batch()
+            kinds = {f.name: (f.metadata or {}).get(b"POSTGRESQL:type", b"").decode() for f in reader.schema}
             schema = _stored(reader.schema)
             with pq.ParquetWriter(path, schema) as writer:
                 for batch in reader:
                     writer.write_batch(_as_stored(batch, schema))
         _columns[path] = columns
+        _database_types[path] = kinds
     except (dbapi.Error, pa.ArrowException, OSError) as error:  # Arrow: a column type Parquet cannot hold
         raise DataError(
             Problem(

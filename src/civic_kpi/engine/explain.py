@@ -383,17 +383,25 @@ def _sql(records: KpiRecords, engine: str) -> str | None:
     from civic_kpi.engine.sql import executor_class
     from civic_kpi.engine.sql.dialects import RECORDS, STAGED, sql_of
     from civic_kpi.engine.sql.direct import direct_records
-    from civic_kpi.engine.sql.executor import SqlExecutor
+    from civic_kpi.engine.sql.executor import SqlExecutor, in_place_sql
 
     dims = tuple(records.group)
     query = next((q for q in records.dataset.queries if q.dims == dims and records.kpi in q.kpis), None)
     if query is None:
         return None
-    executor = executor_class(engine)(records.plan.request, files=records.executor.files())
-    assert isinstance(executor, SqlExecutor)
+    # A table is looked at anew, as compute does: the engine may read it in place.
+    table = records.dataset.dataset.source is not None
+    executor = executor_class(engine)(records.plan.request, files=None if table else records.executor.files())
+    assert isinstance(executor, SqlExecutor) and executor.sql_engine is not None
     statement = executor.statement(records.plan, records.dataset, (replace(query, kpis=(records.kpi,)),))
     text = sql_of(statement, executor.dialect, pretty=True)
-    direct = direct_records(executor, records.plan, records.dataset) if executor.sql_engine.reads_parquet else None
+    name = records.dataset.name
+    reads = executor.sql_engine.reads_parquet or executor.in_place(name)
+    direct = direct_records(executor, records.plan, records.dataset) if reads else None
+    if direct is not None and executor.in_place(name):
+        view = in_place_sql(direct, executor.dialect, records.dataset.dataset.source)  # type: ignore[arg-type]
+        what = f"read in place by {engine}, in a read-only transaction; nothing is created"
+        return f'-- {RECORDS}: {what}\nWITH "{RECORDS}" AS (\n{view}\n)\n{text}'
     if direct is not None:
         what = f"read from the files by {engine} itself"
     else:

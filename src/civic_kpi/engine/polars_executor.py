@@ -170,8 +170,14 @@ class PolarsExecutor:
             progress(reading_text(self.scans))
 
     def scan(self, name: str, columns: set[str], files: list[Path] | None) -> DatasetScan:
-        """The dataset's scan of `columns`, of `files` (default: what its path matches now, or its table)."""
+        """The dataset's scan of `columns`, of `files` (default: what its path matches now, or its table). A plan
+        made for an engine that reads a table in place holds the snapshot of its types alone, which has no record:
+        Polars reads the table's records instead."""
+        from civic_kpi.data.tables import schema_only
+
         cat = self.request.catalog
+        if files is not None and schema_only(files):
+            files = None
         return scan_dataset(name, cat.datasets[name], self.request.root, columns, cat.timezone, files)
 
     def files(self) -> dict[str, tuple[Any, ...]]:

@@ -78,7 +78,9 @@ def direct_read(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> DirectRea
     # A path DuckDB would read as a pattern ([1] in a name): the data layer reads it as it is.
     if not scan.files or (not in_place and any(set(str(path)) & set("*?[]{}") for path in scan.files)):
         return None
-    parsed = typed_columns(dataset, scan.files, scan.columns)
+    # In place, texts are compared, grouped and ordered byte by byte, as Polars does: the database's collation may
+    # order "alley" before "Curb", or take "A" and "a" for one value.
+    parsed = typed_columns(dataset, scan.files, scan.columns, collate="C" if in_place else None)
     if parsed is None:
         return None
     derived = {name: dataset.derived[name] for name in dp.derived}  # a flag's formula among them
@@ -126,11 +128,12 @@ def direct_read(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> DirectRea
 
 
 def typed_columns(
-    dataset: Dataset, files: list[Path], columns: tuple[str, ...] | list[str]
+    dataset: Dataset, files: list[Path], columns: tuple[str, ...] | list[str], collate: str | None = None
 ) -> list[exp.Expression] | None:
     """Each column read from its source column as the catalog types it (`_reading`), or None where one needs the
     data layer: a type SQL would read otherwise, a zone, a date and a time to join, files whose types differ, or
     two columns differing only in case (DuckDB would bind a quoted "team" to Team)."""
+    import polars as pl
     from sqlglot import exp
 
     from civic_kpi.data.sources import file_schema
@@ -142,10 +145,14 @@ def typed_columns(
     for name in columns:
         spec, source = dataset.columns[name], dataset.source_name(name)
         dtypes = {schema.get(source) for schema in schemas}
-        reading = _reading(spec, dtypes.pop()) if len(dtypes) == 1 else None
+        dtype = dtypes.pop() if len(dtypes) == 1 else None
+        reading = _reading(spec, dtype)
         if reading is None or spec.time_source or spec.timezone:
             return None
-        parsed.append(exp.alias_(reading(column(source)), name, quoted=True))
+        value = column(source)
+        if collate is not None and dtype == pl.String:
+            value = exp.Collate(this=value, expression=exp.Identifier(this=collate, quoted=True))
+        parsed.append(exp.alias_(reading(value), name, quoted=True))
     return parsed
 
 

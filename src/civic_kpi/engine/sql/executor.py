@@ -30,6 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from civic_kpi.data.sources import DatasetScan, scan_dataset
 from civic_kpi.engine.plan import DatasetPlan, Plan, Query, window_bounds
 from civic_kpi.engine.polars_executor import PERIOD_KEY, PolarsExecutor, catalog_span
 from civic_kpi.engine.sql.connection import SqlEngine, case_clash
@@ -60,7 +61,6 @@ if TYPE_CHECKING:
 
     from civic_kpi.catalog.loader import LoadedCatalog
     from civic_kpi.catalog.model import KPI, Dataset, TableSource
-    from civic_kpi.data.sources import DatasetScan
     from civic_kpi.engine.request import Dims
     from civic_kpi.engine.rollup import Rollup
 
@@ -193,8 +193,11 @@ class SqlExecutor(PolarsExecutor):
         if not table or (files is not None and not schema_only(files)):
             return super().scan(name, columns, files)
         types = files if files is not None else table_files(name, dataset, rows=False)
-        scan = super().scan(name, columns, types)
-        if typed_columns(dataset, types, sorted(set(scan.columns) | _span_columns(name, dataset, types))) is None:
+        cat = self.request.catalog
+        scan = scan_dataset(name, dataset, self.request.root, columns, cat.timezone, list(types))
+        if not _in_place_possible(
+            name, dataset, types, sorted(set(scan.columns) | _span_columns(name, dataset, types))
+        ):
             return super().scan(name, columns, None)
         self.__dict__.setdefault("_in_place", set()).add(name)
         return replace(scan, frame=_not_for_polars(scan.frame, name))
@@ -512,6 +515,30 @@ def _span_columns(name: str, dataset: Dataset, files: list[Path] | tuple[Path, .
     return {dataset.freshness_column, dataset.date_column} | (events - missing)
 
 
+# The database types whose values SQL compares, groups and orders as Polars does the snapshot's, by the catalog's
+# type of the column. Not a CHAR(n) (PostgreSQL ignores its trailing spaces), an enum, json, citext or a domain:
+# those are read through the snapshot.
+_SAME_IN_SQL = {
+    "string": {"text", "varchar"},
+    "integer": {"int2", "int4", "int8"},
+    "float": {"float4", "float8"},
+    "boolean": {"bool", "text", "varchar"},  # a text boolean: one of its true_values
+    "date": {"date"},
+    "datetime": {"timestamp"},
+}
+
+
+def _in_place_possible(name: str, dataset: Dataset, types: list[Path] | tuple[Path, ...], columns: list[str]) -> bool:
+    """Whether the engine reads these columns of the table in place as the data layer reads its snapshot: each of a
+    database type SQL reads the same (_SAME_IN_SQL) and typed as the catalog reads it (direct.typed_columns)."""
+    from civic_kpi.data.tables import database_types
+
+    found = database_types(types[0])
+    kinds = {column: dataset.columns[column].type for column in columns if column in dataset.columns}
+    same = all(found.get(dataset.source_name(column)) in _SAME_IN_SQL.get(kind, ()) for column, kind in kinds.items())
+    return same and typed_columns(dataset, types, columns) is not None
+
+
 def _not_for_polars(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
     """The frame of a table the engine reads in place: its scan holds the columns' types and no record, so a Polars
     query of it would count none. Collecting it raises instead (a bug, exit 3), never a silent zero."""
@@ -537,7 +564,7 @@ def table_spans(
     """polars_executor.catalog_span in SQL, for each dataset of `names` that is a table of the engine's kind
     (`reads_tables`) whose stamps are typed as the catalog reads them: (newest, oldest), read where the table is.
     A dataset outside `needed` that cannot be read is left out, as catalog_span leaves it."""
-    from civic_kpi.data.tables import connection_target, table_files
+    from civic_kpi.data.tables import connection_target, read_live, table_files
     from civic_kpi.errors import CivicKpiError
 
     found = {}
@@ -547,9 +574,13 @@ def table_spans(
             continue
         try:
             types = table_files(name, dataset, rows=False)
-            stamps = typed_columns(dataset, types, sorted(_span_columns(name, dataset, types)))
+            columns = sorted(_span_columns(name, dataset, types))
+            stamps = (
+                typed_columns(dataset, types, columns) if _in_place_possible(name, dataset, types, columns) else None
+            )
             if stamps is None:
                 continue
+            read_live(name, dataset)  # a snapshot of its records taken before is read again (tables.table_files)
             with engine.connect_to(connection_target(name, dataset), name) as connection:
                 select = span_of_table(dataset, stamps, today)
                 rows = engine.run(connection, in_place_sql(select, engine.dialect, dataset.source), name)
