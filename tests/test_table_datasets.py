@@ -381,7 +381,7 @@ def test_postgres_reads_a_typed_table_in_place(tmp_path: Path, typed_calls: str,
     monkeypatch.setattr(polars_executor, "collect", lambda q, *a: read_by_polars.extend(q) or collect(q, *a))
     tables.forget()
     in_place = compute(catalog, period="2026-03", as_of=as_of, engine="postgres")
-    assert taken == [False]  # the columns' types alone: LIMIT 0
+    assert taken and not any(taken)  # the columns' types alone (a LIMIT 0, read anew by each run)
     assert [key for key in read_by_polars if "calls" in key] == []
     monkeypatch.setattr(polars_executor, "collect", collect)
     assert_same_results(compute(exported, period="2026-03", as_of=as_of), in_place)
@@ -394,7 +394,7 @@ def test_postgres_reads_a_typed_table_in_place(tmp_path: Path, typed_calls: str,
     if as_of is None:  # the dashboard finds its moment in place too, then computes its series there
         board = civic_kpi.Session(catalog, engine="postgres").dashboard()
         assert board.run.as_of == datetime(2026, 4, 5) and board.run.period.label == "2026-03"
-    assert taken == [False]
+    assert taken and not any(taken)
     # A Polars query of the table read in place would count no record: it refuses to run instead.
     from civic_kpi.engine.sql import executor_class
 
@@ -543,3 +543,52 @@ def test_explain_shows_the_sql_run_on_the_table_in_place(tmp_path: Path, typed_c
     assert "-- records: read in place by postgres" in result.stdout
     assert 'WITH "records" AS (' in result.stdout and '"public"."typed_calls"' in result.stdout
     assert "CREATE" not in result.stdout
+
+
+def test_infinite_stamps_read_the_same_in_place_and_through_the_snapshot(
+    tmp_path: Path, typed_calls: str, postgres_url: str
+) -> None:
+    """PostgreSQL's 'infinity' and '-infinity': its driver gave them as a number that overflowed, a date long before
+    1900, so a closure at 'infinity' counted as closed, 1.3 billion hours after its opening. The snapshot now holds
+    them as the latest and earliest stamps, after and before any moment, as PostgreSQL orders them in place."""
+    import psycopg
+
+    from civic_kpi.data import tables
+
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute(
+            "INSERT INTO public.typed_calls VALUES ('2026-03-03 08:00', 'infinity', 'Pothole', 'A', 1, 'Open'),"
+            " ('-infinity', NULL, 'Pothole', 'A', 1, 'Open')"
+        )
+    catalog = tmp_path / "kpis.yaml"
+    catalog.write_text(IN_PLACE_CATALOG, encoding="utf-8")
+    (tmp_path / "data").mkdir()
+    tables.forget()
+    runs = [compute(catalog, period="2026-03", as_of="2026-04-01 00:00", engine=e) for e in ("polars", "postgres")]
+    assert_same_results(*runs)
+    notes = " | ".join(runs[0].notes)
+    # By hand: 2099 and infinity after today; 1850 and -infinity before 1900; the closure at infinity not yet made
+    assert "2 closed are dated after today" in notes and "2 records are dated before 1900" in notes
+    assert "(3 closed;" in notes
+
+
+def test_a_table_altered_between_two_runs_is_read_by_its_new_types(
+    tmp_path: Path, typed_calls: str, postgres_url: str
+) -> None:
+    """A notebook's second run after `ALTER TABLE ... TYPE CHAR(8)`: the types are read anew, so the table is now
+    read through its snapshot, where 'Closed  ' keeps its spaces and is no code of the flag's lists."""
+    import psycopg
+
+    from civic_kpi.data import tables
+
+    catalog = tmp_path / "kpis.yaml"
+    catalog.write_text(IN_PLACE_CATALOG, encoding="utf-8")
+    (tmp_path / "data").mkdir()
+    tables.forget()
+    first = compute(catalog, period="2026-03", as_of="2026-04-01", engine="postgres")  # in place
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("ALTER TABLE public.typed_calls ALTER COLUMN status TYPE CHAR(8)")
+    second = compute(catalog, period="2026-03", as_of="2026-04-01", engine="postgres")
+    assert_same_results(compute(catalog, period="2026-03", as_of="2026-04-01"), second)
+    done = [{r.kpi_id: r.value for r in run.results if not r.group}["done"] for run in (first, second)]
+    assert done == [2, 0]  # by hand: the two Closed known at 04-01 (Pothole's and Sign's), then no code it knows

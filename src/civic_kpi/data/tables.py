@@ -95,7 +95,9 @@ def table_files(name: str, dataset: Dataset, rows: bool = True) -> list[Path]:
     found = _snapshots.get(key)
     # A snapshot older than a live read of the table's stamps (an engine found the moment there) is read again: a
     # moment newer than the records would count records missing from them as not yet existing.
-    if found is None or not found.is_file() or (rows and _taken[found] < _read_live.get(table, float("-inf"))):
+    # The types alone are read anew each time (a LIMIT 0): a table altered since would be read in place by old types.
+    stale = found is None or not found.is_file() or not rows
+    if stale or _taken[found] < _read_live.get(table, float("-inf")):
         found = _snapshots[key] = _snapshot(name, source, target, declared, rows)
         _names[found] = source.label
         _taken[found] = time.monotonic()
@@ -182,6 +184,12 @@ def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, 
             cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
             cursor.execute("SET TRANSACTION READ ONLY")
             cursor.execute(f"SELECT * FROM {relation(source)} LIMIT 0")
+            probe = cursor.fetch_record_batch()
+            stamps = {
+                f.name: _STAMP_LIMITS.get((f.metadata or {}).get(b"POSTGRESQL:type", b"").decode())
+                for f in probe.schema
+            }
+            probe.read_all()
             columns = [column[0] for column in cursor.description]
             twice = sorted({column for column in columns if columns.count(column) > 1})
             if twice:
@@ -196,7 +204,7 @@ def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, 
             # Only the declared columns the table has: a declared one it lacks is the `schema` check's to report,
             # as for a file; none at all, and the table is read whole for that report.
             wanted = [column for column in declared if column in present]
-            listed = ", ".join('"' + column.replace('"', '""') + '"' for column in wanted) if wanted else "*"
+            listed = ", ".join(_selected(column, stamps.get(column)) for column in wanted) if wanted else "*"
             cursor.execute(f"SELECT {listed} FROM {relation(source)}" + ("" if rows else "\nLIMIT 0"))
             reader = cursor.fetch_record_batch()
             kinds = {f.name: (f.metadata or {}).get(b"POSTGRESQL:type", b"").decode() for f in reader.schema}
@@ -220,6 +228,28 @@ def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, 
             )
         ) from None
     return path
+
+
+# PostgreSQL's timestamps and dates may be 'infinity' or '-infinity', which its driver gives as a number that
+# overflowed (a date long before 1900 for either): they are read as the latest and earliest values a snapshot holds
+# instead, after and before any period and any moment, as PostgreSQL orders them when it reads the table in place.
+_STAMP_LIMITS = {
+    "timestamp": ("'9999-12-31 23:59:59.999999'::timestamp", "'0001-01-01 00:00:00'::timestamp"),
+    "timestamptz": ("'9999-12-31 23:59:59.999999+00'::timestamptz", "'0001-01-01 00:00:00+00'::timestamptz"),
+    "date": ("'9999-12-31'::date", "'0001-01-01'::date"),
+}
+
+
+def _selected(column: str, limits: tuple[str, str] | None) -> str:
+    """A column of the snapshot's SELECT: as it is, or a stamp with its infinities read as the latest and earliest."""
+    name = '"' + column.replace('"', '""') + '"'
+    if limits is None:
+        return name
+    latest, earliest = limits
+    return (
+        f"CASE WHEN {name} = 'infinity' THEN {latest} WHEN {name} = '-infinity' THEN {earliest} ELSE {name} END"
+        f" AS {name}"
+    )
 
 
 def _stored(schema: Any) -> Any:
