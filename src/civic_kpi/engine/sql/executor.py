@@ -13,7 +13,13 @@ set per breakdown, and for a series by the period number the plan's own arithmet
 The notes (the records the moment leaves out, NaN values, unlisted keys, ...), the rows per file and the groups per
 breakdown are the engine's where it reads the export itself and SQL counts each as Polars does (notes.py): Polars
 then reads none of the dataset's records. Elsewhere Polars counts them in the pass that stages the records. The
-moment a run describes, found before the plan is made, is always Polars' (a read of the stamp columns alone).
+moment a run describes, found before the plan is made, is Polars' (a read of the stamp columns alone).
+
+A PostgreSQL table on `--engine postgres` is read in place where its database types say it exactly (`scan`,
+`_SAME_IN_SQL`): the data layer sees only a snapshot of its column types, and the moment (`table_spans`), the notes
+and the statements run on the table's own server, each dataset's in one read-only transaction, through
+`WITH records AS (...)` rather than a view (nothing is created there). Where SQL would read it otherwise, the table
+is read through its snapshot as before (`_leave_place`).
 
 The SLA deadlines are the engine's too where SQL says them exactly (deadlines.py): the records are staged without
 them (STAGED) and a view adds them as `records` (`records_view`). Not yet: CSV and JSON exports, text parsed with
