@@ -83,9 +83,10 @@ def connection_target(name: str, dataset: Dataset) -> str:
 
 
 def table_files(name: str, dataset: Dataset, rows: bool = True) -> list[Path]:
-    """The dataset's table as one Parquet file, read at the first call of the process (see `forget`). Without
-    `rows`, the file holds none, only the columns' types: what an engine reading the table in place needs to know
-    of it, which the data layer maps and checks as it does any file (`schema_only`)."""
+    """The dataset's table as one Parquet file, read at the first call of the process (see `forget`), and again
+    after a live read of its stamps (`read_live`). Without `rows`, the file holds none, only the columns' types,
+    read anew at each call: what an engine reading the table in place needs to know of it, which the data layer
+    maps and checks as it does any file (`schema_only`)."""
     source = dataset.source
     assert source is not None
     target = connection_target(name, dataset)
