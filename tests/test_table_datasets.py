@@ -592,3 +592,50 @@ def test_a_table_altered_between_two_runs_is_read_by_its_new_types(
     assert_same_results(compute(catalog, period="2026-03", as_of="2026-04-01"), second)
     done = [{r.kpi_id: r.value for r in run.results if not r.group}["done"] for run in (first, second)]
     assert done == [2, 0]  # by hand: the two Closed known at 04-01 (Pothole's and Sign's), then no code it knows
+
+
+UUID_CATALOG = """version: 1
+title: ids
+datasets:
+  calls:
+    source: {engine: postgres, table: public.id_calls, connection: TYPED_DB}
+    date_column: opened
+    columns:
+      opened: {type: datetime}
+      device: device
+      address: address
+kpis:
+  - {id: calls, name: Calls, domain: D, unit: count, dataset: calls, value: count(), group_by: [[device], [address]]}
+"""
+
+
+@pytest.mark.parametrize("engine", ["polars", "duckdb", "postgres"])
+def test_a_uuid_or_an_address_is_read_as_its_text(tmp_path: Path, postgres_url: str, monkeypatch, engine) -> None:
+    """The driver gives a uuid or an inet as raw bytes: a group was named '\\x00\\x00...' on Polars, and PostgreSQL
+    refused the staged bytes. The snapshot holds their text, as psql shows it."""
+    import psycopg
+
+    from civic_kpi.data import tables
+
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        connection.execute("DROP TABLE IF EXISTS public.id_calls")
+        connection.execute("CREATE TABLE public.id_calls (opened TIMESTAMP, device UUID, address INET)")
+        connection.execute(
+            "INSERT INTO public.id_calls VALUES ('2026-03-02', '00000000-0000-0000-0000-000000000001', '10.0.0.1'),"
+            " ('2026-03-03', '00000000-0000-0000-0000-000000000001', '10.0.0.2'), ('2026-03-04', NULL, NULL)"
+        )
+    monkeypatch.setenv("TYPED_DB", postgres_url)
+    monkeypatch.setenv("CIVIC_KPI_POSTGRES", postgres_url)
+    catalog = tmp_path / "kpis.yaml"
+    catalog.write_text(UUID_CATALOG, encoding="utf-8")
+    tables.forget()
+    run = compute(catalog, period="2026-03", as_of="2026-04-01", engine=engine)
+    values = {tuple((r.group or {}).items()): r.value for r in run.results}
+    assert values == {  # by hand
+        (): 3,
+        (("device", "00000000-0000-0000-0000-000000000001"),): 2,
+        (("device", None),): 1,
+        (("address", "10.0.0.1"),): 1,
+        (("address", "10.0.0.2"),): 1,
+        (("address", None),): 1,
+    }

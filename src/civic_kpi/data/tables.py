@@ -186,10 +186,9 @@ def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, 
             cursor.execute("SET TRANSACTION READ ONLY")
             cursor.execute(f"SELECT * FROM {relation(source)} LIMIT 0")
             probe = cursor.fetch_record_batch()
-            stamps = {
-                f.name: _STAMP_LIMITS.get((f.metadata or {}).get(b"POSTGRESQL:type", b"").decode())
-                for f in probe.schema
-            }
+            kinds = {f.name: (f.metadata or {}).get(b"POSTGRESQL:type", b"").decode() for f in probe.schema}
+            # A type the driver gives as raw bytes though it is no bytea (uuid, inet, ...) is read as its text.
+            as_text = {f.name for f in probe.schema if _bytes(f.type) and kinds[f.name] != "bytea"}
             probe.read_all()
             columns = [column[0] for column in cursor.description]
             twice = sorted({column for column in columns if columns.count(column) > 1})
@@ -205,10 +204,9 @@ def _snapshot(name: str, source: TableSource, target: str, declared: tuple[str, 
             # Only the declared columns the table has: a declared one it lacks is the `schema` check's to report,
             # as for a file; none at all, and the table is read whole for that report.
             wanted = [column for column in declared if column in present]
-            listed = ", ".join(_selected(column, stamps.get(column)) for column in wanted) if wanted else "*"
+            listed = ", ".join(_selected(column, kinds[column], column in as_text) for column in wanted) or "*"
             cursor.execute(f"SELECT {listed} FROM {relation(source)}" + ("" if rows else "\nLIMIT 0"))
             reader = cursor.fetch_record_batch()
-            kinds = {f.name: (f.metadata or {}).get(b"POSTGRESQL:type", b"").decode() for f in reader.schema}
             schema = _stored(reader.schema)
             with pq.ParquetWriter(path, schema) as writer:
                 for batch in reader:
@@ -241,9 +239,13 @@ _STAMP_LIMITS = {
 }
 
 
-def _selected(column: str, limits: tuple[str, str] | None) -> str:
-    """A column of the snapshot's SELECT: as it is, or a stamp with its infinities read as the latest and earliest."""
+def _selected(column: str, kind: str, as_text: bool) -> str:
+    """A column of the snapshot's SELECT: as it is, as its text, or a stamp with its infinities read as the latest
+    and earliest."""
     name = '"' + column.replace('"', '""') + '"'
+    if as_text:  # format() writes the type's own text, as psql shows it (10.0.0.1; ::text writes 10.0.0.1/32)
+        return f"CASE WHEN {name} IS NOT NULL THEN format('%s', {name}) END AS {name}"
+    limits = _STAMP_LIMITS.get(kind)
     if limits is None:
         return name
     latest, earliest = limits
@@ -251,6 +253,14 @@ def _selected(column: str, limits: tuple[str, str] | None) -> str:
         f"CASE WHEN {name} = 'infinity' THEN {latest} WHEN {name} = '-infinity' THEN {earliest} ELSE {name} END"
         f" AS {name}"
     )
+
+
+def _bytes(kind: Any) -> bool:
+    """Whether the driver gives a column's values as bytes (a uuid as 16 of them, an inet as its wire form)."""
+    import pyarrow as pa
+
+    stored = kind.storage_type if isinstance(kind, pa.BaseExtensionType) else kind
+    return bool(pa.types.is_binary(stored) or pa.types.is_large_binary(stored) or pa.types.is_fixed_size_binary(stored))
 
 
 def _stored(schema: Any) -> Any:
