@@ -2,7 +2,7 @@
 beside the aggregates, each as SQL over the same relations, given back as the frames the Polars executor collects
 so that the same code writes the run's notes from them.
 
-- the rows of each file (from the Parquet files' own metadata: no record is read);
+- the rows of each file (from the Parquet files' own metadata: no record is read), or of a table read in place;
 - the records the moment leaves out, the stamps it blanks, the stamps after today and the dates before FIRST_YEAR
   (data/known.after_moment_query), and the NaN and infinite values read as missing (data/sources.nonfinite_query),
   over every record read;
