@@ -106,12 +106,12 @@ def direct_read(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> DirectRea
     read = exp.select(*parsed).from_(files)
     # As known at the moment (data/known.as_known_at): the record existed, its later stamps blanked.
     blanked = [
-        exp.alias_(exp.Case(ifs=[exp.If(this=_at_or_before(name, at), true=column(name))]), name, quoted=True)
+        exp.alias_(exp.Case(ifs=[exp.If(this=known_at(name, at), true=column(name))]), name, quoted=True)
         if name in dataset.event_columns and name in dp.columns
         else column(name)
         for name in scan.columns
     ]
-    exists = _at_or_before(dataset.date_column, at) if dataset.date_column in dataset.event_columns else exp.true()
+    exists = known_at(dataset.date_column, at) if dataset.date_column in dataset.event_columns else exp.true()
     known = exp.select(*blanked).from_(read.subquery("parsed")).where(exists)
     existing = known
     if dp.deadlines:
@@ -228,7 +228,7 @@ def _listed(source: exp.Expression, true_values: list[str]) -> exp.Expression:
     return exp.Case(ifs=[exp.If(this=exp.Is(this=text, expression=exp.null()), true=exp.null())], default=listed)
 
 
-def _at_or_before(name: str, at: datetime) -> exp.Expression:
+def known_at(name: str, at: datetime) -> exp.Expression:
     """Whether a stamp is known at the moment: at or before it, or missing (time/moment.Moment.known)."""
     from sqlglot import exp
 

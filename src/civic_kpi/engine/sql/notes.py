@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from civic_kpi.data.known import EARLIEST, event_columns
 from civic_kpi.data.sources import FILE_INDEX, float_columns, nonfinite_flag
 from civic_kpi.data.values import flags_of
+from civic_kpi.engine.sql.direct import known_at
 from civic_kpi.formula import parse_formula
 from civic_kpi.formula.sql import column, count_where, literal
 from civic_kpi.formula.tree import Call, walk
@@ -132,18 +133,10 @@ def span_of_table(dataset: Dataset, stamps: list[exp.Expression], today: datetim
 
     from civic_kpi.engine.sql.direct import IN_PLACE
 
-    named = {dataset.as_of_column} if dataset.as_of_column else set()
-    present = {stamp.alias for stamp in stamps}
-    columns = sorted((dataset.event_columns | named) & present) or [dataset.freshness_column]
+    columns = _stamp_columns(dataset, {stamp.alias for stamp in stamps})
     until = literal(today)
-
-    def newest(values: list[exp.Expression]) -> exp.Expression:
-        return (
-            values[0] if len(values) == 1 else exp.Greatest(this=values[0], expressions=values[1:], ignore_nulls=True)
-        )
-
-    latest = newest([exp.Max(this=_stamp(name)) for name in columns])
-    capped = newest(
+    latest = _newest([exp.Max(this=_stamp(name)) for name in columns])
+    capped = _newest(
         [
             exp.Max(
                 this=exp.Case(ifs=[exp.If(this=exp.LTE(this=_stamp(name), expression=until.copy()), true=_stamp(name))])
@@ -163,12 +156,8 @@ def span_of_table(dataset: Dataset, stamps: list[exp.Expression], today: datetim
         ],
         default=capped,
     )
-    first = _stamp(dataset.date_column)
-    from_first_year = exp.Case(ifs=[exp.If(this=exp.GTE(this=first, expression=literal(EARLIEST)), true=first.copy())])
     parsed = exp.select(*stamps).from_(exp.to_table(IN_PLACE, quoted=True)).subquery("parsed")
-    return exp.select(
-        exp.alias_(chosen, "newest", quoted=True), exp.alias_(exp.Min(this=from_first_year), "oldest", quoted=True)
-    ).from_(parsed)
+    return exp.select(exp.alias_(chosen, "newest", quoted=True), _oldest(dataset)).from_(parsed)
 
 
 def _table_rows(read: DirectRead) -> exp.Select:
@@ -191,11 +180,28 @@ def _stamp(name: str) -> exp.Expression:
     return exp.cast(column(name), exp.DataType.build("TIMESTAMP"))
 
 
-def _known_at(name: str, at: datetime) -> exp.Expression:
-    """Moment.known: the stamp is at or before `at`, or missing."""
+def _stamp_columns(dataset: Dataset, present: set[str]) -> list[str]:
+    """The stamps the newest is taken over (polars_executor.newest_query): the event columns and the as_of_column
+    the records hold, else the freshness column."""
+    named = {dataset.as_of_column} if dataset.as_of_column else set()
+    return sorted((dataset.event_columns | named) & present) or [dataset.freshness_column]
+
+
+def _newest(values: list[exp.Expression]) -> exp.Expression:
+    """The greatest of the values, skipping a missing one, as Polars' max_horizontal does: a column without any stamp
+    has no maximum (SQLGlot otherwise writes DuckDB's GREATEST as NULL when any is NULL)."""
     from sqlglot import exp
 
-    return exp.Coalesce(this=exp.LTE(this=_stamp(name), expression=literal(at)), expressions=[exp.true()])
+    return values[0] if len(values) == 1 else exp.Greatest(this=values[0], expressions=values[1:], ignore_nulls=True)
+
+
+def _oldest(dataset: Dataset) -> exp.Expression:
+    """The oldest date of the date column from FIRST_YEAR on (an earlier one is a typo that falls in no period)."""
+    from sqlglot import exp
+
+    first = _stamp(dataset.date_column)
+    from_first_year = exp.Case(ifs=[exp.If(this=exp.GTE(this=first, expression=literal(EARLIEST)), true=first.copy())])
+    return exp.alias_(exp.Min(this=from_first_year), "oldest", quoted=True)
 
 
 def _after_moment(
@@ -207,17 +213,17 @@ def _after_moment(
 
     dataset, at, today = dp.dataset, plan.moment.at, executor.today
     date_column = dataset.date_column
-    exists = _known_at(date_column, at) if date_column in dataset.event_columns else exp.true()
+    exists = known_at(date_column, at) if date_column in dataset.event_columns else exp.true()
     counts = [
         exp.alias_(count_where(exp.Not(this=exists.copy())), "unborn", quoted=True),
         exp.alias_(count_where(exp.LT(this=_stamp(date_column), expression=literal(EARLIEST))), "early", quoted=True),
     ]
     for name in counted:
         if name in dp.columns:
-            late = exp.and_(exists.copy(), exp.Not(this=_known_at(name, at)))
+            late = exp.and_(exists.copy(), exp.Not(this=known_at(name, at)))
             counts.append(exp.alias_(count_where(late), f"late|{name}", quoted=True))
     for name in counted:
-        counts.append(exp.alias_(count_where(exp.Not(this=_known_at(name, today))), f"future|{name}", quoted=True))
+        counts.append(exp.alias_(count_where(exp.Not(this=known_at(name, today))), f"future|{name}", quoted=True))
     return exp.select(*counts).from_(read.parsed.subquery("parsed"))
 
 
@@ -235,18 +241,9 @@ def _span(executor: SqlExecutor, dp: DatasetPlan, read: DirectRead) -> exp.Selec
     from sqlglot import exp
 
     dataset = dp.dataset
-    named = {dataset.as_of_column} if dataset.as_of_column else set()
-    stamps = sorted((dataset.event_columns | named) & set(executor.scans[dp.name].columns))
-    stamps = stamps or [dataset.freshness_column]
-    newest: list[exp.Expression] = [exp.Max(this=_stamp(name)) for name in stamps]
-    # A column without any stamp has no maximum, which the newest skips, as Polars' max_horizontal does (SQLGlot
-    # otherwise writes DuckDB's GREATEST as NULL when any is NULL).
-    latest = newest[0] if len(newest) == 1 else exp.Greatest(this=newest[0], expressions=newest[1:], ignore_nulls=True)
-    first = _stamp(dataset.date_column)
-    from_first_year = exp.Case(ifs=[exp.If(this=exp.GTE(this=first, expression=literal(EARLIEST)), true=first.copy())])
-    return exp.select(
-        exp.alias_(latest, "newest", quoted=True), exp.alias_(exp.Min(this=from_first_year), "oldest", quoted=True)
-    ).from_(read.known.subquery("known"))
+    stamps = _stamp_columns(dataset, set(executor.scans[dp.name].columns))
+    latest = _newest([exp.Max(this=_stamp(name)) for name in stamps])
+    return exp.select(exp.alias_(latest, "newest", quoted=True), _oldest(dataset)).from_(read.known.subquery("known"))
 
 
 def _unmatched(executor: SqlExecutor, dp: DatasetPlan, read: DirectRead) -> list[NoteQuery]:
