@@ -13,6 +13,8 @@ import io
 import json
 import re
 import shutil
+import subprocess
+import sys
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -477,6 +479,9 @@ def test_the_dashboard_is_one_series_read_once_and_its_cards_are_its_last_month(
     series = session.compute("2024-11-01..2026-10-31", every="month")
     last = [r for r in series.results if r.period.label == "2026-10"]
     assert [r.model_dump() for r in board.run.results] == [r.model_dump() for r in last]
+    # The page draws no group of an earlier month, so the series judges none: its groups are the cards' month's.
+    shown = [r for r in series.results if not r.group or r.period.label == "2026-10"]
+    assert [r.model_dump() for r in board.trend.results] == [r.model_dump() for r in shown]
     assert board.run.prior_period.label == "2026-09" and board.run.year_ago_period.label == "2025-10"
 
 
@@ -673,6 +678,14 @@ def test_the_charts_are_started_before_the_review_and_the_scorecard_are_computed
     assert board.review is not None and board.scorecard is not None
 
 
+def test_a_drawing_process_imports_no_model_and_no_engine():
+    # Each drawing process imports civic_kpi.report.charts afresh while the main one computes on the same cores:
+    # the run's models (pydantic) and the engine (Polars) would cost it a tenth of a second before its first chart.
+    code = "import sys, civic_kpi.report.charts; print(sorted({'pydantic', 'polars', 'jinja2'} & set(sys.modules)))"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
+
+
 def test_charts_sent_before_a_fork_are_drawn_by_the_child_itself():
     # A child forked after the charts were sent inherits their futures but not the threads that finish them: it
     # must not wait on them (it would for ever), it draws its own.
@@ -701,6 +714,10 @@ def test_a_page_rendered_twice_from_one_drawing_is_the_same_page():
     first = to_html(board, page)
     assert to_html(board, page) == first == to_html(board)
     assert 'href="#performance-review"' in first
+    # The page is rendered around a marker per chart while they are drawn; each SVG lands in its own figure.
+    drawn = page.drawing.svgs()
+    assert re.findall(r'<div class="plot"[^>]*>(<svg.*?</svg>)</div>', first, re.S) == drawn
+    assert len(drawn) == len(set(drawn)) > 2 and "<!--chart" not in first
 
 
 def test_a_forked_process_draws_its_own_charts_and_the_library_starts_no_process(monkeypatch, tmp_path):

@@ -63,6 +63,17 @@ def test_every_month_of_a_series_equals_that_month_computed_alone(series_run) ->
     assert checked > 1000  # every KPI, 13 months, overall + priority + channel groups
 
 
+def test_a_series_may_list_its_groups_for_its_last_period_alone(series_run) -> None:
+    # The dashboard's series: every period's overall row and the last period's groups, each row as the full series
+    # judges it (the groups' prior and year-ago values are computed all the same).
+    last = series_run.results[-1].period
+    short = compute(CATALOG, period=SERIES_PERIOD, every="month", by=BREAKDOWNS, group_rows="last period")
+    expected = [r for r in series_run.results if not r.group or r.period == last]
+    assert [r.model_dump() for r in short.results] == [r.model_dump() for r in expected]
+    assert any(r.group and r.prior.value is not None for r in short.results)
+    assert len(expected) < len(series_run.results) / 3
+
+
 def test_a_series_in_parts_equals_the_series_in_one_go(series_run) -> None:
     # A big export is computed a few periods at a time to bound memory; 2,000 records per part cuts the sample's
     # 13 months (plus their prior and year-ago months) into a dozen parts per window column.

@@ -28,6 +28,7 @@ from civic_kpi.errors import Problem, UsageError
 if TYPE_CHECKING:
     from civic_kpi.catalog.loader import LoadedCatalog
     from civic_kpi.data.validation import ValidationReport
+    from civic_kpi.engine.judge import GroupRows
     from civic_kpi.engine.plan import Plan
     from civic_kpi.results import (
         CheckRun,
@@ -102,6 +103,7 @@ class Session:
         date_to: str | None = None,
         progress: Progress | None = None,
         max_groups: int | None = None,
+        group_rows: GroupRows = "every period",
     ) -> ComputeRun:
         """`civic-kpi compute`: every KPI (or those of `kpis` / `domains`) for one period or a series.
 
@@ -110,7 +112,8 @@ class Session:
         "fiscal_year") makes a series. `by` is a list of columns (one breakdown by all of them) or a list of lists
         (several breakdowns); None uses each KPI's catalog group_by and [] gives the overall rows only.
         A breakdown with more than `max_groups` distinct groups (default: 10,000) raises a UsageError before any
-        value is computed. `progress`, if given, hears which datasets are being read.
+        value is computed. `progress`, if given, hears which datasets are being read. `group_rows="last period"`
+        lists a series' breakdowns for its last period alone (the dashboard's cards), beside every overall row.
         """
         run, results = self.compute_stream(
             period,
@@ -122,6 +125,7 @@ class Session:
             date_to=date_to,
             progress=progress,
             max_groups=max_groups,
+            group_rows=group_rows,
         )
         return run.model_copy(update={"results": list(results)})
 
@@ -137,6 +141,7 @@ class Session:
         date_to: str | None = None,
         progress: Progress | None = None,
         max_groups: int | None = None,
+        group_rows: GroupRows = "every period",
     ) -> tuple[ComputeRun, Iterator[KpiResult]]:
         """`compute` for writing a file: the run document without its rows (`results` is empty) and the rows, in the
         same order, each judged when asked for, so that a writer holds one at a time. Takes compute's options.
@@ -165,6 +170,7 @@ class Session:
             progress=progress,
             max_groups=MAX_GROUPS if max_groups is None else max_groups,
             engine=self.engine,
+            group_rows=group_rows,
         )
 
     def dashboard(
@@ -201,7 +207,8 @@ class Session:
         else:
             if every is None or (every == "month" and period is None):  # the default: 24 months up to it
                 period = _months_up_to(_month_end(period, at, kpis), TREND_MONTHS)
-            trend = at.compute(period, every=every or "month", by=by, **options)
+            # The page shows the groups of the cards' period alone: the earlier periods' are not judged.
+            trend = at.compute(period, every=every or "month", by=by, group_rows="last period", **options)
             run = last_period(trend)
         catalog = self.catalog.catalog
         cards = self._cards(run, kpis, domains)

@@ -18,7 +18,7 @@ from civic_kpi.catalog.graph import inputs, with_inputs
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.data.tables import source_name
 from civic_kpi.engine.coverage import first_days
-from civic_kpi.engine.judge import coverage_notes, covers, kpi_results, percentile_method, period_info
+from civic_kpi.engine.judge import GroupRows, coverage_notes, covers, kpi_results, percentile_method, period_info
 from civic_kpi.engine.plan import PART_ROWS, Plan, build_plan
 from civic_kpi.engine.polars_executor import Execution, PolarsExecutor, catalog_span
 from civic_kpi.engine.request import MAX_GROUPS, Request, resolve, select_kpis
@@ -54,6 +54,7 @@ def compute(
     part_rows: int = PART_ROWS,
     max_groups: int = MAX_GROUPS,
     engine: str = "polars",
+    group_rows: GroupRows = "every period",
 ) -> ComputeRun:
     """Compute the catalog's KPIs for one period (default: the latest complete month at the as-of moment).
 
@@ -70,6 +71,9 @@ def compute(
     A breakdown with more than `max_groups` distinct groups (default 10,000) is refused before any value is
     computed: every group is a result row per KPI and period. `engine` runs the aggregations on Polars (the
     default) or as SQL on DuckDB, PostgreSQL or Spark ("duckdb", "postgres", "spark": engine/sql).
+    `group_rows="last period"` lists a series' breakdowns for its last period alone, beside every period's overall
+    row (what the dashboard shows: trends of the overall value, groups for the cards' period); the groups' values
+    are computed all the same, and the last period's rows compare with their prior and year-ago groups as usual.
     Raises a CivicKpiError subclass for any user mistake.
     """
     run, results = compute_stream(
@@ -85,6 +89,7 @@ def compute(
         part_rows=part_rows,
         max_groups=max_groups,
         engine=engine,
+        group_rows=group_rows,
     )
     return run.model_copy(update={"results": list(results)})
 
@@ -103,6 +108,7 @@ def compute_stream(
     part_rows: int = PART_ROWS,
     max_groups: int = MAX_GROUPS,
     engine: str = "polars",
+    group_rows: GroupRows = "every period",
 ) -> tuple[ComputeRun, Iterator[KpiResult]]:
     """`compute`, for a file output: the run document without its rows (`results` is empty), and the rows, in the
     order `compute` lists them, each judged when asked for, so that a writer can write each and let it go. The
@@ -119,7 +125,7 @@ def compute_stream(
         max_groups=max_groups,
     )
     plan, executor = plan_compute(request, progress, part_rows, engine)
-    return assemble_stream(plan, executor.execute(plan))
+    return assemble_stream(plan, executor.execute(plan), group_rows)
 
 
 def execute(plan: Plan, progress: Callable[[str], None] | None = None) -> ComputeRun:
@@ -165,9 +171,12 @@ def assemble(plan: Plan, execution: Execution) -> ComputeRun:
     return run.model_copy(update={"results": list(results)})
 
 
-def assemble_stream(plan: Plan, execution: Execution) -> tuple[ComputeRun, Iterator[KpiResult]]:
+def assemble_stream(
+    plan: Plan, execution: Execution, group_rows: GroupRows = "every period"
+) -> tuple[ComputeRun, Iterator[KpiResult]]:
     """The run document without its result rows (`results` is empty), and the rows, each judged when asked for:
-    a file output writes them one at a time instead of holding a breakdown's every group at once."""
+    a file output writes them one at a time instead of holding a breakdown's every group at once. `group_rows`:
+    as in compute."""
     request, loaded = plan.request, plan.request.loaded
     cat, fy = loaded.catalog, loaded.catalog.fiscal_year_start_month
     notes = list(request.notes)
@@ -203,6 +212,7 @@ def assemble_stream(plan: Plan, execution: Execution) -> tuple[ComputeRun, Itera
             to_date[kpi.id],
             first_days(datasets[kpi.id], oldest),
             plan.moment.at,
+            None if group_rows == "every period" else plan.series[-1],
         )
     )
     spans = {kpi_id: covers(kind, plan.series[-1], fy) for kpi_id, kind in to_date.items()}

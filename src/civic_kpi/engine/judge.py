@@ -9,6 +9,7 @@ import math
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from functools import lru_cache
+from typing import Literal
 
 from civic_kpi.catalog.model import KPI, Target
 from civic_kpi.engine.coverage import gaps
@@ -17,6 +18,8 @@ from civic_kpi.formula import PERCENTILE_METHOD_TEXT, Formula
 from civic_kpi.results import Comparison, KpiInput, KpiResult, PeriodInfo, TargetRule, trusted
 from civic_kpi.targets import compared_period, describe, judge, percent_change, qualify, resolve_target, rule
 from civic_kpi.time.periods import Period, to_date_start
+
+GroupRows = Literal["every period", "last period"]  # which periods of a series list their breakdowns' rows
 
 
 @lru_cache(maxsize=4096)
@@ -48,12 +51,14 @@ def kpi_results(
     to_date: str | None,
     first: Mapping[str, date],
     moment: datetime,
+    groups_only_in: Period | None = None,
 ) -> Iterator[KpiResult]:
     """The KPI's result rows: per period of the series, the overall row then each breakdown's groups (in rank
     order for a ranked KPI). `reads`: the KPIs it is computed from, whose values each row lists; `to_date`: the
     to-date window of the KPI or of the KPIs under it, which each row's `covers` spells out; `first`: the first
-    day of records of each dataset it reads, which with the as-of `moment` says how much of a period is covered.
-    Each row is made when asked for, so that a file output can write it and let it go."""
+    day of records of each dataset it reads, which with the as-of `moment` says how much of a period is covered;
+    `groups_only_in`: the one period whose breakdowns are listed (default: every period's). Each row is made when
+    asked for, so that a file output can write it and let it go."""
     words = _TargetWords()
     for period in series:
         prior, year_ago = period.prior(), period.year_ago()
@@ -62,7 +67,7 @@ def kpi_results(
             role: gaps(p, first, moment, label, _start(to_date, p, fiscal_year_start_month))
             for role, p, label in (("now", period, ""), ("prior", prior, "prior "), ("year_ago", year_ago, "year-ago "))
         }
-        for dims in [(), *breakdowns]:
+        for dims in [(), *(breakdowns if groups_only_in in (None, period) else ())]:
             rows = []
             for group in values.groups(kpi.id, dims):
                 now = values.get(kpi.id, period, group)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from civic_kpi.results import ComputeRun
+if TYPE_CHECKING:  # the chart-drawing processes import this package and need none of the run's models
+    from civic_kpi.results import ComputeRun
 
 Format = Literal["table", "json", "csv", "markdown"]
 

@@ -412,13 +412,37 @@ def draw_charts(board: DashboardRun) -> PageCharts:
 
 
 def to_html(board: DashboardRun, charts: PageCharts | None = None) -> str:
-    """The dashboard page, as text (`charts`: drawn already, or being drawn, by `draw_charts` of this board)."""
+    """The dashboard page, as text (`charts`: drawn already, or being drawn, by `draw_charts` of this board). The
+    page is rendered around a marker per chart while the charts are still being drawn, and their SVG is put in
+    place last: on the sample the rendering then costs nothing on the way to the finished page."""
+    import secrets
+
+    page = charts if charts is not None else draw_charts(board)
+    # A marker no catalog or data text can hold: it is random, and every text of theirs is escaped on the page.
+    marker = f"<!--chart {secrets.token_hex(8)} "
+    placed = page.charts()
+    for number, chart in enumerate(placed):
+        chart.svg = f"{marker}{number}-->"
+    text = _page(board, page)
+    pieces = text.split(marker)
+    if len(pieces) != len(placed) + 1:
+        raise AssertionError(f"the page holds {len(pieces) - 1} chart markers for {len(placed)} charts")
+    drawn = page.drawing.svgs()
+    out = [pieces[0]]
+    for number, (piece, svg) in enumerate(zip(pieces[1:], drawn, strict=True)):
+        head, rest = piece.split("-->", 1)
+        if head != str(number):
+            raise AssertionError(f"chart marker {head} where chart {number} belongs")
+        out += [svg, rest]
+    for chart, svg in zip(placed, drawn, strict=True):
+        chart.svg = svg
+    return "".join(out)
+
+
+def _page(board: DashboardRun, page: PageCharts) -> str:
     import jinja2
 
     run = board.run
-    page = charts if charts is not None else draw_charts(board)
-    for chart, drawn in zip(page.charts(), page.drawing.svgs(), strict=True):
-        chart.svg = drawn
     domains, used = page.domains, set(page.anchors)  # the page's own anchors stay as drawn: it may be rendered again
     programs = []
     if board.review is not None:
