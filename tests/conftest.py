@@ -21,6 +21,15 @@ SHARED = ROOT.parent / "shared"
 WIDE = "200"  # COLUMNS for the tests' piped tables (see `cli`)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests keep their cache (the holidays' dates, time/holiday_cache.py) in a folder of their own, never the
+    user's: set before any test, so that the CLI runs in-process and the subprocesses the tests start inherit it."""
+    import os
+    import tempfile
+
+    os.environ["CIVIC_KPI_CACHE_DIR"] = tempfile.mkdtemp(prefix="civic-kpi-test-cache-")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The slow tests first, so that pytest-xdist starts them while the many quick ones fill the other workers: left
     in file order, the browser's audits started last and ran alone for the last minute."""
