@@ -210,7 +210,7 @@ def test_a_closed_pipe_ends_quietly_with_141(args):
     assert stderr == ""
 
 
-def test_the_script_exits_without_teardown_yet_flushes_everything_and_runs_atexit(cli):
+def test_the_script_exits_without_teardown_yet_flushes_everything_and_runs_atexit(cli, tmp_path):
     # civic_kpi._entry.leave skips the interpreter's finalization (0.1 to 0.2 s on every command): stdout that is
     # still buffered, the atexit functions and the exit code must come out as sys.exit gives them.
     code = (
@@ -222,6 +222,11 @@ def test_the_script_exits_without_teardown_yet_flushes_everything_and_runs_atexi
     for given, status, err in (("0", 0, ""), ("3", 3, ""), ("why", 1, "why\n")):
         done = subprocess.run([sys.executable, "-c", code, given], capture_output=True, text=True, timeout=60)
         assert (done.returncode, done.stdout, done.stderr) == (status, "x" * 100000 + "atexit ran\n", err)
+    # A shell that closed stdout or stderr (`>&-`) gets the command's own code, no traceback.
+    for closed in (">&-", "2>&-"):
+        command = f"'{SCRIPT}' compute -c '{CATALOG}' -f csv -q -o '{tmp_path / 'out.csv'}' {closed}"
+        done = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "Traceback" not in done.stderr, (closed, done.stderr)
     # A long table through the real script is whole, as the in-process CLI prints it.
     done = subprocess.run([SCRIPT, *LONG_RUN, "-f", "csv"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stderr == ""
@@ -238,7 +243,8 @@ def test_report_through_the_script_leaves_no_process_behind(tmp_path):
         text=True,
     )
     drawing: set[str] = set()
-    while process.poll() is None:  # the drawing processes started under it while it runs
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:  # the drawing processes started under it
         drawing |= {pid for pid in _children(process.pid) if "spawn_main" in _command(pid)}
         time.sleep(0.02)
     # A drawing process left running would hold the pipe open: communicate would wait for it, hence the timeout.

@@ -103,3 +103,21 @@ def test_an_unknown_country_is_refused_every_time_and_nothing_is_kept(folder: Pa
         with pytest.raises(DataError, match="does not know XX"):
             holiday_dates(nowhere, YEARS, "city")
     assert not (folder / "holidays").exists()
+
+
+def test_a_version_that_is_not_one_plain_dist_info_folder_keeps_nothing(tmp_path: Path, monkeypatch) -> None:
+    # Two installs side by side (or none, as in a source checkout): which one Python imports is not known without
+    # importing it, so no file is keyed by either.
+    import importlib.util
+
+    package = tmp_path / "site" / "holidays"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    spec = importlib.util.spec_from_file_location("holidays", package / "__init__.py")
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: spec)
+    assert holiday_cache.package_version() is None
+    (tmp_path / "site" / "holidays-0.90.dist-info").mkdir()
+    assert holiday_cache.package_version() == "0.90"
+    (tmp_path / "site" / "holidays-0.91.dist-info").mkdir()
+    assert holiday_cache.package_version() is None
+    assert holiday_cache.key_of("US", None, None, YEARS) is None

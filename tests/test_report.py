@@ -718,6 +718,11 @@ def test_a_page_rendered_twice_from_one_drawing_is_the_same_page():
     drawn = page.drawing.svgs()
     assert re.findall(r'<div class="plot"[^>]*>(<svg.*?</svg>)</div>', first, re.S) == drawn
     assert len(drawn) == len(set(drawn)) > 2 and "<!--chart" not in first
+    # Rendering changes nothing of the drawn page: two threads (a web app's) may render it at once.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as threads:
+        assert set(threads.map(lambda _: to_html(board, page), range(8))) == {first}
 
 
 def test_a_forked_process_draws_its_own_charts_and_the_library_starts_no_process(monkeypatch, tmp_path):

@@ -59,7 +59,7 @@ class Chart:
     spec: dict[str, Any]
     label: str
     table: Table
-    svg: str = ""  # drawn for every chart of the page at once (charts.svgs)
+    svg: str = ""  # where the page puts the chart's SVG: a marker that to_html replaces with it (draw_charts)
 
 
 @dataclass
@@ -383,6 +383,7 @@ class PageCharts:
     domains: dict[str, DomainView]
     anchors: set[str]  # the page's anchors given so far
     drawing: Drawing
+    marker: str  # the start of each chart's marker (Chart.svg), "<!--chart TOKEN N-->" for the N-th chart
 
     def charts(self) -> list[Chart]:
         return _charts(self.domains)
@@ -408,34 +409,32 @@ def draw_charts(board: DashboardRun) -> PageCharts:
         if card.domain not in domains:
             domains[card.domain] = DomainView(plain(card.domain), _slug(card.domain, used), [])
         domains[card.domain].cards.append(_card(card, board))
-    return PageCharts(domains, used, Drawing([chart.spec for chart in _charts(domains)]))
+    import secrets
+
+    # A marker no catalog or data text can hold: it is random, and every text of theirs is escaped on the page.
+    marker = f"<!--chart {secrets.token_hex(8)} "
+    placed = _charts(domains)
+    for number, chart in enumerate(placed):
+        chart.svg = f"{marker}{number}-->"
+    return PageCharts(domains, used, Drawing([chart.spec for chart in placed]), marker)
 
 
 def to_html(board: DashboardRun, charts: PageCharts | None = None) -> str:
     """The dashboard page, as text (`charts`: drawn already, or being drawn, by `draw_charts` of this board). The
-    page is rendered around a marker per chart while the charts are still being drawn, and their SVG is put in
-    place last: on the sample the rendering then costs nothing on the way to the finished page."""
-    import secrets
-
+    page is rendered around each chart's marker while the charts are still being drawn, and their SVG is put in
+    place last: on the sample the rendering then costs nothing on the way to the finished page. Nothing of `charts`
+    changes, so two threads may render the same page."""
     page = charts if charts is not None else draw_charts(board)
-    # A marker no catalog or data text can hold: it is random, and every text of theirs is escaped on the page.
-    marker = f"<!--chart {secrets.token_hex(8)} "
     placed = page.charts()
-    for number, chart in enumerate(placed):
-        chart.svg = f"{marker}{number}-->"
-    text = _page(board, page)
-    pieces = text.split(marker)
+    pieces = _page(board, page).split(page.marker)
     if len(pieces) != len(placed) + 1:
         raise AssertionError(f"the page holds {len(pieces) - 1} chart markers for {len(placed)} charts")
-    drawn = page.drawing.svgs()
     out = [pieces[0]]
-    for number, (piece, svg) in enumerate(zip(pieces[1:], drawn, strict=True)):
+    for number, (piece, svg) in enumerate(zip(pieces[1:], page.drawing.svgs(), strict=True)):
         head, rest = piece.split("-->", 1)
         if head != str(number):
             raise AssertionError(f"chart marker {head} where chart {number} belongs")
         out += [svg, rest]
-    for chart, svg in zip(placed, drawn, strict=True):
-        chart.svg = svg
     return "".join(out)
 
 
