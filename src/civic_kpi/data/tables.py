@@ -91,7 +91,7 @@ def table_files(name: str, dataset: Dataset, rows: bool = True) -> list[Path]:
     assert source is not None
     target = connection_target(name, dataset)
     declared = tuple(dict.fromkeys(raw for column in dataset.columns for raw in dataset.source_names(column)))
-    table = (target, source.engine, source.table or f"({source.query})")
+    table = _table_key(name, dataset)
     key = (*table, declared, rows)
     found = _snapshots.get(key)
     # A snapshot older than a live read of the table's stamps (an engine found the moment there) is read again: a
@@ -110,11 +110,14 @@ def table_files(name: str, dataset: Dataset, rows: bool = True) -> list[Path]:
 def read_live(name: str, dataset: Dataset) -> None:
     """Say that the table's records are being read where they are (its moment, in SQL): a snapshot of its records
     taken before now is read again at its next use."""
+    _read_live[_table_key(name, dataset)] = time.monotonic()
+
+
+def _table_key(name: str, dataset: Dataset) -> tuple[str, str, str]:
+    """(connection, engine, table or query): which table of which database a dataset reads."""
     source = dataset.source
     assert source is not None
-    _read_live[(connection_target(name, dataset), source.engine, source.table or f"({source.query})")] = (
-        time.monotonic()
-    )
+    return connection_target(name, dataset), source.engine, source.table or f"({source.query})"
 
 
 def database_types(path: Path) -> dict[str, str]:

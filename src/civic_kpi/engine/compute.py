@@ -271,13 +271,14 @@ def data_as_of(
     reads tables in place, their stamps are read there (engine/sql/executor.table_spans), not through a snapshot."""
     loaded = catalog if isinstance(catalog, LoadedCatalog) else load_catalog(catalog)
     needed = set(loaded.catalog.datasets) if needed is None else needed
-    today = Moment.now(loaded.catalog.timezone).at
-    spans: dict[str, tuple[datetime | None, datetime | None]] = {}
+    today, root = Moment.now(loaded.catalog.timezone).at, loaded.data_dir(data_dir)
     if engine != "polars" and any(dataset.source for dataset in loaded.catalog.datasets.values()):
         from civic_kpi.engine.sql import sql_engine
-        from civic_kpi.engine.sql.executor import table_spans
+        from civic_kpi.engine.sql.executor import span_with_tables
 
-        spans = table_spans(sql_engine(engine), loaded, set(loaded.catalog.datasets), needed, today)
-    newest, _ = catalog_span(loaded, loaded.data_dir(data_dir), needed, today, skip=set(spans))
-    known = [moment for moment in [*newest.values(), *(new for new, _ in spans.values())] if moment is not None]
+        tables = set(loaded.catalog.datasets)
+        newest, _ = span_with_tables(sql_engine(engine), loaded, root, tables, needed, today)
+    else:
+        newest, _ = catalog_span(loaded, root, needed, today)
+    known = [moment for moment in newest.values() if moment is not None]
     return max(known) if known else None

@@ -231,13 +231,8 @@ class SqlExecutor(PolarsExecutor):
         """As the Polars executor finds it; for a table read in place, in SQL over the table (`table_spans`)."""
         if self.sql_engine is None:  # `civic-kpi sql` writes statements and reads no table in place
             return super().data_span()
-        request, needed = self.request, set(self.scans)
-        in_place = {name for name in self.scans if self.in_place(name)}
-        spans = table_spans(self.sql_engine, request.loaded, in_place, needed, self.today)
-        newest, oldest = catalog_span(request.loaded, request.root, needed, self.today, skip=set(spans))
-        for name, (new, old) in spans.items():
-            newest[name], oldest[name] = new, old
-        return newest, oldest
+        request, in_place = self.request, {name for name in self.scans if self.in_place(name)}
+        return span_with_tables(self.sql_engine, request.loaded, request.root, in_place, set(self.scans), self.today)
 
     def record_columns(self, plan: Plan, dp: DatasetPlan) -> list[str]:
         """The columns of `records` the statements read (the data layer's own flags stay behind)."""
@@ -562,6 +557,18 @@ def in_place_sql(select: exp.Expression, dialect: str, source: TableSource) -> s
     from civic_kpi.data.tables import relation
 
     return re.sub(rf'"?\b{IN_PLACE}\b"?', lambda _: relation(source), sql_of(select, dialect))
+
+
+def span_with_tables(
+    engine: SqlEngine, loaded: LoadedCatalog, root: Path, tables: set[str], needed: set[str], today: datetime
+) -> tuple[dict[str, datetime | None], dict[str, datetime | None]]:
+    """polars_executor.catalog_span, with the span of each dataset of `tables` the engine reads in place read where
+    the table is (`table_spans`) instead of through a snapshot."""
+    spans = table_spans(engine, loaded, tables, needed, today)
+    newest, oldest = catalog_span(loaded, root, needed, today, skip=set(spans))
+    for name, (new, old) in spans.items():
+        newest[name], oldest[name] = new, old
+    return newest, oldest
 
 
 def table_spans(
