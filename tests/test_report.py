@@ -11,10 +11,12 @@ import csv
 import importlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -491,6 +493,79 @@ def test_the_stored_chart_templates_are_what_altair_builds_today():
     from civic_kpi.report import chart_templates
 
     assert chart_templates.text(chart_templates.build()) == chart_templates.text(chart_templates.stored())
+
+
+def _axis_labels(svg: str) -> list[str]:
+    """The time axis's labels of a drawn trend chart: the texts that are no number."""
+    texts = [unescape(text) for text in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+    return [text for text in texts if not re.fullmatch(r"[−\-\d.,%$]+", text)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "periods", "named"),
+    [
+        # 24 months name January and July: 8 quarter-months at 11 px would overlap on a 320 px plot.
+        (
+            "month",
+            [(2024 + (10 + m) // 12, (10 + m) % 12 + 1) for m in range(24)],
+            ["Jan 25", "Jul 25", "Jan 26", "Jul 26"],
+        ),
+        ("month", [(2025, m) for m in range(1, 13)], ["Jan 25", "Apr 25", "Jul 25", "Oct 25"]),
+        ("month", [(2025, m) for m in range(2, 7)], ["Feb 25", "Mar 25", "Apr 25", "May 25", "Jun 25"]),  # 5 fit
+        ("month", [(2025, 2), (2025, 3)], ["Feb 25", "Mar 25"]),
+        ("month", [(2025, 2)], ["Feb 25"]),
+        ("quarter", [(2025, 7), (2025, 10), (2026, 1), (2026, 4)], ["Q3 25", "Q4 25", "Q1 26", "Q2 26"]),
+        (
+            "quarter",
+            [(2021 + q // 4, q % 4 * 3 + 1) for q in range(12)],
+            ["Q1 21", "Q3 21", "Q1 22", "Q3 22", "Q1 23", "Q3 23"],
+        ),
+        ("year", [(y, 1) for y in range(2015, 2027)], ["2016", "2018", "2020", "2022", "2024", "2026"]),
+        # Named for the year they end in: May 2015 to April 2016 is FY16.
+        ("fiscal_year", [(y, 5) for y in range(2015, 2026)], ["FY16", "FY18", "FY20", "FY22", "FY24", "FY26"]),
+        ("fiscal_year", [(y, 5) for y in range(2023, 2026)], ["FY24", "FY25", "FY26"]),
+    ],
+)
+def test_the_time_axis_names_round_periods_that_fit_side_by_side(kind, periods, named):
+    from datetime import date
+
+    from civic_kpi.report import ticks
+    from civic_kpi.time.periods import period_starting
+
+    series = [period_starting(kind, date(y, m, 1), 5) for y, m in periods]
+    assert [ticks.label(kind, p) for p in ticks.choose(kind, series)] == named
+
+
+def test_a_trend_chart_names_the_chosen_periods_and_reads_the_same_in_every_time_zone():
+    # The starts are dates, read as midnight UTC. Drawn on a local time scale in Chicago, each point sat on the
+    # evening before its month and the axis lost "Oct 26" (its tick fell after the last point): the scale is UTC.
+    from civic_kpi.report import charts
+
+    rows = [{"start": f"{2024 + (10 + m) // 12}-{(10 + m) % 12 + 1:02d}-01", "value": float(m), "year_ago": None}
+            for m in range(24)]  # fmt: skip
+    starts = ["2025-01-01", "2025-07-01", "2026-01-01", "2026-07-01"]
+    named = [(int(datetime.fromisoformat(f"{s}T00:00+00:00").timestamp() * 1000), f"label {s}") for s in starts]
+    spec = charts.trend_spec(rows, goal=5.0, warn=None, description="d", ticks=named)
+    script = "import json, sys; from civic_kpi.report import charts; print(charts._draw(json.load(sys.stdin)))"
+    drawn = {
+        zone: subprocess.run([sys.executable, "-c", script], input=json.dumps(spec), capture_output=True,
+                             text=True, check=True, env={**os.environ, "TZ": zone}).stdout
+        for zone in ("UTC", "America/Chicago", "Asia/Tokyo")
+    }  # fmt: skip
+    assert _axis_labels(drawn["UTC"]) == [f"label {s}" for s in starts]
+    assert drawn["America/Chicago"] == drawn["UTC"] == drawn["Asia/Tokyo"]
+    # Without ticks Vega chooses its own, in UTC too: the last month keeps its label.
+    vega_chosen = charts._draw(charts.trend_spec(rows, goal=5.0, warn=None, description="d"))
+    assert "Oct 26" in _axis_labels(vega_chosen)
+
+
+def test_every_quarter_names_its_quarters_on_the_page(cli, tmp_path):
+    out = tmp_path / "q.html"
+    result = cli("report", "-c", CATALOG, "--period", "FY2026", "--every", "quarter", "--kpi", "reopen_rate", "-o", out)
+    assert result.exit_code == 0, result.output
+    svg = out.read_text(encoding="utf-8")
+    svg = svg[svg.index("<svg ") : svg.index("</svg>")]
+    assert _axis_labels(svg) == ["Q3 25", "Q4 25", "Q1 26", "Q2 26"]
 
 
 def test_a_long_group_name_is_cut_at_a_word_and_two_cut_alike_stay_apart():

@@ -54,7 +54,14 @@ def _trend(has_goal: bool, has_warn: bool, has_range: bool = False) -> dict[str,
     in the line (Vega-Lite's break-paths mode), never a zero."""
     import altair as alt
 
-    x = alt.X("start:T", title=None, axis=alt.Axis(format="%b %y", labelAngle=0, tickCount=6, grid=False))
+    # UTC: the period starts are dates, read as midnight UTC; a local scale would put them on the evening before
+    # west of Greenwich (and drop a label). The ticks are chosen per chart (report/ticks.py); these are a fallback.
+    x = alt.X(
+        "start:T",
+        title=None,
+        scale=alt.Scale(type="utc"),
+        axis=alt.Axis(format="%b %y", labelAngle=0, tickCount=6, grid=False),
+    )
     base = alt.Chart(alt.NamedData(name="points"))
     lines = alt.Chart(alt.NamedData(name="lines"))
     layers: list[Any] = []

@@ -8,7 +8,9 @@ and a dark page; the page's stylesheet recolors the axes' text and grid by theme
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -74,17 +76,33 @@ def trend_spec(
     warn: float | None,
     description: str,
     band: tuple[float, float] | None = None,
+    ticks: Sequence[tuple[int, str]] = (),
 ) -> dict[str, Any]:
     """A line of the value per period, the year-ago value dashed beside it, the goal as a rule and the warn band
     between warn and goal, or a `between` target's `band` shaded between two rules. `rows` hold start (ISO date),
-    value and year_ago; a None value is a gap in the line, never a zero."""
+    value and year_ago; a None value is a gap in the line, never a zero. `ticks`: the periods the time axis names,
+    as (start in milliseconds since 1970 UTC, label) pairs (see report/ticks.py); none, and Vega chooses."""
     if band is not None:
         lines = [{"low": band[0], "high": band[1]}]
         template = _templates()[trend_name(False, False, True)]
     else:
         lines = [{"goal": goal, "warn": warn}]
         template = _templates()[trend_name(goal is not None, warn is not None)]
-    return _with_data(template, {"points": rows, "lines": lines}, description)
+    spec = _with_data(template, {"points": rows, "lines": lines}, description)
+    if ticks:
+        starts, labels = [start for start, _ in ticks], [text for _, text in ticks]
+        text = {"signal": f"{json.dumps(labels)}[indexof({json.dumps(starts)}, +datum.value)]"}
+        spec["axes"] = [
+            {**axis, "values": starts, "encode": {**axis.get("encode", {}), "labels": {"update": {"text": text}}}}
+            if _is_time_axis(axis)
+            else axis
+            for axis in spec["axes"]
+        ]
+    return spec
+
+
+def _is_time_axis(axis: dict[str, Any]) -> bool:
+    return axis.get("scale") == "x" and axis.get("orient") == "bottom" and axis.get("labels", True)
 
 
 def breakdown_spec(rows: list[dict[str, Any]], *, description: str) -> dict[str, Any]:

@@ -115,9 +115,11 @@ def _partial_note(row: KpiResult) -> str:
     return "; ".join(parts)
 
 
-def _trend(card: KpiCard, rows: list[KpiResult], every: str) -> Chart:
+def _trend(card: KpiCard, rows: list[KpiResult], kind: str) -> Chart:
+    from civic_kpi.report import ticks
     from civic_kpi.report.charts import trend_spec
 
+    every = kind.replace("_", " ")
     # A value the data covers only in part (the export starts inside its period, or the period is not over) is no
     # point on a line of whole periods: the line leaves a gap there, and the table says why.
     points = [
@@ -146,7 +148,8 @@ def _trend(card: KpiCard, rows: list[KpiResult], every: str) -> Chart:
         + (f"; year-ago value not drawn, covered only in part: {', '.join(partial_then)}" if partial_then else "")
         + "."
     )
-    spec = trend_spec(points, goal=card.goal, warn=card.warn, band=card.band, description=label)
+    named = [(ticks.epoch_ms(p.start), ticks.label(kind, p)) for p in ticks.choose(kind, [r.period for r in rows])]
+    spec = trend_spec(points, goal=card.goal, warn=card.warn, band=card.band, description=label, ticks=named)
     headings = ["Period", "Value", "Year ago", "Target", "Status", "Note"]
     shown = [
         [
@@ -367,7 +370,7 @@ def _card(card: KpiCard, board: DashboardRun) -> CardView:
         notes=_notes(rows),
     )
     if trend_rows:
-        view.trend = _trend(card, trend_rows, (board.trend.every or "month").replace("_", " "))
+        view.trend = _trend(card, trend_rows, board.trend.every or "month")
     groups: dict[tuple[str, ...], list[KpiResult]] = {}
     for row in rows:
         if row.group:
