@@ -264,17 +264,12 @@ class Session:
         they do not read may be unreadable), else None: no dated data, or a data folder compute will name."""
         if self.as_of is not None:
             return self.as_of
-        from civic_kpi.catalog.graph import datasets_under
-        from civic_kpi.engine import data_as_of, select_kpis
-        from civic_kpi.time.moment import Moment
+        from civic_kpi.engine import moment_of_data, select_kpis
 
         loaded = self.catalog
         if not loaded.data_dir(self.data_dir).is_dir():
             return None  # compute says "data directory not found", with its hint
-        chosen = select_kpis(loaded.catalog, kpis, domains)
-        needed = {name for kpi in chosen for name in datasets_under(loaded.catalog, kpi)}
-        newest = data_as_of(loaded, self.data_dir, needed, self.engine)
-        return Moment.of_data(newest) if newest is not None else None
+        return moment_of_data(loaded, self.data_dir, select_kpis(loaded.catalog, kpis, domains), self.engine)
 
     def _with_moment(self, as_of: Any) -> Session:
         """This session at another as-of moment, sharing the loaded catalog."""

@@ -8,7 +8,15 @@ judge.py            targets, comparisons, ranks: the result rows
 compute.py          the stages in order
 """
 
-from civic_kpi.engine.compute import compute, compute_stream, data_as_of, execute, plan_compute, select_kpis
+from civic_kpi.engine.compute import (
+    compute,
+    compute_stream,
+    data_as_of,
+    execute,
+    moment_of_data,
+    plan_compute,
+    select_kpis,
+)
 from civic_kpi.engine.plan import Plan
 from civic_kpi.engine.request import Request, resolve
 
@@ -19,6 +27,7 @@ __all__ = [
     "compute_stream",
     "data_as_of",
     "execute",
+    "moment_of_data",
     "plan_compute",
     "resolve",
     "select_kpis",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from civic_kpi.catalog.graph import inputs, with_inputs
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
+from civic_kpi.catalog.model import KPI
 from civic_kpi.data.tables import source_name
 from civic_kpi.engine.coverage import first_days
 from civic_kpi.engine.judge import GroupRows, coverage_notes, covers, kpi_results, percentile_method, period_info
@@ -282,3 +283,16 @@ def data_as_of(
         newest, _ = catalog_span(loaded, root, needed, today)
     known = [moment for moment in newest.values() if moment is not None]
     return max(known) if known else None
+
+
+def moment_of_data(
+    loaded: LoadedCatalog, data_dir: str | Path | None, kpis: list[KPI], engine: str = "polars"
+) -> Moment | None:
+    """The moment a run of these KPIs describes when none is given: the newest record's (data_as_of), with only
+    their datasets required to be readable, as for compute; None when the data holds no dated record. Found once
+    for a run made of several (the dashboard's series, review and scorecard)."""
+    from civic_kpi.catalog.graph import datasets_under
+
+    needed = {name for kpi in kpis for name in datasets_under(loaded.catalog, kpi)}
+    newest = data_as_of(loaded, data_dir, needed, engine)
+    return Moment.of_data(newest) if newest is not None else None

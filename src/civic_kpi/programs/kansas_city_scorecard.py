@@ -10,10 +10,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from civic_kpi.catalog.graph import datasets_under
 from civic_kpi.catalog.loader import LoadedCatalog, load_catalog
 from civic_kpi.catalog.model import KPI
-from civic_kpi.engine import compute, data_as_of, select_kpis
+from civic_kpi.engine import compute, moment_of_data, select_kpis
 from civic_kpi.errors import Problem, UsageError
 from civic_kpi.results import ScorecardRow, ScorecardRun
 from civic_kpi.targets import describe, resolve_target
@@ -51,10 +50,7 @@ def _moment(
         return Moment.given(as_of, loaded.catalog.timezone)
     if fiscal_year is not None:
         return None  # compute fixes it from the data, as for any period asked for
-    # Only the chosen KPIs' datasets must be readable, as for compute.
-    needed = {name for kpi in chosen for name in datasets_under(loaded.catalog, kpi)}
-    newest = data_as_of(loaded, data_dir, needed, engine)
-    return Moment.of_data(newest) if newest is not None else None
+    return moment_of_data(loaded, data_dir, chosen, engine)
 
 
 def _ended(period: Period, moment: datetime) -> bool:
