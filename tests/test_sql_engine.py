@@ -546,11 +546,54 @@ def test_a_typed_parquet_export_read_by_the_engine_itself(tmp_path: Path, engine
     assert values[("open", ())] == 2  # never closed, and closed after the moment (blanked)
     assert values[("late", ())] == 1  # closed 03-04 08:00, after its due day 03-02 + 1 day
     assert values[("hours", ())] == 25.0  # the median of 2 and 48 hours
-    if engine == "duckdb":
+    if engine in ("duckdb", "spark"):  # the engines that read this machine's files (Spark: a local session)
         plan = civic_kpi.Session(catalog, as_of="2026-04-01 00:00").plan("2026-03")
-        executor = executor_class("duckdb")(plan.request, files={n: d.files for n, d in plan.datasets.items()})
+        executor = executor_class(engine)(plan.request, files={n: d.files for n, d in plan.datasets.items()})
         direct = direct_records(executor, plan, plan.datasets["calls"])
         assert (direct is not None) == (unit == "ms")
+
+
+@pytest.mark.parametrize(("folder", "direct"), [("exports #2, Q1", True), ("100% sample", False)])
+def test_spark_reads_typed_parquet_files_by_column_name_or_leaves_them_to_polars(
+    tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, folder: str, direct: bool
+) -> None:
+    """A local Spark reads a typed Parquet export itself, file by file, each file's columns taken by name (the
+    second file orders them its own way; Spark SQL has no union by name). Hadoop takes a path's % as an escape, so
+    a folder named "100% sample" is prepared by Polars instead: the same numbers either way."""
+    from datetime import datetime
+
+    import polars as pl
+
+    from civic_kpi.engine.sql import executor_class
+    from civic_kpi.engine.sql.direct import direct_records
+
+    _use_engine("spark", request, monkeypatch)
+    catalog_text = TYPED_CATALOG.replace("data_dir: data", f"data_dir: '{folder}'").replace(
+        "path: calls.parquet", "path: 'calls *.parquet'"
+    )
+    (tmp_path / "kpis.yaml").write_text(catalog_text, encoding="utf-8")
+    (tmp_path / folder).mkdir()
+    march = pl.DataFrame(
+        {
+            "id": [1, 2, 3],
+            "team": ["A", "B", ""],
+            "wait": [1.5, float("nan"), 3.0],
+            "urgent": [True, False, None],
+            "first_contact": ["Y", "N", None],
+            "due": [datetime(2026, 3, 2).date()] * 3,
+            "opened": [datetime(2026, 3, 1, 8), datetime(2026, 3, 2, 9), datetime(2026, 3, 31, 23, 59, 59)],
+            "closed": [datetime(2026, 3, 1, 10), datetime(2026, 3, 5, 9), None],
+        }
+    )
+    april = march.with_columns(pl.col("opened", "closed").dt.offset_by("1mo"), pl.col("id") + 3)
+    march.write_parquet(tmp_path / folder / "calls 2026-03.parquet")
+    april.select(reversed(april.columns)).write_parquet(tmp_path / folder / "calls 2026-04.parquet")
+    catalog = tmp_path / "kpis.yaml"
+    options = {"period": "2026-01-01..2026-06-30", "every": "month", "as_of": "2026-05-01 00:00"}
+    assert_same_results(compute(catalog, **options), compute(catalog, engine="spark", **options))
+    plan = civic_kpi.Session(catalog, as_of=options["as_of"]).plan("2026-03")
+    executor = executor_class("spark")(plan.request, files={n: d.files for n, d in plan.datasets.items()})
+    assert (direct_records(executor, plan, plan.datasets["calls"]) is not None) is direct
 
 
 def test_without_a_timezone_durations_are_wall_clock_time(tmp_path: Path, engine: str) -> None:

@@ -396,7 +396,7 @@ def _sql(records: KpiRecords, engine: str) -> str | None:
     statement = executor.statement(records.plan, records.dataset, (replace(query, kpis=(records.kpi,)),))
     text = sql_of(statement, executor.dialect, pretty=True)
     name = records.dataset.name
-    reads = executor.sql_engine.reads_parquet or executor.in_place(name)
+    reads = executor.sql_engine.reads_files() or executor.in_place(name)
     direct = direct_records(executor, records.plan, records.dataset) if reads else None
     if direct is not None and executor.in_place(name):
         view = in_place_sql(direct, executor.dialect, records.dataset.dataset.source)  # type: ignore[arg-type]

@@ -14,16 +14,28 @@ from civic_kpi.formula.sql import RECORDS
 
 if TYPE_CHECKING:
     import polars as pl
+    from sqlglot import exp
 
 
 class SqlEngine:
     name: ClassVar[str]  # the --engine name
     dialect: ClassVar[str]  # SQLGlot's name of the engine's SQL
     staged_format: ClassVar[str] = "parquet"  # the file the records are staged in for `load`
-    reads_parquet: ClassVar[bool] = False  # whether it reads this machine's Parquet files itself (`read`)
+    reads_parquet: ClassVar[bool] = False  # whether it can read this machine's Parquet files itself (`read`)
     reads_tables: ClassVar[str | None] = None  # the `source.engine` of the table datasets it reads in place
 
     def connect(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def reads_files(self) -> bool:
+        """Whether it reads this machine's Parquet files itself now (direct.py), rather than records staged for it:
+        an engine that can (`reads_parquet`) and, for Spark, a session whose executors see this machine's files."""
+        return self.reads_parquet
+
+    def parquet_files(self, files: list[Path], columns: list[str]) -> exp.Expression | None:
+        """The Parquet files as one relation of its SQL, by column name (`columns`: those the records read; every
+        file has each, of one type: direct.typed_columns); None where it cannot name them, and the records are
+        staged."""
         raise NotImplementedError
 
     def connect_to(self, target: str, dataset: str) -> AbstractContextManager[Any]:

@@ -102,7 +102,15 @@ def direct_read(executor: SqlExecutor, plan: Plan, dp: DatasetPlan) -> DirectRea
         number = _cast(column(dataset.source_name(name)), "DOUBLE")
         flag = exp.Coalesce(this=exp.Not(this=_is_finite(number)), expressions=[exp.false()])
         parsed.append(exp.alias_(flag, nonfinite_flag(name), quoted=True))
-    files = exp.to_table(IN_PLACE, quoted=True) if in_place else _read_parquet(scan.files)
+    if in_place:
+        files: exp.Expression = exp.to_table(IN_PLACE, quoted=True)
+    else:
+        assert executor.sql_engine is not None
+        sources = sorted({source for name in scan.columns for source in dataset.source_names(name)})
+        named = executor.sql_engine.parquet_files(scan.files, sources)
+        if named is None:
+            return None
+        files = named
     read = exp.select(*parsed).from_(files)
     # As known at the moment (data/known.as_known_at): the record existed, its later stamps blanked.
     blanked = [
@@ -237,13 +245,3 @@ def known_at(name: str, at: datetime) -> exp.Expression:
 
 
 IN_PLACE = "__civic_kpi_table"  # stands for a table read in place, until the SQL is written (SqlExecutor.sql)
-
-
-def _read_parquet(files: list[Path]) -> exp.Expression:
-    from sqlglot import exp
-
-    paths = exp.Array(expressions=[literal(str(path)) for path in files])
-    by_name = exp.PropertyEQ(this=exp.var("union_by_name"), expression=exp.true())
-    # A folder named key=value is no column: Polars reads the file's own values.
-    folders = exp.PropertyEQ(this=exp.var("hive_partitioning"), expression=exp.false())
-    return exp.Table(this=exp.Anonymous(this="read_parquet", expressions=[paths, by_name, folders]))

@@ -13,6 +13,7 @@ from civic_kpi.engine.sql.packages import required
 
 if TYPE_CHECKING:
     import polars as pl
+    from sqlglot import exp
 
 
 def require_duckdb() -> Any:
@@ -28,6 +29,17 @@ class DuckDB(SqlEngine):
     def connect(self) -> AbstractContextManager[Any]:
         connection: AbstractContextManager[Any] = require_duckdb().connect()
         return connection
+
+    def parquet_files(self, files: list[Path], columns: list[str]) -> exp.Expression | None:
+        from sqlglot import exp
+
+        from civic_kpi.formula.sql import literal
+
+        paths = exp.Array(expressions=[literal(str(path)) for path in files])
+        by_name = exp.PropertyEQ(this=exp.var("union_by_name"), expression=exp.true())
+        # A folder named key=value is no column: Polars reads the file's own values.
+        folders = exp.PropertyEQ(this=exp.var("hive_partitioning"), expression=exp.false())
+        return exp.Table(this=exp.Anonymous(this="read_parquet", expressions=[paths, by_name, folders]))
 
     def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str, name: str = RECORDS) -> None:
         path = str(records).replace("'", "''")

@@ -286,7 +286,7 @@ class SqlExecutor(PolarsExecutor):
         assert self.sql_engine is not None
         found = self.__dict__.setdefault("_engine_reads", {})
         if dp.name not in found:
-            direct = direct_read(self, plan, dp) if self.sql_engine.reads_parquet or self.in_place(dp.name) else None
+            direct = direct_read(self, plan, dp) if self.sql_engine.reads_files() or self.in_place(dp.name) else None
             if self.in_place(dp.name) and (direct is None or dataset_notes(self, plan, dp, direct) is None):
                 self._leave_place(dp.name)
                 direct = None

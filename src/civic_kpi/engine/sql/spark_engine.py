@@ -21,6 +21,7 @@ from civic_kpi.errors import Problem, UsageError, first_line
 
 if TYPE_CHECKING:
     import polars as pl
+    from sqlglot import exp
 
 
 LOGGING = Path(__file__).with_name("spark-log4j2.properties")  # a local session's: silent
@@ -121,9 +122,36 @@ def _local(session: Any) -> bool:
 class Spark(SqlEngine):
     name = "spark"
     dialect = "spark"
+    reads_parquet = True
 
     def connect(self) -> AbstractContextManager[Any]:
         return _civic_kpi_session()
+
+    def reads_files(self) -> bool:
+        # A cluster's executors, or a Spark Connect server, cannot see this machine's files: the records are staged
+        # and go through the driver.
+        return _local(spark_session())
+
+    def parquet_files(self, files: list[Path], columns: list[str]) -> exp.Expression | None:
+        """Each file read by Spark (`parquet.`file:/...``, whatever fs.defaultFS says), its columns by name, one
+        after the other: Spark SQL has no union by name, and a file may order its columns its own way. Spark takes
+        the path as Hadoop does, which decodes a % and splits at a colon: such a path is staged instead."""
+        from sqlglot import exp
+
+        from civic_kpi.formula.sql import column
+
+        if any(set(str(path)) & set("%:`") for path in files):
+            return None
+        reads = [
+            exp.select(*(column(name) for name in columns)).from_(
+                exp.Table(this=exp.Identifier(this=f"file:{path}", quoted=True), db=exp.Identifier(this="parquet"))
+            )
+            for path in files
+        ]
+        union = reads[0]
+        for read in reads[1:]:
+            union = exp.union(union, read, distinct=False)
+        return union.subquery("files")
 
     def load(self, connection: Any, records: Path, schema: pl.Schema, dataset: str, name: str = RECORDS) -> None:
         try:
