@@ -462,6 +462,52 @@ def test_duckdb_counts_the_notes_of_an_export_it_reads_itself(tmp_path: Path, mo
     assert_same_results(compute(catalog, period="2026-03"), compute(catalog, period="2026-03", engine="duckdb"))
 
 
+def test_the_notes_over_every_record_are_one_statement_saying_what_each_said_alone(tmp_path: Path) -> None:
+    """The notes counted over every record read (the moment's cuts, NaN values, the newest and oldest stamps) are one
+    statement, so that the engine reads the records once for them: each says what its own statement over its own
+    relation says. The newest and oldest are over the records known at the moment, said over every record: a
+    stamp after the moment blanked, a record opened after it left out, even one whose closing (a data error) is
+    recorded before the moment and after every known stamp."""
+    from datetime import datetime
+
+    import duckdb
+    import polars as pl
+
+    from civic_kpi.engine.sql import executor_class
+    from civic_kpi.engine.sql.direct import direct_read
+    from civic_kpi.engine.sql.notes import FusedNotes, _after_moment, _nonfinite, _span, dataset_notes
+
+    catalog = _notes_case(tmp_path)
+    pl.DataFrame(
+        [{"opened": datetime(2026, 4, 5), "closed": datetime(2026, 3, 31, 23, 59, 59, 900_000), "kind": "Pothole",
+          "team": "A", "wait": 1.0, "status": "Closed"}]
+    ).write_parquet(tmp_path / "data" / "calls_3.parquet")  # fmt: skip
+    plan = civic_kpi.Session(catalog, as_of="2026-04-01 00:00").plan("2026-03")
+    executor = executor_class("duckdb")(plan.request, files={n: d.files for n, d in plan.datasets.items()})
+    dp = plan.datasets["calls"]
+    read = direct_read(executor, plan, dp)
+    assert read is not None
+    fused = (dataset_notes(executor, plan, dp, read) or [])[0]
+    assert isinstance(fused, FusedNotes) and len(fused.selects) == 1
+    counted = ["opened", "closed"]
+    alone = {
+        "moment:calls": _after_moment(executor, plan, dp, read, counted),
+        "nonfinite:calls": _nonfinite(read, ["wait"]),
+        "span:calls": _span(executor, dp, read),
+    }
+    with duckdb.connect() as connection:
+        together = fused.frames([connection.sql(executor.sql(fused.selects[0], "calls")).pl()])
+        assert set(together) == set(alone)
+        for key, select in alone.items():
+            assert together[key].to_dicts() == connection.sql(executor.sql(select, "calls")).pl().to_dicts(), key
+    # By hand: Curb opened 03-31 23:59:59 is the newest known stamp (Sign's 04-03 closing is blanked, the record
+    # opened 04-05 did not exist); 1850 is before 1900, so the oldest is 03-02.
+    assert together["span:calls"].to_dicts() == [
+        {"newest": datetime(2026, 3, 31, 23, 59, 59), "oldest": datetime(2026, 3, 2, 8)}
+    ]
+    assert together["nonfinite:calls"].to_dicts() == [{"wait": 2}]
+
+
 def test_the_newest_stamp_skips_a_column_without_any(tmp_path: Path) -> None:
     """No request closed by the moment: the newest stamp is the newest opening, and the note that the moment is
     after it is written on DuckDB too (a maximum of none once made the newest missing, and the note silent)."""

@@ -173,7 +173,7 @@ class SqlExecutor(PolarsExecutor):
         with engine.reading(connection) if self.in_place(dp.name) else nullcontext():
             for note in dataset.notes or []:
                 rows = [engine.run(connection, self.sql(select, dp.name), dp.name) for select in note.selects]
-                found[note.key] = note.frame(rows)
+                found |= note.frames(rows)
             if dataset.notes is not None and not self.in_place(dp.name):
                 found[f"rows:{dp.name}"] = file_rows(self, dp)
             for queries, text in zip(grouped, sql, strict=True):

@@ -49,6 +49,46 @@ class NoteQuery:
     selects: tuple[exp.Select, ...]
     frame: Callable[[list[pl.DataFrame]], pl.DataFrame]  # the rows of each SELECT, in order
 
+    def frames(self, found: list[pl.DataFrame]) -> dict[str, pl.DataFrame]:
+        """The frames it gives, by key, from the rows of its SELECTs."""
+        return {self.key: self.frame(found)}
+
+
+@dataclass(frozen=True)
+class FusedNotes(NoteQuery):
+    """Notes that are one row of aggregates over every record read, counted in one statement, so that the engine
+    reads the records once for them all: `parts` are each note's key, its columns' names and how its row becomes
+    its frame; the statement names the columns c0, c1, ... (no name a database would cut short)."""
+
+    parts: tuple[tuple[str, tuple[str, ...], Callable[[list[pl.DataFrame]], pl.DataFrame]], ...] = ()
+
+    def frames(self, found: list[pl.DataFrame]) -> dict[str, pl.DataFrame]:
+        import polars as pl
+
+        frames, position = {}, 0
+        for key, names, frame in self.parts:
+            own = [pl.col(f"c{position + n}").alias(name) for n, name in enumerate(names)]
+            frames[key] = frame([found[0].select(own)])
+            position += len(names)
+        return frames
+
+
+def _fused(name: str, read: DirectRead, notes: list[NoteQuery]) -> NoteQuery:
+    """Notes of one SELECT each, a row of aggregates over `parsed`, as one statement (FusedNotes)."""
+    from sqlglot import exp
+
+    columns: list[exp.Expression] = []
+    parts = []
+    for note in notes:
+        (select,) = note.selects
+        names = tuple(projection.alias_or_name for projection in select.expressions)
+        for projection in select.expressions:
+            value = projection.this if isinstance(projection, exp.Alias) else projection
+            columns.append(exp.alias_(value.copy(), f"c{len(columns)}", quoted=True))
+        parts.append((note.key, names, note.frame))
+    statement = exp.select(*columns).from_(read.parsed.subquery("parsed"))
+    return FusedNotes(f"notes:{name}", (statement,), _as_is, tuple(parts))
+
 
 def _as_is(found: list[pl.DataFrame]) -> pl.DataFrame:
     return found[0]
@@ -83,13 +123,14 @@ def dataset_notes(executor: SqlExecutor, plan: Plan, dp: DatasetPlan, read: Dire
     read_columns = set(executor.scans[name].columns)
     if not set(counted) <= read_columns or dataset.date_column not in read_columns:
         return None
-    queries = [NoteQuery(f"moment:{name}", (_after_moment(executor, plan, dp, read, counted),), _as_is)]
+    over_all = [NoteQuery(f"moment:{name}", (_after_moment(executor, plan, dp, read, counted),), _as_is)]
     if executor.in_place(name):  # a table read in place is one "file": its records, counted
-        queries.append(NoteQuery(f"rows:{name}", (_table_rows(read),), _file_rows_frame))
+        over_all.append(NoteQuery(f"rows:{name}", (_table_rows(read),), _file_rows_frame))
     floats = float_columns(dataset, executor.scans[name].columns)
     if floats:
-        queries.append(NoteQuery(f"nonfinite:{name}", (_nonfinite(read, floats),), _as_is))
-    queries.append(NoteQuery(f"span:{name}", (_span(executor, dp, read),), _as_is))
+        over_all.append(NoteQuery(f"nonfinite:{name}", (_nonfinite(read, floats),), _as_is))
+    over_all.append(NoteQuery(f"span:{name}", (_over_parsed(_span(executor, dp, read), read),), _as_is))
+    queries = [_fused(name, read, over_all)]
     queries += _unmatched(executor, dp, read)
     for flag in flags_of(dataset, dp.derived, dp.columns):
         queries.append(NoteQuery(f"codes:{name}:{flag}", (_unknown_codes(dp, read, flag),), _as_is))
@@ -244,6 +285,26 @@ def _span(executor: SqlExecutor, dp: DatasetPlan, read: DirectRead) -> exp.Selec
     stamps = _stamp_columns(dataset, set(executor.scans[dp.name].columns))
     latest = _newest([exp.Max(this=_stamp(name)) for name in stamps])
     return exp.select(exp.alias_(latest, "newest", quoted=True), _oldest(dataset)).from_(read.known.subquery("known"))
+
+
+def _over_parsed(select: exp.Select, read: DirectRead) -> exp.Select:
+    """A row of aggregates over the records known at the moment (`known`) said over every record read (`parsed`),
+    so that it can join the notes counted there (_fused): each column as `known` makes it (a stamp after the moment
+    blanked), each aggregate filtered to the records that existed then."""
+    from sqlglot import exp
+
+    known = read.known
+    made = {projection.alias_or_name: projection for projection in known.expressions}
+    exists = known.args["where"].this
+    values = [projection.copy() for projection in select.expressions]  # not its FROM, which holds `known` itself
+    for value in values:
+        for node in list(value.find_all(exp.Column)):
+            projection = made[node.name]
+            node.replace((projection.this if isinstance(projection, exp.Alias) else projection).copy())
+        aggregates = [node for node in value.find_all(exp.AggFunc) if not isinstance(node.parent, exp.Filter)]
+        for node in aggregates:
+            node.replace(exp.Filter(this=node.copy(), expression=exp.Where(this=exists.copy())))
+    return exp.select(*values).from_(read.parsed.subquery("parsed"))
 
 
 def _unmatched(executor: SqlExecutor, dp: DatasetPlan, read: DirectRead) -> list[NoteQuery]:
