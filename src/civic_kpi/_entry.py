@@ -28,9 +28,9 @@ def leave(code: object) -> NoReturn:
     """Exit with `code` as sys.exit would, skipping the interpreter's finalization. Once a command is done, its
     output written and closed, freeing every object of a thousand modules one by one (Polars' frames, pydantic's
     schemas) took 0.1 to 0.2 s more before the shell got its prompt back, on every command. What must still happen
-    does: the threads still running are joined and the functions registered with atexit run (the shutdown of the
-    dashboard's drawing process, which leaves no process behind), and stdout and stderr are flushed. A Ctrl-C in
-    that last moment leaves with the command's code: its work is done."""
+    does: the threads still running are joined (the dashboard's drawing thread, which first drops the charts still
+    queued) and the functions registered with atexit run, and stdout and stderr are flushed. A Ctrl-C in that last
+    moment leaves with the command's code: its work is done."""
     import atexit
 
     run_exit_functions = getattr(atexit, "_run_exitfuncs", None)  # CPython's; elsewhere, the normal way out

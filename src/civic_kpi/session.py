@@ -237,11 +237,11 @@ class Session:
     ) -> str:
         """`civic-kpi report`: the dashboard as one self-contained HTML page (see `dashboard` for what it holds),
         returned and, given `output`, written there atomically. Takes compute's options."""
+        from civic_kpi.report.charts import prepare
         from civic_kpi.report.html import PageCharts, draw_charts, to_html
 
-        # The charts are drawn in this process: a second one (civic_kpi.report.charts.prepare, which the CLI
-        # starts) would import the caller's script again.
-        drawn: list[PageCharts] = []
+        prepare()  # the thread that draws the charts, warmed while compute reads the data
+        drawn: list[PageCharts] = []  # drawn while the review and the scorecard are computed
         board = self.dashboard(
             period,
             every=every,

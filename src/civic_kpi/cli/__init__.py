@@ -642,8 +642,8 @@ def report(
         from civic_kpi.report.charts import prepare
         from civic_kpi.report.html import PageCharts, draw_charts, to_html
 
-        prepare()  # the charts' set-up runs while compute reads the data
-        drawn: list[PageCharts] = []  # drawn by other processes while the review and the scorecard are computed
+        prepare()  # the thread that draws the charts, warmed while compute reads the data
+        drawn: list[PageCharts] = []  # drawn while the review and the scorecard are computed
         with _progress(quiet, f"loading {catalog}") as progress:
             session = Session(catalog, data_dir, as_of, engine.value)
             board = session.dashboard(

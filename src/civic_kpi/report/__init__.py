@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-if TYPE_CHECKING:  # the chart-drawing processes import this package and need none of the run's models
+if TYPE_CHECKING:  # the commands import only the reporter they use: the package itself loads no model
     from civic_kpi.results import ComputeRun
 
 Format = Literal["table", "json", "csv", "markdown"]

@@ -17,35 +17,32 @@ from typing import Any
 from civic_kpi.report.chart_templates import stored, trend_name
 
 LABEL_CHARACTERS = 34  # a group's name on a bar chart; the table below the chart holds it whole
-MIN_SHARED = 8  # charts on a page from which the drawing processes draw them
-WORKERS = 1  # drawing processes (on 2 cores a second one slowed the computing it overlaps as much as it helped)
 
 
-_pool: tuple[int, Any] | None = None  # (the process id that started it, the pool): see prepare
+_pool: tuple[int, Any] | None = None  # (the process id that started it, the drawing thread's pool): see prepare
 
 
 def prepare() -> None:
-    """Start the processes that will draw the page's charts (WORKERS), warming their JavaScript engines while
-    compute reads the data. The CLI's `report` calls it, once; a library caller may too, knowing what a spawned
-    process does: it imports the caller's main script again, which a script without an
-    `if __name__ == "__main__":` guard would run twice. Where no process can be started the charts are drawn in
-    this one, and a process forked from this one (which inherits the pool but not its threads) draws its own."""
+    """Start the thread that draws the page's charts and warm vl-convert's JavaScript engine on it (about 0.2 s)
+    while compute reads the data. vl-convert 2 lets go of the GIL while it works, so the thread draws beside this
+    one's computing (one thread: on two cores the computing needs the other, and vl-convert draws on one worker).
+    Called once per process by `report`, in the CLI and the library; a process forked from this one inherits the
+    pool but not its thread, so it draws its own charts."""
     global _pool
     import atexit
-    import multiprocessing
     import os
-    from concurrent.futures import ProcessPoolExecutor
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     if _pool is not None and _pool[0] == os.getpid():
         return
-    try:
-        pool = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"))
-        for _ in range(WORKERS):  # each worker's first chart starts its JavaScript engine: about 0.7 s
-            pool.submit(_draw_all, [_warm_spec()])
-    except (OSError, RuntimeError, ValueError):  # no processes here (a sandbox): the page is drawn in this one
-        return
-    # Shut down before the interpreter tears its modules down, which would leave the pool's own clean-up to fail.
-    atexit.register(pool.shutdown, wait=True, cancel_futures=True)
+    pool = ThreadPoolExecutor(1, thread_name_prefix="civic-kpi-charts")
+    pool.submit(_draw, _warm_spec())
+    # Charts not yet drawn when the process leaves (the page failed, or a Ctrl-C) are dropped, not drawn for
+    # nothing: before the interpreter joins the pool's thread, which would first draw every chart still queued.
+    # threading's own hook runs before the atexit functions; CPython has it, elsewhere atexit does what it can.
+    at_exit = getattr(threading, "_register_atexit", atexit.register)
+    at_exit(pool.shutdown, wait=False, cancel_futures=True)
     _pool = (os.getpid(), pool)
 
 
@@ -155,25 +152,34 @@ def _with_data(template: dict[str, Any], datasets: dict[str, list[dict[str, Any]
 _NOT_INLINE = re.compile(r'^\s*<\?xml[^>]*>\s*| xmlns(?::xlink)?="[^"]*"')
 
 
+@cache
+def _quiet_vega() -> None:
+    """vl-convert passes Vega's warnings (an empty series' "Infinite extent") to the `vl_convert` logger: a handler
+    that drops them keeps Python's last-resort handler from printing them on the command's stderr. An application
+    that configured logging still gets them."""
+    import logging
+
+    logging.getLogger("vl_convert").addHandler(logging.NullHandler())
+
+
 def _draw(spec: dict[str, Any]) -> str:
     import vl_convert
 
+    _quiet_vega()
     # Hidden from assistive technology as a whole: the figure around it is role="img" with a label, and its data
     # table holds the numbers; Vega's own mark roles would be unnamed images to a screen reader.
     return _NOT_INLINE.sub("", vl_convert.vega_to_svg(spec)).replace("<svg ", '<svg aria-hidden="true" ', 1)
 
 
-CHUNK = 3  # charts per task sent to the drawing processes
+CHUNK = 3  # charts per task sent to the drawing thread
 
 
 class Drawing:
     """The page's charts being drawn as SVG elements to place inline, in order.
 
-    Made as soon as the specs are known, it sends them, a few at a time, to the processes `prepare` started from this
-    one (if it did), which draw while this one computes the rest of the page (the review and the scorecard);
-    `svgs()` waits for them. vl-convert holds the GIL while it draws, so a thread could not share the work, and
-    its first chart in a process costs about 0.7 s, so this process does not draw beside the pool: on the sample
-    the charts were done before the scorecard was. Without a pool every chart is drawn here, in `svgs()`."""
+    Made as soon as the specs are known, it sends them, a few at a time, to the thread `prepare` started in this
+    process (if it did), which draws them while this one computes the rest of the page (the review and the
+    scorecard); `svgs()` waits for them. Without that thread every chart is drawn here, in `svgs()`."""
 
     def __init__(self, specs: list[dict[str, Any]]) -> None:
         import os
@@ -181,19 +187,20 @@ class Drawing:
         self.specs = specs
         self.pid = os.getpid()
         self.tasks: dict[int, Any] = {}  # index of a chunk's first spec -> its future
-        pool = _shared_pool() if len(specs) >= MIN_SHARED else None
+        pool = _shared_pool()
         if pool is None:
             return
         try:
             for start in range(0, len(specs), CHUNK):
                 self.tasks[start] = pool.submit(_draw_all, specs[start : start + CHUNK])
-        except RuntimeError:  # the pool is broken (a process died): the rest are drawn here
+        except RuntimeError:  # the pool was shut down (the interpreter is leaving): the rest are drawn here
             pass
 
     def svgs(self) -> list[str]:
         import os
+        from concurrent.futures import CancelledError
 
-        # A process forked after the charts were sent inherits the futures but not the threads that would finish
+        # A process forked after the charts were sent inherits the futures but not the thread that would finish
         # them: waiting would hang for ever, so it draws its own.
         tasks = self.tasks if os.getpid() == self.pid else {}
         drawn: list[str] = []
@@ -201,7 +208,7 @@ class Drawing:
             chunk, task = self.specs[start : start + CHUNK], tasks.get(start)
             try:
                 found = task.result() if task is not None else None
-            except Exception:  # drawn again here, where a real error reaches the user
+            except (Exception, CancelledError):  # drawn again here, where a real error reaches the user
                 found = None
             drawn += found if found is not None else _draw_all(chunk)
         return drawn
