@@ -301,6 +301,24 @@ def test_ctrl_c_exits_130_with_one_line(delay):
     assert stderr.strip() == "interrupted; no output was written"
 
 
+def test_ctrl_c_while_the_dashboard_is_made_keeps_the_page_there_was(tmp_path):
+    # About 1 s in, the charts are being drawn on their thread while the review and the scorecard are computed: the
+    # command ends at once with its one line (the charts still queued are dropped, not drawn), and the page the file
+    # held is still there, with no temporary file beside it.
+    out = tmp_path / "d.html"
+    out.write_text("OLD", encoding="utf-8")
+    command = [SCRIPT, "report", "-c", str(CATALOG), "-o", str(out), "-q"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    if process.returncode == 0:
+        pytest.skip("the page was made before the signal arrived")
+    assert process.returncode == 130, stderr
+    assert stderr.strip() == "interrupted; no output was written"
+    assert out.read_text(encoding="utf-8") == "OLD" and list(tmp_path.iterdir()) == [out]
+
+
 def test_ctrl_c_inside_a_command_in_process(cli, monkeypatch):
     from civic_kpi.session import Session
 

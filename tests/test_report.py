@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from datetime import datetime
 from html import unescape
 from html.parser import HTMLParser
@@ -730,6 +731,59 @@ def test_the_drawing_thread_draws_the_charts_and_the_page_is_the_same():
     shared = drawing.svgs()
     assert shared == [charts._draw(spec) for spec in specs]
     assert len(set(shared)) == len(specs)  # each its own chart, in its place
+
+
+def test_report_draws_its_charts_on_the_drawing_thread(cli, monkeypatch, tmp_path):
+    # The CLI's report starts the drawing thread before compute reads the data; every chart is drawn there, none on
+    # the thread that computes.
+    import threading
+
+    from civic_kpi.report import charts
+
+    real, drawn_on = charts._draw, []
+    monkeypatch.setattr(charts, "_draw", lambda spec: (drawn_on.append(threading.current_thread().name), real(spec))[1])
+    result = cli("report", "-c", CATALOG, "-p", PERIOD, "--kpi", "reopen_rate", "-o", tmp_path / "d.html")
+    assert result.exit_code == 0, result.output
+    assert drawn_on and all(name.startswith("civic-kpi-charts") for name in drawn_on), drawn_on
+
+
+def test_one_drawing_thread_however_many_threads_start_it(monkeypatch):
+    import threading
+
+    from civic_kpi.report import charts
+
+    def drawing_threads() -> set[int]:
+        return {t.ident or 0 for t in threading.enumerate() if t.name.startswith("civic-kpi-charts")}
+
+    before = drawing_threads()
+    monkeypatch.setattr(charts, "_pool", None)
+    warm = charts._warm_spec
+    monkeypatch.setattr(charts, "_warm_spec", lambda: (time.sleep(0.1), warm())[1])  # a slow start, for a race
+    started = threading.Barrier(4)
+    threads = [threading.Thread(target=lambda: (started.wait(), charts.prepare())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert charts._shared_pool() is not None
+    assert len(drawing_threads() - before) == 1
+
+
+def test_a_report_made_while_the_interpreter_shuts_down_draws_its_own_charts(tmp_path):
+    # A thread that makes its first report after the main thread returned can start no drawing thread any more: it
+    # draws the charts itself.
+    code = f"""
+import threading, time, civic_kpi
+session = civic_kpi.open({str(CATALOG)!r})
+session.compute({PERIOD!r}, kpis=["reopen_rate"])  # what it imports, imported before the main thread returns
+def late():
+    time.sleep(0.5)
+    session.report({PERIOD!r}, kpis=["reopen_rate"], output={str(tmp_path / "d.html")!r})
+threading.Thread(target=late).start()
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert (tmp_path / "d.html").read_text(encoding="utf-8").count("<svg") >= 1
 
 
 def test_charts_still_queued_when_the_process_leaves_are_not_drawn(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -20,30 +21,37 @@ LABEL_CHARACTERS = 34  # a group's name on a bar chart; the table below the char
 
 
 _pool: tuple[int, Any] | None = None  # (the process id that started it, the drawing thread's pool): see prepare
+_starting = threading.Lock()  # two threads of a web app calling report at once start one drawing thread
 
 
 def prepare() -> None:
-    """Start the thread that draws the page's charts and warm vl-convert's JavaScript engine on it (about 0.2 s)
+    """Start the thread that draws the page's charts and warm vl-convert's JavaScript engine on it (about 0.13 s)
     while compute reads the data. vl-convert 2 lets go of the GIL while it works, so the thread draws beside this
     one's computing (one thread: on two cores the computing needs the other, and vl-convert draws on one worker).
-    Called once per process by `report`, in the CLI and the library; a process forked from this one inherits the
-    pool but not its thread, so it draws its own charts."""
+    Called by `report`, in the CLI and the library; once per process. Where no thread can be started (the
+    interpreter is shutting down) the charts are drawn by the caller. A process forked from this one does not wait
+    on the thread it did not inherit, but cannot draw either: vl-convert's engine, like Polars' threads, does not
+    survive a fork (a child hangs), so a report is made in the process itself or in a spawned one."""
     global _pool
     import atexit
     import os
-    import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    if _pool is not None and _pool[0] == os.getpid():
-        return
-    pool = ThreadPoolExecutor(1, thread_name_prefix="civic-kpi-charts")
-    pool.submit(_draw, _warm_spec())
-    # Charts not yet drawn when the process leaves (the page failed, or a Ctrl-C) are dropped, not drawn for
-    # nothing: before the interpreter joins the pool's thread, which would first draw every chart still queued.
-    # threading's own hook runs before the atexit functions; CPython has it, elsewhere atexit does what it can.
-    at_exit = getattr(threading, "_register_atexit", atexit.register)
-    at_exit(pool.shutdown, wait=False, cancel_futures=True)
-    _pool = (os.getpid(), pool)
+    with _starting:
+        if _pool is not None and _pool[0] == os.getpid():
+            return
+        pool = ThreadPoolExecutor(1, thread_name_prefix="civic-kpi-charts")
+        try:
+            pool.submit(_draw, _warm_spec())
+            # Charts not yet drawn when the process leaves (the page failed, or a Ctrl-C) are dropped, not drawn for
+            # nothing: before the interpreter joins the pool's thread, which would first draw every chart still
+            # queued. threading's own hook runs before the atexit functions; elsewhere than CPython, atexit's.
+            at_exit = getattr(threading, "_register_atexit", atexit.register)
+            at_exit(pool.shutdown, wait=False, cancel_futures=True)
+        except RuntimeError:  # too late: the interpreter is shutting down (a thread's report after main returned)
+            pool.shutdown(wait=False, cancel_futures=True)
+            return
+        _pool = (os.getpid(), pool)
 
 
 def _shared_pool() -> Any:
@@ -54,7 +62,9 @@ def _shared_pool() -> Any:
 
 
 def _warm_spec() -> dict[str, Any]:
-    return _with_data(_templates()["trend"], {"points": [], "lines": []}, "")
+    """A chart like the page's (with data: an empty one would log Vega's "Infinite extent" warnings)."""
+    points = [{"start": f"2026-0{month}-01", "value": float(month), "year_ago": 1.5} for month in (1, 2)]
+    return trend_spec(points, goal=1.0, warn=None, description="")
 
 
 def _draw_all(specs: list[dict[str, Any]]) -> list[str]:
@@ -198,17 +208,17 @@ class Drawing:
 
     def svgs(self) -> list[str]:
         import os
-        from concurrent.futures import CancelledError
 
         # A process forked after the charts were sent inherits the futures but not the thread that would finish
-        # them: waiting would hang for ever, so it draws its own.
+        # them: it does not wait on them for ever, it draws its own (which vl-convert allows only in a child forked
+        # before this process drew any chart: see prepare).
         tasks = self.tasks if os.getpid() == self.pid else {}
         drawn: list[str] = []
         for start in range(0, len(self.specs), CHUNK):
             chunk, task = self.specs[start : start + CHUNK], tasks.get(start)
             try:
                 found = task.result() if task is not None else None
-            except (Exception, CancelledError):  # drawn again here, where a real error reaches the user
+            except Exception:  # drawn again here, where a real error reaches the user (or cancelled at exit)
                 found = None
             drawn += found if found is not None else _draw_all(chunk)
         return drawn
