@@ -75,6 +75,16 @@ def for_dialect(statement: exp.Expression, dialect: str) -> exp.Expression:
             return exp.cast(whole, exp.DataType.build("BIGINT"), copy=False)
         return node
 
+    def date_parts(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, (exp.Year, exp.Month)):
+            # A series' period key (executor._period_key, the only user of YEAR and MONTH): PostgreSQL's EXTRACT
+            # is a numeric since version 14, and slow by the record (5 s of CPU over 10M records against 1.4 s);
+            # DATE_PART's double holds a year or a month exactly. An integer, so never divided with `/`.
+            part = exp.Literal.string("year" if isinstance(node, exp.Year) else "month")
+            number = exp.Anonymous(this="DATE_PART", expressions=[part, node.this])
+            return exp.cast(number, exp.DataType.build("BIGINT"))
+        return node
+
     def series(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Unnest) and isinstance(node.expressions[0], exp.GenerateSeries):
             # PostgreSQL's generate_series is a table of its own, not an array to unnest (the calendar table of
@@ -124,6 +134,7 @@ def for_dialect(statement: exp.Expression, dialect: str) -> exp.Expression:
     if dialect == "spark":  # a division by zero is an error under Spark's ANSI mode (its default), as in PostgreSQL
         return divisions(tree).transform(exact_percentile, copy=False)
     tree = tree.transform(microseconds, copy=False).transform(nans, copy=False).transform(series, copy=False)
+    tree = tree.transform(date_parts, copy=False)
     return divisions(tree)
 
 
