@@ -4,6 +4,7 @@ the bundled catalog pointed at the tables. Every KPI gives the numbers it gives 
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from pathlib import Path
 
@@ -107,6 +108,28 @@ def test_a_missing_table_or_connection_is_one_line_naming_the_dataset(table_cata
     result = cli("compute", "-c", table_catalog, "--kpi", "sla_compliance")
     assert result.exit_code == 2
     assert "SAMPLE_CITY_DB is not set" in result.stderr and "PGPASSWORD" in result.stderr
+
+
+def test_a_connection_lost_inside_the_engine_is_one_line_naming_the_dataset_and_the_engine(
+    table_catalog: Path, database, cli, monkeypatch
+):
+    # The server ends the session while the run's statements are being sent (as a restart or an idle timeout
+    # would): the error names the dataset and the engine, exit 2, no traceback.
+    from civic_kpi.engine.sql.postgres_engine import Postgres
+
+    real = Postgres.run
+
+    def dropped(self, connection, sql, dataset):
+        with connection.cursor() as cursor, contextlib.suppress(Exception):
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return real(self, connection, sql, dataset)
+
+    monkeypatch.setattr(Postgres, "run", dropped)
+    result = cli("compute", "-c", table_catalog, "--kpi", "sla_compliance", "--engine", "postgres")
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip().splitlines()[0]
+    assert line == "error: dataset service_requests: postgres lost its connection: the connection is closed"
+    assert "check that the server is up" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_a_catalog_names_the_variable_never_the_connection(tmp_path: Path, cli) -> None:

@@ -93,6 +93,20 @@ class Postgres(SqlEngine):
             connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             yield
 
+    def refused(self, dataset: str, error: Exception) -> UsageError:
+        """As every engine's, but a connection the server ended or lost (a restart, an idle timeout, the network:
+        no SQLSTATE, or a class 08 or 57P one) is said as such: nothing in the query is to blame."""
+        psycopg = require_psycopg()
+        state = getattr(error, "sqlstate", None) or ""
+        if isinstance(error, psycopg.OperationalError) and (not state or state.startswith(("08", "57P"))):
+            return UsageError(
+                Problem(
+                    f"dataset {dataset}: {self.name} lost its connection: {first_line(error)}",
+                    hint="check that the server is up and reachable, then run again",
+                )
+            )
+        return super().refused(dataset, error)
+
     def _connect(self, target: str, what: str) -> AbstractContextManager[Any]:
         psycopg = require_psycopg()
         try:
