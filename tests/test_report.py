@@ -828,9 +828,10 @@ def test_the_charts_are_started_before_the_review_and_the_scorecard_are_computed
     assert board.review is not None and board.scorecard is not None
 
 
-def test_charts_sent_before_a_fork_are_drawn_by_the_child_itself():
-    # A child forked after the charts were sent inherits their futures but not the threads that finish them: it
-    # must not wait on them (it would for ever), it draws its own.
+def test_a_forked_child_does_not_wait_on_the_charts_it_inherited():
+    # A child forked after the charts were sent inherits their futures but not the thread that finishes them: it
+    # must not wait on them (it would for ever). The fork is simulated: vl-convert itself cannot draw in a child
+    # forked after it drew (see charts.prepare), which is why a report is not made there.
     from civic_kpi.report import charts
 
     waited: list[int] = []
@@ -867,7 +868,7 @@ def test_a_page_rendered_twice_from_one_drawing_is_the_same_page():
         assert set(threads.map(lambda _: to_html(board, page), range(8))) == {first}
 
 
-def test_a_forked_process_draws_its_own_charts_and_the_library_draws_on_a_thread(monkeypatch, tmp_path):
+def test_another_process_leaves_the_pool_alone_and_the_library_draws_on_a_thread(monkeypatch, tmp_path):
     import os
 
     import civic_kpi
