@@ -237,6 +237,27 @@ class Session:
     ) -> str:
         """`civic-kpi report`: the dashboard as one self-contained HTML page (see `dashboard` for what it holds),
         returned and, given `output`, written there atomically. Takes compute's options."""
+        _, text = self.dashboard_page(
+            period, every=every, by=by, kpis=kpis, domains=domains, progress=progress, max_groups=max_groups
+        )
+        if output is not None:
+            from civic_kpi.output import write_atomic
+
+            write_atomic(output, text)
+        return text
+
+    def dashboard_page(
+        self,
+        period: Period | str | None = None,
+        *,
+        every: SeriesKind | None = None,
+        by: list[str] | list[list[str]] | None = None,
+        kpis: list[str] | None = None,
+        domains: list[str] | None = None,
+        progress: Progress | None = None,
+        max_groups: int | None = None,
+    ) -> tuple[DashboardRun, str]:
+        """The dashboard (`dashboard`) and its HTML page (`report`), for a caller that says what the page holds."""
         from civic_kpi.report.charts import prepare
         from civic_kpi.report.html import PageCharts, draw_charts, to_html
 
@@ -252,12 +273,7 @@ class Session:
             max_groups=max_groups,
             early=lambda page: drawn.append(draw_charts(page)),
         )
-        text = to_html(board, drawn[0] if drawn else None)
-        if output is not None:
-            from civic_kpi.output import write_atomic
-
-            write_atomic(output, text)
-        return text
+        return board, to_html(board, drawn[0] if drawn else None)
 
     def _dashboard_moment(self, kpis: list[str] | None, domains: list[str] | None) -> Any:
         """The session's as-of moment, else the newest record's as compute finds it for these KPIs (a dataset

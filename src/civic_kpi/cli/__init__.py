@@ -639,14 +639,9 @@ def report(
       civic-kpi report --period 2026-10 --domain "311 Customer Service" -o 311.html
     """
     with _user_errors():
-        from civic_kpi.report.charts import prepare
-        from civic_kpi.report.html import PageCharts, draw_charts, to_html
-
-        prepare()  # the thread that draws the charts, warmed while compute reads the data
-        drawn: list[PageCharts] = []  # drawn while the review and the scorecard are computed
         with _progress(quiet, f"loading {catalog}") as progress:
             session = Session(catalog, data_dir, as_of, engine.value)
-            board = session.dashboard(
+            board, page = session.dashboard_page(
                 period,
                 every=every.value if every else None,  # type: ignore[arg-type]  # Every's values are SERIES_KINDS
                 by=_breakdowns(by),
@@ -654,11 +649,10 @@ def report(
                 domains=domain or None,
                 progress=progress,
                 max_groups=max_groups,
-                early=lambda page: drawn.append(draw_charts(page)),
             )
         from civic_kpi.output import write_atomic
 
-        write_atomic(output, to_html(board, drawn[0] if drawn else None))
+        write_atomic(output, page)
         if not quiet:
             counts = board.run.counts()
             _err(
